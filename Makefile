@@ -1,0 +1,27 @@
+# The README's quick start: `make dev` runs the gateway over an embedded fakekube, `make test` runs
+# every test. Both create .venv themselves on a fresh clone.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: dev test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+dev: $(STAMP)
+	$(BIN)/kuberay-apiserver dev
+
+lint: $(STAMP)
+	$(BIN)/ruff check handler fakekube tests
+	$(BIN)/mypy handler fakekube
+
+test: lint
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
