@@ -1,0 +1,88 @@
+"""The caller's request body, read from ASGI ``receive`` either whole (bounded) or as a stream.
+
+Kubernetes API bodies are read whole, up to ``max_body_bytes`` (the kube-apiserver itself refuses
+bodies above 3 MiB with 413), so that a write the upstream refused with 429 can be replayed.
+Services-proxy bodies (Ray job submission uploads, which can be large) are streamed through and
+never held whole; :attr:`RequestBody.stream_started` tells the retry logic whether a replay is
+still possible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from litestar.types import Receive
+
+from handler.errors import GatewayError, too_large
+
+
+class ClientDisconnected(Exception):
+    """The caller went away while its request body was being read."""
+
+
+class RequestBody:
+    """The body of one ASGI request; ``content_length`` from the header, or None when absent.
+
+    ``has_body`` is false when the request declares no body (no ``Content-Length`` and no
+    ``Transfer-Encoding``, or ``Content-Length: 0``).
+    """
+
+    def __init__(self, receive: Receive, content_length: int | None, chunked: bool) -> None:
+        self._receive = receive
+        self.content_length = content_length
+        self.has_body = bool(content_length) or (content_length is None and chunked)
+        self._data: bytes | None = None if self.has_body else b""
+        self.stream_started = False
+        self.done = not self.has_body
+
+    async def read(self, limit: int) -> bytes:
+        """The whole body (cached); raises GatewayError 413 above ``limit`` bytes."""
+        if self._data is not None:
+            return self._data
+        if self.stream_started:
+            raise GatewayError(500, "InternalError", "request body already streamed")
+        if self.content_length is not None and self.content_length > limit:
+            raise too_large(limit)
+        parts: list[bytes] = []
+        size = 0
+        async for chunk in self._chunks():
+            size += len(chunk)
+            if size > limit:
+                raise too_large(limit)
+            parts.append(chunk)
+        self._data = b"".join(parts)
+        return self._data
+
+    def replace(self, data: bytes) -> None:
+        """Replace the body (middleware that rewrote it)."""
+        self._data = data
+        self.has_body = True
+        self.done = True
+
+    @property
+    def buffered(self) -> bytes | None:
+        """The body if it has been read whole (or there is none), else None."""
+        return self._data
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        more = True
+        while more:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected()
+            chunk = message.get("body", b"")
+            assert isinstance(chunk, bytes)
+            more = bool(message.get("more_body", False))
+            if chunk:
+                yield chunk
+        self.done = True
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """The body as chunks straight from the caller; marks :attr:`stream_started` on first pull."""
+        if self._data is not None:
+            if self._data:
+                yield self._data
+            return
+        self.stream_started = True
+        async for chunk in self._chunks():
+            yield chunk

@@ -1,0 +1,98 @@
+"""Discovery and OpenAPI documents, filtered to what the gateway serves.
+
+``kubectl`` learns which resources exist from ``/api``, ``/api/v1``, ``/apis`` and
+``/apis/{group}/{version}`` (legacy discovery; the gateway asks the upstream with
+``Accept: application/json`` only, so it never receives the aggregated
+``apidiscovery.k8s.io/v2`` form and kubectl falls back to legacy discovery, see
+k8s.io/client-go/discovery/discovery_client.go), and validates with ``/openapi/v3``. The upstream's
+documents are fetched and reduced here so that they list only what the gateway serves:
+the ``ray.io`` group, the ``events.k8s.io`` group (``events``, list and watch only) and, in core
+``v1``, ``events`` (list and watch) and ``services/proxy``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+RAY_GROUP = "ray.io"
+SERVED_GROUPS = frozenset({RAY_GROUP, "events.k8s.io"})
+#: Core v1 resources the gateway serves (and the verbs it allows on them).
+CORE_RESOURCES = {"events": ["list", "watch"], "services/proxy": None}
+#: OpenAPI v3 group-version documents the gateway exposes (keys of ``/openapi/v3`` ``paths``).
+OPENAPI_V3_PATHS = frozenset({"apis/ray.io/v1", "apis/events.k8s.io/v1", "api/v1", "version"})
+#: Path prefixes kept in the OpenAPI v2 document.
+OPENAPI_V2_PREFIXES = (
+    "/apis/ray.io/",
+    "/apis/events.k8s.io/",
+    "/api/v1/namespaces/{namespace}/events",
+    "/api/v1/namespaces/{namespace}/services/{name}/proxy",
+)
+
+Filter = Callable[[Any], Any]
+
+
+def _filter_core_v1(doc: Any) -> Any:
+    """``/api/v1`` APIResourceList reduced to ``events`` and ``services/proxy``."""
+    if isinstance(doc, dict) and isinstance(doc.get("resources"), list):
+        kept = []
+        for r in doc["resources"]:
+            if isinstance(r, dict) and r.get("name") in CORE_RESOURCES:
+                verbs = CORE_RESOURCES[r["name"]]
+                kept.append({**r, "verbs": verbs} if verbs is not None else r)
+        doc["resources"] = kept
+    return doc
+
+
+def _filter_events_v1(doc: Any) -> Any:
+    """``/apis/events.k8s.io/v1`` reduced to ``events`` with the verbs the gateway allows."""
+    if isinstance(doc, dict) and isinstance(doc.get("resources"), list):
+        doc["resources"] = [
+            {**r, "verbs": ["list", "watch"]}
+            for r in doc["resources"]
+            if isinstance(r, dict) and r.get("name") == "events"
+        ]
+    return doc
+
+
+def _filter_groups(doc: Any) -> Any:
+    """``/apis`` APIGroupList reduced to the served groups."""
+    if isinstance(doc, dict) and isinstance(doc.get("groups"), list):
+        doc["groups"] = [g for g in doc["groups"] if isinstance(g, dict) and g.get("name") in SERVED_GROUPS]
+    return doc
+
+
+def _filter_openapi_v3(doc: Any) -> Any:
+    """``/openapi/v3`` root reduced to the served group-versions."""
+    if isinstance(doc, dict) and isinstance(doc.get("paths"), dict):
+        doc["paths"] = {k: v for k, v in doc["paths"].items() if k in OPENAPI_V3_PATHS}
+    return doc
+
+
+def _filter_openapi_v2(doc: Any) -> Any:
+    """``/openapi/v2`` with ``paths`` reduced to the served ones (definitions kept for references)."""
+    if isinstance(doc, dict) and isinstance(doc.get("paths"), dict):
+        doc["paths"] = {k: v for k, v in doc["paths"].items() if k.startswith(OPENAPI_V2_PREFIXES)}
+    return doc
+
+
+FILTERS: dict[str, Filter] = {
+    "/api/v1": _filter_core_v1,
+    "/apis": _filter_groups,
+    "/apis/events.k8s.io/v1": _filter_events_v1,
+    "/openapi/v3": _filter_openapi_v3,
+    "/openapi/v2": _filter_openapi_v2,
+}
+
+
+def filter_for(path: str) -> Filter | None:
+    """The filter for a discovery ``path`` (no trailing slash), or None to pass the document through."""
+    return FILTERS.get(path.rstrip("/") or "/")
+
+
+def allowed(path: str) -> bool:
+    """Whether a discovery path is served at all (``/openapi/v3/<gv>`` only for served group-versions)."""
+    path = path.rstrip("/")
+    if path.startswith("/openapi/v3/"):
+        return path[len("/openapi/v3/") :] in OPENAPI_V3_PATHS
+    return True

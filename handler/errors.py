@@ -1,0 +1,87 @@
+"""Kubernetes ``Status`` errors produced by the gateway itself.
+
+A ``Status`` is ``{"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+"message", "reason", "details", "code"}``; the reasons and their codes are those of
+k8s.io/apimachinery/pkg/apis/meta/v1/types.go (``StatusReason*``), and the messages follow
+k8s.io/apimachinery/pkg/api/errors/errors.go so clients that parse them (kubectl, client-go,
+the Python client) show them as they would a real API server's.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+#: The kube-apiserver's message for a path it does not serve (``NewNotFound`` of the mux).
+NOT_FOUND_MESSAGE = "the server could not find the requested resource"
+
+
+class GatewayError(Exception):
+    """An error answered to the caller as a ``Status`` with HTTP ``code``.
+
+    ``reason`` is a ``StatusReason`` (``NotFound``, ``MethodNotAllowed``, ``ServiceUnavailable``...),
+    ``details`` the optional ``StatusDetails`` mapping (``name``, ``group``, ``kind``, ``causes``...).
+    Middleware raises it to refuse a request; nothing is sent upstream then.
+    """
+
+    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
+
+    def status(self) -> dict[str, Any]:
+        """This error as a ``Status`` object (a JSON-ready dict)."""
+        return status_object(self.code, self.reason, self.message, self.details)
+
+    def body(self) -> bytes:
+        """This error as the JSON bytes of a ``Status``."""
+        return json.dumps(self.status(), separators=(",", ":")).encode()
+
+
+def status_object(
+    code: int, reason: str, message: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A failure ``Status`` dict; ``details`` is omitted when empty, as the API server does."""
+    status: dict[str, Any] = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
+    if details:
+        status["details"] = details
+    return status
+
+
+def not_found_path() -> GatewayError:
+    """404 for a path outside the gateway's allowlist (same body as the API server's unknown path)."""
+    return GatewayError(404, "NotFound", NOT_FOUND_MESSAGE, {})
+
+
+def method_not_allowed(method: str) -> GatewayError:
+    """405 for an allowlisted path reached with a verb the gateway does not allow there."""
+    return GatewayError(
+        405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({method})"
+    )
+
+
+def too_large(limit: int) -> GatewayError:
+    """413 for a request body above ``limit`` bytes (apiserver: ``StatusReasonRequestEntityTooLarge``)."""
+    return GatewayError(413, "RequestEntityTooLarge", f"the request is too large: limit is {limit} bytes")
+
+
+def upstream_unavailable(detail: str) -> GatewayError:
+    """503 when the upstream API server cannot be reached (after retries)."""
+    return GatewayError(
+        503, "ServiceUnavailable", f"the upstream Kubernetes API server is unavailable: {detail}"
+    )
+
+
+def upstream_timeout(detail: str) -> GatewayError:
+    """504 when the upstream API server did not answer in time (``StatusReasonTimeout``)."""
+    return GatewayError(504, "Timeout", f"timed out waiting for the upstream Kubernetes API server: {detail}")

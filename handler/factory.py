@@ -1,0 +1,109 @@
+"""``create_app``: the gateway as a Litestar application.
+
+Explicit Litestar routes serve ``/healthz``, ``/livez``, ``/readyz`` and ``/metrics``; every
+other path goes to the :class:`handler.proxy.Proxy` ASGI handler mounted at ``/`` (Litestar
+prefers explicit routes over a mount), which enforces the allowlist. The application is
+stateless: its only per-process state is the upstream connection pool and the metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from litestar import Litestar, MediaType, Response, get
+from litestar.config.cors import CORSConfig
+from litestar.handlers import asgi
+from litestar.types import Receive, Scope, Send
+from pyreqwest.exceptions import RequestError
+
+from handler.credentials import UpstreamCredentials, resolve
+from handler.metrics import Metrics
+from handler.middleware import GatewayMiddleware
+from handler.proxy import Proxy
+from handler.settings import Settings
+from handler.upstream import Upstream
+
+
+class _UpstreamHolder:
+    """The worker's upstream pool, created on start-up inside the event loop."""
+
+    def __init__(self, credentials: UpstreamCredentials, connect_timeout: float) -> None:
+        self.credentials = credentials
+        self.connect_timeout = connect_timeout
+        self.upstream: Upstream | None = None
+
+    def get(self) -> Upstream:
+        if self.upstream is None:
+            self.upstream = Upstream(self.credentials, self.connect_timeout)
+        return self.upstream
+
+    async def close(self) -> None:
+        if self.upstream is not None:
+            await self.upstream.close()
+            self.upstream = None
+
+
+def create_app(
+    settings: Settings | None = None,
+    middleware: Sequence[GatewayMiddleware] = (),
+    credentials: UpstreamCredentials | None = None,
+) -> Litestar:
+    """Build the gateway application.
+
+    ``settings`` defaults to ``Settings()``; ``middleware`` is the chain of request rules (see
+    :mod:`handler.middleware`); ``credentials`` overrides the upstream resolved from settings
+    (tests, embedding). Raises :class:`handler.credentials.CredentialsError` when the upstream's
+    credentials cannot be loaded.
+    """
+    settings = settings or Settings()
+    creds = credentials or resolve(settings)
+    holder = _UpstreamHolder(creds, settings.upstream_timeout)
+    metrics = Metrics()
+    proxy = Proxy(settings, middleware, metrics, holder.get)
+
+    @get("/healthz", media_type=MediaType.TEXT, sync_to_thread=False)
+    def healthz() -> str:
+        """Liveness: the process answers (no upstream call)."""
+        return "ok"
+
+    @get("/livez", media_type=MediaType.TEXT, sync_to_thread=False)
+    def livez() -> str:
+        """Liveness, under the kube-apiserver's newer name."""
+        return "ok"
+
+    @get("/readyz", media_type=MediaType.TEXT)
+    async def readyz() -> Response[str]:
+        """Readiness: 200 ``ok`` when the upstream answers ``GET /version`` with 200, else 503."""
+        try:
+            status, _ = await holder.get().get_json("/version")
+        except RequestError as e:
+            return Response(f"upstream unreachable: {e.message}", status_code=503, media_type=MediaType.TEXT)
+        if status != 200:
+            return Response(f"upstream answered {status}", status_code=503, media_type=MediaType.TEXT)
+        return Response("ok", media_type=MediaType.TEXT)
+
+    @get("/metrics", sync_to_thread=False)
+    def metrics_handler() -> Response[bytes]:
+        """Prometheus text exposition of the gateway's metrics."""
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    @asgi("/", is_mount=True, copy_scope=False)
+    async def proxy_mount(scope: Scope, receive: Receive, send: Send) -> None:
+        """Everything else: the allowlisted proxy."""
+        await proxy(scope, receive, send)
+
+    cors = None
+    if settings.cors_allow_origin:
+        cors = CORSConfig(
+            allow_origins=list(settings.cors_allow_origin), allow_methods=["*"], allow_headers=["*"]
+        )
+    app = Litestar(
+        route_handlers=[healthz, livez, readyz, metrics_handler, proxy_mount],
+        cors_config=cors,
+        on_shutdown=[holder.close],
+        openapi_config=None,
+        logging_config=None,
+    )
+    app.state.metrics = metrics
+    app.state.upstream_holder = holder
+    return app

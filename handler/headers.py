@@ -1,0 +1,55 @@
+"""Header filtering between the caller, the gateway and the upstream.
+
+Hop-by-hop headers (RFC 9110 §7.6.1: ``Connection`` and the fields it names, ``Keep-Alive``,
+``Proxy-Connection``, ``TE``, ``Trailer``, ``Transfer-Encoding``, ``Upgrade``,
+``Proxy-Authenticate``, ``Proxy-Authorization``) are dropped both ways. Towards the upstream the
+caller's ``Authorization``, ``Host`` and any ``Impersonate-*`` header are dropped too: the gateway
+authenticates with its own credentials, and impersonation headers would let a caller borrow its
+identity (see "User impersonation" in the Kubernetes authentication docs).
+``Content-Encoding`` and ``Accept-Encoding`` pass through untouched (the upstream client does not
+decompress), so compressed bodies stream as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "proxy-authenticate",
+        "proxy-authorization",
+    }
+)
+
+#: Request headers the gateway never forwards upstream (besides hop-by-hop ones).
+NOT_FORWARDED = frozenset({"host", "authorization", "content-length", "expect"})
+
+
+def _connection_tokens(headers: Iterable[tuple[str, str]]) -> set[str]:
+    """Header names listed in ``Connection`` (they are hop-by-hop for this message too)."""
+    tokens: set[str] = set()
+    for k, v in headers:
+        if k == "connection":
+            tokens.update(t.strip().lower() for t in v.split(",") if t.strip())
+    return tokens
+
+
+def upstream_request_headers(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    """The caller's ASGI headers (lower-case byte pairs) as the list to send upstream."""
+    pairs = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw]
+    drop = HOP_BY_HOP | NOT_FORWARDED | _connection_tokens(pairs)
+    return [(k, v) for k, v in pairs if k not in drop and not k.startswith("impersonate-")]
+
+
+def caller_response_headers(upstream: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    """The upstream response headers as ASGI header pairs for the caller, hop-by-hop ones dropped."""
+    pairs = [(k.lower(), v) for k, v in upstream]
+    drop = HOP_BY_HOP | _connection_tokens(pairs)
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in pairs if k not in drop]

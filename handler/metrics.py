@@ -1,0 +1,66 @@
+"""Prometheus metrics of one gateway application (served at ``/metrics``).
+
+Each application has its own ``CollectorRegistry`` so several apps can live in one process (tests).
+Label values are low-cardinality: ``route`` is a :class:`handler.routes.Route` name
+(``ray``, ``events``, ``service-proxy``, ``discovery``, or ``refused``), never a raw path.
+With several granian workers each worker exposes its own counters (a scrape reaches one worker).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+
+class Metrics:
+    """The gateway's metric families.
+
+    - ``kuberay_apiserver_requests_total{route,method,code}``: requests answered;
+    - ``kuberay_apiserver_request_duration_seconds{route,method}``: seconds until the response
+      headers were sent (a watch's lifetime is not latency);
+    - ``kuberay_apiserver_upstream_retries_total{route,reason}``: retries made, reason is the
+      upstream status code or ``connect``/``transport``;
+    - ``kuberay_apiserver_inflight_requests``: requests being served now (watches included).
+    """
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "kuberay_apiserver_requests_total",
+            "Requests answered by the gateway.",
+            ["route", "method", "code"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "kuberay_apiserver_request_duration_seconds",
+            "Seconds until the response headers were sent.",
+            ["route", "method"],
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.retries = Counter(
+            "kuberay_apiserver_upstream_retries_total",
+            "Upstream requests retried.",
+            ["route", "reason"],
+            registry=self.registry,
+        )
+        self.inflight = Gauge(
+            "kuberay_apiserver_inflight_requests", "Requests being served.", registry=self.registry
+        )
+
+    def observe(self, route: str, method: str, code: int, seconds: float) -> None:
+        """Record one answered request: ``code`` its HTTP status, ``seconds`` time to headers."""
+        self.requests.labels(route, method, str(code)).inc()
+        self.duration.labels(route, method).observe(seconds)
+
+    def render(self) -> bytes:
+        """The text exposition format of every metric."""
+        return generate_latest(self.registry)

@@ -1,0 +1,351 @@
+"""The proxy: an ASGI handler that streams allowed requests to the upstream and back.
+
+Flow per request: route match (:mod:`handler.routes`) → body policy (:mod:`handler.body`) →
+middleware chain (:mod:`handler.middleware`) → route rewrites (events field selector, services
+label check) → upstream with retries (:mod:`handler.retry`) → response streamed chunk by chunk.
+
+Streaming: the upstream response is relayed as pyreqwest yields it (``read_chunk``), so a watch
+event reaches the caller when the upstream sends it and a large list is never held whole. For
+watches and services-proxy requests a small task waits for the caller's ``http.disconnect`` and
+cancels the relay, so the upstream watch is closed when the caller goes away.
+
+Every error produced here is a ``Status`` (:mod:`handler.errors`); once the response has started,
+an upstream failure can only abort the connection (the caller sees a truncated body, never a
+response spliced from two attempts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+from litestar.enums import ScopeType
+from litestar.types import Receive, Scope, Send
+from pyreqwest.exceptions import ConnectError, ConnectTimeoutError, RequestError, RequestTimeoutError
+from pyreqwest.response import Response
+
+from handler import discovery, retry
+from handler.body import ClientDisconnected, RequestBody
+from handler.errors import GatewayError, not_found_path, upstream_timeout, upstream_unavailable
+from handler.headers import caller_response_headers, upstream_request_headers
+from handler.metrics import Metrics
+from handler.middleware import GatewayMiddleware, GatewayRequest
+from handler.routes import Kind, Route, force_field_selector, is_kuberay_service, match
+from handler.settings import Settings
+from handler.upstream import Upstream
+
+log = logging.getLogger("handler.proxy")
+
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class Responder:
+    """Sends the ASGI response and remembers whether it started, its status and when."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+        self.code = 0
+        self.headers_at: float | None = None
+
+    async def start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        """Send the status line and headers."""
+        self.started = True
+        self.code = status
+        self.headers_at = time.monotonic()
+        await self._guarded({"type": "http.response.start", "status": status, "headers": headers})
+
+    async def body(self, chunk: bytes, more: bool = True) -> None:
+        """Send a body chunk (``more=False`` ends the response)."""
+        await self._guarded({"type": "http.response.body", "body": chunk, "more_body": more})
+
+    async def _guarded(self, message: Any) -> None:
+        try:
+            await self._send(message)
+        except (OSError, RuntimeError) as e:  # the server reports a closed connection this way
+            raise ClientDisconnected() from e
+
+    async def json(self, status: int, payload: bytes) -> None:
+        """A whole JSON response."""
+        await self.start(status, [*JSON_HEADERS, (b"content-length", str(len(payload)).encode())])
+        await self.body(payload, more=False)
+
+    async def error(self, err: GatewayError) -> None:
+        """The error as a ``Status`` response."""
+        await self.json(err.code, err.body())
+
+
+def _body_framing(raw: Iterable[tuple[bytes, bytes]]) -> tuple[int | None, bool]:
+    """``(Content-Length or None, whether Transfer-Encoding is present)`` of the caller's request."""
+    length: int | None = None
+    chunked = False
+    for k, v in raw:
+        name = k.lower()
+        if name == b"content-length" and v.strip().isdigit():
+            length = int(v)
+        elif name == b"transfer-encoding":
+            chunked = True
+    return length, chunked
+
+
+def _is_watch(query: str) -> bool:
+    return any(k == "watch" and v in ("1", "true", "True") for k, v in parse_qsl(query))
+
+
+def _status_error(status: int, obj: Any, fallback: str) -> GatewayError:
+    """An upstream error answer (``Status`` or not) as a GatewayError with its code and reason."""
+    if isinstance(obj, dict) and obj.get("kind") == "Status":
+        return GatewayError(
+            status, str(obj.get("reason", "")), str(obj.get("message", fallback)), obj.get("details")
+        )
+    return GatewayError(status, "InternalError" if status >= 500 else "BadRequest", fallback)
+
+
+class Proxy:
+    """The ASGI callable mounted at ``/`` of the Litestar app (explicit routes win over it).
+
+    ``get_upstream`` returns the worker's :class:`Upstream` (created at start-up).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        middleware: Sequence[GatewayMiddleware],
+        metrics: Metrics,
+        get_upstream: Callable[[], Upstream],
+    ) -> None:
+        self.settings = settings
+        self.middleware = list(middleware)
+        self.metrics = metrics
+        self._get_upstream = get_upstream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI HTTP request (websocket upgrades are refused)."""
+        if scope["type"] != ScopeType.HTTP:
+            await send({"type": "websocket.close", "code": 1008, "reason": "not served"})
+            return
+        t0 = time.monotonic()
+        method: str = scope["method"]
+        raw_path = scope.get("raw_path")
+        path = raw_path.decode("latin-1") if raw_path else quote(scope["path"])
+        query = scope["query_string"].decode("latin-1")
+        responder = Responder(send)
+        route_name = "refused"
+        disconnected = asyncio.Event()
+        self.metrics.inflight.inc()
+        try:
+            route = match(method, path)
+            route_name = route.name
+            await self._serve(route, method, path, query, scope, receive, responder, disconnected)
+        except GatewayError as e:
+            if not responder.started:
+                await responder.error(e)
+        except ClientDisconnected:
+            pass
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not disconnected.is_set() or task is None:
+                raise
+            task.uncancel()
+        finally:
+            self.metrics.inflight.dec()
+            done = responder.headers_at or time.monotonic()
+            self.metrics.observe(route_name, method, responder.code or 499, done - t0)
+
+    async def _serve(
+        self,
+        route: Route,
+        method: str,
+        path: str,
+        query: str,
+        scope: Scope,
+        receive: Receive,
+        responder: Responder,
+        disconnected: asyncio.Event,
+    ) -> None:
+        upstream = self._get_upstream()
+        headers = upstream_request_headers(scope["headers"])
+        content_length, chunked = _body_framing(scope["headers"])
+        body = RequestBody(receive, content_length, chunked)
+        if route.kind is Kind.DISCOVERY:
+            await self._discovery(route, path, query, headers, body, upstream, responder)
+            return
+        request = GatewayRequest(
+            method, path, query, headers, route, body, upstream, self.settings.max_body_bytes
+        )
+        if route.kind is Kind.RAY and body.has_body:
+            # Kubernetes API bodies are bounded (3 MiB in the apiserver): read them whole so a
+            # write refused with 429 can be replayed.
+            await request.body()
+        for rule in self.middleware:
+            await rule(request)
+        if route.kind is Kind.EVENTS:
+            # After the middleware, so no rule can undo it.
+            api = "events.k8s.io" if route.name == "events" else "core"
+            request.query = force_field_selector(request.query, api)
+        elif route.kind is Kind.SERVICE_PROXY:
+            await self._check_service(route, upstream)
+        watcher: asyncio.Task[None] | None = None
+        if _is_watch(request.query) or route.kind is Kind.SERVICE_PROXY:
+            main = asyncio.current_task()
+            watcher = asyncio.ensure_future(self._watch_disconnect(body, receive, disconnected, main))
+        try:
+            await self._forward(request, responder)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+
+    async def _watch_disconnect(
+        self, body: RequestBody, receive: Receive, disconnected: asyncio.Event, task: asyncio.Task[Any] | None
+    ) -> None:
+        """Cancel ``task`` (the request's) when the caller disconnects, once its body was read."""
+        while not body.done:
+            await asyncio.sleep(0.05)
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                disconnected.set()
+                if task is not None:
+                    task.cancel()
+                return
+
+    async def _check_service(self, route: Route, upstream: Upstream) -> None:
+        """404 ``Status`` unless the Service exists and has ``app.kubernetes.io/name=kuberay``."""
+        assert route.namespace is not None and route.service is not None
+        path = f"/api/v1/namespaces/{quote(route.namespace)}/services/{quote(route.service)}"
+        status, obj = await self._get_json(upstream, path, route)
+        if status == 404:
+            raise GatewayError(
+                404,
+                "NotFound",
+                f'services "{route.service}" not found',
+                {"name": route.service, "kind": "services"},
+            )
+        if status != 200:
+            raise _status_error(status, obj, f"cannot read service {route.service}")
+        if not isinstance(obj, dict) or not is_kuberay_service(obj):
+            raise GatewayError(
+                404,
+                "NotFound",
+                f'services "{route.service}" not found: the gateway only proxies to services labelled '
+                "app.kubernetes.io/name=kuberay",
+                {"name": route.service, "kind": "services"},
+            )
+
+    async def _get_json(self, upstream: Upstream, path: str, route: Route) -> tuple[int, Any]:
+        """GET ``path`` upstream as JSON with the GET retry rule; transport failure → 503/504."""
+        policy = self.settings.retry
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            retry_after: float | None = None
+            reason = "transport"
+            try:
+                status, obj = await upstream.get_json(path)
+                if not retry.may_retry_status("GET", status, policy):
+                    return status, obj
+                reason = str(status)
+                error: GatewayError = _status_error(status, obj, f"upstream answered {status}")
+            except RequestError as e:
+                error = _transport_error(e)
+            delay = retry.next_delay(attempt, policy, started, retry_after, time.monotonic())
+            if delay is None:
+                if error.code in (503, 504) and reason == "transport":
+                    raise error
+                return error.code, error.status()
+            self.metrics.retries.labels(route.name, reason).inc()
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def _discovery(
+        self,
+        route: Route,
+        path: str,
+        query: str,
+        headers: list[tuple[str, str]],
+        body: RequestBody,
+        upstream: Upstream,
+        responder: Responder,
+    ) -> None:
+        """Serve a discovery/OpenAPI path: filtered JSON, or passed through unchanged."""
+        if not discovery.allowed(path):
+            raise not_found_path()
+        keep = discovery.filter_for(path)
+        if keep is None:
+            request = GatewayRequest("GET", path, query, headers, route, body, upstream, 0)
+            await self._forward(request, responder)
+            return
+        status, doc = await self._get_json(upstream, path + ("?" + query if query else ""), route)
+        payload = json.dumps(keep(doc) if status == 200 else doc, separators=(",", ":")).encode()
+        await responder.json(status, payload)
+
+    async def _forward(self, request: GatewayRequest, responder: Responder) -> None:
+        """Send ``request`` upstream with retries and relay the response as it streams."""
+        policy = self.settings.retry
+        upstream = request.upstream
+        body = request.raw_body
+        method = request.method
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            buffered = body.buffered
+            builder = upstream.request(method, request.path, request.query, request.headers)
+            if buffered:
+                builder = builder.body_bytes(buffered)
+            elif buffered is None:
+                builder = builder.body_stream(body.stream())
+            replayable = buffered is not None or not body.stream_started
+            delay: float | None = None
+            reason = ""
+            try:
+                async with builder.build_streamed() as resp:
+                    if replayable and retry.may_retry_status(method, resp.status, policy):
+                        retry_after = retry.parse_retry_after(resp.get_header("retry-after"))
+                        delay = retry.next_delay(attempt, policy, started, retry_after, time.monotonic())
+                        reason = str(resp.status)
+                    if delay is None:
+                        await self._relay(resp, responder, method)
+                        return
+            except ClientDisconnected:
+                raise
+            except RequestError as e:
+                if responder.started:
+                    raise ClientDisconnected() from e  # cannot answer any more: abort the connection
+                before_send = isinstance(e, ConnectError | ConnectTimeoutError)
+                replayable = buffered is not None or not body.stream_started
+                if not (replayable and retry.may_retry_error(method, before_send)):
+                    raise _transport_error(e) from e
+                delay = retry.next_delay(attempt, policy, started, None, time.monotonic())
+                if delay is None:
+                    raise _transport_error(e) from e
+                reason = "connect" if before_send else "transport"
+            self.metrics.retries.labels(request.route.name, reason).inc()
+            log.info("retrying %s %s in %.2fs (%s)", method, request.path, delay, reason)
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def _relay(self, resp: Response, responder: Responder, method: str) -> None:
+        """Relay status, headers and body chunks of an upstream response as they arrive."""
+        await responder.start(resp.status, caller_response_headers(resp.headers.items()))
+        if method == "HEAD":
+            await responder.body(b"", more=False)
+            return
+        reader = resp.body_reader
+        while True:
+            chunk = await reader.read_chunk()
+            if chunk is None:
+                break
+            await responder.body(bytes(chunk))
+        await responder.body(b"", more=False)
+
+
+def _transport_error(e: RequestError) -> GatewayError:
+    """A transport failure as 504 (timeout) or 503 (unreachable) ``Status``."""
+    if isinstance(e, RequestTimeoutError):
+        return upstream_timeout(e.message)
+    return upstream_unavailable(e.message)

@@ -1,0 +1,143 @@
+"""Gateway settings: one frozen dataclass, filled from the command line or ``KUBERAY_APISERVER_*`` variables.
+
+Every option of ``kuberay-apiserver serve`` has an environment variable of the same name, upper-cased
+with ``-`` turned into ``_`` and prefixed ``KUBERAY_APISERVER_`` (``--token-file`` is
+``KUBERAY_APISERVER_TOKEN_FILE``). ``handler.app`` builds its module-level ``app`` from the environment
+alone, which is how serverless and Knative deployments configure it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+
+ENV_PREFIX = "KUBERAY_APISERVER_"
+
+#: The kube-apiserver's own limit on a request body (``MaxRequestBodyBytes``, 3 MiB), see
+#: k8s.io/apiserver/pkg/server/config.go. Kubernetes API bodies above it are refused with 413.
+DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """An environment variable or option has a value of the wrong type (message names the variable)."""
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """Retry policy for transient upstream failures.
+
+    ``retries`` is the number of retries after the first attempt; the delay before retry ``i``
+    (0-based) is ``base_delay * 2**i`` seconds capped at ``max_delay``, or the upstream's
+    ``Retry-After`` when it sends one; no attempt starts after ``overall_timeout`` seconds from
+    the first. ``statuses`` are the upstream HTTP codes that count as transient.
+    """
+
+    retries: int = 3
+    base_delay: float = 0.5
+    max_delay: float = 10.0
+    overall_timeout: float = 30.0
+    statuses: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the gateway needs to run; all fields have working defaults.
+
+    Upstream selection (first that applies): ``upstream`` (explicit URL, with optional
+    ``token_file`` and ``ca_file``); ``in_cluster`` (the pod's service account); otherwise the
+    kubeconfig at ``kubeconfig`` (or ``$KUBECONFIG`` / ``~/.kube/config``) and its ``context``.
+    ``max_body_bytes`` bounds Kubernetes API request bodies (bytes); ``upstream_timeout`` is the
+    connect timeout in seconds (reads are unbounded because watches are long-lived).
+    """
+
+    host: str = "0.0.0.0"
+    port: int = 8888
+    workers: int = 1
+    kubeconfig: str | None = None
+    context: str | None = None
+    in_cluster: bool = False
+    upstream: str | None = None
+    token_file: str | None = None
+    ca_file: str | None = None
+    insecure_skip_tls_verify: bool = False
+    cors_allow_origin: tuple[str, ...] = ()
+    log_level: str = "info"
+    log_json: bool = False
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    upstream_timeout: float = 10.0
+    retry: RetrySettings = field(default_factory=RetrySettings)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``KUBERAY_APISERVER_*`` variables (``environ`` defaults to ``os.environ``).
+
+        Retry fields use ``KUBERAY_APISERVER_RETRY_<FIELD>`` (``RETRY_STATUSES`` is comma-separated).
+        Raises :class:`SettingsError` for a value that does not parse.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            if f.name == "retry":
+                continue
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f.name, raw, _default_of(cls, f.name))
+        retry_values: dict[str, object] = {}
+        for f in fields(RetrySettings):
+            raw = env.get(ENV_PREFIX + "RETRY_" + f.name.upper())
+            if raw is not None and raw != "":
+                retry_values[f.name] = _parse("retry_" + f.name, raw, getattr(RetrySettings(), f.name))
+        values["retry"] = RetrySettings(**retry_values)  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]
+
+    def to_env(self) -> dict[str, str]:
+        """The inverse of :meth:`from_env`: the variables that reproduce these settings.
+
+        Used by the CLI to hand settings to granian's worker processes, which import ``handler.app``.
+        """
+        env: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "retry":
+                for rf in fields(RetrySettings):
+                    env[ENV_PREFIX + "RETRY_" + rf.name.upper()] = _format(getattr(value, rf.name))
+            elif value is not None:
+                env[ENV_PREFIX + f.name.upper()] = _format(value)
+        return env
+
+
+def _default_of(cls: type[Settings], name: str) -> object:
+    return getattr(cls(), name)
+
+
+def _format(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple | frozenset):
+        return ",".join(str(v) for v in sorted(value, key=str))
+    return str(value)
+
+
+def _parse(name: str, raw: str, default: object) -> object:
+    """Parse ``raw`` to the type of ``default``; raise SettingsError naming the variable."""
+    var = ENV_PREFIX + name.upper()
+    try:
+        if isinstance(default, bool):
+            low = raw.strip().lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, frozenset):
+            return frozenset(int(p) for p in raw.split(",") if p.strip())
+        if isinstance(default, tuple):
+            return tuple(p.strip() for p in raw.split(",") if p.strip())
+    except ValueError as e:
+        raise SettingsError(f"{var}={raw!r} is not a valid value: {e}") from None
+    return raw
