@@ -1,0 +1,32 @@
+"""CRD-driven schema engine of fakekube: what a real API server does with a CustomResourceDefinition.
+
+Public API:
+
+- :func:`load_crds` / :class:`CustomResourceDefinition` (names, scope, versions, subresources,
+  printer columns, selectable fields) — :mod:`fakekube.crd.model`;
+- :func:`validate_object` -> :class:`Result` (pruned + defaulted copy, :class:`Cause` list,
+  ``Warning`` texts, the 400/422 ``Status``) — :mod:`fakekube.crd.engine`;
+- :func:`apply_schema_defaults` for objects read back from storage;
+- :func:`builtin_crds`: the Ray CRDs written by this project — :mod:`fakekube.crd.builtin`.
+"""
+
+from fakekube.crd.builtin import builtin_crds
+from fakekube.crd.causes import Cause, bad_request_status, invalid_status
+from fakekube.crd.engine import Result, apply_schema_defaults, validate_object
+from fakekube.crd.model import CRDError, CustomResourceDefinition, Names, PrinterColumn, Version, load_crds
+
+__all__ = [
+    "CRDError",
+    "Cause",
+    "CustomResourceDefinition",
+    "Names",
+    "PrinterColumn",
+    "Result",
+    "Version",
+    "apply_schema_defaults",
+    "bad_request_status",
+    "builtin_crds",
+    "invalid_status",
+    "load_crds",
+    "validate_object",
+]

@@ -1,0 +1,188 @@
+"""``x-kubernetes-validations`` CEL rules of a custom resource, evaluated with a maintained CEL library.
+
+Programs are compiled once (on first use of the schema node) with ``common-expression-language``
+(the ``cel`` module, Rust bindings of the ``cel`` crate). Semantics follow
+https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#validation-rules
+and ``k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel/validation.go``:
+
+- ``self`` is the value at the node that declares the rule; a rule runs only where the value
+  is present.
+- A rule that mentions ``oldSelf`` is a *transition rule*: it runs only on update and only when
+  the old object has a value at the correlated place (same property path; list items of
+  ``x-kubernetes-list-type: map`` correlated by their map keys; ``additionalProperties`` by
+  key). With ``optionalOldSelf: true`` it also runs on create, ``oldSelf`` being an optional.
+- A false rule yields ``field.Invalid(path, <schema type>, message)``, or ``Forbidden`` /
+  ``Required`` / ``Duplicate`` per ``reason``; ``message`` defaults to ``failed rule: <rule>``;
+  ``messageExpression`` (a CEL string expression) overrides it when it evaluates to a
+  non-empty string; ``fieldPath`` (``.a.b``, ``['k']``, ``[0]``) is appended to the path.
+
+Kubernetes-specific CEL libraries (``quantity()``, ``isURL()``, ``format.*``...) are not
+provided by the library and fail at evaluation (reported as an invalid-value error).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import cel
+
+from fakekube.crd import causes as C
+from fakekube.crd.causes import Cause
+from fakekube.crd.schema import MISSING, Node
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One compiled validation rule. ``program`` is None when the rule failed to compile."""
+
+    rule: str
+    program: Any
+    message: str
+    message_program: Any
+    reason: str
+    field_path: str
+    transition: bool
+    optional_old_self: bool
+    compile_error: str = ""
+
+
+def _compile(src: str) -> tuple[Any, str]:
+    try:
+        return cel.compile(src), ""
+    except (ValueError, RuntimeError, TypeError) as e:
+        return None, str(e)
+
+
+def compile_rules(raw: list[Mapping[str, Any]]) -> tuple[Rule, ...]:
+    """Compile the ``x-kubernetes-validations`` list of one schema node."""
+    out = []
+    for r in raw:
+        src = str(r.get("rule", ""))
+        program, err = _compile(src)
+        msg_expr = r.get("messageExpression")
+        msg_program = _compile(msg_expr)[0] if msg_expr else None
+        uses_old = program is not None and "oldSelf" in program.variables()
+        out.append(
+            Rule(
+                rule=src,
+                program=program,
+                message=str(r.get("message") or "").strip(),
+                message_program=msg_program,
+                reason=str(r.get("reason") or "FieldValueInvalid"),
+                field_path=str(r.get("fieldPath") or ""),
+                transition=uses_old or (program is None and "oldSelf" in src),
+                optional_old_self=bool(r.get("optionalOldSelf")),
+                compile_error=err,
+            )
+        )
+    return tuple(out)
+
+
+_FIELD_PATH_TOKEN = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\['((?:[^'\\]|\\.)*)'\]|\[(\d+)\]")
+
+
+def _append_field_path(path: str, field_path: str) -> str:
+    for m in _FIELD_PATH_TOKEN.finditer(field_path):
+        name, key, index = m.groups()
+        if name is not None:
+            path = f"{path}.{name}" if path else name
+        elif key is not None:
+            path = f"{path}.{key}" if path else key
+        else:
+            path = f"{path}[{index}]"
+    return path
+
+
+def _field_error(path: str, node: Node, rule: Rule, message: str) -> Cause:
+    path = _append_field_path(path, rule.field_path) if rule.field_path else path
+    path = path or C.ROOT
+    type_name = node.type or ""
+    if rule.reason == C.FORBIDDEN:
+        return C.make(C.FORBIDDEN, path, detail=message)
+    if rule.reason == C.REQUIRED:
+        return C.make(C.REQUIRED, path, detail=message)
+    if rule.reason == C.DUPLICATE:
+        return C.make(C.DUPLICATE, path, type_name)
+    return C.make(C.INVALID, path, type_name, message)
+
+
+def _message(rule: Rule, bindings: dict[str, Any]) -> str:
+    if rule.message_program is not None:
+        try:
+            text = rule.message_program.execute(bindings)
+        except Exception:  # a failing messageExpression falls back to message (as the apiserver)
+            text = None
+        if isinstance(text, str) and text.strip():
+            return text.strip()
+    return rule.message or f"failed rule: {rule.rule}"
+
+
+def _eval_rules(node: Node, value: Any, old: Any, path: str, out: list[Cause]) -> None:
+    for rule in node.rules:
+        if rule.program is None:
+            detail = f"compilation failed: {rule.compile_error}"
+            out.append(C.make(C.INVALID, path or C.ROOT, node.type or "", detail))
+            continue
+        bindings: dict[str, Any] = {"self": value}
+        if rule.transition:
+            if rule.optional_old_self:
+                none_or_old = cel.OptionalValue.none() if old is MISSING else cel.OptionalValue.of(old)
+                bindings["oldSelf"] = none_or_old
+            elif old is MISSING:
+                continue
+            else:
+                bindings["oldSelf"] = old
+        try:
+            result = rule.program.execute(bindings)
+        except Exception as e:  # the library raises KeyError/TypeError/RuntimeError for runtime errors
+            out.append(C.make(C.INVALID, path or C.ROOT, node.type or "", f"{rule.rule}: {e}"))
+            continue
+        if result is not True:
+            out.append(_field_error(path, node, rule, _message(rule, bindings)))
+
+
+def _walk(node: Node, value: Any, old: Any, path: str, out: list[Cause]) -> None:
+    if not node.subtree_has_rules:
+        return
+    if node.has_rules:
+        _eval_rules(node, value, old, path, out)
+    if isinstance(value, dict):
+        props = node.properties
+        additional = node.additional
+        old_map = old if isinstance(old, dict) else None
+        for k, v in value.items():
+            child = props.get(k)
+            if child is not None:
+                sub_path = f"{path}.{k}" if path else k
+            elif additional is not None:
+                child = additional
+                sub_path = f"{path}[{k}]"
+            else:
+                continue
+            if v is None:
+                continue
+            _walk(child, v, old_map.get(k, MISSING) if old_map is not None else MISSING, sub_path, out)
+    elif isinstance(value, list):
+        items = node.items
+        if items is None:
+            return
+        old_by_key: dict[str, Any] = {}
+        if node.list_type == "map" and node.list_map_keys and isinstance(old, list):
+            for o in old:
+                if isinstance(o, dict):
+                    old_by_key[repr([o.get(k) for k in node.list_map_keys])] = o
+        for i, v in enumerate(value):
+            old_item = MISSING
+            if old_by_key and isinstance(v, dict):
+                old_item = old_by_key.get(repr([v.get(k) for k in node.list_map_keys]), MISSING)
+            _walk(items, v, old_item, f"{path}[{i}]", out)
+
+
+def validate_rules(root: Node, obj: Any, old: Any = MISSING) -> list[Cause]:
+    """Evaluate every CEL rule of ``root``'s schema that applies to ``obj`` (``old`` on update)."""
+    out: list[Cause] = []
+    _walk(root, obj, old, "", out)
+    return out

@@ -1,0 +1,229 @@
+"""OpenAPI v3 value validation of a custom resource, with kube-openapi's error wording.
+
+Reproduces ``k8s.io/kube-openapi/pkg/validation/validate`` (``schema.go``, ``type.go``,
+``object_validator.go``, ``slice_validator.go``, ``schema_props.go``, messages in
+``k8s.io/kube-openapi/pkg/validation/errors/schema.go``) as the apiextensions-apiserver uses
+it, and its translation into field errors (``kubeOpenAPIResultToFieldErrors`` in
+``k8s.io/apiextensions-apiserver/pkg/apiserver/validation/validation.go``):
+
+- a type mismatch is ``FieldValueTypeInvalid`` with the JSON type of the value:
+  ``spec.x: Invalid value: "string": spec.x in body must be of type integer: "string"``;
+- a missing required property is ``spec.x: Required value``;
+- an enum miss is ``Unsupported value: "v": supported values: "a", "b"``;
+- ``maxLength`` is ``Too long: may not be more than N bytes``, ``maxItems``/``maxProperties``
+  ``Too many: n: must have at most N items``;
+- anything else is ``Invalid value: <value>: <kube-openapi message>``.
+
+Paths use ``.`` for properties (also ``additionalProperties`` keys) and ``[i]`` for items.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fakekube.crd import causes as C
+from fakekube.crd import formats
+from fakekube.crd.causes import Cause, go_float
+from fakekube.crd.schema import Node
+
+
+def json_type(v: Any) -> str:
+    """The JSON type name kube-openapi infers for a decoded value (``boolean``, ``integer``...)."""
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, int):
+        return "integer"
+    if isinstance(v, float):
+        return "number"
+    if isinstance(v, list):
+        return "array"
+    if isinstance(v, dict):
+        return "object"
+    return "null" if v is None else type(v).__name__
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Deep equality of JSON values where ``true != 1`` and ``1 == 1.0``."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and bool(a == b)
+
+
+def _num(bound: float, value: Any) -> str:
+    # an integer value is compared with the bound as int64 (MinimumInt), a float as float64
+    if isinstance(value, int) and float(bound).is_integer():
+        return str(int(bound))
+    return go_float(float(bound))
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _path_or_root(path: str) -> str:
+    return path or C.ROOT
+
+
+class Validator:
+    """Collects :class:`Cause` objects for one value tree (``validate(node, value, path)``)."""
+
+    __slots__ = ("causes",)
+
+    def __init__(self) -> None:
+        self.causes: list[Cause] = []
+
+    def _add(self, type_: str, path: str, value: Any = C.OMIT, detail: str = "") -> None:
+        self.causes.append(C.make(type_, _path_or_root(path), value, detail))
+
+    def validate(self, s: Node, v: Any, path: str) -> None:
+        """Validate ``v`` against ``s``; ``path`` is the field path of ``v`` ("" for the root)."""
+        if v is None:
+            if s.types and not s.nullable:
+                self._type_error(s, path, "null")
+            self._enum(s, v, path)
+            return
+        if not self._type_ok(s, v, path):
+            pass  # kube-openapi keeps going: the other validators apply by the value's own kind
+        if s.raw.get("allOf") or s.raw.get("anyOf") or s.raw.get("oneOf") or s.raw.get("not"):
+            self._schema_props(s, v, path)
+        if isinstance(v, str):
+            self._string(s, v, path)
+        elif isinstance(v, int | float) and not isinstance(v, bool):
+            self._number(s, v, path)
+        elif isinstance(v, list):
+            self._slice(s, v, path)
+        self._enum(s, v, path)
+        if isinstance(v, dict):
+            self._object(s, v, path)
+
+    def _type_ok(self, s: Node, v: Any, path: str) -> bool:
+        if not s.types:
+            return True
+        t = json_type(v)
+        if t in s.types:
+            return True
+        if t == "number" and "integer" in s.types and float(v).is_integer():
+            return True
+        if t == "integer" and "number" in s.types:
+            return True
+        self._type_error(s, path, t)
+        return False
+
+    def _type_error(self, s: Node, path: str, t: str) -> None:
+        self._add(C.TYPE_INVALID, path, t, f'{path} in body must be of type {",".join(s.types)}: "{t}"')
+
+    def _sub(self, s: Node, v: Any, path: str) -> list[Cause]:
+        sub = Validator()
+        sub.validate(s, v, path)
+        return sub.causes
+
+    def _schema_props(self, s: Node, v: Any, path: str) -> None:
+        if s.all_of:
+            failed = False
+            for sch in s.all_of:
+                errs = self._sub(sch, v, path)
+                if errs:
+                    failed = True
+                    self.causes.extend(errs)
+            if failed:
+                self._add(C.INVALID, "", "", f'"{path}" must validate all the schemas (allOf)')
+        if s.any_of:
+            best: list[Cause] | None = None
+            for sch in s.any_of:
+                errs = self._sub(sch, v, path)
+                if not errs:
+                    best = None
+                    break
+                if best is None or len(errs) < len(best):
+                    best = errs
+            else:
+                self._add(C.INVALID, "", "", f'"{path}" must validate at least one schema (anyOf)')
+            if best:
+                self.causes.extend(best)
+        if s.one_of:
+            ok = [sch for sch in s.one_of if not self._sub(sch, v, path)]
+            if len(ok) == 0:
+                self._add(C.INVALID, "", "", f'"{path}" must validate one and only one schema (oneOf)')
+            elif len(ok) > 1:
+                detail = f'"{path}" must validate one and only one schema (oneOf). Found {len(ok)} valid'
+                detail += " alternatives"
+                self._add(C.INVALID, "", "", detail)
+        not_ = s.not_
+        if not_ is not None and not self._sub(not_, v, path):
+            self._add(C.INVALID, "", "", f'"{path}" must not validate the schema (not)')
+
+    def _string(self, s: Node, v: str, path: str) -> None:
+        if s.max_length is not None and len(v) > s.max_length:
+            self._add(C.TOO_LONG, path, detail=f"may not be more than {s.max_length} bytes")
+        if s.min_length is not None and len(v) < s.min_length:
+            self._add(C.INVALID, path, v, f"{path} in body should be at least {s.min_length} chars long")
+        if s.pattern is not None and s.pattern.search(v) is None:
+            self._add(C.INVALID, path, v, f"{path} in body should match '{s.pattern_text}'")
+        if s.format and formats.check(s.format, v) is False:
+            self._add(C.TYPE_INVALID, path, v, f'{path} in body must be of type {s.format}: "{v}"')
+
+    def _number(self, s: Node, v: float, path: str) -> None:
+        if s.multiple_of is not None and s.multiple_of != 0:
+            q = v / s.multiple_of
+            if not (math.isfinite(q) and float(q).is_integer()):
+                bound = _num(s.multiple_of, v)
+                self._add(C.INVALID, path, v, f"{path} in body should be a multiple of {bound}")
+        if s.maximum is not None and (v > s.maximum or (s.exclusive_maximum and v == s.maximum)):
+            word = "less than" if s.exclusive_maximum else "less than or equal to"
+            self._add(C.INVALID, path, v, f"{path} in body should be {word} {_num(s.maximum, v)}")
+        if s.minimum is not None and (v < s.minimum or (s.exclusive_minimum and v == s.minimum)):
+            word = "greater than" if s.exclusive_minimum else "greater than or equal to"
+            self._add(C.INVALID, path, v, f"{path} in body should be {word} {_num(s.minimum, v)}")
+
+    def _slice(self, s: Node, v: list[Any], path: str) -> None:
+        items = s.items
+        if items is not None:
+            for i, x in enumerate(v):
+                self.validate(items, x, f"{path}[{i}]")
+        if s.min_items is not None and len(v) < s.min_items:
+            self._add(C.INVALID, path, len(v), f"{path} in body should have at least {s.min_items} items")
+        if s.max_items is not None and len(v) > s.max_items:
+            noun = "item" if s.max_items == 1 else "items"
+            self._add(C.TOO_MANY, path, len(v), f"must have at most {s.max_items} {noun}")
+
+    def _enum(self, s: Node, v: Any, path: str) -> None:
+        if s.enum is None or any(json_equal(v, e) for e in s.enum):
+            return
+        allowed = ", ".join(C.go_value(e if isinstance(e, str) else C.go_value(e)) for e in s.enum)
+        self._add(C.NOT_SUPPORTED, path, v, f"supported values: {allowed}")
+
+    def _object(self, s: Node, v: dict[str, Any], path: str) -> None:
+        n = len(v)
+        if s.max_properties is not None and n > s.max_properties:
+            noun = "item" if s.max_properties == 1 else "items"
+            self._add(C.TOO_MANY, path, n, f"must have at most {s.max_properties} {noun}")
+        if s.min_properties is not None and n < s.min_properties:
+            detail = f"{path} in body should have at least {s.min_properties} properties"
+            self._add(C.INVALID, path, s.min_properties, detail)
+        for k in s.required:
+            if k not in v:
+                self._add(C.REQUIRED, _join(path, k))
+        props = s.properties
+        additional = s.additional
+        for k, x in v.items():
+            child = props.get(k)
+            if child is not None:
+                self.validate(child, x, _join(path, k))
+            elif additional is not None:
+                self.validate(additional, x, _join(path, k))
+
+
+def validate_value(root: Node, obj: Any) -> list[Cause]:
+    """All OpenAPI schema violations of ``obj`` against ``root``, in document order."""
+    v = Validator()
+    v.validate(root, obj, "")
+    return v.causes
