@@ -25,3 +25,10 @@ test: lint
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# Benchmarks (benchmarks/README.md): gateway vs kubectl proxy and more, as same-run ratios. Installs
+# nginx and wrk with apt-get when missing; writes benchmarks/RESULTS.md; fails when a ratio is more
+# than 20 % worse than benchmarks/baseline.json. BENCH_ARGS passes options, e.g. BENCH_ARGS=proxy.
+bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[test,bench]'
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)

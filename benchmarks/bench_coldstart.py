@@ -1,0 +1,106 @@
+"""Cold start: from spawning the server process to its first proxied 200.
+
+The gateway is started the serverless way, ``granian --interface asgi handler.app:app`` configured by
+``KUBERAY_APISERVER_UPSTREAM`` alone (no kubeconfig, so the ``kubernetes`` package is not needed);
+the reference is ``kubectl proxy`` (a Go binary reading a kubeconfig).  The clock starts just before
+``Popen`` and stops when ``GET`` of one RayCluster through it first answers 200 (polled every 1 ms).
+Files are in the page cache after the first round: this is process cold start, not disk cold start.
+Goal (issue 6): ≤ 400 ms.  The notes carry ``python -X importtime`` for ``handler.app``: where it goes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+
+from benchmarks.context import Context, Outcome
+from benchmarks.results import Figure, Goal, median
+from benchmarks.servers import python, write_kubeconfig
+from benchmarks.system import free_port, start_service, venv_tool, wait_ready
+from benchmarks.upstream import TARGETS
+
+TITLE = "Cold start to the first proxied 200"
+
+
+def _gateway_cmd(port: int) -> list[str]:
+    return [
+        venv_tool("granian"),
+        "--interface=asgi",
+        "--host=127.0.0.1",
+        f"--port={port}",
+        "--workers=1",
+        "handler.app:app",
+    ]
+
+
+def _time_start(ctx: Context, side: str) -> float:
+    """Seconds from spawn to the first 200 through a fresh server of ``side``."""
+    upstream = ctx.nginx().url
+    port = free_port()
+    if side == "gateway":
+        cmd, env = _gateway_cmd(port), {"KUBERAY_APISERVER_UPSTREAM": upstream}
+    else:
+        kubeconfig = write_kubeconfig(ctx.workdir / f"kubeconfig-cold-{port}", upstream)
+        cmd = [
+            venv_tool("kubectl"),
+            "--kubeconfig",
+            str(kubeconfig),
+            "proxy",
+            "--address=127.0.0.1",
+            f"--port={port}",
+        ]
+        env = {}
+    service = start_service(f"cold-{side.replace(' ', '-')}", cmd, port, ctx.workdir, ctx.layout.server, env)
+    try:
+        return wait_ready(service, TARGETS["get"].path, timeout=30, interval=0.001)
+    finally:
+        service.stop()
+
+
+def import_profile(top: int = 8) -> list[str]:
+    """The ``top`` largest cumulative imports of ``handler.app`` (``python -X importtime``), as text."""
+    out = subprocess.run(
+        [python(), "-X", "importtime", "-c", "import handler.app"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KUBERAY_APISERVER_UPSTREAM": "http://127.0.0.1:1"},
+    )
+    rows = []
+    for line in out.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
+        if match:
+            rows.append((int(match.group(2)), len(match.group(3)), match.group(4)))
+    # Top-level packages only (indent 1): nested ones are included in their parent's cumulative time.
+    tops = sorted((r for r in rows if r[1] <= 1), reverse=True)[:top]
+    return [f"{name} {us / 1000:.0f} ms" for us, _indent, name in tops]
+
+
+def run(ctx: Context) -> Outcome:
+    """Alternate gateway / kubectl proxy cold starts, ``max(rounds, 5)`` each."""
+    times: dict[str, list[float]] = {"gateway": [], "kubectl proxy": []}
+    for rnd in range(max(ctx.rounds, 5)):
+        order = list(times) if rnd % 2 == 0 else list(reversed(times))
+        for side in order:
+            times[side].append(_time_start(ctx, side) * 1e3)
+    interpreter = []
+    for _ in range(5):
+        start = time.perf_counter()
+        subprocess.run([python(), "-c", "pass"], check=True)
+        interpreter.append((time.perf_counter() - start) * 1e3)
+    fig = Figure(
+        key="coldstart.ms",
+        label="spawn to first proxied 200",
+        unit="ms",
+        better="lower",
+        subject_raw=times["gateway"],
+        reference_raw=times["kubectl proxy"],
+        reference_name="kubectl proxy",
+    )
+    fig.goal = Goal("≤ 400 ms", fig.subject <= 400)
+    notes = [
+        f"bare interpreter start (`python -c pass`): {median(interpreter):.0f} ms",
+        "largest imports of handler.app (cumulative, one run): " + ", ".join(import_profile()),
+    ]
+    return Outcome([fig], notes)

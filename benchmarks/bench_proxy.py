@@ -1,0 +1,84 @@
+"""Throughput and latency: the gateway against ``kubectl proxy`` in front of the static nginx upstream.
+
+For GET of one RayCluster and RayClusterLists of 2 KB, 1 MB and 50 MB, at 1 and 32 connections,
+wrk runs against each proxy in turn (the order alternates every round), so both see the same
+machine load.  Figures: requests/s (higher is better), p50 and p99 latency (lower is better).
+Goal (issue 6): at 32 connections, GET and 2 KB list throughput ≥ 1.0x and p99 ≤ 1.2x kubectl proxy.
+"""
+
+from __future__ import annotations
+
+from benchmarks.context import Context, Outcome
+from benchmarks.results import Figure, Goal
+from benchmarks.servers import start_gateway, start_kubectl_proxy
+from benchmarks.system import running
+from benchmarks.upstream import TARGETS
+from benchmarks.wrk import WrkResult, run_wrk
+
+TITLE = "Proxy throughput and latency: gateway vs kubectl proxy (static nginx upstream)"
+CONNECTIONS = (1, 32)
+GOAL_TARGETS = ("get", "list-2k")
+
+
+def _goal(target: str, conns: int, metric: str, ratio: float | None) -> Goal | None:
+    if target not in GOAL_TARGETS or conns != 32 or ratio is None:
+        return None
+    if metric == "rps":
+        return Goal("≥ 1.0x kubectl proxy", ratio >= 1.0)
+    if metric == "p99_ms":
+        return Goal("≤ 1.2x kubectl proxy", ratio <= 1.2)
+    return None
+
+
+def run(ctx: Context) -> Outcome:
+    """Measure every (target, connections) pair ``ctx.rounds`` times per side, alternating sides."""
+    nginx = ctx.nginx()
+    ready = TARGETS["get"].path
+    gateway = start_gateway(nginx.url, ctx.workdir, ctx.layout.server, ctx.workers, ready)
+    with running(gateway), running(start_kubectl_proxy(nginx.url, ctx.workdir, ctx.layout.server)) as kproxy:
+        sides = {"gateway": gateway, "kubectl proxy": kproxy}
+        figures: list[Figure] = []
+        errors: list[str] = []
+        for name, target in TARGETS.items():
+            big = name == "list-50m"
+            duration = ctx.duration_s * (2 if big else 1)
+            for conns in CONNECTIONS:
+                samples: dict[str, list[WrkResult]] = {side: [] for side in sides}
+                for svc in sides.values():  # warm both paths up (connection pools, lazy imports)
+                    run_wrk(
+                        ctx.tools["wrk"], svc.url + target.path, conns, 1, ctx.layout.client, timeout_s=60
+                    )
+                for rnd in range(ctx.rounds):
+                    order = list(sides) if rnd % 2 == 0 else list(reversed(sides))
+                    for side in order:
+                        res = run_wrk(
+                            ctx.tools["wrk"],
+                            sides[side].url + target.path,
+                            conns,
+                            duration,
+                            ctx.layout.client,
+                            timeout_s=60,
+                        )
+                        samples[side].append(res)
+                        if res.errors:
+                            errors.append(f"{side} {name} c{conns} round {rnd}: {res.errors} errors")
+                for metric, unit in (("rps", "req/s"), ("p50_ms", "ms"), ("p99_ms", "ms")):
+                    fig = Figure(
+                        key=f"proxy.{name}.c{conns}.{metric}",
+                        label=f"{name} c{conns} {metric.replace('_ms', '')}",
+                        unit=unit,
+                        better="higher" if metric == "rps" else "lower",
+                        subject_raw=[getattr(r, metric) for r in samples["gateway"]],
+                        reference_raw=[getattr(r, metric) for r in samples["kubectl proxy"]],
+                        reference_name="kubectl proxy",
+                    )
+                    fig.goal = _goal(name, conns, metric, fig.ratio)
+                    figures.append(fig)
+    notes = [
+        "body sizes: " + ", ".join(f"{n} {s:,} B" for n, s in ctx.body_sizes.items()),
+        f"wrk -t1, {ctx.duration_s:g} s per run ({2 * ctx.duration_s:g} s for list-50m), "
+        f"{ctx.rounds} rounds per side, sides alternating; gateway with {ctx.workers} granian worker(s)",
+    ]
+    if errors:
+        notes.append("wrk reported errors: " + "; ".join(errors))
+    return Outcome(figures, notes)

