@@ -1,0 +1,777 @@
+"""The fakekube ASGI application: URL routing and the verbs of the Kubernetes REST API.
+
+``create_app(...)`` returns a plain ASGI callable. Paths follow the apiserver
+(``/api/v1/...``, ``/apis/{group}/{version}/[namespaces/{ns}/]{plural}[/{name}[/{subresource}]]``);
+verbs map as in ``k8s.io/apiserver/pkg/endpoints/installer.go``: GET collection → list (or watch
+with ``watch=true``), POST collection → create, DELETE collection → deletecollection, GET/PUT/
+PATCH/DELETE object → get/update/patch/delete, ``/status`` → get/update/patch, anything else 405.
+
+Every write validates and builds a fresh object and commits it to the store at the very end, so
+a failing request changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from fakekube import discovery, errors, objects, patch, proxy, tables
+from fakekube.errors import ApiError
+from fakekube.http import Receive, Request, Scope, Send, respond, respond_error, respond_json
+from fakekube.resources import NAMESPACES, ResourceType, lookup
+from fakekube.selectors import (
+    FieldSelector,
+    LabelSelector,
+    SelectorError,
+    parse_field_selector,
+    parse_label_selector,
+)
+from fakekube.store import Store, Stored, TooOld, dumps, object_key
+from fakekube.watch import WatchStream
+
+JSON = dict[str, Any]
+
+DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public")
+
+_EXPIRED_CONTINUE = (
+    "The provided continue parameter is too old to display a consistent list result. You can start a new "
+    "list without the continue parameter, or use the continue token in this response to retrieve the "
+    "remainder of the results. Continuing with the provided token results in an inconsistent list - "
+    "objects that were created, modified, or deleted between the time the first chunk was returned and "
+    "now may show up in the list."
+)
+_BODY_TYPES = ["application/json", "application/yaml"]
+_PATCH_TYPES_CUSTOM = [patch.JSON_PATCH, patch.MERGE]
+_PATCH_TYPES_CORE = [patch.JSON_PATCH, patch.MERGE, patch.STRATEGIC]
+_PROPAGATION = ("Foreground", "Background", "Orphan")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resource URL: the resource, its namespace (None = all / cluster-scoped), the object name
+    (None = the collection), the subresource and, for ``proxy``, the remaining path."""
+
+    rt: ResourceType
+    namespace: str | None
+    name: str | None
+    sub: str | None
+    rest: str
+
+
+def encode_continue(rv: int, start: str) -> str:
+    """A continue token: base64url (unpadded) JSON ``{"v","rv","start"}`` as etcd3's ``encodeContinue``."""
+    raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": start}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_continue(token: str) -> tuple[int, str]:
+    """(resourceVersion, start key) of a continue token; raises 400 BadRequest when malformed."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        data = json.loads(raw)
+        rv, start = int(data["rv"]), str(data["start"])
+        if data.get("v") != "meta.k8s.io/v1" or rv < 1:
+            raise ValueError("unsupported version or resourceVersion")
+    except (ValueError, KeyError, TypeError, binascii.Error) as e:
+        raise errors.bad_request(f"continue key is not valid: {e}") from None
+    return rv, start
+
+
+def _parse_rv(value: str, what: str = "resourceVersion") -> int:
+    try:
+        rv = int(value)
+    except ValueError:
+        raise errors.bad_request(f"invalid {what}: {value}") from None
+    if rv < 0:
+        raise errors.bad_request(f"invalid {what}: {value}")
+    return rv
+
+
+class FakeKube:
+    """The ASGI application. ``store`` holds the objects; ``service_backends`` maps
+    ``"NAMESPACE/NAME"`` (or ``"NAMESPACE/NAME:PORT"``) to a base URL for the Service proxy and may be
+    changed while serving. ``bookmark_interval`` (seconds) is how often an idle watch with
+    ``allowWatchBookmarks`` gets a BOOKMARK; ``watch_timeout`` the default watch duration (s)."""
+
+    def __init__(
+        self,
+        store: Store,
+        service_backends: Mapping[str, str] | None = None,
+        bookmark_interval: float = 60.0,
+        watch_timeout: float = 1800.0,
+    ) -> None:
+        self.store = store
+        self.service_backends: dict[str, str] = dict(service_backends or {})
+        self.bookmark_interval = bookmark_interval
+        self.watch_timeout = watch_timeout
+        self.on_startup: list[Callable[[], None]] = []
+
+    # -- ASGI entry ----------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI 3 entry point (``http`` and ``lifespan`` scopes)."""
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        req = Request(scope, receive)
+        try:
+            await self._dispatch(req, send)
+        except ApiError as e:
+            await respond_error(send, e)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            msg = await receive()
+            if msg["type"] == "lifespan.startup":
+                for hook in self.on_startup:
+                    hook()
+                await send({"type": "lifespan.startup.complete"})
+            elif msg["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # -- routing -------------------------------------------------------------------------------
+
+    async def _dispatch(self, req: Request, send: Send) -> None:
+        path = req.path
+        if path in ("/healthz", "/livez", "/readyz") or path.startswith(("/healthz/", "/livez/", "/readyz/")):
+            await respond(send, 200, b"ok", b"text/plain; charset=utf-8")
+            return
+        if path == "/version" or path == "/version/":
+            await respond_json(send, 200, discovery.version_info())
+            return
+        segs = [s for s in path.split("/") if s]
+        if not segs or segs[0] not in ("api", "apis"):
+            raise errors.path_not_found()
+        doc = self._discovery(req, segs)
+        if doc is not None:
+            if req.method != "GET":
+                raise errors.method_not_allowed()
+            await respond_json(send, 200, doc)
+            return
+        target = self._route(segs, path)
+        await self._verb(req, send, target)
+
+    def _discovery(self, req: Request, segs: list[str]) -> JSON | None:
+        if segs == ["api"]:
+            host = req.headers.get("host", "127.0.0.1")
+            return discovery.api_versions(host)
+        if segs == ["apis"]:
+            return discovery.api_group_list()
+        if segs[0] == "apis" and len(segs) == 2:
+            return discovery.api_group(segs[1]) or _raise(errors.path_not_found())
+        if (segs[0] == "api" and len(segs) == 2) or (segs[0] == "apis" and len(segs) == 3):
+            group, version = ("", segs[1]) if segs[0] == "api" else (segs[1], segs[2])
+            return discovery.api_resource_list(group, version) or _raise(errors.path_not_found())
+        return None
+
+    def _route(self, segs: list[str], path: str) -> Target:
+        if segs[0] == "api":
+            group, version, rest = "", segs[1], segs[2:]
+        else:
+            group, version, rest = segs[1], segs[2], segs[3:]
+        ns: str | None = None
+        if (
+            rest[0] == "namespaces"
+            and len(rest) >= 3
+            and not (group == "" and len(rest) == 3 and rest[2] in ("status", "finalize"))
+        ):
+            ns, plural, tail = rest[1], rest[2], rest[3:]
+        else:
+            plural, tail = rest[0], rest[1:]
+        rt = lookup(group, version, plural)
+        if rt is None or (ns is not None and not rt.namespaced):
+            raise errors.path_not_found()
+        name = tail[0] if tail else None
+        sub = tail[1] if len(tail) > 1 else None
+        remainder = ""
+        if sub == "proxy":
+            marker = f"/{plural}/{name}/proxy"
+            remainder = path.split(marker, 1)[1] if marker in path else ""
+        elif len(tail) > 2:
+            raise errors.path_not_found()
+        if sub is not None and sub not in rt.subresources:
+            raise errors.path_not_found()
+        if ns is None and rt.namespaced and name is not None:
+            raise errors.path_not_found()
+        return Target(rt, ns, name, sub, remainder)
+
+    async def _verb(self, req: Request, send: Send, t: Target) -> None:
+        m = req.method
+        verbs = t.rt.verbs
+        if t.sub == "proxy":
+            await self._proxy(req, send, t)
+            return
+        if t.name is None:
+            if m == "GET":
+                if req.flag("watch"):
+                    await self._watch(req, send, t)
+                else:
+                    await self._list(req, send, t)
+                return
+            if m == "POST" and (t.namespace is not None or not t.rt.namespaced):
+                await self._create(req, send, t)
+                return
+            if m == "DELETE" and "deletecollection" in verbs:
+                await self._delete_collection(req, send, t)
+                return
+            raise errors.method_not_allowed()
+        if t.sub == "status" and m not in ("GET", "PUT", "PATCH"):
+            raise errors.method_not_allowed()
+        handler: dict[str, Callable[[Request, Send, Target], Awaitable[None]]] = {
+            "GET": self._get,
+            "PUT": self._update,
+            "PATCH": self._patch,
+            "DELETE": self._delete,
+        }
+        if m not in handler or (m == "DELETE" and "delete" not in verbs):
+            raise errors.method_not_allowed()
+        await handler[m](req, send, t)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _render(self, rt: ResourceType) -> Callable[[Stored], bytes]:
+        if rt.storage:  # shared storage: converted per served version
+            return lambda s: dumps(objects.from_storage(rt, s.obj))
+        return lambda s: s.raw
+
+    def _served_obj(self, rt: ResourceType, s: Stored) -> JSON:
+        return objects.from_storage(rt, s.obj)
+
+    async def _send_object(
+        self, req: Request, send: Send, rt: ResourceType, s: Stored, code: int = 200
+    ) -> None:
+        if tables.wants_table(req.headers.get("accept", "")):
+            tbl = tables.table(
+                rt,
+                [self._served_obj(rt, s)],
+                {"resourceVersion": str(s.rv)},
+                req.query.get("includeObject", "Metadata"),
+            )
+            await respond_json(send, code, tbl)
+            return
+        await respond(send, code, self._render(rt)(s))
+
+    def _existing(self, t: Target) -> Stored:
+        assert t.name is not None
+        s = self.store.get(t.rt.storage_key, object_key(t.namespace, t.name))
+        if s is None:
+            raise errors.not_found(t.rt, t.name)
+        return s
+
+    async def _read_object(self, req: Request, rt: ResourceType) -> JSON:
+        ct = req.content_type or "application/json"
+        body = await req.body()
+        if ct in ("application/json", "*/*"):
+            try:
+                obj = json.loads(body)
+            except (ValueError, UnicodeDecodeError) as e:
+                raise errors.bad_request(f"couldn't get version/kind; json parse error: {e}") from None
+        elif ct in ("application/yaml", "application/x-yaml", "text/yaml"):
+            try:
+                obj = yaml.safe_load(body)
+            except yaml.YAMLError as e:
+                raise errors.bad_request(f"error converting YAML to JSON: yaml: {e}") from None
+        else:
+            raise errors.unsupported_media_type(ct, _BODY_TYPES)
+        obj = objects.check_shape(obj)
+        objects.check_type_meta(rt, obj)
+        return objects.to_storage(rt, obj)
+
+    def _dry_run(self, req: Request, options: JSON | None = None) -> bool:
+        values = [v for k, v in _query_pairs(req.query_string) if k == "dryRun"]
+        if options and isinstance(options.get("dryRun"), list):
+            values += [str(v) for v in options["dryRun"]]
+        for v in values:
+            if v != "All":
+                raise errors.ApiError(
+                    422,
+                    "Invalid",
+                    f'DeleteOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: ["{v}"]: '
+                    'supported values: "All"',
+                    {
+                        "group": "meta.k8s.io",
+                        "kind": "DeleteOptions",
+                        "causes": [
+                            {
+                                "reason": "FieldValueNotSupported",
+                                "field": "dryRun",
+                                "message": f'Unsupported value: ["{v}"]: supported values: "All"',
+                            }
+                        ],
+                    },
+                )
+        return bool(values)
+
+    def _check_namespace(self, t: Target) -> None:
+        if not t.rt.namespaced:
+            return
+        assert t.namespace is not None
+        ns = self.store.get(NAMESPACES.storage_key, t.namespace)
+        if ns is None:
+            raise errors.namespace_not_found(t.namespace)
+        if ns.obj.get("status", {}).get("phase") == "Terminating":
+            raise ApiError(
+                403,
+                "Forbidden",
+                f'{t.rt.group_resource} "{t.name or ""}" is forbidden: unable to create new content in '
+                f"namespace {t.namespace} because it is being terminated",
+                {"kind": t.rt.plural, **({"group": t.rt.group} if t.rt.group else {})},
+            )
+
+    # -- verbs ---------------------------------------------------------------------------------
+
+    async def _get(self, req: Request, send: Send, t: Target) -> None:
+        await self._send_object(req, send, t.rt, self._existing(t))
+
+    async def _create(self, req: Request, send: Send, t: Target) -> None:
+        rt = t.rt
+        obj = await self._read_object(req, rt)
+        self._check_namespace(t)
+        obj = objects.prepare_create(rt, t.namespace, obj)
+        name = obj["metadata"]["name"]
+        key = object_key(t.namespace, name)
+        if self.store.get(rt.storage_key, key) is not None:
+            raise errors.already_exists(rt, name)
+        if self._dry_run(req):
+            await respond(send, 201, dumps(objects.from_storage(rt, obj)))
+            return
+        stored = self.store.create(rt.storage_key, key, obj)
+        await self._send_object(req, send, rt, stored, 201)
+
+    async def _update(self, req: Request, send: Send, t: Target) -> None:
+        rt = t.rt
+        assert t.name is not None
+        obj = await self._read_object(req, rt)
+        meta = obj["metadata"]
+        if meta.get("name", "") != t.name:
+            raise _name_mismatch(meta.get("name") or "", t.name)
+        if t.namespace and meta.get("namespace") and meta["namespace"] != t.namespace:
+            raise errors.bad_request(
+                f"the namespace of the provided object ({meta['namespace']}) does not match the namespace "
+                f"sent on the request ({t.namespace})"
+            )
+        old = self._existing(t)
+        rv = meta.get("resourceVersion") or ""
+        if not rv and rt.custom:
+            raise errors.invalid(
+                rt,
+                t.name,
+                [errors.field_invalid("metadata.resourceVersion", "0x0", "must be specified for an update")],
+            )
+        await self._commit_update(req, send, t, old, obj, rv)
+
+    async def _patch(self, req: Request, send: Send, t: Target) -> None:
+        rt = t.rt
+        ct = req.content_type
+        accepted = _PATCH_TYPES_CUSTOM if rt.custom else _PATCH_TYPES_CORE
+        if ct not in accepted:
+            raise errors.unsupported_media_type(ct, [*accepted, patch.APPLY])
+        body = await req.body()
+        old = self._existing(t)
+        doc = objects.from_storage(rt, objects.deep_copy(old.raw))
+        # Strategic merge for the core kinds is applied as a JSON merge patch (see README gaps).
+        kind = patch.MERGE if ct == patch.STRATEGIC else ct
+        patched = patch.apply_patch(kind, doc, body)
+        patched = objects.check_shape(patched)
+        objects.check_type_meta(rt, patched)
+        patched = objects.to_storage(rt, patched)
+        meta = patched["metadata"]
+        if meta.get("name") != t.name:
+            raise _name_mismatch(meta.get("name") or "", t.name)
+        if meta.get("uid") and meta["uid"] != old.obj["metadata"]["uid"]:
+            raise _precondition_conflict(rt, t.name or "", "UID", meta["uid"], old.obj["metadata"]["uid"])
+        await self._commit_update(req, send, t, old, patched, meta.get("resourceVersion") or "")
+
+    async def _commit_update(
+        self, req: Request, send: Send, t: Target, old: Stored, new: JSON, rv: str
+    ) -> None:
+        rt = t.rt
+        assert t.name is not None
+        if rv and rv != old.obj["metadata"]["resourceVersion"]:
+            _parse_rv(rv)
+            raise errors.conflict(rt, t.name)
+        result = objects.prepare_update(rt, objects.deep_copy(old.raw), new, t.sub)
+        result["metadata"]["resourceVersion"] = old.obj["metadata"]["resourceVersion"]
+        dry = self._dry_run(req)
+        if objects.same_content(result, old.obj):
+            await self._send_object(req, send, rt, old)
+            return
+        key = object_key(t.namespace, t.name)
+        meta = result["metadata"]
+        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            # The last finalizer of a deleting object went away: the object goes with it.
+            if dry:
+                await respond(send, 200, dumps(objects.from_storage(rt, result)))
+                return
+            gone = self.store.delete(rt.storage_key, key)
+            self._after_delete(t.namespace)
+            await self._send_object(req, send, rt, gone)
+            return
+        if dry:
+            await respond(send, 200, dumps(objects.from_storage(rt, result)))
+            return
+        stored = self.store.replace(rt.storage_key, key, result)
+        await self._send_object(req, send, rt, stored)
+
+    async def _delete_options(self, req: Request) -> JSON:
+        body = await req.body()
+        options: JSON = {}
+        if body.strip():
+            try:
+                options = json.loads(body)
+            except (ValueError, UnicodeDecodeError) as e:
+                raise errors.bad_request(f"couldn't get version/kind; json parse error: {e}") from None
+            if not isinstance(options, dict):
+                raise errors.bad_request("DeleteOptions must be a JSON object")
+        policy = req.query.get("propagationPolicy", options.get("propagationPolicy"))
+        if policy is not None and policy not in _PROPAGATION:
+            msg = f'Unsupported value: "{policy}": supported values: "Foreground", "Background", "Orphan"'
+            raise ApiError(
+                422,
+                "Invalid",
+                f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: {msg}',
+                {
+                    "group": "meta.k8s.io",
+                    "kind": "DeleteOptions",
+                    "causes": [
+                        {"reason": "FieldValueNotSupported", "message": msg, "field": "propagationPolicy"}
+                    ],
+                },
+            )
+        return options
+
+    def _delete_one(
+        self, rt: ResourceType, namespace: str | None, old: Stored, options: JSON, dry: bool
+    ) -> tuple[Stored | JSON, bool]:
+        """Delete (or, with finalizers, mark deleting) one object; returns (object, deleted now)."""
+        meta = old.obj["metadata"]
+        pre = options.get("preconditions") or {}
+        if pre.get("uid") and pre["uid"] != meta["uid"]:
+            raise _precondition_conflict(rt, meta["name"], "UID", pre["uid"], meta["uid"])
+        if pre.get("resourceVersion") and pre["resourceVersion"] != meta["resourceVersion"]:
+            raise _precondition_conflict(
+                rt, meta["name"], "ResourceVersion", pre["resourceVersion"], meta["resourceVersion"]
+            )
+        key = object_key(namespace, meta["name"])
+        if rt is NAMESPACES:
+            return self._delete_namespace(old, dry), False
+        if meta.get("finalizers"):
+            if meta.get("deletionTimestamp"):
+                return old, False
+            obj = objects.deep_copy(old.raw)
+            obj["metadata"]["deletionTimestamp"] = objects.now()
+            obj["metadata"]["deletionGracePeriodSeconds"] = 0
+            if dry:
+                return obj, False
+            return self.store.replace(rt.storage_key, key, obj), False
+        if dry:
+            return old, True
+        gone = self.store.delete(rt.storage_key, key)
+        self._after_delete(namespace)
+        return gone, True
+
+    def _delete_namespace(self, old: Stored, dry: bool) -> Stored | JSON:
+        """Namespace deletion: mark Terminating, delete its contents (the namespace controller's job),
+        and remove the namespace once nothing with a pending finalizer is left in it."""
+        obj = objects.deep_copy(old.raw)
+        name = obj["metadata"]["name"]
+        if not obj["metadata"].get("deletionTimestamp"):
+            obj["metadata"]["deletionTimestamp"] = objects.now()
+            obj["metadata"]["deletionGracePeriodSeconds"] = 0
+        obj["status"] = {"phase": "Terminating"}
+        if dry:
+            return obj
+        stored = self.store.replace(NAMESPACES.storage_key, name, obj)
+        seen: set[str] = set()
+        from fakekube.resources import ALL_TYPES
+
+        for rt in ALL_TYPES:
+            if not rt.namespaced or rt.storage_key in seen:
+                continue
+            seen.add(rt.storage_key)
+            for _, s in list(self.store.scan(rt.storage_key, name + "/")):
+                self._delete_one(rt, name, s, {}, False)
+        self._after_delete(name)
+        return stored
+
+    def _after_delete(self, namespace: str | None) -> None:
+        """Finish a Terminating namespace once its last object is gone."""
+        if namespace is None:
+            return
+        ns = self.store.get(NAMESPACES.storage_key, namespace)
+        if ns is None or ns.obj.get("status", {}).get("phase") != "Terminating":
+            return
+        from fakekube.resources import ALL_TYPES
+
+        for rt in ALL_TYPES:
+            if rt.namespaced and next(iter(self.store.scan(rt.storage_key, namespace + "/")), None):
+                return
+        self.store.delete(NAMESPACES.storage_key, namespace)
+
+    async def _delete(self, req: Request, send: Send, t: Target) -> None:
+        rt = t.rt
+        old = self._existing(t)
+        options = await self._delete_options(req)
+        dry = self._dry_run(req, options)
+        result, deleted = self._delete_one(rt, t.namespace, old, options, dry)
+        if deleted and rt is not NAMESPACES and rt.plural != "services":
+            assert isinstance(result, Stored)
+            details: JSON = {"name": t.name}
+            if rt.group:
+                details["group"] = rt.group
+            details["kind"] = rt.plural
+            details["uid"] = result.obj["metadata"]["uid"]
+            await respond_json(
+                send,
+                200,
+                {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Success",
+                    "details": details,
+                },
+            )
+            return
+        if isinstance(result, Stored):
+            await self._send_object(req, send, rt, result)
+        else:
+            await respond(send, 200, dumps(objects.from_storage(rt, result)))
+
+    async def _delete_collection(self, req: Request, send: Send, t: Target) -> None:
+        rt = t.rt
+        labels, fields = self._selectors(req, rt)
+        options = await self._delete_options(req)
+        dry = self._dry_run(req, options)
+        prefix = self._prefix(t, fields)
+        matched = [
+            s
+            for _, s in self.store.scan(rt.storage_key, prefix)
+            if labels.matches(s.obj["metadata"].get("labels")) and fields.matches(s.obj)
+        ]
+        out: list[JSON] = []
+        for s in matched:
+            ns = s.obj["metadata"].get("namespace")
+            result, _ = self._delete_one(rt, ns, s, options, dry)
+            out.append(objects.from_storage(rt, result.obj if isinstance(result, Stored) else result))
+        await respond_json(
+            send,
+            200,
+            {
+                "kind": rt.list_kind,
+                "apiVersion": rt.api_version,
+                "metadata": {"resourceVersion": str(self.store.rv)},
+                "items": out,
+            },
+        )
+
+    # -- list & watch --------------------------------------------------------------------------
+
+    def _selectors(self, req: Request, rt: ResourceType) -> tuple[LabelSelector, FieldSelector]:
+        try:
+            labels = parse_label_selector(req.query.get("labelSelector", ""))
+            fields = parse_field_selector(req.query.get("fieldSelector", ""), rt)
+        except SelectorError as e:
+            raise errors.bad_request(str(e)) from None
+        return labels, fields
+
+    def _prefix(self, t: Target, fields: FieldSelector) -> str:
+        if t.namespace is not None:
+            return t.namespace + "/"
+        if t.rt.namespaced:
+            ns = fields.exact("metadata.namespace")
+            if ns is not None:
+                return ns + "/"
+        return ""
+
+    async def _list(self, req: Request, send: Send, t: Target) -> None:
+        rt = t.rt
+        labels, fields = self._selectors(req, rt)
+        limit_s = req.query.get("limit", "")
+        try:
+            limit = int(limit_s) if limit_s else 0
+        except ValueError:
+            raise errors.bad_request(f'strconv.ParseInt: parsing "{limit_s}": invalid syntax') from None
+        token = req.query.get("continue", "")
+        rv_param = req.query.get("resourceVersion", "")
+        start = ""
+        at: int | None = None
+        if token:
+            if rv_param and rv_param != "0":
+                raise errors.bad_request("specifying resource version is not allowed when using continue")
+            at, start = decode_continue(token)
+        elif rv_param and req.query.get("resourceVersionMatch") == "Exact":
+            at = _parse_rv(rv_param)
+        elif rv_param:
+            _parse_rv(rv_param)
+        list_rv = at if at is not None else self.store.rv
+        prefix = self._prefix(t, fields)
+        try:
+            scan = self.store.scan(rt.storage_key, prefix, start, at)
+            items: list[Stored] = []
+            last_key = ""
+            more = False
+            everything = labels.empty and fields.empty
+            remaining = 0
+            for key, s in scan:
+                if not everything and not (
+                    labels.matches(s.obj["metadata"].get("labels")) and fields.matches(s.obj)
+                ):
+                    continue
+                if limit and len(items) >= limit:
+                    more = True
+                    if not everything:
+                        break
+                    remaining += 1
+                    continue
+                items.append(s)
+                last_key = key
+        except TooOld:
+            if token:
+                raise errors.expired(_EXPIRED_CONTINUE) from None
+            raise errors.expired(f"too old resource version: {at} ({self.store.compacted_rv + 1})") from None
+        meta: JSON = {"resourceVersion": str(list_rv)}
+        if more:
+            meta["continue"] = encode_continue(list_rv, last_key + "\x00")
+            if everything:
+                meta["remainingItemCount"] = remaining
+        if tables.wants_table(req.headers.get("accept", "")):
+            tbl = tables.table(
+                rt, (self._served_obj(rt, s) for s in items), meta, req.query.get("includeObject", "Metadata")
+            )
+            await respond_json(send, 200, tbl)
+            return
+        render = self._render(rt)
+        head = dumps({"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta})
+        body = head[:-1] + b',"items":[' + b",".join(render(s) for s in items) + b"]}"
+        await respond(send, 200, body)
+
+    async def _watch(self, req: Request, send: Send, t: Target) -> None:
+        rt = t.rt
+        labels, fields = self._selectors(req, rt)
+        rv = req.query.get("resourceVersion", "")
+        if rv:
+            _parse_rv(rv)
+        timeout_s = req.query.get("timeoutSeconds", "")
+        try:
+            timeout = float(int(timeout_s)) if timeout_s else self.watch_timeout
+        except ValueError:
+            raise errors.bad_request(f'strconv.ParseInt: parsing "{timeout_s}": invalid syntax') from None
+        bookmarks = req.flag("allowWatchBookmarks")
+        stream = WatchStream(self.store, rt, self._prefix(t, fields), labels, fields, self._render(rt))
+        stream.start(rv, req.flag("sendInitialEvents"), bookmarks)
+
+        async def disconnected() -> None:
+            while True:
+                msg = await req.receive()
+                if msg["type"] == "http.disconnect":
+                    stream.stop()
+                    return
+
+        watcher = asyncio.ensure_future(disconnected())
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"cache-control", b"no-cache, private"),
+                    ],
+                }
+            )
+            # An empty chunk makes the server flush the headers now, as the apiserver does, so a
+            # client that waits for them before writing does not block until the first event.
+            await send({"type": "http.response.body", "body": b"", "more_body": True})
+            async for line in stream.lines(timeout, self.bookmark_interval if bookmarks else None):
+                await send({"type": "http.response.body", "body": line, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except (OSError, RuntimeError, asyncio.CancelledError):
+            # The client went away mid-stream; nothing more to send.
+            pass
+        finally:
+            stream.close()
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await watcher
+
+    # -- service proxy -------------------------------------------------------------------------
+
+    async def _proxy(self, req: Request, send: Send, t: Target) -> None:
+        assert t.name is not None and t.namespace is not None
+        name, port = proxy.split_service_name(t.name)
+        if self.store.get(t.rt.storage_key, object_key(t.namespace, name)) is None:
+            raise errors.not_found(t.rt, name)
+        base = proxy.backend_for(self.service_backends, t.namespace, name, port)
+        if base is None:
+            raise proxy.no_endpoints(name)
+        body = await req.body()
+        r = await proxy.forward(req.method, base, t.rest, req.query_string, req.headers, body)
+        headers = [
+            (k.lower().encode("latin-1"), v.encode("latin-1"))
+            for k, v in r.headers
+            if k.lower() != "content-type"
+        ]
+        ctype = next((v for k, v in r.headers if k.lower() == "content-type"), "application/octet-stream")
+        await respond(send, r.status, r.body, ctype.encode("latin-1"), headers)
+
+
+def _raise(err: ApiError) -> JSON:
+    raise err
+
+
+def _query_pairs(qs: str) -> Iterable[tuple[str, str]]:
+    from urllib.parse import parse_qsl
+
+    return parse_qsl(qs, keep_blank_values=True)
+
+
+def _name_mismatch(body_name: str, url_name: str | None) -> ApiError:
+    """400 for a body whose ``metadata.name`` differs from the URL's (handlers/rest.go checkName)."""
+    return errors.bad_request(
+        f"the name of the object ({body_name}) does not match the name on the URL ({url_name})"
+    )
+
+
+def _precondition_conflict(rt: ResourceType, name: str, what: str, want: str, have: str) -> ApiError:
+    """409 Conflict for a failed precondition (storage.NewInvalidObjError text)."""
+    err = errors.conflict(rt, name)
+    err.message = (
+        f'Operation cannot be fulfilled on {rt.group_resource} "{name}": Precondition failed: '
+        f"{what} in precondition: {want}, {what} in object meta: {have}"
+    )
+    return err
+
+
+def create_app(
+    *,
+    service_backends: Mapping[str, str] | None = None,
+    history_size: int = 10_000,
+    namespaces: Iterable[str] = DEFAULT_NAMESPACES,
+    bookmark_interval: float = 60.0,
+    watch_timeout: float = 1800.0,
+) -> FakeKube:
+    """Build a fakekube ASGI app with an empty store holding only ``namespaces``.
+
+    ``service_backends``: ``{"NS/NAME": "http://host:port"}`` for the Service proxy.
+    ``history_size``: how many changes are kept for watch resumption and paging snapshots.
+    ``bookmark_interval``/``watch_timeout``: seconds (see :class:`FakeKube`).
+    """
+    store = Store(history_size=history_size)
+    for ns in namespaces:
+        obj = objects.prepare_create(
+            NAMESPACES, None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+        )
+        store.create(NAMESPACES.storage_key, ns, obj)
+    return FakeKube(store, service_backends, bookmark_interval, watch_timeout)

@@ -1,0 +1,90 @@
+"""The ``fakekube`` command: ``fakekube serve --host H --port P [--service-backend NS/NAME=URL ...]``.
+
+Serves :func:`fakekube.create_app` with granian's embedded (in-process, single event loop)
+server, prints ``fakekube serving on http://H:P`` once listening, and runs until SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from fakekube.app import create_app
+
+
+def parse_backend(spec: str) -> tuple[str, str]:
+    """``NS/NAME=URL`` (or ``NS/NAME:PORT=URL``) → ("NS/NAME", URL); raises argparse.ArgumentTypeError."""
+    key, sep, url = spec.partition("=")
+    if not sep or "/" not in key or not url.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"expected NAMESPACE/NAME=http(s)://HOST:PORT, got {spec!r}")
+    return key, url
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``fakekube`` command."""
+    p = argparse.ArgumentParser(
+        prog="fakekube", description="In-memory Kubernetes API server for ray.io kinds"
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="serve the API over HTTP until stopped")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=8001, help="TCP port (default 8001)")
+    s.add_argument(
+        "--service-backend",
+        action="append",
+        type=parse_backend,
+        default=[],
+        metavar="NS/NAME=URL",
+        help="forward services/NAME/proxy in NS to URL (repeatable)",
+    )
+    s.add_argument(
+        "--history-size",
+        type=int,
+        default=10_000,
+        help="changes kept for watch resumption and paging (default 10000)",
+    )
+    s.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    return p
+
+
+async def serve(host: str, port: int, backends: dict[str, str], history_size: int, log_level: str) -> None:
+    """Run the server until SIGINT/SIGTERM."""
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+    from granian.server.embed import Server
+
+    app = create_app(service_backends=backends, history_size=history_size)
+    url = f"http://{host}:{port}"
+    app.on_startup.append(lambda: print(f"fakekube serving on {url}", flush=True))
+    server = Server(
+        app,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        log_level=LogLevels(log_level),
+        log_enabled=log_level == "debug",
+    )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, server.stop)
+    await server.serve()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.getLogger("_granian").setLevel(logging.ERROR)
+    if args.command == "serve":
+        try:
+            asyncio.run(
+                serve(args.host, args.port, dict(args.service_backend), args.history_size, args.log_level)
+            )
+        except OSError as e:
+            print(f"fakekube: {e}", file=sys.stderr)
+            return 1
+        return 0
+    return 2

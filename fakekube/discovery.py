@@ -1,0 +1,131 @@
+"""API discovery documents: ``/api``, ``/apis``, ``/apis/{group}``, ``/apis/{group}/{version}``,
+``/api/v1`` and ``/version``, in the legacy (unaggregated) shapes of ``meta/v1`` ``APIVersions``,
+``APIGroupList``, ``APIGroup`` and ``APIResourceList``.
+
+fakekube serves no aggregated discovery (``apidiscovery.k8s.io/v2``); clients that ask for it
+with ``Accept`` also accept ``application/json`` and fall back to these documents, as they do with
+an apiserver that predates aggregated discovery.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from fakekube.resources import ALL_TYPES, BY_GROUP_VERSION, ResourceType
+
+JSON = dict[str, Any]
+
+#: The Kubernetes version fakekube answers on /version (the client the project tests with).
+KUBE_MAJOR, KUBE_MINOR = "1", "37"
+
+
+def version_info() -> JSON:
+    """``/version``: a ``version.Info``."""
+    return {
+        "major": KUBE_MAJOR,
+        "minor": KUBE_MINOR,
+        "gitVersion": f"v{KUBE_MAJOR}.{KUBE_MINOR}.0-fakekube",
+        "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "go1.25",
+        "compiler": "gc",
+        "platform": "linux/amd64",
+    }
+
+
+def api_versions(server_address: str) -> JSON:
+    """``/api``: the core group's versions."""
+    return {
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
+    }
+
+
+def _groups() -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for rt in ALL_TYPES:
+        if rt.group and rt.version not in out.setdefault(rt.group, []):
+            out[rt.group].append(rt.version)
+    return out
+
+
+def api_group(group: str) -> JSON | None:
+    """``/apis/{group}``: an ``APIGroup``, or None when not served."""
+    versions = _groups().get(group)
+    if not versions:
+        return None
+    gvs = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
+    return {
+        "kind": "APIGroup",
+        "apiVersion": "v1",
+        "name": group,
+        "versions": gvs,
+        "preferredVersion": gvs[0],
+    }
+
+
+def api_group_list() -> JSON:
+    """``/apis``: every served non-core group."""
+    groups = [api_group(g) for g in sorted(_groups())]
+    return {
+        "kind": "APIGroupList",
+        "apiVersion": "v1",
+        "groups": [{k: v for k, v in g.items() if k not in ("kind", "apiVersion")} for g in groups if g],
+    }
+
+
+def _hash(rt: ResourceType) -> str:
+    # storageVersionHash: an opaque value that changes when the storage version changes.
+    return hashlib.sha256(f"{rt.group}/{rt.version}/{rt.kind}".encode()).digest()[:8].hex()
+
+
+def _entry(rt: ResourceType) -> JSON:
+    e: JSON = {
+        "name": rt.plural,
+        "singularName": rt.singular,
+        "namespaced": rt.namespaced,
+        "kind": rt.kind,
+        "verbs": list(rt.verbs),
+    }
+    if rt.short_names:
+        e["shortNames"] = list(rt.short_names)
+    if rt.categories:
+        e["categories"] = list(rt.categories)
+    e["storageVersionHash"] = _hash(rt)
+    return e
+
+
+def api_resource_list(group: str, version: str) -> JSON | None:
+    """``/apis/{group}/{version}`` or ``/api/v1``: an ``APIResourceList``, or None when not served."""
+    types = BY_GROUP_VERSION.get((group, version))
+    if not types:
+        return None
+    resources: list[JSON] = []
+    for rt in types.values():
+        resources.append(_entry(rt))
+        for sub in sorted(rt.subresources):
+            if sub == "proxy":
+                resources.append(
+                    {
+                        "name": f"{rt.plural}/proxy",
+                        "singularName": "",
+                        "namespaced": rt.namespaced,
+                        "kind": "ServiceProxyOptions",
+                        "verbs": ["create", "delete", "get", "patch", "update"],
+                    }
+                )
+            else:
+                resources.append(
+                    {
+                        "name": f"{rt.plural}/{sub}",
+                        "singularName": "",
+                        "namespaced": rt.namespaced,
+                        "kind": rt.kind,
+                        "verbs": ["get", "patch", "update"],
+                    }
+                )
+    gv = f"{group}/{version}" if group else version
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}

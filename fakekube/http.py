@@ -1,0 +1,101 @@
+"""Minimal ASGI request/response plumbing (no framework: fast startup, no per-request overhead).
+
+:class:`Request` holds the parsed method, path, query and headers and reads the body on demand,
+refusing bodies over :data:`MAX_BODY` (3 MiB, the apiserver's ``MaxRequestBodyBytes`` default)
+with 413. :func:`respond` writes one complete response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import parse_qs
+
+from fakekube.errors import ApiError, too_large
+from fakekube.store import dumps
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+#: The apiserver's default limit on request bodies (``--max-resource-write-bytes``), bytes.
+MAX_BODY = 3 * 1024 * 1024
+
+JSON_TYPE = b"application/json"
+
+
+class Request:
+    """One HTTP request: ``method``, ``path`` (decoded), ``query`` (name → last value), headers."""
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.method: str = scope["method"].upper()
+        self.path: str = scope["path"]
+        raw_qs = scope.get("query_string", b"")
+        self.query_string: str = raw_qs.decode("latin-1") if isinstance(raw_qs, bytes) else str(raw_qs)
+        self.query: dict[str, str] = {
+            k: v[-1] for k, v in parse_qs(self.query_string, keep_blank_values=True).items()
+        }
+        self.headers: dict[str, str] = {}
+        for k, v in scope.get("headers", []):
+            self.headers[k.decode("latin-1").lower()] = v.decode("latin-1")
+        self._body: bytes | None = None
+
+    @property
+    def content_type(self) -> str:
+        """The media type of the body without parameters, lower case ("" when absent)."""
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    async def body(self) -> bytes:
+        """The whole body; raises ApiError 413 past :data:`MAX_BODY` bytes."""
+        if self._body is not None:
+            return self._body
+        length = self.headers.get("content-length")
+        if length and length.isdigit() and int(length) > MAX_BODY:
+            raise too_large(MAX_BODY)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            msg = await self.receive()
+            if msg["type"] == "http.disconnect":
+                break
+            chunk = msg.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise too_large(MAX_BODY)
+            chunks.append(chunk)
+            if not msg.get("more_body", False):
+                break
+        self._body = b"".join(chunks)
+        return self._body
+
+    def flag(self, name: str) -> bool:
+        """A boolean query parameter (``true``/``1``), as the apiserver parses ``watch=``."""
+        return self.query.get(name, "").lower() in ("true", "1")
+
+
+async def respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    content_type: bytes = JSON_TYPE,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """Send a complete response with ``Content-Type`` and ``Content-Length``."""
+    hdrs = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    if headers:
+        hdrs.extend(headers)
+    await send({"type": "http.response.start", "status": status, "headers": hdrs})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def respond_json(send: Send, status: int, obj: Any) -> None:
+    """Send ``obj`` as JSON."""
+    await respond(send, status, dumps(obj))
+
+
+async def respond_error(send: Send, err: ApiError) -> None:
+    """Send the ``Status`` of ``err`` with its code."""
+    await respond(send, err.code, dumps(err.status))

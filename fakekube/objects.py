@@ -1,0 +1,340 @@
+"""Object lifecycle rules: what the server sets, keeps, defaults and validates on each write.
+
+These are the apiserver's ``rest.BeforeCreate`` / ``rest.BeforeUpdate`` and the kinds' registry
+strategies, reduced to the served kinds:
+
+* create: ``generateName`` (5 random characters from ``k8s.io/apiserver/pkg/storage/names``),
+  ``uid``, ``creationTimestamp``, ``generation: 1`` (custom resources), deletion fields cleared;
+  with a ``status`` subresource, ``status`` is dropped (apiextensions ``strategy.PrepareForCreate``).
+* update: identity and system metadata come from the stored object; with a ``status`` subresource a
+  write to the object keeps the stored ``status`` and a write to ``/status`` keeps everything but
+  ``status`` (apiextensions ``strategy.go`` / ``status_strategy.go``); ``generation`` increments when
+  anything but ``metadata`` and ``status`` changed (custom resources).
+* validation: ``metadata.name`` (per kind: RFC 1123 subdomain, RFC 1123 label for namespaces,
+  RFC 1035 label for Services), labels and annotation keys, the kind of a custom resource.
+* Namespace and Service defaults; core ``v1`` ⇄ ``events.k8s.io/v1`` Event conversion.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import ipaddress
+import itertools
+import json
+import random
+import uuid
+from typing import Any
+
+from fakekube import errors, validation
+from fakekube.errors import ApiError
+from fakekube.resources import EVENTS_V1, NAMESPACES, SERVICES, ResourceType
+
+JSON = dict[str, Any]
+
+_GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+_SYSTEM_META = (
+    "uid",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "generation",
+    "resourceVersion",
+)
+
+
+def now() -> str:
+    """The current UTC time in RFC 3339 with seconds, as ``metav1.Time`` serializes."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def generate_name(prefix: str) -> str:
+    """``prefix`` plus 5 random characters (names.SimpleNameGenerator; prefix cut to fit 63)."""
+    if len(prefix) > 58:
+        prefix = prefix[:58]
+    return prefix + "".join(random.choices(_GENERATE_ALPHABET, k=5))
+
+
+def validate_meta(rt: ResourceType, obj: JSON) -> list[JSON]:
+    """``details.causes`` for invalid metadata of ``obj`` (name, labels, annotation keys)."""
+    meta = obj["metadata"]
+    causes: list[JSON] = []
+    name = meta.get("name", "")
+    if not name:
+        causes.append(errors.field_required("metadata.name", "name or generateName is required"))
+    else:
+        for msg in rt.name_validator(name):
+            causes.append(errors.field_invalid("metadata.name", name, msg))
+    for key, value in (meta.get("labels") or {}).items():
+        for msg in validation.qualified_name(key):
+            causes.append(errors.field_invalid("metadata.labels", key, msg))
+        for msg in validation.label_value(value):
+            causes.append(errors.field_invalid("metadata.labels", value, msg))
+    for key in meta.get("annotations") or {}:
+        for msg in validation.qualified_name(key.lower()):
+            causes.append(errors.field_invalid("metadata.annotations", key, msg))
+    if rt.custom and obj.get("kind") != rt.kind:
+        causes.append(errors.field_invalid("kind", obj.get("kind", ""), f"must be {rt.kind}"))
+    return causes
+
+
+def check_shape(obj: Any) -> JSON:
+    """Require a JSON object whose ``metadata`` (if present) is an object with string-map labels.
+
+    Raises 400 BadRequest with a decoding error like the apiserver's JSON decoder gives.
+    """
+    if not isinstance(obj, dict):
+        raise errors.bad_request(
+            "couldn't get version/kind; json parse error: json: cannot unmarshal "
+            f"{_json_type(obj)} into Go value of type struct {{ APIVersion string "
+            '"json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }'
+        )
+    meta = obj.setdefault("metadata", {})
+    if meta is None:
+        meta = obj["metadata"] = {}
+    if not isinstance(meta, dict):
+        raise errors.bad_request(
+            f"json: cannot unmarshal {_json_type(meta)} into Go struct field "
+            f"{obj.get('kind', 'Object')}.metadata of type v1.ObjectMeta"
+        )
+    for field in ("labels", "annotations"):
+        m = meta.get(field)
+        if m is None:
+            meta.pop(field, None)
+            continue
+        if not isinstance(m, dict) or not all(isinstance(v, str) for v in m.values()):
+            raise errors.bad_request(
+                f"json: cannot unmarshal {_json_type(m)} into Go struct field "
+                f"ObjectMeta.metadata.{field} of type map[string]string"
+            )
+    for field in ("name", "namespace", "generateName", "resourceVersion"):
+        if field in meta and meta[field] is not None and not isinstance(meta[field], str):
+            raise errors.bad_request(
+                f"json: cannot unmarshal {_json_type(meta[field])} into Go struct "
+                f"field ObjectMeta.metadata.{field} of type string"
+            )
+    return obj
+
+
+def _json_type(v: Any) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, (int, float)):
+        return "number"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, list):
+        return "array"
+    return "object"
+
+
+def check_type_meta(rt: ResourceType, obj: JSON) -> None:
+    """400 when ``apiVersion`` contradicts the URL; for core kinds also when ``kind`` does.
+
+    Missing ``apiVersion``/``kind`` are filled from the URL (the decoder's default GVK). A custom
+    resource with a wrong ``kind`` is left for :func:`validate_meta` (a 422, as apiextensions does).
+    Source: ``handlers/create.go`` ("the API version in the data ... does not match ...").
+    """
+    api_version = obj.get("apiVersion") or rt.api_version
+    if api_version != rt.api_version:
+        raise errors.bad_request(
+            f"the API version in the data ({api_version}) does not match the expected API version "
+            f"({rt.api_version})"
+        )
+    obj["apiVersion"] = api_version
+    kind = obj.get("kind") or rt.kind
+    if kind != rt.kind and not rt.custom:
+        raise errors.bad_request(
+            f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})"
+        )
+    obj["kind"] = kind
+
+
+_cluster_ips = itertools.count(10)
+
+
+def _service_defaults(obj: JSON) -> list[JSON]:
+    """Defaults and minimal validation of a Service spec; returns causes."""
+    spec = obj.setdefault("spec", {})
+    if not isinstance(spec, dict):
+        raise errors.bad_request(
+            "json: cannot unmarshal into Go struct field Service.spec of type v1.ServiceSpec"
+        )
+    spec.setdefault("type", "ClusterIP")
+    causes: list[JSON] = []
+    ports = spec.get("ports") or []
+    headless = spec.get("clusterIP") == "None"
+    if not ports and not headless and spec["type"] != "ExternalName":
+        causes.append(errors.field_required("spec.ports", ""))
+    for i, p in enumerate(ports):
+        if not isinstance(p, dict) or not isinstance(p.get("port"), int):
+            causes.append(errors.field_required(f"spec.ports[{i}].port", ""))
+            continue
+        p.setdefault("protocol", "TCP")
+        p.setdefault("targetPort", p["port"])
+    if spec["type"] != "ExternalName":
+        if not spec.get("clusterIP"):
+            n = next(_cluster_ips)
+            spec["clusterIP"] = str(ipaddress.IPv4Address("10.96.0.0") + n)
+        spec.setdefault("clusterIPs", [spec["clusterIP"]])
+        spec.setdefault("ipFamilies", ["IPv4"])
+        spec.setdefault("ipFamilyPolicy", "SingleStack")
+        spec.setdefault("internalTrafficPolicy", "Cluster")
+    spec.setdefault("sessionAffinity", "None")
+    obj.setdefault("status", {"loadBalancer": {}})
+    return causes
+
+
+def _namespace_defaults(obj: JSON) -> None:
+    meta = obj["metadata"]
+    meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
+    obj["spec"] = {"finalizers": ["kubernetes"]}
+    obj["status"] = {"phase": "Active"}
+
+
+def prepare_create(rt: ResourceType, namespace: str | None, obj: JSON) -> JSON:
+    """Turn a create body (already shape- and type-checked, owned by the caller) into the object to store.
+
+    Raises 400 on a contradicting namespace, 422 Invalid on bad names/labels/kind.
+    """
+    meta = obj["metadata"]
+    if rt.namespaced:
+        if meta.get("namespace") and meta["namespace"] != namespace:
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
+        meta["namespace"] = namespace
+    else:
+        meta.pop("namespace", None)
+    if not meta.get("name") and meta.get("generateName"):
+        meta["name"] = generate_name(meta["generateName"])
+    for f in _SYSTEM_META:
+        meta.pop(f, None)
+    meta.pop("managedFields", None)
+    causes = validate_meta(rt, obj)
+    if rt is SERVICES:
+        causes += _service_defaults(obj)
+    if causes:
+        raise errors.invalid(rt, meta.get("name", ""), causes)
+    meta["uid"] = str(uuid.uuid4())
+    meta["creationTimestamp"] = now()
+    if rt.custom:
+        meta["generation"] = 1
+    if "status" in rt.subresources and rt.custom:
+        obj.pop("status", None)
+    if rt is NAMESPACES:
+        _namespace_defaults(obj)
+    return obj
+
+
+def _without(obj: JSON, *keys: str) -> JSON:
+    return {k: v for k, v in obj.items() if k not in keys}
+
+
+def prepare_update(rt: ResourceType, old: JSON, new: JSON, subresource: str | None) -> JSON:
+    """The object an update of ``old`` with body ``new`` (owned by the caller) stores.
+
+    ``subresource`` is None or ``"status"``. Identity and system metadata are taken from ``old``;
+    the status split and ``generation`` rule are described in the module docstring. Raises 422 on
+    invalid metadata.
+    """
+    if subresource == "status":
+        result = copy.deepcopy(old)
+        if "status" in new:
+            result["status"] = new["status"]
+        else:
+            result.pop("status", None)
+        return result
+    meta = new["metadata"]
+    old_meta = old["metadata"]
+    for f in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
+        if f in old_meta:
+            meta[f] = old_meta[f]
+        else:
+            meta.pop(f, None)
+    meta["name"] = old_meta["name"]
+    if rt.namespaced:
+        meta["namespace"] = old_meta["namespace"]
+    meta.pop("managedFields", None)
+    if "status" in rt.subresources and rt.custom:
+        if "status" in old:
+            new["status"] = old["status"]
+        else:
+            new.pop("status", None)
+    if rt is NAMESPACES:
+        new["spec"] = old.get("spec", {})
+        new["status"] = old.get("status", {})
+    causes = validate_meta(rt, new)
+    if rt is SERVICES:
+        # clusterIP is immutable once allocated.
+        spec = new.setdefault("spec", {})
+        if isinstance(spec, dict) and not spec.get("clusterIP"):
+            spec["clusterIP"] = old.get("spec", {}).get("clusterIP", "")
+        causes += _service_defaults(new)
+    if causes:
+        raise errors.invalid(rt, old_meta["name"], causes)
+    if rt.custom and _without(new, "metadata", "status") != _without(old, "metadata", "status"):
+        meta["generation"] = old_meta.get("generation", 1) + 1
+    return new
+
+
+def same_content(a: JSON, b: JSON) -> bool:
+    """Whether two objects differ only in ``metadata.resourceVersion`` (a no-op write)."""
+    if a.keys() != b.keys():
+        return False
+    for k in a:
+        if k == "metadata":
+            if _without(a[k], "resourceVersion") != _without(b[k], "resourceVersion"):
+                return False
+        elif a[k] != b[k]:
+            return False
+    return True
+
+
+def deep_copy(raw: bytes) -> JSON:
+    """A private, mutable copy of a stored object from its JSON (faster than ``copy.deepcopy``)."""
+    obj: JSON = json.loads(raw)
+    return obj
+
+
+# --- core v1 Event ⇄ events.k8s.io/v1 Event (pkg/apis/events/v1 conversion) ----------------------
+
+_EVENT_RENAMES = (
+    ("involvedObject", "regarding"),
+    ("message", "note"),
+    ("source", "deprecatedSource"),
+    ("firstTimestamp", "deprecatedFirstTimestamp"),
+    ("lastTimestamp", "deprecatedLastTimestamp"),
+    ("count", "deprecatedCount"),
+    ("reportingComponent", "reportingController"),
+)
+
+
+def to_storage(rt: ResourceType, obj: JSON) -> JSON:
+    """Convert a request object of ``rt`` to the stored form (events.k8s.io Events are stored as core v1)."""
+    if rt is not EVENTS_V1:
+        return obj
+    out = {k: v for k, v in obj.items() if k not in {n for _, n in _EVENT_RENAMES}}
+    for core, new in _EVENT_RENAMES:
+        if new in obj:
+            out[core] = obj[new]
+    out["apiVersion"], out["kind"] = "v1", "Event"
+    return out
+
+
+def from_storage(rt: ResourceType, obj: JSON) -> JSON:
+    """Convert a stored object to the form ``rt`` serves (identity except for events.k8s.io Events)."""
+    if rt is not EVENTS_V1:
+        return obj
+    out = {k: v for k, v in obj.items() if k not in {c for c, _ in _EVENT_RENAMES}}
+    for core, new in _EVENT_RENAMES:
+        if core in obj:
+            out[new] = obj[core]
+    out["apiVersion"], out["kind"] = rt.api_version, "Event"
+    return out
+
+
+def fail_if(cond: bool, err: ApiError) -> None:
+    """Raise ``err`` when ``cond`` holds (keeps request handlers linear)."""
+    if cond:
+        raise err

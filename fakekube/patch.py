@@ -1,0 +1,65 @@
+"""Patch application: JSON merge patch (RFC 7386) and JSON patch (RFC 6902, via ``jsonpatch``).
+
+Error mapping follows the apiserver's ``handlers/patch.go``: a patch document that cannot be
+decoded is a 400 ``BadRequest``; a JSON patch whose operations fail against the object (missing
+path, failed ``test``) is a 422 ``Invalid`` with the library's message.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jsonpatch
+import jsonpointer
+
+from fakekube.errors import ApiError, bad_request
+
+MERGE = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+STRATEGIC = "application/strategic-merge-patch+json"
+APPLY = "application/apply-patch+yaml"
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 MergePatch(target, patch): objects merge recursively, ``null`` deletes a member,
+    anything else (including arrays) replaces. Returns a new value; inputs are not modified, but
+    untouched members of ``target`` are shared with the result."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            result.pop(k, None)
+        else:
+            result[k] = merge_patch(result.get(k), v)
+    return result
+
+
+def apply_patch(content_type: str, doc: dict[str, Any], body: bytes) -> dict[str, Any]:
+    """Apply a patch ``body`` of ``content_type`` (MERGE or JSON_PATCH) to ``doc`` (not modified).
+
+    Raises ApiError 400 for an undecodable patch (or a result that is not a JSON object), 422 for a
+    JSON patch that does not apply.
+    """
+    try:
+        patch = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise bad_request(f"error decoding patch: {e}") from None
+    if content_type == MERGE:
+        if not isinstance(patch, dict):
+            raise bad_request("Invalid JSON Patch")
+        result = merge_patch(doc, patch)
+    else:
+        if not isinstance(patch, list):
+            raise bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+        try:
+            ops = jsonpatch.JsonPatch(patch)
+            result = ops.apply(doc, in_place=False)
+        except jsonpatch.InvalidJsonPatch as e:
+            raise bad_request(str(e)) from None
+        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as e:
+            raise ApiError(422, "Invalid", str(e)) from None
+    if not isinstance(result, dict):
+        raise bad_request("the patched object is not a JSON object")
+    return result

@@ -1,0 +1,114 @@
+"""The Service proxy subresource: ``/api/v1/namespaces/{ns}/services/{name}/proxy[/path]``.
+
+A real apiserver forwards such requests to one of the Service's endpoints. fakekube has no pods,
+so a Service "has endpoints" when a backend URL was registered for it (``--service-backend
+NS/NAME=URL``, or ``create_app(service_backends={"NS/NAME": URL})``). Without one the answer is
+the real server's for a Service with no ready endpoints: 503 ``ServiceUnavailable``
+``no endpoints available for service "NAME"`` (``pkg/registry/core/service/storage`` ResourceLocation).
+A backend that cannot be reached is a 503 ``error trying to reach service: ...`` (the proxy
+handler's text). Redirects are passed through, not followed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.message import Message
+
+from fakekube.errors import ApiError, service_unavailable
+
+# Request headers that describe one hop, not the message (RFC 9110 §7.6.1).
+_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ProxyResponse:
+    """What the backend answered: status code, headers (hop-by-hop removed) and body bytes."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def split_service_name(name: str) -> tuple[str, str]:
+    """``[scheme:]name[:port]`` → (name, port) as the apiserver's service proxy parses it ("" = none)."""
+    parts = name.split(":")
+    if len(parts) == 3:
+        return parts[1], parts[2]
+    if len(parts) == 2:
+        return (parts[1], "") if parts[0] in ("http", "https") else (parts[0], parts[1])
+    return name, ""
+
+
+def backend_for(backends: Mapping[str, str], namespace: str, name: str, port: str) -> str | None:
+    """The registered URL for ``namespace/name:port`` or ``namespace/name``, or None."""
+    if port and f"{namespace}/{name}:{port}" in backends:
+        return backends[f"{namespace}/{name}:{port}"]
+    return backends.get(f"{namespace}/{name}")
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
+def _forward_blocking(
+    method: str, url: str, headers: Mapping[str, str], body: bytes, timeout: float
+) -> ProxyResponse:
+    req = urllib.request.Request(
+        url, data=body if body or method in ("POST", "PUT", "PATCH") else None, method=method
+    )
+    for k, v in headers.items():
+        if k.lower() not in _HOP:
+            req.add_header(k, v)
+    try:
+        with _opener.open(req, timeout=timeout) as r:
+            return ProxyResponse(r.status, _headers(r.headers), r.read())
+    except urllib.error.HTTPError as e:
+        return ProxyResponse(e.code, _headers(e.headers), e.read())
+
+
+def _headers(msg: Message) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in msg.items() if k.lower() not in _HOP]
+
+
+async def forward(
+    method: str,
+    base_url: str,
+    path: str,
+    query: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    timeout: float = 30.0,
+) -> ProxyResponse:
+    """Send the request to ``base_url`` + ``path`` (+ ``?query``); raise ApiError 503 when unreachable."""
+    url = base_url.rstrip("/") + (path or "/") + (f"?{query}" if query else "")
+    try:
+        return await asyncio.to_thread(_forward_blocking, method, url, headers, body, timeout)
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise service_unavailable(f"error trying to reach service: {reason}") from None
+
+
+def no_endpoints(name: str) -> ApiError:
+    """503 for a Service without a registered backend."""
+    return service_unavailable(f'no endpoints available for service "{name}"')

@@ -1,0 +1,216 @@
+"""``meta.k8s.io/v1`` ``Table`` output, what ``kubectl get`` asks for with
+``Accept: application/json;as=Table;v=v1;g=meta.k8s.io``.
+
+Custom resources get ``Name`` plus the CRD's ``additionalPrinterColumns``
+(apiextensions ``tableconvertor``; ``date`` columns shown as an age); core kinds get the columns
+of ``pkg/printers/internalversion/printers.go`` for the served kinds. Each row carries the object
+as ``PartialObjectMetadata`` (``includeObject=Metadata``, the default), the full object
+(``Object``) or nothing (``None``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from fakekube.resources import CONFIGMAPS, CORE_EVENTS, EVENTS_V1, NAMESPACES, SERVICES, ResourceType
+
+JSON = dict[str, Any]
+
+_NAME_DESC = (
+    "Name must be unique within a namespace. Is required when creating resources, although some "
+    "resources may allow a client to request the generation of an appropriate name automatically. "
+    "Name is primarily intended for creation idempotence and configuration definition. Cannot be "
+    "updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names"
+)
+
+
+def wants_table(accept: str) -> bool:
+    """Whether an ``Accept`` header asks for a meta.k8s.io/v1 Table first."""
+    first = accept.split(",")[0]
+    return "as=Table" in first and "g=meta.k8s.io" in first
+
+
+def human_duration(seconds: float) -> str:
+    """``k8s.io/apimachinery/pkg/util/duration.HumanDuration``: ``5s``, ``3m2s``, ``4h``, ``2d3h``, ``3y``."""
+    s = int(seconds)
+    if s < -1:
+        return "<invalid>"
+    if s < 0:
+        return "0s"
+    if s < 60 * 2:
+        return f"{s}s"
+    m = s // 60
+    if m < 10:
+        rem = s % 60
+        return f"{m}m{rem}s" if rem else f"{m}m"
+    if m < 60 * 3:
+        return f"{m}m"
+    h = m // 60
+    if h < 8:
+        rem = m % 60
+        return f"{h}h{rem}m" if rem else f"{h}h"
+    if h < 48:
+        return f"{h}h"
+    if h < 24 * 8:
+        rem = h % 24
+        return f"{h // 24}d{rem}h" if rem else f"{h // 24}d"
+    if h < 24 * 365 * 2:
+        return f"{h // 24}d"
+    if h < 24 * 365 * 8:
+        d = h // 24
+        rem = d % 365
+        return f"{d // 365}y{rem}d" if rem else f"{d // 365}y"
+    return f"{h // 24 // 365}y"
+
+
+def age(ts: Any) -> str:
+    """The age of an RFC 3339 timestamp, ``<unknown>`` when absent or unparsable."""
+    if not isinstance(ts, str) or not ts:
+        return "<unknown>"
+    try:
+        t = dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    except ValueError:
+        return "<unknown>"
+    return human_duration((dt.datetime.now(dt.UTC) - t).total_seconds())
+
+
+_FILTER = re.compile(r'\[\?\(@\.(\w+)==["\']([^"\']*)["\']\)\]')
+
+
+def json_path(obj: Any, path: str) -> Any:
+    """Evaluate the simple JSONPath of a printer column (``.a.b``, ``.a[0]``, ``.a[?(@.k=="v")]``)."""
+    cur = obj
+    for part in re.findall(r"\.([^.\[]+)|(\[[^\]]*\])", path):
+        name, bracket = part
+        if cur is None:
+            return None
+        if name:
+            cur = cur.get(name) if isinstance(cur, dict) else None
+        elif bracket.isascii() and bracket[1:-1].isdigit():
+            i = int(bracket[1:-1])
+            cur = cur[i] if isinstance(cur, list) and i < len(cur) else None
+        else:
+            m = _FILTER.fullmatch(bracket)
+            if not m or not isinstance(cur, list):
+                return None
+            cur = next((x for x in cur if isinstance(x, dict) and str(x.get(m[1])) == m[2]), None)
+    return cur
+
+
+def _columns(rt: ResourceType) -> list[JSON]:
+    name_col = {"name": "Name", "type": "string", "format": "name", "description": _NAME_DESC, "priority": 0}
+    if rt.custom:
+        cols = [name_col]
+        for c in rt.printer_columns:
+            cols.append(
+                {
+                    "name": c.name,
+                    "type": c.type,
+                    "format": "",
+                    "description": c.description,
+                    "priority": c.priority,
+                }
+            )
+        return cols
+    extra: list[tuple[str, str, int]] = []
+    if rt is CONFIGMAPS:
+        extra = [("Data", "string", 0), ("Age", "string", 0)]
+    elif rt is NAMESPACES:
+        extra = [("Status", "string", 0), ("Age", "string", 0)]
+    elif rt is SERVICES:
+        extra = [
+            ("Type", "string", 0),
+            ("Cluster-IP", "string", 0),
+            ("External-IP", "string", 0),
+            ("Port(s)", "string", 0),
+            ("Age", "string", 0),
+            ("Selector", "string", 1),
+        ]
+    elif rt in (CORE_EVENTS, EVENTS_V1):
+        return [
+            {"name": n, "type": "string", "format": "", "description": "", "priority": p}
+            for n, p in (
+                ("Last Seen", 0),
+                ("Type", 0),
+                ("Reason", 0),
+                ("Object", 0),
+                ("Message", 0),
+                ("Name", 1),
+            )
+        ]
+    return [name_col] + [
+        {"name": n, "type": t, "format": "", "description": "", "priority": p} for n, t, p in extra
+    ]
+
+
+def _cell(value: Any, type_: str) -> Any:
+    if value is None:
+        return None
+    if type_ == "date":
+        return age(value)
+    if type_ in ("integer", "number", "boolean"):
+        return value
+    return value if isinstance(value, str) else str(value)
+
+
+def _cells(rt: ResourceType, obj: JSON) -> list[Any]:
+    meta = obj.get("metadata", {})
+    name = meta.get("name", "")
+    created = age(meta.get("creationTimestamp"))
+    if rt.custom:
+        return [name] + [_cell(json_path(obj, c.json_path), c.type) for c in rt.printer_columns]
+    if rt is CONFIGMAPS:
+        return [name, len(obj.get("data") or {}) + len(obj.get("binaryData") or {}), created]
+    if rt is NAMESPACES:
+        return [name, (obj.get("status") or {}).get("phase", ""), created]
+    if rt is SERVICES:
+        spec = obj.get("spec") or {}
+        ports = ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in spec.get("ports") or [])
+        selector = ",".join(f"{k}={v}" for k, v in sorted((spec.get("selector") or {}).items()))
+        return [
+            name,
+            spec.get("type", ""),
+            spec.get("clusterIP", ""),
+            "<none>",
+            ports or "<none>",
+            created,
+            selector or "<none>",
+        ]
+    if rt in (CORE_EVENTS, EVENTS_V1):
+        ref = obj.get("involvedObject") or obj.get("regarding") or {}
+        last = obj.get("lastTimestamp") or obj.get("deprecatedLastTimestamp") or obj.get("eventTime")
+        return [
+            age(last),
+            obj.get("type", ""),
+            obj.get("reason", ""),
+            f"{str(ref.get('kind', '')).lower()}/{ref.get('name', '')}",
+            obj.get("message") or obj.get("note") or "",
+            name,
+        ]
+    return [name, created]
+
+
+def table(rt: ResourceType, objects: Iterable[JSON], list_meta: JSON, include_object: str) -> JSON:
+    """A Table of ``objects`` (already in ``rt``'s served form); ``list_meta`` becomes its metadata."""
+    rows = []
+    for obj in objects:
+        row: JSON = {"cells": _cells(rt, obj)}
+        if include_object == "Object":
+            row["object"] = obj
+        elif include_object != "None":
+            row["object"] = {
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": obj.get("metadata", {}),
+            }
+        rows.append(row)
+    return {
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": list_meta,
+        "columnDefinitions": _columns(rt),
+        "rows": rows,
+    }

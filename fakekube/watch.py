@@ -1,0 +1,154 @@
+"""Watch streams: newline-delimited JSON watch events written as changes happen.
+
+A :class:`WatchStream` subscribes to the store before it reads anything, so no change can fall
+between the initial state and the live changes. Filtering follows the apiserver's watch cache
+(``storage/cacher/cache_watcher.go`` ``convertToWatchEvent``): with selectors, a change whose new
+state matches but old state did not is sent as ``ADDED``, one whose old state matched but new does
+not as ``DELETED`` (the old content stamped with the change's resourceVersion), and neither →
+nothing. A start ``resourceVersion`` older than the history yields one ``ERROR`` event with a 410
+``Expired`` Status (``too old resource version: N (M)``). ``BOOKMARK`` events (when
+``allowWatchBookmarks``) carry only ``metadata.resourceVersion``; with ``sendInitialEvents`` the
+initial ``ADDED`` events end with a bookmark annotated ``k8s.io/initial-events-end: "true"``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from fakekube import errors
+from fakekube.resources import ResourceType
+from fakekube.selectors import FieldSelector, LabelSelector
+from fakekube.store import ADDED, DELETED, MODIFIED, Change, Store, Stored, TooOld, dumps
+
+JSON = dict[str, Any]
+Render = Callable[[Stored], bytes]
+
+
+def event_line(type_: str, obj_raw: bytes) -> bytes:
+    """One watch event line: ``{"type":T,"object":{...}}\\n``."""
+    return b'{"type":"' + type_.encode() + b'","object":' + obj_raw + b"}\n"
+
+
+class WatchStream:
+    """Matching watch events of one resource for one client.
+
+    ``prefix`` limits keys (``namespace/`` for a namespaced watch); ``render`` turns a stored object
+    into the bytes served for ``rt`` (it converts events.k8s.io Events).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        rt: ResourceType,
+        prefix: str,
+        labels: LabelSelector,
+        fields: FieldSelector,
+        render: Render,
+    ) -> None:
+        self.store = store
+        self.rt = rt
+        self.prefix = prefix
+        self.labels = labels
+        self.fields = fields
+        self.render = render
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def _matches(self, obj: JSON) -> bool:
+        return self.labels.matches(obj["metadata"].get("labels")) and self.fields.matches(obj)
+
+    def line_for(self, ch: Change) -> bytes | None:
+        """The event line ``ch`` produces for this watch, or None when filtered out."""
+        if ch.storage != self.rt.storage_key or not ch.key.startswith(self.prefix):
+            return None
+        new_ok = self._matches(ch.new.obj)
+        if ch.type == ADDED:
+            return event_line(ADDED, self.render(ch.new)) if new_ok else None
+        old_ok = ch.old is not None and self._matches(ch.old.obj)
+        if ch.type == DELETED:
+            return event_line(DELETED, self.render(ch.new)) if old_ok else None
+        if new_ok:
+            return event_line(MODIFIED if old_ok else ADDED, self.render(ch.new))
+        if old_ok and ch.old is not None:
+            gone = {**ch.old.obj, "metadata": {**ch.old.obj["metadata"], "resourceVersion": str(ch.rv)}}
+            return event_line(DELETED, self.render(Stored(gone, dumps(gone), ch.rv)))
+        return None
+
+    def _on_change(self, ch: Change) -> None:
+        line = self.line_for(ch)
+        if line is not None:
+            self.queue.put_nowait(line)
+
+    def start(self, resource_version: str, send_initial: bool, bookmarks: bool) -> None:
+        """Subscribe and queue the initial events.
+
+        ``resource_version`` "" or "0" (or ``send_initial``) → ``ADDED`` for every current match,
+        then changes; ``N`` → the changes after N (or the 410 ``ERROR`` event when too old).
+        """
+        self._unsubscribe = self.store.subscribe(self._on_change)
+        rv = int(resource_version) if resource_version not in ("", "0") else None
+        if rv is None or send_initial:
+            for _, stored in self.store.scan(self.rt.storage_key, self.prefix):
+                if self._matches(stored.obj):
+                    self.queue.put_nowait(event_line(ADDED, self.render(stored)))
+            if send_initial and bookmarks:
+                self.queue.put_nowait(self.bookmark({"k8s.io/initial-events-end": "true"}))
+            return
+        try:
+            changes: Iterable[Change] = self.store.changes_since(rv)
+        except TooOld as e:
+            status = errors.expired(str(e)).status
+            self.queue.put_nowait(event_line("ERROR", dumps(status)))
+            self.queue.put_nowait(None)
+            return
+        for ch in changes:
+            line = self.line_for(ch)
+            if line is not None:
+                self.queue.put_nowait(line)
+
+    def bookmark(self, annotations: dict[str, str] | None = None) -> bytes:
+        """A ``BOOKMARK`` event at the store's current resourceVersion."""
+        meta: JSON = {"resourceVersion": str(self.store.rv)}
+        if annotations:
+            meta["annotations"] = annotations
+        obj = {"kind": self.rt.kind, "apiVersion": self.rt.api_version, "metadata": meta}
+        return event_line("BOOKMARK", dumps(obj))
+
+    def close(self) -> None:
+        """Unsubscribe from the store."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    async def lines(self, timeout: float, bookmark_interval: float | None) -> Any:
+        """Yield event lines until ``timeout`` seconds pass or the stream ends (None queued).
+
+        With ``bookmark_interval`` (seconds), a ``BOOKMARK`` is yielded after that long without events.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        try:
+            while True:
+                left = deadline - loop.time()
+                if left <= 0:
+                    return
+                wait = min(left, bookmark_interval) if bookmark_interval else left
+                try:
+                    line = await asyncio.wait_for(self.queue.get(), wait)
+                except TimeoutError:
+                    if bookmark_interval and loop.time() < deadline:
+                        yield self.bookmark()
+                    continue
+                if line is None:
+                    return
+                yield line
+        finally:
+            self.close()
+
+    def stop(self) -> None:
+        """End :meth:`lines` (e.g. the client went away)."""
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait(None)
