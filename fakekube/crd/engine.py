@@ -6,7 +6,9 @@ The steps and their order follow the apiextensions-apiserver request path
 
 1. unknown fields are pruned and non-nullable nulls dropped (:mod:`fakekube.crd.prune`);
    with ``fieldValidation=Strict`` any unknown field fails the request with 400
-   ``strict decoding error: unknown field "spec.foo"`` before validation; with ``Warn`` (the
+   ``RayCluster in version "v1" cannot be handled as a RayCluster: strict decoding error:
+   unknown field "spec.foo"`` (the decoder's error wrapped by the handler) before validation;
+   with ``Warn`` (the
    default) each one becomes a ``Warning`` header text ``unknown field "spec.foo"``; with
    ``Ignore`` they are dropped silently
    (https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation);
@@ -132,7 +134,11 @@ def validate_object(
     if unknown:
         texts = [f'unknown field "{p}"' for p in unknown]
         if field_validation == "Strict":
-            result.strict_error = "strict decoding error: " + ", ".join(texts)
+            kind = crd.names.kind
+            result.strict_error = (
+                f'{kind} in version "{version}" cannot be handled as a {kind}: '
+                "strict decoding error: " + ", ".join(texts)
+            )
             return result
         if field_validation != "Ignore":
             result.warnings.extend(texts)
