@@ -33,7 +33,9 @@ def answer(r: Result) -> tuple[Any, ...]:
 
 
 def test_every_official_sample_is_accepted_by_both(
-    kuberay_dir: Path, official: dict[str, CustomResourceDefinition], ours: dict[str, CustomResourceDefinition]
+    kuberay_dir: Path,
+    official: dict[str, CustomResourceDefinition],
+    ours: dict[str, CustomResourceDefinition],
 ) -> None:
     samples = ray_samples(kuberay_dir / "samples")
     assert len(samples) >= 50
@@ -67,7 +69,9 @@ def test_mutated_samples_get_the_same_answer_from_both(
         else:
             disagreements.append(f"  {m.label}: official={answer(a)} ours={answer(b)}")
     with capsys.disabled():
-        print(f"\nschema agreement: {agree}/{len(corpus)} ({rejected} rejected, {warned} with unknown fields)")
+        print(
+            f"\nschema agreement: {agree}/{len(corpus)} ({rejected} rejected, {warned} with unknown fields)"
+        )
         for line in disagreements:
             print(line)
     # the corpus must exercise both outcomes, or agreement would mean nothing
@@ -78,7 +82,11 @@ def test_mutated_samples_get_the_same_answer_from_both(
 def test_validating_a_typical_raycluster_against_the_official_crd_takes_milliseconds(
     kuberay_dir: Path, official: dict[str, CustomResourceDefinition], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (doc,) = [d for label, d in ray_samples(kuberay_dir / "samples") if label.startswith("ray-cluster.complete.yaml")]
+    (doc,) = [
+        d
+        for label, d in ray_samples(kuberay_dir / "samples")
+        if label.startswith("ray-cluster.complete.yaml")
+    ]
     crd = official["RayCluster"]
     t0 = time.perf_counter()
     first = validate_object(crd, "v1", doc)

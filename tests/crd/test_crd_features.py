@@ -56,10 +56,15 @@ def test_integral_float_is_an_integer_and_int_is_a_number() -> None:
 
 def test_required_enum_and_several_errors_aggregate_in_brackets() -> None:
     crd = make_crd(
-        obj_schema({"mode": {"type": "string", "enum": ["a", "b"]}, "name": {"type": "string"}}, required=["name"])
+        obj_schema(
+            {"mode": {"type": "string", "enum": ["a", "b"]}, "name": {"type": "string"}}, required=["name"]
+        )
     )
     r = validate_object(crd, "v1", widget({"mode": "c"}))
-    assert errors(r) == ["spec.name: Required value", 'spec.mode: Unsupported value: "c": supported values: "a", "b"']
+    assert errors(r) == [
+        "spec.name: Required value",
+        'spec.mode: Unsupported value: "c": supported values: "a", "b"',
+    ]
     st = r.status()
     assert st is not None
     assert st["message"] == (
@@ -104,7 +109,11 @@ def test_numeric_bounds_lengths_items_and_pattern() -> None:
 
 
 def test_formats_checked_are_only_those_the_apiserver_keeps() -> None:
-    crd = make_crd(obj_schema({"t": {"type": "string", "format": "date-time"}, "i": {"type": "string", "format": "int32"}}))
+    crd = make_crd(
+        obj_schema(
+            {"t": {"type": "string", "format": "date-time"}, "i": {"type": "string", "format": "int32"}}
+        )
+    )
     assert validate_object(crd, "v1", widget({"t": "2024-01-02T03:04:05Z", "i": "not a number"})).ok
     assert errors(validate_object(crd, "v1", widget({"t": "yesterday"}))) == [
         'spec.t: Invalid value: "yesterday": spec.t in body must be of type date-time: "yesterday"'
@@ -120,8 +129,11 @@ def test_paths_of_items_and_map_values() -> None:
             }
         )
     )
-    assert errors(validate_object(crd, "v1", widget({"groups": [{"n": 1}, {"n": "x"}], "labels": {"a": 1}}))) == [
-        'spec.groups[1].n: Invalid value: "string": spec.groups[1].n in body must be of type integer: "string"',
+    assert errors(
+        validate_object(crd, "v1", widget({"groups": [{"n": 1}, {"n": "x"}], "labels": {"a": 1}}))
+    ) == [
+        'spec.groups[1].n: Invalid value: "string": '
+        'spec.groups[1].n in body must be of type integer: "string"',
         'spec.labels.a: Invalid value: "integer": spec.labels.a in body must be of type string: "integer"',
     ]
 
@@ -172,11 +184,24 @@ def test_embedded_resource_keeps_apiversion_kind_metadata_and_requires_them() ->
         "properties": {"spec": obj_schema({"x": {"type": "string"}})},
     }
     crd = make_crd(obj_schema({"template": embedded}))
-    tmpl = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "bogus": 1}, "spec": {"x": "y", "z": 1}}
+    tmpl = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "bogus": 1},
+        "spec": {"x": "y", "z": 1},
+    }
     r = validate_object(crd, "v1", widget({"template": tmpl}))
     assert r.ok
-    assert r.obj["spec"]["template"] == {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"x": "y"}}
-    assert r.warnings == ['unknown field "spec.template.metadata.bogus"', 'unknown field "spec.template.spec.z"']
+    assert r.obj["spec"]["template"] == {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p"},
+        "spec": {"x": "y"},
+    }
+    assert r.warnings == [
+        'unknown field "spec.template.metadata.bogus"',
+        'unknown field "spec.template.spec.z"',
+    ]
     missing = validate_object(crd, "v1", widget({"template": {"spec": {}}}))
     assert errors(missing) == [
         "spec.template.apiVersion: Required value: must not be empty",
@@ -196,7 +221,9 @@ def test_nullable_keeps_null_and_non_nullable_null_is_dropped() -> None:
 
 
 def test_list_type_set_duplicates() -> None:
-    crd = make_crd(obj_schema({"tags": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set"}}))
+    crd = make_crd(
+        obj_schema({"tags": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set"}})
+    )
     assert validate_object(crd, "v1", widget({"tags": ["a", "b"]})).ok
     r = validate_object(crd, "v1", widget({"tags": ["a", "b", "a"]}))
     assert r.causes == [Cause("FieldValueDuplicate", "spec.tags[2]", 'Duplicate value: "a"')]
@@ -340,7 +367,9 @@ def test_cel_message_expression_reason_and_field_path() -> None:
 
 
 def test_cel_transition_rule_runs_only_on_update_with_an_old_value() -> None:
-    crd = make_crd(obj_schema({"mode": {"type": "string", **rule("self == oldSelf", message="mode is immutable")}}))
+    crd = make_crd(
+        obj_schema({"mode": {"type": "string", **rule("self == oldSelf", message="mode is immutable")}})
+    )
     created = validate_object(crd, "v1", widget({"mode": "a"}))
     assert created.ok
     same = validate_object(crd, "v1", widget({"mode": "a"}), old=widget({"mode": "a"}))
@@ -352,10 +381,20 @@ def test_cel_transition_rule_runs_only_on_update_with_an_old_value() -> None:
 
 
 def test_cel_transition_rule_correlates_list_map_items_by_key() -> None:
-    items = obj_schema({"name": {"type": "string"}, "size": {"type": "integer", **rule("self >= oldSelf")}}, required=["name"])
+    items = obj_schema(
+        {"name": {"type": "string"}, "size": {"type": "integer", **rule("self >= oldSelf")}},
+        required=["name"],
+    )
     crd = make_crd(
         obj_schema(
-            {"vols": {"type": "array", "items": items, "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]}}
+            {
+                "vols": {
+                    "type": "array",
+                    "items": items,
+                    "x-kubernetes-list-type": "map",
+                    "x-kubernetes-list-map-keys": ["name"],
+                }
+            }
         )
     )
     old = widget({"vols": [{"name": "a", "size": 5}, {"name": "b", "size": 5}]})
