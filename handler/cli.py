@@ -147,17 +147,9 @@ def dev(port: int, log_level: str, log_json: bool) -> None:
     """Run fakekube (child process) and the gateway on 127.0.0.1:``port`` until interrupted."""
     fk_port = _free_port()
     fk_url = f"http://127.0.0.1:{fk_port}"
+    # A child process, not an import: the gateway meets fakekube over HTTP as it meets a real API server.
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from fakekube.cli import main; main()",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(fk_port),
-        ],
+        [sys.executable, "-m", "fakekube", "serve", "--host", "127.0.0.1", "--port", str(fk_port)]
     )
     try:
         _wait_healthy(fk_url, proc)

@@ -316,7 +316,7 @@ class Proxy:
             except RequestError as e:
                 if responder.started:
                     raise ClientDisconnected() from e  # cannot answer any more: abort the connection
-                before_send = isinstance(e, ConnectError | ConnectTimeoutError)
+                before_send = never_sent(e)
                 replayable = buffered is not None or not body.stream_started
                 if not (replayable and retry.may_retry_error(method, before_send)):
                     raise _transport_error(e) from e
@@ -332,6 +332,11 @@ class Proxy:
     async def _relay(self, resp: Response, responder: Responder, method: str) -> None:
         """Relay status, headers and body chunks of an upstream response as they arrive."""
         await responder.start(resp.status, caller_response_headers(resp.headers.items()))
+        if resp.get_header("content-length") is None and method != "HEAD":
+            # A body of unknown length (a watch, a streamed list): granian holds the headers back
+            # until the first body message, so an empty one sends them now, as the apiserver
+            # flushes a watch's headers before its first event.
+            await responder.body(b"")
         if method == "HEAD":
             await responder.body(b"", more=False)
             return
@@ -342,6 +347,23 @@ class Proxy:
                 break
             await responder.body(bytes(chunk))
         await responder.body(b"", more=False)
+
+
+def never_sent(e: RequestError) -> bool:
+    """Whether a transport error happened before the request was written (so no upstream saw it).
+
+    pyreqwest raises ``ConnectError`` both for a failed connect (refused, reset during the
+    handshake, DNS: hyper's ``client error (Connect)`` cause) and for a connection closed while the
+    request was in flight (``client error (SendRequest)``); only the former is safe to replay.
+    hyper's pool itself replays requests on a pooled connection that closed before any byte was
+    written, so what reaches here as ``SendRequest`` may have been received.
+    """
+    if isinstance(e, ConnectTimeoutError):
+        return True
+    if not isinstance(e, ConnectError):
+        return False
+    causes = (e.details or {}).get("causes") or []
+    return any(c.get("message") == "client error (Connect)" for c in causes)
 
 
 def _transport_error(e: RequestError) -> GatewayError:

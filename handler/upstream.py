@@ -55,7 +55,9 @@ class Upstream:
         is added here. The caller sets the body and builds it (streamed).
         """
         url = self.base_url + path + ("?" + query if query else "")
-        builder = self._client.request(method, url).headers(headers)
+        # A read-ahead limit of 0 makes the response available as soon as its headers arrive; with
+        # pyreqwest's default (64 KiB) a watch would stay silent until that much was buffered.
+        builder = self._client.request(method, url).headers(headers).streamed_read_buffer_limit(0)
         token = self.credentials.token.token()
         if token:
             builder = builder.header("authorization", "Bearer " + token, is_sensitive=True)

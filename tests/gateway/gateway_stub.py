@@ -24,6 +24,8 @@ class Reply:
     body: bytes = b"{}"
     #: Announce this many more bytes than ``body`` then close: a response cut mid-stream.
     truncate: int = 0
+    #: Close the connection without answering (a reset before any response byte).
+    drop: bool = False
 
 
 @dataclass
@@ -57,6 +59,10 @@ class StubUpstream:
                     Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 )
                 reply = stub._replies.popleft() if stub._replies else stub.default
+                if reply.drop:
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
                 self.send_response(reply.status)
                 for k, v in reply.headers.items():
                     self.send_header(k, v)

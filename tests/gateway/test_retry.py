@@ -94,12 +94,24 @@ def test_retry_after_is_honoured(stub: StubUpstream, stub_gateway: str, http: ht
 def test_transport_error_before_the_response_is_retried_for_a_get(
     stub: StubUpstream, stub_gateway: str, http: httpx.Client
 ) -> None:
-    # Cut inside the first 64 KiB: nothing was relayed yet, so a GET may still be replayed.
-    stub.script(Reply(200, body=b'{"kind":"RayClusterList","items":[', truncate=1000))
+    # The connection dropped before any response byte: nothing was relayed, a GET may be replayed.
+    stub.script(Reply(drop=True))
     r = http.get(stub_gateway + LIST)
     assert r.status_code == 200
     assert r.json() == {"kind": "RayClusterList", "items": []}
     assert len(stub.seen) == 2
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_write_dropped_after_it_was_sent_is_not_retried(
+    stub: StubUpstream, stub_gateway: str, http: httpx.Client, method: str
+) -> None:
+    # The upstream received the whole request, then the connection dropped: it may have acted.
+    stub.script(Reply(drop=True))
+    r = http.request(method, stub_gateway + LIST, content=BODY, headers=JSON)
+    assert r.status_code == 503
+    assert r.json()["reason"] == "ServiceUnavailable"
+    assert len(stub.seen) == 1
 
 
 def test_retry_after_beyond_the_overall_budget_is_not_waited(
@@ -117,9 +129,9 @@ def test_retry_after_beyond_the_overall_budget_is_not_waited(
 def test_never_retried_after_the_response_started(
     stub: StubUpstream, stub_gateway: str, http: httpx.Client
 ) -> None:
-    # A 200 whose body is cut short after 512 KiB: the gateway has relayed bytes by then (its
-    # upstream client buffers at most 64 KiB), so it must abort the response, not replay it.
-    stub.script(Reply(200, body=b'{"kind":"RayClusterList","items":[' + b" " * 512 * 1024, truncate=1000))
+    # A 200 whose body is cut short: the gateway has relayed the headers and the first bytes, so
+    # it must abort the response (the caller sees a truncated body), not replay it.
+    stub.script(Reply(200, body=b'{"kind":"RayClusterList","items":[', truncate=1000))
     with pytest.raises(httpx.HTTPError):
         http.get(stub_gateway + LIST).raise_for_status()
     time.sleep(0.3)
