@@ -97,10 +97,11 @@ class RefreshingToken(TokenSource):
     """A kubeconfig token whose provider (exec plugin, auth-provider) can refresh it.
 
     ``refresh`` is the ``kubernetes`` client's ``refresh_api_key_hook``; it is called at most every
-    ``interval`` seconds and updates ``api_key`` (a dict holding ``"authorization": "Bearer ..."``).
+    ``interval`` seconds (it reloads the credential only when its ``expiry`` passed) and updates
+    ``api_key`` (a dict holding ``"BearerToken": "Bearer ..."``).
     """
 
-    def __init__(self, config: Any, interval: float = 60.0) -> None:
+    def __init__(self, config: Any, interval: float = 10.0) -> None:
         self._config = config
         self._interval = interval
         self._last = time.monotonic()
@@ -113,7 +114,7 @@ class RefreshingToken(TokenSource):
             with self._lock:
                 self._last = time.monotonic()
                 hook(self._config)
-        return _bearer(self._config.api_key.get("authorization"))
+        return _bearer(_api_key(self._config))
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,12 @@ class UpstreamCredentials:
     ca_pem: bytes | None = None
     identity_pem: bytes | None = None
     insecure: bool = False
+
+
+def _api_key(config: Any) -> str | None:
+    """The kubeconfig token as the ``kubernetes`` client stores it (``"Bearer <token>"``)."""
+    value = config.api_key.get("BearerToken") or config.api_key.get("authorization")
+    return str(value) if value else None
 
 
 def _bearer(header: str | None) -> str | None:
@@ -197,7 +204,7 @@ def from_kubeconfig(path: str | None, context: str | None) -> UpstreamCredential
     identity = None
     if cfg.cert_file and cfg.key_file:
         identity = _read(cfg.cert_file, "client certificate") + b"\n" + _read(cfg.key_file, "client key")
-    token: TokenSource = RefreshingToken(cfg) if cfg.api_key.get("authorization") else StaticToken(None)
+    token: TokenSource = RefreshingToken(cfg) if _api_key(cfg) else StaticToken(None)
     return UpstreamCredentials(str(cfg.host).rstrip("/"), token, ca, identity, not cfg.verify_ssl)
 
 
