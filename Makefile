@@ -26,6 +26,14 @@ test: lint
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
+# Contract suite: builds the reference kube-apiserver (infra/refkube, cached; minutes when cold),
+# runs tests/contract against refkube, fakekube and the gateway in front of each, and prints
+# `conformance: N/M scenarios agree` with the divergences. Not part of `make test` (yet).
+.PHONY: conformance
+conformance: $(STAMP)
+	infra/refkube/build.sh
+	KUBERAY_CONTRACT=1 $(BIN)/pytest -q tests/contract
+
 # Benchmarks (benchmarks/README.md): gateway vs kubectl proxy and more, as same-run ratios. Installs
 # nginx and wrk with apt-get when missing; writes benchmarks/RESULTS.md; fails when a ratio is more
 # than 20 % worse than benchmarks/baseline.json. BENCH_ARGS passes options, e.g. BENCH_ARGS=proxy.

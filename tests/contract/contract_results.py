@@ -1,0 +1,57 @@
+"""The comparisons made during a contract run, and the conformance summary printed at the end.
+
+A comparison is one scenario run on one non-reference target and compared with the reference
+(refkube) transcript: it agrees when the scenario's own assertions held and the normalised
+transcripts are equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Comparison:
+    """Outcome of one (scenario, target) comparison; ``differences`` empty means agreement."""
+
+    scenario: str
+    target: str
+    differences: list[str]
+    known: str | None = None  # reason, when listed in known_divergences
+
+    @property
+    def agrees(self) -> bool:
+        return not self.differences
+
+
+@dataclass
+class Results:
+    """Session-wide store of comparisons and free-form notes (timings)."""
+
+    comparisons: list[Comparison] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, c: Comparison) -> None:
+        self.comparisons.append(c)
+
+    def summary_lines(self, max_diffs: int = 6) -> list[str]:
+        """``conformance: N/M scenarios agree``, per-target figures, then each divergence."""
+        n = sum(c.agrees for c in self.comparisons)
+        lines = [f"conformance: {n}/{len(self.comparisons)} scenarios agree"]
+        for target in sorted({c.target for c in self.comparisons}):
+            mine = [c for c in self.comparisons if c.target == target]
+            lines.append(f"  {target}: {sum(c.agrees for c in mine)}/{len(mine)}")
+        lines.extend(f"  note: {note}" for note in self.notes)
+        bad = [c for c in self.comparisons if not c.agrees]
+        if bad:
+            lines.append("divergences (target vs refkube):")
+        for c in bad:
+            tag = f" [known: {c.known}]" if c.known else ""
+            lines.append(f"- {c.scenario} [{c.target}]{tag}")
+            lines.extend(f"    {d}" for d in c.differences[:max_diffs])
+            if len(c.differences) > max_diffs:
+                lines.append(f"    ... {len(c.differences) - max_diffs} more")
+        return lines
+
+
+RESULTS = Results()

@@ -1,0 +1,77 @@
+"""The targets of the contract suite, resolved lazily from session fixtures.
+
+- ``refkube``: the real kube-apiserver (reference), over TLS with a static admin token.
+- ``fakekube``: ``fakekube serve`` (the root conftest's ``fakekube_url``).
+- ``gateway-refkube`` / ``gateway-fakekube``: ``kuberay-apiserver serve --upstream URL`` in front
+  of each; refkube is reached through its plain-HTTP admin proxy (the role ``kubectl proxy``
+  plays in front of a real cluster). Namespaces for gateway targets are made on the backend.
+
+A target whose program is not in the tree yet skips outside CI and fails under CI.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from contract_client import Target
+
+TARGET_NAMES = ["refkube", "fakekube", "gateway-refkube", "gateway-fakekube"]
+
+
+def _require_module(module: str, what: str) -> None:
+    """Skip (fail under CI) when ``module`` is not importable yet."""
+    if importlib.util.find_spec(module) is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{what} ({module}) is missing (CI is set)")
+        pytest.skip(f"{what} ({module}) is not in the tree yet")
+
+
+def get_target(request: pytest.FixtureRequest, name: str) -> Target:
+    """Return the running target ``name``, starting its session fixture on first use."""
+    if name == "refkube":
+        return request.getfixturevalue("refkube").target  # type: ignore[no-any-return]
+    if name == "fakekube":
+        return request.getfixturevalue("fakekube_target")  # type: ignore[no-any-return]
+    if name == "gateway-refkube":
+        return request.getfixturevalue("gateway_refkube_target")  # type: ignore[no-any-return]
+    if name == "gateway-fakekube":
+        return request.getfixturevalue("gateway_fakekube_target")  # type: ignore[no-any-return]
+    raise ValueError(name)
+
+
+@pytest.fixture(scope="session")
+def fakekube_target(request: pytest.FixtureRequest) -> Target:
+    """fakekube as a target (its server is the root conftest's session ``fakekube_url``)."""
+    _require_module("fakekube.cli", "fakekube")
+    return Target("fakekube", request.getfixturevalue("fakekube_url"))
+
+
+def _gateway(request: pytest.FixtureRequest, upstream: str, name: str, admin: Target) -> Iterator[Target]:
+    _require_module("handler.cli", "the gateway")
+    root = request.config.pluginmanager.get_plugin(str(Path(__file__).resolve().parents[1] / "conftest.py"))
+    assert root is not None, "tests/conftest.py (free_port, start_server) not loaded"
+    port = root.free_port()
+    proc = root.start_server(
+        ["kuberay-apiserver", "serve", "--upstream", upstream, "--port", str(port)], port
+    )
+    try:
+        yield Target(name, f"http://127.0.0.1:{port}", admin=admin)
+    finally:
+        root.stop_server(proc)
+
+
+@pytest.fixture(scope="session")
+def gateway_fakekube_target(request: pytest.FixtureRequest, fakekube_target: Target) -> Iterator[Target]:
+    """The gateway in front of fakekube."""
+    yield from _gateway(request, fakekube_target.url, "gateway-fakekube", fakekube_target)
+
+
+@pytest.fixture(scope="session")
+def gateway_refkube_target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    """The gateway in front of refkube (through refkube's admin proxy)."""
+    ref = request.getfixturevalue("refkube")
+    yield from _gateway(request, ref.proxy_url, "gateway-refkube", ref.target)

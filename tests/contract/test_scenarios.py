@@ -1,0 +1,91 @@
+"""Every contract scenario against every target, each compared with the real kube-apiserver.
+
+Parametrised over scenarios (``contract_scenarios.SCENARIOS`` plus one per KubeRay sample file)
+and targets (refkube, fakekube, and the gateway in front of each). On refkube a scenario checks
+that its assertions describe the real server; on the others it also compares the normalised
+transcript with refkube's (run once per scenario and cached). A divergence fails the test unless
+listed in ``known_divergences.KNOWN`` with its reason, in which case it is an expected failure
+that turns into a failure again once the divergence is gone (so the list stays true).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from contract_client import Session, Target
+from contract_normalise import diff_transcripts, normalise
+from contract_results import RESULTS, Comparison
+from contract_scenarios import SCENARIOS, Scenario, sample_scenario
+from contract_targets import TARGET_NAMES, get_target
+from known_divergences import KNOWN
+
+SAMPLES = Path(os.environ.get("KUBERAY_SHARED", Path(__file__).resolve().parents[3] / "shared" / "kuberay"))
+
+
+def _all_scenarios() -> dict[str, Scenario]:
+    out = dict(SCENARIOS)
+    for path in sorted((SAMPLES / "samples").glob("*.yaml")):
+        from contract_scenarios import ray_documents
+
+        if ray_documents(path):
+            name = f"sample[{path.stem}]"
+            out[name] = Scenario(name, sample_scenario(path))
+    return out
+
+
+ALL = _all_scenarios()
+_REFERENCE: dict[str, list[dict[str, object]] | BaseException] = {}
+
+
+def run_scenario(sc: Scenario, target: Target) -> tuple[list[dict[str, object]], BaseException | None]:
+    """Run ``sc`` on ``target`` in fresh namespaces; return (normalised transcript, assertion error)."""
+    s = Session.open(target)
+    err: BaseException | None = None
+    try:
+        sc.run(s)
+    except AssertionError as e:
+        err = e
+    finally:
+        s.close()
+    return normalise(s.transcript(), [s.ns, *s.extra_namespaces]), err
+
+
+def reference(sc: Scenario, ref: Callable[[], Target]) -> list[dict[str, object]]:
+    """refkube's normalised transcript of ``sc`` (run once per session)."""
+    if sc.name not in _REFERENCE:
+        transcript, err = run_scenario(sc, ref())
+        _REFERENCE[sc.name] = err if err is not None else transcript
+    got = _REFERENCE[sc.name]
+    if isinstance(got, BaseException):
+        pytest.fail(f"scenario {sc.name} fails on the reference server itself: {got}")
+    return got
+
+
+@pytest.mark.parametrize("target_name", TARGET_NAMES)
+@pytest.mark.parametrize("scenario_name", list(ALL))
+def test_scenario(scenario_name: str, target_name: str, request: pytest.FixtureRequest) -> None:
+    sc = ALL[scenario_name]
+    target = get_target(request, target_name)
+    if sc.core and target.admin is not None:
+        pytest.skip("core kinds are not routed by the gateway")  # not a comparison: out of its scope
+    if target.reference:
+        transcript, err = run_scenario(sc, target)
+        _REFERENCE[sc.name] = err if err is not None else transcript
+        if err is not None:
+            raise err
+        return
+    transcript, err = run_scenario(sc, target)
+    ref = reference(sc, lambda: get_target(request, "refkube"))
+    diffs = diff_transcripts(transcript, ref)
+    if err is not None:
+        diffs.insert(0, f"assertion failed on {target_name}: {str(err).splitlines()[0][:300]}")
+    known = KNOWN.get((sc.name, target_name)) or KNOWN.get((sc.name, "*"))
+    RESULTS.add(Comparison(sc.name, target_name, diffs, known))
+    if diffs and known:
+        pytest.xfail(f"known divergence: {known}")
+    if known and not diffs:
+        pytest.fail(f"{sc.name} [{target_name}] now agrees: remove it from known_divergences.KNOWN")
+    assert not diffs, "\n".join(diffs[:20])
