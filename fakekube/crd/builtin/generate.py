@@ -37,7 +37,9 @@ from fakekube.crd.builtin import ray_types as R
 
 JSON = dict[str, Any]
 HERE = Path(__file__).resolve().parent
-K8S_VERSION = "v1.37.0"
+# The Kubernetes API level of the pod/service schemas: KubeRay's published CRDs are generated from
+# k8s.io/api v0.36 (same PodSpec fields), so ours use 1.36 too and prune exactly what theirs prune.
+K8S_VERSION = "v1.36.0"
 GROUP = "ray.io"
 _DECIMAL = r"(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
 QUANTITY_PATTERN = rf"^(\+|-)?{_DECIMAL}(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?{_DECIMAL}))?$"
@@ -69,6 +71,21 @@ _KEEP = {
 # API defaults of list-map keys that are optional in the Kubernetes types (core/v1 types.go:
 # `+default="TCP"` on protocols, `+default=""` on LocalObjectReference.name).
 _MAP_KEY_DEFAULTS = {"protocol": "TCP", "name": ""}
+# Validation markers that exist only as `+kubebuilder:validation` comments in the Go types, not in
+# the published OpenAPI: meta/v1 Condition (k8s.io/apimachinery/pkg/apis/meta/v1/types.go).
+_CONDITION_REASON = "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
+_CONDITION_TYPE = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
+)
+_MARKERS: dict[str, dict[str, JSON]] = {
+    "io.k8s.apimachinery.pkg.apis.meta.v1.Condition": {
+        "type": {"pattern": _CONDITION_TYPE, "maxLength": 316},
+        "status": {"enum": ["True", "False", "Unknown"]},
+        "observedGeneration": {"minimum": 0},
+        "reason": {"pattern": _CONDITION_REASON, "minLength": 1, "maxLength": 1024},
+        "message": {"maxLength": 32768},
+    }
+}
 _EMBEDDED_META = {
     "type": "object",
     "properties": {
@@ -108,6 +125,8 @@ class Expander:
             out = json.loads(json.dumps(_EMBEDDED_META))
         else:
             out = self.convert(self.defs[name])
+            for prop, extra in _MARKERS.get(name, {}).items():
+                out["properties"][prop].update(extra)
         if description:
             out = {"description": description, **{k: v for k, v in out.items() if k != "description"}}
         return out
