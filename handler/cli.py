@@ -126,17 +126,28 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0
     raise RuntimeError(f"fakekube at {url} not healthy after {timeout}s")
 
 
+#: A minimal RayCluster for the printed curl lines (head group only; the same shape as KubeRay's sample).
+DEV_CLUSTER = (
+    '{"apiVersion":"ray.io/v1","kind":"RayCluster","metadata":{"name":"raycluster-kuberay"},'
+    '"spec":{"headGroupSpec":{"rayStartParams":{},"template":{"spec":{"containers":'
+    '[{"name":"ray-head","image":"rayproject/ray:2.52.0"}]}}}}}'
+)
+
+
 def dev_instructions(url: str) -> str:
-    """The lines ``kuberay-apiserver dev`` prints: what to try against the gateway at ``url``."""
+    """The lines ``kuberay-apiserver dev`` prints: commands to try against the gateway at ``url``.
+
+    Each ``curl`` line is complete and copy-pasteable (tests run them in order).
+    """
     api = f"{url}/apis/ray.io/v1/namespaces/default/rayclusters"
     return "\n".join(
         [
             f"kuberay-apiserver dev: gateway on {url} (over an in-memory fakekube)",
             "Try:",
+            f"  curl -s -X POST {api} -H 'Content-Type: application/json' -d '{DEV_CLUSTER}'",
             f"  curl -s {api}",
-            "  curl -s -X POST -H 'Content-Type: application/yaml' --data-binary @ray-cluster.yaml \\",
-            f"       {api}",
             f"  curl -s {api}/raycluster-kuberay",
+            f"  curl -s -X DELETE {api}/raycluster-kuberay",
             f"  .venv/bin/kubectl --server {url} get rayclusters",
             "Press Ctrl-C to stop.",
         ]
