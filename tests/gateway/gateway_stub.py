@@ -26,6 +26,9 @@ class Reply:
     truncate: int = 0
     #: Close the connection without answering (a reset before any response byte).
     drop: bool = False
+    #: Sent after ``body`` once ``gate`` is set (chunked): shows whether the first part was relayed early.
+    tail: bytes = b""
+    gate: threading.Event | None = None
 
 
 @dataclass
@@ -66,12 +69,25 @@ class StubUpstream:
                 self.send_response(reply.status)
                 for k, v in reply.headers.items():
                     self.send_header(k, v)
+                if reply.gate is not None:
+                    self._send_gated(reply, reply.gate)
+                    return
                 self.send_header("Content-Length", str(len(reply.body) + reply.truncate))
                 self.end_headers()
                 self.wfile.write(reply.body)
                 if reply.truncate:
                     self.wfile.flush()
                     self.close_connection = True
+
+            def _send_gated(self, reply: Reply, gate: threading.Event) -> None:
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for part in (reply.body, reply.tail):
+                    if part is reply.tail and not gate.wait(10):
+                        break
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
 
             def _read_chunked(self) -> bytes:
                 out = b""
