@@ -7,6 +7,8 @@ transcripts are equal.
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 
 
@@ -34,8 +36,9 @@ class Results:
     def add(self, c: Comparison) -> None:
         self.comparisons.append(c)
 
-    def summary_lines(self, max_diffs: int = 6) -> list[str]:
-        """``conformance: N/M scenarios agree``, per-target figures, then each divergence."""
+    def summary_lines(self, max_diffs: int = 8, top: int = 15) -> list[str]:
+        """``conformance: N/M scenarios agree``, per-target figures, the most frequent kinds of
+        difference over all comparisons, then each divergence with its distinct differences."""
         n = sum(c.agrees for c in self.comparisons)
         lines = [f"conformance: {n}/{len(self.comparisons)} scenarios agree"]
         for target in sorted({c.target for c in self.comparisons}):
@@ -43,15 +46,31 @@ class Results:
             lines.append(f"  {target}: {sum(c.agrees for c in mine)}/{len(mine)}")
         lines.extend(f"  note: {note}" for note in self.notes)
         bad = [c for c in self.comparisons if not c.agrees]
-        if bad:
-            lines.append("divergences (target vs refkube):")
+        if not bad:
+            return lines
+        tally = Counter(sig for c in bad for sig in {signature(d) for d in c.differences})
+        lines.append(
+            "most frequent differences (number of diverging comparisons; fakekube/gateway != refkube):"
+        )
+        lines.extend(f"  {count:4d}  {sig[:220]}" for sig, count in tally.most_common(top))
+        lines.append("divergences (target vs refkube):")
         for c in bad:
             tag = f" [known: {c.known}]" if c.known else ""
             lines.append(f"- {c.scenario} [{c.target}]{tag}")
-            lines.extend(f"    {d}" for d in c.differences[:max_diffs])
-            if len(c.differences) > max_diffs:
-                lines.append(f"    ... {len(c.differences) - max_diffs} more")
+            distinct = list(dict.fromkeys(signature(d) for d in c.differences))
+            lines.extend(f"    {d[:300]}" for d in distinct[:max_diffs])
+            if len(distinct) > max_diffs:
+                lines.append(f"    ... {len(distinct) - max_diffs} more")
         return lines
+
+
+_STEP = re.compile(r"^step \d+ ")
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def signature(difference: str) -> str:
+    """A difference without its step number and list indices, so repeats of one cause group."""
+    return _INDEX.sub("[]", _STEP.sub("", difference))
 
 
 RESULTS = Results()

@@ -3,8 +3,8 @@
 - ``refkube``: the real kube-apiserver (reference), over TLS with a static admin token.
 - ``fakekube``: ``fakekube serve`` (the root conftest's ``fakekube_url``).
 - ``gateway-refkube`` / ``gateway-fakekube``: ``kuberay-apiserver serve --upstream URL`` in front
-  of each; refkube is reached through its plain-HTTP admin proxy (the role ``kubectl proxy``
-  plays in front of a real cluster). Namespaces for gateway targets are made on the backend.
+  of each; the gateway reaches refkube over TLS with refkube's admin token and CA, as it would a
+  real cluster. Namespaces for gateway targets are made on the backend.
 
 A target whose program is not in the tree yet skips outside CI and fails under CI.
 """
@@ -50,14 +50,15 @@ def fakekube_target(request: pytest.FixtureRequest) -> Target:
     return Target("fakekube", request.getfixturevalue("fakekube_url"))
 
 
-def _gateway(request: pytest.FixtureRequest, upstream: str, name: str, admin: Target) -> Iterator[Target]:
+def _gateway(
+    request: pytest.FixtureRequest, upstream: str, name: str, admin: Target, extra: list[str]
+) -> Iterator[Target]:
     _require_module("handler.cli", "the gateway")
     root = request.config.pluginmanager.get_plugin(str(Path(__file__).resolve().parents[1] / "conftest.py"))
     assert root is not None, "tests/conftest.py (free_port, start_server) not loaded"
     port = root.free_port()
-    proc = root.start_server(
-        ["kuberay-apiserver", "serve", "--upstream", upstream, "--port", str(port)], port
-    )
+    argv = ["kuberay-apiserver", "serve", "--host", "127.0.0.1", "--port", str(port), "--upstream", upstream]
+    proc = root.start_server([*argv, *extra], port)
     try:
         yield Target(name, f"http://127.0.0.1:{port}", admin=admin)
     finally:
@@ -67,11 +68,16 @@ def _gateway(request: pytest.FixtureRequest, upstream: str, name: str, admin: Ta
 @pytest.fixture(scope="session")
 def gateway_fakekube_target(request: pytest.FixtureRequest, fakekube_target: Target) -> Iterator[Target]:
     """The gateway in front of fakekube."""
-    yield from _gateway(request, fakekube_target.url, "gateway-fakekube", fakekube_target)
+    yield from _gateway(request, fakekube_target.url, "gateway-fakekube", fakekube_target, [])
 
 
 @pytest.fixture(scope="session")
-def gateway_refkube_target(request: pytest.FixtureRequest) -> Iterator[Target]:
-    """The gateway in front of refkube (through refkube's admin proxy)."""
-    ref = request.getfixturevalue("refkube")
-    yield from _gateway(request, ref.proxy_url, "gateway-refkube", ref.target)
+def gateway_refkube_target(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Target]:
+    """The gateway in front of refkube, over TLS with refkube's admin token and CA."""
+    ref = request.getfixturevalue("refkube").target
+    token = tmp_path_factory.mktemp("gateway-refkube") / "token"
+    token.write_text(ref.token)
+    extra = ["--token-file", str(token), "--ca-file", str(ref.verify)]
+    yield from _gateway(request, ref.url, "gateway-refkube", ref, extra)
