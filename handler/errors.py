@@ -16,6 +16,32 @@ from typing import Any
 NOT_FOUND_MESSAGE = "the server could not find the requested resource"
 
 
+#: ``StatusReason`` per HTTP code, as ``NewGenericServerResponse`` maps them
+#: (k8s.io/apimachinery/pkg/api/errors/errors.go).
+REASONS = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    406: "NotAcceptable",
+    409: "Conflict",
+    410: "Expired",
+    413: "RequestEntityTooLarge",
+    415: "UnsupportedMediaType",
+    422: "Invalid",
+    429: "TooManyRequests",
+    500: "InternalError",
+    503: "ServiceUnavailable",
+    504: "Timeout",
+}
+
+
+def reason_for(code: int) -> str:
+    """The ``StatusReason`` for HTTP ``code`` (``Unknown`` when Kubernetes defines none)."""
+    return REASONS.get(code, "InternalError" if code >= 500 else "Unknown")
+
+
 class GatewayError(Exception):
     """An error answered to the caller as a ``Status`` with HTTP ``code``.
 

@@ -31,7 +31,7 @@ from pyreqwest.response import Response
 
 from handler import discovery, retry
 from handler.body import ClientDisconnected, RequestBody
-from handler.errors import GatewayError, not_found_path, upstream_timeout, upstream_unavailable
+from handler.errors import GatewayError, not_found_path, reason_for, upstream_timeout, upstream_unavailable
 from handler.headers import caller_response_headers, upstream_request_headers
 from handler.metrics import Metrics
 from handler.middleware import GatewayMiddleware, GatewayRequest
@@ -103,7 +103,7 @@ def _status_error(status: int, obj: Any, fallback: str) -> GatewayError:
         return GatewayError(
             status, str(obj.get("reason", "")), str(obj.get("message", fallback)), obj.get("details")
         )
-    return GatewayError(status, "InternalError" if status >= 500 else "BadRequest", fallback)
+    return GatewayError(status, reason_for(status), fallback)
 
 
 class Proxy:
@@ -173,7 +173,7 @@ class Proxy:
         content_length, chunked = _body_framing(scope["headers"])
         body = RequestBody(receive, content_length, chunked)
         if route.kind is Kind.DISCOVERY:
-            await self._discovery(route, path, query, headers, body, upstream, responder)
+            await self._discovery(route, method, path, query, headers, body, upstream, responder)
             return
         request = GatewayRequest(
             method, path, query, headers, route, body, upstream, self.settings.max_body_bytes
@@ -218,7 +218,7 @@ class Proxy:
         """404 ``Status`` unless the Service exists and has ``app.kubernetes.io/name=kuberay``."""
         assert route.namespace is not None and route.service is not None
         path = f"/api/v1/namespaces/{quote(route.namespace)}/services/{quote(route.service)}"
-        status, obj = await self._get_json(upstream, path, route)
+        status, obj = await self._get_json(upstream, path, "", route)
         if status == 404:
             raise GatewayError(
                 404,
@@ -237,27 +237,30 @@ class Proxy:
                 {"name": route.service, "kind": "services"},
             )
 
-    async def _get_json(self, upstream: Upstream, path: str, route: Route) -> tuple[int, Any]:
-        """GET ``path`` upstream as JSON with the GET retry rule; transport failure → 503/504."""
+    async def _get_json(self, upstream: Upstream, path: str, query: str, route: Route) -> tuple[int, Any]:
+        """GET ``path`` upstream as JSON under the GET retry rule: ``(status, object)`` of the last answer.
+
+        Raises GatewayError 503/504 when the upstream could not be reached within the retries.
+        """
         policy = self.settings.retry
         started = time.monotonic()
         attempt = 0
         while True:
+            failure: RequestError | None = None
             retry_after: float | None = None
-            reason = "transport"
             try:
-                status, obj = await upstream.get_json(path)
+                status, obj, retry_after_header = await upstream.fetch_json(path, query)
                 if not retry.may_retry_status("GET", status, policy):
                     return status, obj
+                retry_after = retry.parse_retry_after(retry_after_header)
                 reason = str(status)
-                error: GatewayError = _status_error(status, obj, f"upstream answered {status}")
             except RequestError as e:
-                error = _transport_error(e)
+                failure, reason = e, "transport"
             delay = retry.next_delay(attempt, policy, started, retry_after, time.monotonic())
             if delay is None:
-                if error.code in (503, 504) and reason == "transport":
-                    raise error
-                return error.code, error.status()
+                if failure is not None:
+                    raise _transport_error(failure) from failure
+                return status, obj
             self.metrics.retries.labels(route.name, reason).inc()
             await asyncio.sleep(delay)
             attempt += 1
@@ -265,6 +268,7 @@ class Proxy:
     async def _discovery(
         self,
         route: Route,
+        method: str,
         path: str,
         query: str,
         headers: list[tuple[str, str]],
@@ -277,12 +281,13 @@ class Proxy:
             raise not_found_path()
         keep = discovery.filter_for(path)
         if keep is None:
-            request = GatewayRequest("GET", path, query, headers, route, body, upstream, 0)
+            request = GatewayRequest(method, path, query, headers, route, body, upstream, 0)
             await self._forward(request, responder)
             return
-        status, doc = await self._get_json(upstream, path + ("?" + query if query else ""), route)
-        payload = json.dumps(keep(doc) if status == 200 else doc, separators=(",", ":")).encode()
-        await responder.json(status, payload)
+        status, doc = await self._get_json(upstream, path, query, route)
+        if status != 200:
+            raise _status_error(status, doc, f"the upstream answered {status} for {path}")
+        await responder.json(status, json.dumps(keep(doc), separators=(",", ":")).encode())
 
     async def _forward(self, request: GatewayRequest, responder: Responder) -> None:
         """Send ``request`` upstream with retries and relay the response as it streams."""

@@ -63,18 +63,28 @@ class Upstream:
             builder = builder.header("authorization", "Bearer " + token, is_sensitive=True)
         return builder
 
-    async def get_json(self, path: str, accept: str = "application/json") -> tuple[int, Any]:
-        """GET ``path`` and decode its JSON body; returns ``(status, object)`` (object None if not JSON).
+    async def get_json(self, path: str, query: str = "") -> tuple[int, Any]:
+        """GET ``path`` (raw) and decode its JSON body: ``(status, object)``, object None if not JSON.
 
-        Raises pyreqwest transport errors (``ConnectError``, timeouts) to the caller.
+        For middleware lookups (one attempt, no retries). Raises pyreqwest transport errors
+        (``ConnectError``, timeouts) to the caller.
         """
-        builder = self.request("GET", path, "", [("accept", accept)])
+        status, obj, _ = await self.fetch_json(path, query)
+        return status, obj
+
+    async def fetch_json(self, path: str, query: str = "") -> tuple[int, Any, str | None]:
+        """Like :meth:`get_json`, plus the response's ``Retry-After`` header (or None).
+
+        Asks for ``application/json`` only, so discovery endpoints answer in their legacy form.
+        """
+        builder = self.request("GET", path, query, [("accept", "application/json")])
         resp = await builder.build().send()
         raw = bytes(await resp.bytes())
         try:
-            return resp.status, json.loads(raw)
+            obj = json.loads(raw)
         except ValueError:
-            return resp.status, None
+            obj = None
+        return resp.status, obj, resp.get_header("retry-after")
 
     async def close(self) -> None:
         """Close the pool (idempotent)."""

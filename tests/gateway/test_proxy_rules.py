@@ -264,3 +264,30 @@ def test_health_and_metrics(stub: StubUpstream, stub_gateway: str, http: httpx.C
     metrics = http.get(stub_gateway + "/metrics")
     assert metrics.headers["content-type"].startswith("text/plain")
     assert 'kuberay_apiserver_requests_total{code="404",method="GET",route="refused"}' in metrics.text
+
+
+def test_openapi_v3_is_filtered_and_group_documents_passed_through(
+    stub: StubUpstream, stub_gateway: str, http: httpx.Client
+) -> None:
+    root = {
+        "paths": {
+            gv: {"serverRelativeURL": f"/openapi/v3/{gv}?hash=X"}
+            for gv in ("api/v1", "apis/ray.io/v1", "apis/apps/v1", "apis/rbac.authorization.k8s.io/v1")
+        }
+    }
+    spec = b'{"openapi":"3.0.0","components":{"schemas":{"io.ray.v1.RayCluster":{}}}}'
+    stub.script(Reply(200, body=json.dumps(root).encode()), Reply(200, body=spec))
+    assert sorted(http.get(stub_gateway + "/openapi/v3").json()["paths"]) == ["api/v1", "apis/ray.io/v1"]
+    r = http.get(stub_gateway + "/openapi/v3/apis/ray.io/v1", params={"hash": "X"})
+    assert r.content == spec
+    assert stub.seen[-1].path == "/openapi/v3/apis/ray.io/v1?hash=X"
+    assert_status(http.get(stub_gateway + "/openapi/v3/apis/apps/v1"), 404, "NotFound")
+    assert len(stub.seen) == 2
+
+
+def test_discovery_upstream_error_is_a_status(
+    stub: StubUpstream, stub_gateway: str, http: httpx.Client
+) -> None:
+    stub.script(Reply(404, body=b"404 page not found", headers={"Content-Type": "text/plain"}))
+    status = assert_status(http.get(stub_gateway + "/openapi/v2"), 404, "NotFound")
+    assert "404" in str(status["message"])
