@@ -49,13 +49,13 @@ class Target:
         return self.admin or self
 
 
-def create_namespace(target: Target, prefix: str = "ct") -> str:
-    """Create a uniquely named namespace on ``target.setup``; return its name.
+def create_namespace(target: Target, prefix: str = "ct", unique: bool = True) -> str:
+    """Create namespace ``{prefix}-{random}`` (or ``prefix`` when not ``unique``) on ``target.setup``.
 
     Namespaces are never deleted: the reference server runs no namespace controller, so a deleted
     namespace would stay Terminating forever; names are unique per run instead.
     """
-    name = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}-{uuid.uuid4().hex[:10]}" if unique else prefix
     body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
     with target.setup.client() as c:
         r = c.post("/api/v1/namespaces", json=body)
@@ -102,8 +102,8 @@ class Session:
         self.steps.append(Step(f"NOTE {label}", 0, value))
 
     def new_namespace(self) -> str:
-        """Another fresh namespace for this scenario (normalised as ``<ns2>``...)."""
-        ns = create_namespace(self.target)
+        """Another fresh namespace ``{ns}-N`` (sorting after ``ns``; normalised as ``<nsN>``)."""
+        ns = create_namespace(self.target, f"{self.ns}-{len(self.extra_namespaces) + 2}", unique=False)
         self.extra_namespaces.append(ns)
         return ns
 

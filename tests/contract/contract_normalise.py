@@ -13,11 +13,13 @@ legitimately differ in values the Kubernetes API leaves to the server, and only 
   ``metadata.resourceVersion`` is replaced by its rank among the object resourceVersions of the
   transcript (``rv1 < rv2 < ...``). A list's or bookmark's resourceVersion is a point in time that
   may include unrelated writes (the real apiserver writes leases and events of its own), so it
-  becomes ``rvK+``: "after the K-th object version and before the next one".
+  becomes ``rvK+``: "at or after the K-th object version, before the next one". The same holds
+  for numbers quoted in messages ("the ResourceVersion in record (N)").
 - ``managedFields``: dropped here (timestamps and field sets of server-side apply bookkeeping);
   one scenario records a summary of them instead.
 - the per-run namespace name, and names made from ``generateName``: replaced by placeholders.
-- ``metadata.continue`` tokens are opaque: ``<continue>`` when present.
+- ``metadata.continue`` tokens (and ``continue=`` request parameters) are opaque: ``<continue>``.
+- uids quoted inside messages get the same placeholders as the ``uid`` fields.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ Json = Any
 _TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 # A request's own resourceVersion parameter (watch/list) is a list-style point in time.
 _RV_PARAM = re.compile(r"(resourceVersion=)([^&]+)")
+_CONTINUE_PARAM = re.compile(r"(continue=)([^&]+)")
+_RV_IN_TEXT = re.compile(r"(ResourceVersion in record \()(\d+)(\))")
+_UID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def _walk(node: Json, visit_obj: Any) -> None:
@@ -82,28 +87,38 @@ class Normaliser:
         self.rank = {rv: f"rv{i + 1}" for i, rv in enumerate(self.object_rvs)}
         self.generated = generated
         self.uids: dict[str, str] = {}
+        # longest first: a second namespace may be named after the first (``ns-2``)
+        placeholders = ["<ns>" if i == 0 else f"<ns{i + 1}>" for i in range(len(namespaces))]
+        for step in transcript:  # number uids by first appearance, before any message quotes one
+            _walk(step.get("body"), lambda d: isinstance(d.get("uid"), str) and self.uid(d["uid"]))
+        self.ns_repl = sorted(zip(namespaces, placeholders, strict=True), key=lambda p: -len(p[0]))
 
     def point(self, value: Any) -> str:
         """Map a list/bookmark/request resourceVersion to ``rvK`` (an object's) or ``rvK+``."""
         rv = _rv_int(value)
         if rv is None:
             return f"<rv {value!r}>"
-        if rv in self.rank:
-            return self.rank[rv]
-        below = [r for r in self.object_rvs if r < rv]
-        return f"rv{len(below)}+"
+        return f"rv{sum(r <= rv for r in self.object_rvs)}+"
 
     def text(self, s: str) -> str:
         """Replace namespaces and generated names inside a string; timestamps become ``<ts>``."""
         if _TS.match(s):
             return "<ts>"
+        if _UID.match(s):
+            return self.uid(s)
         for name, repl in self.generated.items():
             s = s.replace(name, repl)
-        for i, ns in enumerate(self.namespaces):
-            s = s.replace(ns, "<ns>" if i == 0 else f"<ns{i + 1}>")
-        return s
+        for ns, repl in self.ns_repl:
+            s = s.replace(ns, repl)
+        for uid, repl in self.uids.items():
+            s = s.replace(uid, repl)
+        return _RV_IN_TEXT.sub(lambda m: m.group(1) + self.point(m.group(2)) + m.group(3), s)
 
-    def value(self, node: Json, key: str | None = None, in_object_meta: bool = False) -> Json:
+    def uid(self, value: str) -> str:
+        """``uidN``: the placeholder of ``value``, numbered by first appearance."""
+        return self.uids.setdefault(value, f"uid{len(self.uids) + 1}")
+
+    def value(self, node: Json, key: str | None = None) -> Json:
         """Return a normalised deep copy of ``node``."""
         if isinstance(node, dict):
             object_meta = key == "metadata" and _is_object_meta(node)
@@ -112,13 +127,14 @@ class Normaliser:
                 if k == "managedFields":
                     continue
                 if k == "uid" and isinstance(v, str):
-                    out[k] = self.uids.setdefault(v, f"uid{len(self.uids) + 1}")
+                    out[k] = self.uid(v)
                 elif k == "resourceVersion" and key == "metadata":
-                    out[k] = self.rank.get(_rv_int(v) or -1, self.point(v)) if object_meta else self.point(v)
+                    rv = _rv_int(v)
+                    out[k] = self.rank[rv] if object_meta and rv in self.rank else self.point(v)
                 elif k == "continue" and key == "metadata" and isinstance(v, str):
                     out[k] = "<continue>" if v else ""
                 else:
-                    out[k] = self.value(v, k, object_meta)
+                    out[k] = self.value(v, k)
             return out
         if isinstance(node, list):
             return [self.value(v, key) for v in node]
@@ -129,6 +145,7 @@ class Normaliser:
     def request(self, req: str) -> str:
         """Normalise a recorded request line (namespaces, resourceVersion parameters)."""
         req = _RV_PARAM.sub(lambda m: m.group(1) + self.point(m.group(2)), req)
+        req = _CONTINUE_PARAM.sub(r"\1<continue>", req)
         return self.text(req)
 
 
