@@ -337,12 +337,17 @@ class Proxy:
     async def _relay(self, resp: Response, responder: Responder, method: str) -> None:
         """Relay status, headers and body chunks of an upstream response as they arrive."""
         await responder.start(resp.status, caller_response_headers(resp.headers.items()))
-        if resp.get_header("content-length") is None and method != "HEAD":
+        if method == "HEAD":
+            await responder.body(b"", more=False)
+            return
+        length = resp.get_header("content-length")
+        remaining = int(length) if length is not None and length.isdigit() else None
+        if remaining is None:
             # A body of unknown length (a watch, a streamed list): granian holds the headers back
             # until the first body message, so an empty one sends them now, as the apiserver
             # flushes a watch's headers before its first event.
             await responder.body(b"")
-        if method == "HEAD":
+        elif remaining == 0:
             await responder.body(b"", more=False)
             return
         reader = resp.body_reader
@@ -350,7 +355,13 @@ class Proxy:
             chunk = await reader.read_chunk()
             if chunk is None:
                 break
-            await responder.body(bytes(chunk))
+            data = bytes(chunk)
+            if remaining is not None:
+                remaining -= len(data)
+                if remaining <= 0:  # the last chunk ends the response: one ASGI message fewer
+                    await responder.body(data, more=False)
+                    return
+            await responder.body(data)
         await responder.body(b"", more=False)
 
 
