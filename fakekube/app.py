@@ -21,9 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
-from fakekube import discovery, errors, objects, patch, proxy, tables
+from fakekube import decode, discovery, errors, objects, patch, proxy, tables
 from fakekube.errors import ApiError
 from fakekube.http import Receive, Request, Scope, Send, respond, respond_error, respond_json
 from fakekube.resources import NAMESPACES, ResourceType, lookup
@@ -52,6 +50,7 @@ _BODY_TYPES = ["application/json", "application/yaml"]
 _PATCH_TYPES_CUSTOM = [patch.JSON_PATCH, patch.MERGE]
 _PATCH_TYPES_CORE = [patch.JSON_PATCH, patch.MERGE, patch.STRATEGIC]
 _PROPAGATION = ("Foreground", "Background", "Orphan")
+_SUPPORTED_POLICIES = '"Foreground", "Background", "Orphan", "nil"'
 
 
 @dataclass(frozen=True)
@@ -127,7 +126,10 @@ class FakeKube:
         try:
             await self._dispatch(req, send)
         except ApiError as e:
-            await respond_error(send, e)
+            if e.plain:
+                await respond(send, e.code, e.message.encode(), b"text/plain; charset=utf-8")
+            else:
+                await respond_error(send, e)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -190,8 +192,11 @@ class FakeKube:
         else:
             plural, tail = rest[0], rest[1:]
         rt = lookup(group, version, plural)
+        # Unknown paths under a served group fall through to the apiserver's plain-text 404; the
+        # core group (go-restful) answers a Status.
+        missing = errors.page_not_found() if group else errors.path_not_found()
         if rt is None or (ns is not None and not rt.namespaced):
-            raise errors.path_not_found()
+            raise missing
         name = tail[0] if tail else None
         sub = tail[1] if len(tail) > 1 else None
         remainder = ""
@@ -199,44 +204,53 @@ class FakeKube:
             marker = f"/{plural}/{name}/proxy"
             remainder = path.split(marker, 1)[1] if marker in path else ""
         elif len(tail) > 2:
-            raise errors.path_not_found()
+            raise missing
         if sub is not None and sub not in rt.subresources:
-            raise errors.path_not_found()
+            raise missing
         if ns is None and rt.namespaced and name is not None:
-            raise errors.path_not_found()
+            raise missing
         return Target(rt, ns, name, sub, remainder)
 
     async def _verb(self, req: Request, send: Send, t: Target) -> None:
-        m = req.method
-        verbs = t.rt.verbs
         if t.sub == "proxy":
             await self._proxy(req, send, t)
             return
-        if t.name is None:
-            if m == "GET":
-                if req.flag("watch"):
-                    await self._watch(req, send, t)
-                else:
-                    await self._list(req, send, t)
-                return
-            if m == "POST" and (t.namespace is not None or not t.rt.namespaced):
-                await self._create(req, send, t)
-                return
-            if m == "DELETE" and "deletecollection" in verbs:
-                await self._delete_collection(req, send, t)
-                return
-            raise errors.method_not_allowed()
-        if t.sub == "status" and m not in ("GET", "PUT", "PATCH"):
-            raise errors.method_not_allowed()
-        handler: dict[str, Callable[[Request, Send, Target], Awaitable[None]]] = {
-            "GET": self._get,
-            "PUT": self._update,
-            "PATCH": self._patch,
-            "DELETE": self._delete,
+        verb = _request_verb(req, t)
+        handlers: dict[str, Callable[[Request, Send, Target], Awaitable[None]]] = {
+            "get": self._get,
+            "list": self._list,
+            "watch": self._watch,
+            "create": self._create,
+            "update": self._update,
+            "patch": self._patch,
+            "delete": self._delete,
+            "deletecollection": self._delete_collection,
         }
-        if m not in handler or (m == "DELETE" and "delete" not in verbs):
+        if t.rt.custom:
+            # The CRD handler (apiextensions-apiserver customresource_handler.go) serves every verb
+            # of the main resource, create also on an object URL; /status only get/update/patch.
+            if t.namespace is None and t.rt.namespaced and verb not in ("list", "watch"):
+                raise errors.page_not_found()
+            if t.sub == "status" and verb not in ("get", "update", "patch"):
+                raise errors.method_not_supported(t.rt, verb)
+            if verb not in handlers:
+                raise errors.method_not_supported(t.rt, verb)
+            if verb in ("update", "patch") and t.name is None:
+                raise errors.bad_request("name must be provided")
+            await handlers[verb](req, send, t)
+            return
+        # Built-in kinds: only the routes installer.go registers; anything else is a 405.
+        if t.name is None:
+            allowed = {"list", "watch", "deletecollection"} | (
+                {"create"} if t.namespace or not t.rt.namespaced else set()
+            )
+        elif t.sub == "status":
+            allowed = {"get", "update", "patch"}
+        else:
+            allowed = {"get", "update", "patch", "delete"}
+        if verb not in allowed or verb not in {*t.rt.verbs, "get"}:
             raise errors.method_not_allowed()
-        await handler[m](req, send, t)
+        await handlers[verb](req, send, t)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -270,22 +284,7 @@ class FakeKube:
         return s
 
     async def _read_object(self, req: Request, rt: ResourceType) -> JSON:
-        ct = req.content_type or "application/json"
-        body = await req.body()
-        if ct in ("application/json", "*/*"):
-            try:
-                obj = json.loads(body)
-            except (ValueError, UnicodeDecodeError) as e:
-                raise errors.bad_request(f"couldn't get version/kind; json parse error: {e}") from None
-        elif ct in ("application/yaml", "application/x-yaml", "text/yaml"):
-            try:
-                obj = yaml.safe_load(body)
-            except yaml.YAMLError as e:
-                raise errors.bad_request(f"error converting YAML to JSON: yaml: {e}") from None
-        else:
-            raise errors.unsupported_media_type(ct, _BODY_TYPES)
-        obj = objects.check_shape(obj)
-        objects.check_type_meta(rt, obj)
+        obj = decode.decode(rt, await req.body(), req.content_type)
         return objects.to_storage(rt, obj)
 
     def _dry_run(self, req: Request, options: JSON | None = None) -> bool:
@@ -364,11 +363,7 @@ class FakeKube:
         old = self._existing(t)
         rv = meta.get("resourceVersion") or ""
         if not rv and rt.custom:
-            raise errors.invalid(
-                rt,
-                t.name,
-                [errors.field_invalid("metadata.resourceVersion", "0x0", "must be specified for an update")],
-            )
+            raise errors.resource_version_required(rt, t.name)
         await self._commit_update(req, send, t, old, obj, rv)
 
     async def _patch(self, req: Request, send: Send, t: Target) -> None:
@@ -383,9 +378,7 @@ class FakeKube:
         # Strategic merge for the core kinds is applied as a JSON merge patch (see README gaps).
         kind = patch.MERGE if ct == patch.STRATEGIC else ct
         patched = patch.apply_patch(kind, doc, body)
-        patched = objects.check_shape(patched)
-        objects.check_type_meta(rt, patched)
-        patched = objects.to_storage(rt, patched)
+        patched = objects.to_storage(rt, decode.to_object(rt, patched, body))
         meta = patched["metadata"]
         if meta.get("name") != t.name:
             raise _name_mismatch(meta.get("name") or "", t.name)
@@ -436,7 +429,7 @@ class FakeKube:
                 raise errors.bad_request("DeleteOptions must be a JSON object")
         policy = req.query.get("propagationPolicy", options.get("propagationPolicy"))
         if policy is not None and policy not in _PROPAGATION:
-            msg = f'Unsupported value: "{policy}": supported values: "Foreground", "Background", "Orphan"'
+            msg = f'Unsupported value: "{policy}": supported values: {_SUPPORTED_POLICIES}'
             raise ApiError(
                 422,
                 "Invalid",
@@ -472,6 +465,9 @@ class FakeKube:
             obj = objects.deep_copy(old.raw)
             obj["metadata"]["deletionTimestamp"] = objects.now()
             obj["metadata"]["deletionGracePeriodSeconds"] = 0
+            # rest.BeforeDelete bumps generation when it marks an object deleting.
+            if obj["metadata"].get("generation"):
+                obj["metadata"]["generation"] += 1
             if dry:
                 return obj, False
             return self.store.replace(rt.storage_key, key, obj), False
@@ -725,6 +721,19 @@ class FakeKube:
         ]
         ctype = next((v for k, v in r.headers if k.lower() == "content-type"), "application/octet-stream")
         await respond(send, r.status, r.body, ctype.encode("latin-1"), headers)
+
+
+def _request_verb(req: Request, t: Target) -> str:
+    """The Kubernetes verb of a request (request.RequestInfoFactory): GET → get/list/watch, POST →
+    create, PUT → update, PATCH → patch, DELETE → delete/deletecollection; else the lower-case method."""
+    m = req.method
+    if m == "GET":
+        if t.name is None:
+            return "watch" if req.flag("watch") else "list"
+        return "get"
+    if m == "DELETE":
+        return "delete" if t.name is not None else "deletecollection"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(m, m.lower())
 
 
 def _raise(err: ApiError) -> JSON:

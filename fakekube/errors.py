@@ -19,8 +19,12 @@ JSON = dict[str, Any]
 class ApiError(Exception):
     """A request failure that is answered with the ``Status`` object :attr:`status` (HTTP :attr:`code`)."""
 
-    def __init__(self, code: int, reason: str, message: str, details: JSON | None = None) -> None:
+    def __init__(
+        self, code: int, reason: str, message: str, details: JSON | None = None, plain: bool = False
+    ) -> None:
         super().__init__(message)
+        #: Answer with ``message`` as text/plain instead of a Status (the mux's own 404).
+        self.plain = plain
         self.code = code
         self.reason = reason
         self.message = message
@@ -88,20 +92,54 @@ def conflict(rt: ResourceType, name: str) -> ApiError:
     )
 
 
-def invalid(rt: ResourceType, name: str, causes: list[JSON]) -> ApiError:
+def invalid(rt: ResourceType, name: str, causes: list[JSON], kind: str | None = None) -> ApiError:
     """422 Invalid with ``details.causes`` (errors.NewInvalid).
 
     ``causes`` items are ``{"reason": "FieldValueInvalid"|..., "message": str, "field": str}``; the
-    message joins ``field: message`` of each cause, like ``field.ErrorList.ToAggregate``.
+    message joins ``field: message`` of each cause, like ``field.ErrorList.ToAggregate``. ``kind``
+    is the kind named in the body when it differs from ``rt.kind`` (apiextensions reports that one).
     """
+    kind = kind or rt.kind
+    group_kind = f"{kind}.{rt.group}" if rt.group else kind
     parts = [f"{c['field']}: {c['message']}" for c in causes]
     summary = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
-    details: JSON = {"name": name}
+    details: JSON = {"name": name} if name else {}
     if rt.group:
         details["group"] = rt.group
-    details["kind"] = rt.kind
+    details["kind"] = kind
     details["causes"] = causes
-    return ApiError(422, "Invalid", f'{rt.group_kind} "{name}" is invalid: {summary}', details)
+    return ApiError(422, "Invalid", f'{group_kind} "{name}" is invalid: {summary}', details)
+
+
+def resource_version_required(rt: ResourceType, name: str) -> ApiError:
+    """422 for an update of a custom resource without ``metadata.resourceVersion``.
+
+    The generic store's ``rest.BeforeUpdate`` error, named by group/resource (not kind).
+    """
+    cause = {
+        "reason": "FieldValueInvalid",
+        "message": "Invalid value: 0: must be specified for an update",
+        "field": "metadata.resourceVersion",
+    }
+    return ApiError(
+        422,
+        "Invalid",
+        f'{rt.group_resource} "{name}" is invalid: metadata.resourceVersion: {cause["message"]}',
+        {**_resource_details(rt, name), "causes": [cause]},
+    )
+
+
+def method_not_supported(rt: ResourceType, verb: str) -> ApiError:
+    """405 MethodNotAllowed ``VERB is not supported on resources of kind "plural.group"``
+    (errors.NewMethodNotSupported, as the CRD handler answers for a verb it does not serve)."""
+    details: JSON = {"group": rt.group} if rt.group else {}
+    details["kind"] = rt.plural
+    return ApiError(
+        405,
+        "MethodNotAllowed",
+        f'{verb} is not supported on resources of kind "{rt.group_resource}"',
+        details,
+    )
 
 
 def field_invalid(field: str, value: Any, detail: str) -> JSON:
@@ -138,7 +176,6 @@ def unsupported_media_type(content_type: str, accepted: list[str]) -> ApiError:
         "UnsupportedMediaType",
         "the body of the request was in an unknown format - accepted media types include: "
         + ", ".join(accepted),
-        {},
     )
 
 
@@ -158,6 +195,12 @@ def expired(message: str) -> ApiError:
 def path_not_found() -> ApiError:
     """404 NotFound for a URL that names no served resource (the apiserver's not-found handler)."""
     return ApiError(404, "NotFound", "the server could not find the requested resource", {})
+
+
+def page_not_found() -> ApiError:
+    """The apiserver's non-Status 404 (text ``404 page not found``) for unknown paths in a served
+    group, from the ``NotFoundHandler`` behind the CRD handler."""
+    return ApiError(404, "NotFound", "404 page not found\n", plain=True)
 
 
 def service_unavailable(message: str) -> ApiError:

@@ -78,76 +78,9 @@ def validate_meta(rt: ResourceType, obj: JSON) -> list[JSON]:
     return causes
 
 
-def check_shape(obj: Any) -> JSON:
-    """Require a JSON object whose ``metadata`` (if present) is an object with string-map labels.
-
-    Raises 400 BadRequest with a decoding error like the apiserver's JSON decoder gives.
-    """
-    if not isinstance(obj, dict):
-        raise errors.bad_request(
-            "couldn't get version/kind; json parse error: json: cannot unmarshal "
-            f"{_json_type(obj)} into Go value of type struct {{ APIVersion string "
-            '"json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }'
-        )
-    meta = obj.setdefault("metadata", {})
-    if meta is None:
-        meta = obj["metadata"] = {}
-    if not isinstance(meta, dict):
-        raise errors.bad_request(
-            f"json: cannot unmarshal {_json_type(meta)} into Go struct field "
-            f"{obj.get('kind', 'Object')}.metadata of type v1.ObjectMeta"
-        )
-    for field in ("labels", "annotations"):
-        m = meta.get(field)
-        if m is None:
-            meta.pop(field, None)
-            continue
-        if not isinstance(m, dict) or not all(isinstance(v, str) for v in m.values()):
-            raise errors.bad_request(
-                f"json: cannot unmarshal {_json_type(m)} into Go struct field "
-                f"ObjectMeta.metadata.{field} of type map[string]string"
-            )
-    for field in ("name", "namespace", "generateName", "resourceVersion"):
-        if field in meta and meta[field] is not None and not isinstance(meta[field], str):
-            raise errors.bad_request(
-                f"json: cannot unmarshal {_json_type(meta[field])} into Go struct "
-                f"field ObjectMeta.metadata.{field} of type string"
-            )
-    return obj
-
-
-def _json_type(v: Any) -> str:
-    if isinstance(v, bool):
-        return "bool"
-    if isinstance(v, (int, float)):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "array"
-    return "object"
-
-
-def check_type_meta(rt: ResourceType, obj: JSON) -> None:
-    """400 when ``apiVersion`` contradicts the URL; for core kinds also when ``kind`` does.
-
-    Missing ``apiVersion``/``kind`` are filled from the URL (the decoder's default GVK). A custom
-    resource with a wrong ``kind`` is left for :func:`validate_meta` (a 422, as apiextensions does).
-    Source: ``handlers/create.go`` ("the API version in the data ... does not match ...").
-    """
-    api_version = obj.get("apiVersion") or rt.api_version
-    if api_version != rt.api_version:
-        raise errors.bad_request(
-            f"the API version in the data ({api_version}) does not match the expected API version "
-            f"({rt.api_version})"
-        )
-    obj["apiVersion"] = api_version
-    kind = obj.get("kind") or rt.kind
-    if kind != rt.kind and not rt.custom:
-        raise errors.bad_request(
-            f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})"
-        )
-    obj["kind"] = kind
+def invalid(rt: ResourceType, obj: JSON, causes: list[JSON]) -> ApiError:
+    """The 422 for ``causes`` found in ``obj`` (named by the body's kind, as apiextensions does)."""
+    return errors.invalid(rt, obj["metadata"].get("name", ""), causes, obj.get("kind"))
 
 
 _cluster_ips = itertools.count(10)
@@ -215,7 +148,7 @@ def prepare_create(rt: ResourceType, namespace: str | None, obj: JSON) -> JSON:
     if rt is SERVICES:
         causes += _service_defaults(obj)
     if causes:
-        raise errors.invalid(rt, meta.get("name", ""), causes)
+        raise invalid(rt, obj, causes)
     meta["uid"] = str(uuid.uuid4())
     meta["creationTimestamp"] = now()
     if rt.custom:
@@ -272,7 +205,7 @@ def prepare_update(rt: ResourceType, old: JSON, new: JSON, subresource: str | No
             spec["clusterIP"] = old.get("spec", {}).get("clusterIP", "")
         causes += _service_defaults(new)
     if causes:
-        raise errors.invalid(rt, old_meta["name"], causes)
+        raise invalid(rt, new, causes)
     if rt.custom and _without(new, "metadata", "status") != _without(old, "metadata", "status"):
         meta["generation"] = old_meta.get("generation", 1) + 1
     return new

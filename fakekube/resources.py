@@ -133,7 +133,6 @@ def _ray(kind: str, plural: str, short: tuple[str, ...], columns: tuple[PrinterC
         subresources=frozenset({"status"}),
         short_names=short,
         categories=("all",),
-        field_label_error=_default_meta_error(),
         printer_columns=columns,
     )
 

@@ -110,7 +110,8 @@ def _columns(rt: ResourceType) -> list[JSON]:
                     "name": c.name,
                     "type": c.type,
                     "format": "",
-                    "description": c.description,
+                    "description": c.description
+                    or f"Custom resource definition column (in JSONPath format): {c.json_path}",
                     "priority": c.priority,
                 }
             )
