@@ -69,7 +69,11 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when != "call" or "test_differential[" not in report.nodeid:
         return
     target = report.nodeid.rsplit("[", 1)[1].rstrip("]")
-    diffs = [] if report.passed else [str(report.longrepr).strip().splitlines()[-1][:300]]
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = crash.message if crash is not None else str(report.longrepr)
+    # the assertion message: the shrunk program, then one line per difference
+    lines = [line.strip() for line in message.splitlines()]
+    diffs = [] if report.passed else [lines[0][:300], *(x[:300] for x in lines if x.startswith("step "))]
     RESULTS.add(Comparison("differential", target, diffs))
 
 
