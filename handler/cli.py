@@ -16,6 +16,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -91,6 +92,11 @@ def run(settings: Settings) -> None:
 
     resolve(settings)  # fail now, with a clear message, rather than in every worker
     os.environ.update(settings.to_env())
+    metrics_dir = None
+    if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Workers share their counters through files so any worker's /metrics shows the total.
+        metrics_dir = tempfile.TemporaryDirectory(prefix="kuberay-apiserver-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir.name
     config = dict_config(settings.log_level, settings.log_json)
     logging.config.dictConfig(config)
     Granian(
@@ -103,6 +109,8 @@ def run(settings: Settings) -> None:
         log_dictconfig=config,
         websockets=False,
     ).serve()
+    if metrics_dir is not None:
+        metrics_dir.cleanup()
 
 
 def _free_port() -> int:

@@ -3,10 +3,15 @@
 Each application has its own ``CollectorRegistry`` so several apps can live in one process (tests).
 Label values are low-cardinality: ``route`` is a :class:`handler.routes.Route` name
 (``ray``, ``events``, ``service-proxy``, ``discovery``, or ``refused``), never a raw path.
-With several granian workers each worker exposes its own counters (a scrape reaches one worker).
+
+With several granian workers a scrape reaches one of them, so ``kuberay-apiserver serve
+--workers N`` (N > 1) sets ``PROMETHEUS_MULTIPROC_DIR`` and every worker renders the sum over all
+workers (prometheus-client's multiprocess mode, see its docs "Multiprocess Mode").
 """
 
 from __future__ import annotations
+
+import os
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -15,6 +20,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 
 
@@ -53,7 +59,10 @@ class Metrics:
             registry=self.registry,
         )
         self.inflight = Gauge(
-            "kuberay_apiserver_inflight_requests", "Requests being served.", registry=self.registry
+            "kuberay_apiserver_inflight_requests",
+            "Requests being served.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
         )
 
     def observe(self, route: str, method: str, code: int, seconds: float) -> None:
@@ -62,5 +71,9 @@ class Metrics:
         self.duration.labels(route, method).observe(seconds)
 
     def render(self) -> bytes:
-        """The text exposition format of every metric."""
+        """The text exposition format of every metric (summed over workers in multiprocess mode)."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry)
         return generate_latest(self.registry)

@@ -107,3 +107,35 @@ def test_bad_environment_value_is_reported() -> None:
         env={"KUBERAY_APISERVER_PORT": "eighty", "PATH": "/usr/bin:/bin"},
     )
     assert out.returncode != 0 and "KUBERAY_APISERVER_PORT" in out.stderr
+
+
+def test_metrics_are_summed_over_workers(stub: StubUpstream) -> None:
+    port = free_port()
+    proc = start_server(
+        [
+            "kuberay-apiserver",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--upstream",
+            stub.url,
+        ],
+        port,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(20):
+            with httpx.Client() as c:  # a new connection each time, so both workers get some
+                assert c.get(base + LIST).status_code == 200
+        line = 'kuberay_apiserver_requests_total{code="200",method="GET",route="ray"}'
+        for _ in range(4):
+            with httpx.Client() as c:
+                text = c.get(base + "/metrics").text
+            values = [float(x.split()[-1]) for x in text.splitlines() if x.startswith(line)]
+            assert values == [20.0]
+    finally:
+        stop_server(proc)
