@@ -8,6 +8,7 @@ scripted reply for its path prefix, or by the default 200 JSON reply.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ class Seen:
 class StubUpstream:
     """A test upstream on ``url``; script replies with :meth:`script`, inspect :attr:`seen`."""
 
-    def __init__(self, port: int = 0) -> None:
+    def __init__(self, port: int = 0, tls: ssl.SSLContext | None = None) -> None:
         self.seen: list[Seen] = []
         self._replies: deque[Reply] = deque()
         self.default = Reply(body=json.dumps({"kind": "RayClusterList", "items": []}).encode())
@@ -58,9 +59,13 @@ class StubUpstream:
                 body = self.rfile.read(length) if length else b""
                 if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
                     body = self._read_chunked()
-                stub.seen.append(
-                    Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-                )
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                if isinstance(self.connection, ssl.SSLSocket):
+                    # The client certificate's CN, so tests can see which identity was presented.
+                    cert = self.connection.getpeercert() or {}
+                    subject = dict(pair[0] for pair in cert.get("subject", ()))
+                    headers["x-stub-client-cn"] = str(subject.get("commonName", ""))
+                stub.seen.append(Seen(self.command, self.path, headers, body))
                 reply = stub._replies.popleft() if stub._replies else stub.default
                 if reply.drop:
                     self.close_connection = True
@@ -105,8 +110,10 @@ class StubUpstream:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
