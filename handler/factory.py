@@ -33,11 +33,13 @@ class _UpstreamHolder:
         self.upstream: Upstream | None = None
 
     def get(self) -> Upstream:
+        """The pool, built on first use (inside the worker's event loop)."""
         if self.upstream is None:
             self.upstream = Upstream(self.credentials, self.connect_timeout)
         return self.upstream
 
     async def close(self) -> None:
+        """Close the pool on shutdown."""
         if self.upstream is not None:
             await self.upstream.close()
             self.upstream = None

@@ -23,7 +23,7 @@ import enum
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlencode
 
-from handler.errors import GatewayError, method_not_allowed, not_found_path
+from handler.errors import method_not_allowed, not_found_path
 
 RAY_PREFIX = "/apis/ray.io/v1"
 ALL_VERBS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -90,8 +90,19 @@ def service_name(segment: str) -> str:
     return pieces[0]
 
 
-DISCOVERY_PATHS = frozenset({"/api", "/api/v1", "/apis", "/version", "/openapi/v2", "/openapi/v3"})
-DISCOVERY_PREFIXES = ("/apis/ray.io", "/apis/events.k8s.io", "/openapi/v3/")
+#: Discovery and OpenAPI documents (``/openapi/v3/<group-version>`` is matched by prefix).
+DISCOVERY_PATHS = frozenset(
+    {
+        "/api",
+        "/api/v1",
+        "/apis",
+        "/version",
+        "/openapi/v2",
+        "/openapi/v3",
+        "/apis/events.k8s.io",
+        "/apis/events.k8s.io/v1",
+    }
+)
 
 
 def match(method: str, path: str) -> Route:
@@ -116,11 +127,7 @@ def match(method: str, path: str) -> Route:
         return _check(method, READ_VERBS, Route(Kind.EVENTS, "events-core", segs[3]))
     if n == 6 and segs[:4] == ["apis", "events.k8s.io", "v1", "namespaces"] and segs[5] == "events":
         return _check(method, READ_VERBS, Route(Kind.EVENTS, "events", segs[4]))
-    if (
-        norm in DISCOVERY_PATHS
-        or norm in ("/apis/events.k8s.io", "/apis/events.k8s.io/v1")
-        or (norm.startswith("/openapi/v3/"))
-    ):
+    if norm in DISCOVERY_PATHS or norm.startswith("/openapi/v3/"):
         return _check(method, READ_VERBS, Route(Kind.DISCOVERY, "discovery"))
     raise not_found_path()
 
@@ -152,6 +159,3 @@ def is_kuberay_service(service: dict[str, object]) -> bool:
     labels = metadata.get("labels") if isinstance(metadata, dict) else None
     key, value = KUBERAY_SERVICE_LABEL
     return isinstance(labels, dict) and labels.get(key) == value
-
-
-__all__ = ["GatewayError", "Kind", "Route", "force_field_selector", "is_kuberay_service", "match"]
