@@ -205,3 +205,30 @@ def test_yaml_body_and_table_output(gateway_url: str, namespace: str, http: http
     table = http.get(base, headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}).json()
     assert table["kind"] == "Table"
     assert [row["cells"][0] for row in table["rows"]] == ["tbl"]
+
+
+def test_watch_closed_by_the_caller_is_closed_upstream(
+    fakekube_url: str, namespace: str, gateway_factory: Any, http: httpx.Client
+) -> None:
+    """When the caller hangs up, the gateway ends the request (and with it the upstream watch) at once."""
+    gw = gateway_factory(fakekube_url)
+
+    def inflight() -> float:
+        text = http.get(gw + "/metrics").text
+        return next(
+            float(line.split()[-1])
+            for line in text.splitlines()
+            if line.startswith("kuberay_apiserver_inflight")
+        )
+
+    base = f"{gw}/apis/ray.io/v1/namespaces/{namespace}/rayclusters"
+    with (
+        httpx.Client(timeout=30) as c,
+        c.stream("GET", base, params={"watch": "1", "timeoutSeconds": "120"}) as r,
+    ):
+        assert r.status_code == 200
+        assert inflight() == 1.0
+    deadline = time.monotonic() + 5
+    while inflight() != 0.0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert inflight() == 0.0
