@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 import httpx
-from conftest import free_port, start_server, stop_server
 
 
 def rc(name: str, labels: dict[str, str] | None = None) -> dict[str, object]:
@@ -28,8 +28,8 @@ def test_health_and_version(fakekube_url: str) -> None:
     assert v["major"] == "1" and v["gitVersion"].startswith("v1.")
 
 
-def test_serve_prints_url_and_python_m_works() -> None:
-    port = free_port()
+def test_serve_prints_url_and_python_m_works(server_tools: Any) -> None:
+    port = server_tools.free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "fakekube", "serve", "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.PIPE,
@@ -41,12 +41,12 @@ def test_serve_prints_url_and_python_m_works() -> None:
         assert line.strip() == f"fakekube serving on http://127.0.0.1:{port}"
         assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
     finally:
-        stop_server(proc)
+        server_tools.stop_server(proc)
     assert proc.returncode == 0
 
 
-def test_service_backend_flag_is_validated() -> None:
-    port = free_port()
+def test_service_backend_flag_is_validated(server_tools: Any) -> None:
+    port = server_tools.free_port()
     r = subprocess.run(
         [sys.executable, "-m", "fakekube", "serve", "--port", str(port), "--service-backend", "bad"],
         capture_output=True,
@@ -82,8 +82,8 @@ def test_crud_list_watch_roundtrip(fakekube_url: str, namespace: str) -> None:
         assert events[0]["object"]["metadata"]["generation"] == 2
 
 
-def test_start_server_helper_reused() -> None:
-    port = free_port()
-    proc = start_server(["fakekube", "serve", "--port", str(port)], port)
-    stop_server(proc)
+def test_sigterm_stops_cleanly(server_tools: Any) -> None:
+    port = server_tools.free_port()
+    proc = server_tools.start_server(["fakekube", "serve", "--port", str(port)], port)
+    server_tools.stop_server(proc)
     assert proc.returncode == 0
