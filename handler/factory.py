@@ -8,12 +8,14 @@ stateless: its only per-process state is the upstream connection pool and the me
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
+from typing import Any
 
 from litestar import Litestar, MediaType, Response, get
 from litestar.config.cors import CORSConfig
 from litestar.handlers import asgi
-from litestar.types import Receive, Scope, Send
+from litestar.types import Middleware, Receive, Scope, Send
 from pyreqwest.exceptions import RequestError
 
 from handler.credentials import UpstreamCredentials, resolve
@@ -45,23 +47,46 @@ class _UpstreamHolder:
             self.upstream = None
 
 
+def split_middleware(middleware: Sequence[Any]) -> tuple[list[GatewayMiddleware], list[Middleware]]:
+    """Separate gateway request rules from ordinary Litestar/ASGI middleware.
+
+    A request rule is an async callable of one request (a coroutine function, or an object whose
+    ``__call__`` is one); anything else (``DefineMiddleware``, an ``ASGIMiddleware`` or
+    ``AbstractMiddleware``, a factory ``app -> app``) is handed to Litestar, which wraps the whole
+    application with it, in order.
+    """
+    rules: list[GatewayMiddleware] = []
+    asgi_middleware: list[Middleware] = []
+    for item in middleware:
+        call = getattr(item, "__call__", None)  # noqa: B004 - objects with an async __call__ count
+        if inspect.iscoroutinefunction(item) or (
+            not inspect.isclass(item) and call is not None and inspect.iscoroutinefunction(call)
+        ):
+            rules.append(item)
+        else:
+            asgi_middleware.append(item)
+    return rules, asgi_middleware
+
+
 def create_app(
     settings: Settings | None = None,
-    middleware: Sequence[GatewayMiddleware] = (),
+    middleware: Sequence[GatewayMiddleware | Middleware] = (),
     credentials: UpstreamCredentials | None = None,
 ) -> Litestar:
     """Build the gateway application.
 
-    ``settings`` defaults to ``Settings()``; ``middleware`` is the chain of request rules (see
-    :mod:`handler.middleware`); ``credentials`` overrides the upstream resolved from settings
-    (tests, embedding). Raises :class:`handler.credentials.CredentialsError` when the upstream's
-    credentials cannot be loaded.
+    ``settings`` defaults to ``Settings()``. ``middleware`` mixes request rules (async functions
+    of a :class:`handler.middleware.GatewayRequest`, run in order before the upstream call) and
+    ordinary Litestar/ASGI middleware (wrapping the whole app), see :func:`split_middleware`.
+    ``credentials`` overrides the upstream resolved from settings (tests, embedding). Raises
+    :class:`handler.credentials.CredentialsError` when the upstream's credentials cannot be loaded.
     """
     settings = settings or Settings()
     creds = credentials or resolve(settings)
     holder = _UpstreamHolder(creds, settings.upstream_timeout)
     metrics = Metrics()
-    proxy = Proxy(settings, middleware, metrics, holder.get)
+    rules, asgi_middleware = split_middleware(middleware)
+    proxy = Proxy(settings, rules, metrics, holder.get)
 
     @get("/healthz", media_type=MediaType.TEXT, sync_to_thread=False)
     def healthz() -> str:
@@ -102,6 +127,7 @@ def create_app(
     app = Litestar(
         route_handlers=[healthz, livez, readyz, metrics_handler, proxy_mount],
         cors_config=cors,
+        middleware=asgi_middleware,
         on_shutdown=[holder.close],
         openapi_config=None,
         logging_config=None,

@@ -1,8 +1,9 @@
 """The gateway's middleware hook: rules that inspect or rewrite a request before it goes upstream.
 
-A middleware is any async callable ``(request: GatewayRequest) -> None`` passed to
-``handler.create_app(settings, middleware=[...])``. They run in order, after the route matched
-and before the request is sent upstream. A middleware may
+A request rule is any async callable ``(request: GatewayRequest) -> None`` passed to
+``handler.create_app(settings, middleware=[...])`` (ordinary Litestar/ASGI middleware may be
+mixed in the same list, see :func:`handler.factory.split_middleware`). Rules run in order, after
+the route matched and before the request is sent upstream. A rule may
 
 - read ``request.method``, ``request.path``, ``request.query``, ``request.headers`` and
   ``request.route`` (what was matched: ``Kind.RAY``, ``Kind.EVENTS``, ``Kind.SERVICE_PROXY``);

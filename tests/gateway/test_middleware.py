@@ -58,3 +58,34 @@ def test_undecodable_body_is_a_400_status_when_middleware_parses_it(stub: StubUp
         r = c.post(BASE, content=b"{not json", headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and r.json()["reason"] == "BadRequest"
     assert stub.seen == []
+
+
+def test_litestar_asgi_middleware_wraps_the_app_next_to_rules(stub: StubUpstream) -> None:
+    from litestar.middleware import ASGIMiddleware
+    from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+    class ServedBy(ASGIMiddleware):
+        """Stamps ``x-served-by`` on every response (an ordinary Litestar middleware)."""
+
+        async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+            async def stamped(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message["headers"], (b"x-served-by", b"gateway-test")]
+                await send(message)
+
+            await next_app(scope, receive, stamped)
+
+    class TeamRule:
+        """A rule written as an object with an async ``__call__``."""
+
+        async def __call__(self, request: GatewayRequest) -> None:
+            request.set_header("x-team", "platform")
+
+    stub.reset()
+    app = create_app(Settings(upstream=stub.url), middleware=[ServedBy(), TeamRule(), no_deletes])
+    with TestClient(app) as c:
+        r = c.get(BASE)
+        assert r.status_code == 200 and r.headers["x-served-by"] == "gateway-test"
+        assert stub.seen[-1].headers["x-team"] == "platform"
+        assert c.delete(BASE + "/a").status_code == 403
+        assert c.get("/healthz").headers["x-served-by"] == "gateway-test"
