@@ -15,7 +15,12 @@ import httpx
 import pytest
 import yaml
 
-RAY_KINDS = {"RayCluster": "rayclusters", "RayJob": "rayjobs", "RayService": "rayservices"}
+RAY_KINDS = {
+    "RayCluster": "rayclusters",
+    "RayJob": "rayjobs",
+    "RayService": "rayservices",
+    "RayCronJob": "raycronjobs",
+}
 
 
 def curl(*args: str, data: str | None = None) -> tuple[int, Any]:
@@ -40,7 +45,8 @@ def ray_document(path: Path) -> tuple[str, dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    "sample", ["ray-cluster.sample.yaml", "ray-job.sample.yaml", "ray-service.sample.yaml"]
+    "sample",
+    ["ray-cluster.sample.yaml", "ray-job.sample.yaml", "ray-service.sample.yaml", "ray-cronjob.sample.yaml"],
 )
 def test_quick_start_with_curl(gateway_url: str, namespace: str, kuberay_dir: Path, sample: str) -> None:
     text, doc = ray_document(kuberay_dir / "samples" / sample)
