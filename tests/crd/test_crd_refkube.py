@@ -15,9 +15,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import selectors
 import subprocess
-import time
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -49,16 +48,18 @@ def start_refkube(crd_dir: Path, workdir: Path) -> tuple[subprocess.Popen[str], 
         stdout=subprocess.PIPE, stderr=log, text=True,
     )  # fmt: skip
     assert proc.stdout is not None
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and proc.poll() is None:
-        if sel.select(timeout=0.5):
-            line = proc.stdout.readline()
+    # a loaded 2-core machine can take minutes; the watchdog ends a refkube that never gets ready
+    watchdog = threading.Timer(300, proc.kill)
+    watchdog.start()
+    try:
+        for line in proc.stdout:  # blocking reads: no select() on a buffered pipe
             if line.startswith("refkube: proxy="):
                 return proc, line.split("=", 1)[1].strip()
-    proc.kill()
-    pytest.fail(f"refkube did not start (exit {proc.poll()})")
+    finally:
+        watchdog.cancel()
+    log.close()
+    tail = (workdir / "refkube.log").read_text()[-2000:]
+    pytest.fail(f"refkube did not start (exit {proc.poll()}):\n{tail}")
 
 
 def post(proxy: str, obj: dict[str, Any], field_validation: str) -> tuple[int, dict[str, Any], list[str]]:
