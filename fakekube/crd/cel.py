@@ -25,9 +25,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
+from types import ModuleType
 from typing import Any
-
-import cel
 
 from fakekube.crd import causes as C
 from fakekube.crd.causes import Cause
@@ -49,9 +49,17 @@ class Rule:
     compile_error: str = ""
 
 
+@cache
+def _cel() -> ModuleType:
+    """The ``cel`` module, imported on first use: it costs ~0.3 s (it pulls in its CLI's deps)."""
+    import cel
+
+    return cel
+
+
 def _compile(src: str) -> tuple[Any, str]:
     try:
-        return cel.compile(src), ""
+        return _cel().compile(src), ""
     except (ValueError, RuntimeError, TypeError) as e:
         return None, str(e)
 
@@ -129,7 +137,8 @@ def _eval_rules(node: Node, value: Any, old: Any, path: str, out: list[Cause]) -
         bindings: dict[str, Any] = {"self": value}
         if rule.transition:
             if rule.optional_old_self:
-                none_or_old = cel.OptionalValue.none() if old is MISSING else cel.OptionalValue.of(old)
+                optional = _cel().OptionalValue
+                none_or_old = optional.none() if old is MISSING else optional.of(old)
                 bindings["oldSelf"] = none_or_old
             elif old is MISSING:
                 continue

@@ -12,9 +12,9 @@ from fakekube.crd.builtin.generate import build_crds, render
 def test_generated_files_are_up_to_date() -> None:
     docs = build_crds()
     files = {p.name: p.read_text() for p in crd_files()}
-    assert set(files) == {f"ray.io_{d['spec']['names']['plural']}.yaml" for d in docs}
+    assert set(files) == {f"ray.io_{d['spec']['names']['plural']}.json" for d in docs}
     for d in docs:
-        assert files[f"ray.io_{d['spec']['names']['plural']}.yaml"] == render(d)
+        assert files[f"ray.io_{d['spec']['names']['plural']}.json"] == render(d)
 
 
 def test_kinds_versions_subresources_and_columns() -> None:
