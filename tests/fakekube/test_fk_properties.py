@@ -1,0 +1,278 @@
+"""Hypothesis property tests: label selectors against a reference model of the grammar; operation
+sequences (resourceVersion strictly increasing, watches see every change once and in order); paging
+with any ``limit`` equals one unpaged list, also while writes happen between pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import hypothesis.strategies as st
+from conftest import RC_PATH, raycluster
+from fk_client import AsgiClient
+from hypothesis import HealthCheck, given, settings
+
+from fakekube import create_app
+from fakekube.resources import RAY_TYPES
+from fakekube.selectors import EVERYTHING, NO_FIELDS, SelectorError, parse_label_selector
+from fakekube.watch import WatchStream
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+KEYS = ["a", "b", "app.kubernetes.io/name", "x-1"]
+VALUES = ["", "v", "w", "1", "12", "x_y.z"]
+
+# ---------------------------------------------------------------------------------------------
+# label selectors: a reference model of requirements, rendered in the grammar's spellings
+
+
+@dataclass(frozen=True)
+class Req:
+    """A reference requirement: ``op`` in =, ==, !=, in, notin, exists, !, gt, lt."""
+
+    key: str
+    op: str
+    values: tuple[str, ...]
+
+    def render(self, ws: str) -> str:
+        if self.op == "exists":
+            return self.key
+        if self.op == "!":
+            return f"!{ws}{self.key}"
+        if self.op in ("in", "notin"):
+            return f"{self.key} {self.op}{ws}({ws}{(ws + ',' + ws).join(self.values)}{ws})"
+        sym = {"gt": ">", "lt": "<"}.get(self.op, self.op)
+        return f"{self.key}{ws}{sym}{ws}{self.values[0]}"
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        has, v = self.key in labels, labels.get(self.key)
+        if self.op in ("=", "==", "in"):
+            return has and v in self.values
+        if self.op in ("!=", "notin"):
+            return not has or v not in self.values
+        if self.op == "exists":
+            return has
+        if self.op == "!":
+            return not has
+        if not has or not (v or "").lstrip("-").isdigit():
+            return False
+        return int(v or 0) > int(self.values[0]) if self.op == "gt" else int(v or 0) < int(self.values[0])
+
+
+def requirement() -> st.SearchStrategy[Req]:
+    key = st.sampled_from(KEYS)
+    return st.one_of(
+        st.builds(Req, key, st.sampled_from(["=", "==", "!="]), st.tuples(st.sampled_from(VALUES))),
+        st.builds(
+            Req,
+            key,
+            st.sampled_from(["in", "notin"]),
+            st.lists(st.sampled_from([v for v in VALUES if v]), min_size=1, max_size=3, unique=True).map(
+                tuple
+            ),
+        ),
+        st.builds(Req, key, st.sampled_from(["exists", "!"]), st.just(())),
+        st.builds(Req, key, st.sampled_from(["gt", "lt"]), st.tuples(st.sampled_from(["0", "5", "11"]))),
+    )
+
+
+labelsets = st.dictionaries(st.sampled_from(KEYS), st.sampled_from([*VALUES, "7", "30"]), max_size=4)
+
+
+@SETTINGS
+@given(
+    reqs=st.lists(requirement(), max_size=4),
+    ws=st.sampled_from(["", " ", "  "]),
+    sets=st.lists(labelsets, min_size=1, max_size=8),
+)
+def test_valid_label_selectors_match_like_the_model(
+    reqs: list[Req], ws: str, sets: list[dict[str, str]]
+) -> None:
+    text = (ws + "," + ws).join(r.render(ws) for r in reqs)
+    sel = parse_label_selector(text)
+    for labels in sets:
+        assert sel.matches(labels) == all(r.matches(labels) for r in reqs), (text, labels)
+
+
+# Mutations that the grammar rejects, each with the start of the apiserver's message.
+BREAKS: list[tuple[str, str]] = [
+    ("-bad=v", 'unable to parse requirement: <nil>: Invalid value: "-bad"'),
+    ("a=-v", 'unable to parse requirement: values[0][a]: Invalid value: "-v"'),
+    ("a in v", "unable to parse requirement: found 'v' expected: '('"),
+    ("a in (v w)", "unable to parse requirement: found 'w', expected: ',' or ')'"),
+    ("a ~ v", "unable to parse requirement: found '~', expected: in, notin, =, ==, !=, gt, lt"),
+    ("a>v", "unable to parse requirement: values[0]: Invalid value: \"v\": for 'Gt', 'Lt' operators"),
+    ("a=v=w", "found '=', expected: ',' or 'end of string'"),
+    ("(a)", "found '(', expected: !, identifier, or 'end of string'"),  # after ',': see below
+    ("!a=v", "found '=', expected: ',' or 'end of string'"),
+    ("a" * 64, "unable to parse requirement: <nil>: Invalid value"),
+]
+
+
+@SETTINGS
+@given(
+    prefix=st.lists(requirement(), max_size=2), broken=st.sampled_from(BREAKS), trailing_comma=st.booleans()
+)
+def test_invalid_label_selectors_are_rejected_with_the_parse_error(
+    prefix: list[Req], broken: tuple[str, str], trailing_comma: bool
+) -> None:
+    text = ",".join([*(r.render(" ") for r in prefix), broken[0]])
+    try:
+        parse_label_selector(text)
+    except SelectorError as e:
+        want = broken[1]
+        if prefix and broken[0] == "(a)":
+            want = "found '(', expected: identifier after ','"
+        assert str(e).startswith(want), (text, str(e))
+    else:
+        raise AssertionError(f"{text!r} was accepted")
+    if trailing_comma and prefix:
+        good = ",".join(r.render(" ") for r in prefix) + ","
+        try:
+            parse_label_selector(good)
+        except SelectorError as e:
+            assert "expected: identifier after ','" in str(e)
+        else:
+            raise AssertionError(f"{good!r} was accepted")
+
+
+# ---------------------------------------------------------------------------------------------
+# operation sequences
+
+NAMES = ["r0", "r1", "r2"]
+op = st.one_of(
+    st.tuples(st.just("create"), st.sampled_from(NAMES), st.sampled_from(["", "1", "2"])),
+    st.tuples(st.just("label"), st.sampled_from(NAMES), st.sampled_from(["", "1", "2"])),
+    st.tuples(st.just("spec"), st.sampled_from(NAMES), st.sampled_from(["2.9.0", "2.10.0"])),
+    st.tuples(st.just("status"), st.sampled_from(NAMES), st.sampled_from(["ready", "failed"])),
+    st.tuples(st.just("delete"), st.sampled_from(NAMES), st.just("")),
+)
+
+
+def _apply(c: AsgiClient, kind: str, name: str, arg: str) -> Any:
+    merge = "application/merge-patch+json"
+    if kind == "create":
+        return c.post(RC_PATH, raycluster(name, {"sel": arg} if arg else None))
+    if kind == "label":
+        return c.request(
+            "PATCH", f"{RC_PATH}/{name}", {"metadata": {"labels": {"sel": arg or None}}}, content_type=merge
+        )
+    if kind == "spec":
+        return c.request("PATCH", f"{RC_PATH}/{name}", {"spec": {"rayVersion": arg}}, content_type=merge)
+    if kind == "status":
+        return c.request("PATCH", f"{RC_PATH}/{name}/status", {"status": {"state": arg}}, content_type=merge)
+    return c.request("DELETE", f"{RC_PATH}/{name}")
+
+
+def _drain(w: WatchStream) -> list[tuple[str, str, int]]:
+    import json
+
+    out = []
+    while not w.queue.empty():
+        line = w.queue.get_nowait()
+        assert line is not None
+        ev = json.loads(line)
+        out.append(
+            (ev["type"], ev["object"]["metadata"]["name"], int(ev["object"]["metadata"]["resourceVersion"]))
+        )
+    return out
+
+
+@SETTINGS
+@given(ops=st.lists(op, max_size=25), cut=st.integers(0, 25))
+def test_operation_sequences_keep_rv_increasing_and_watches_complete(
+    ops: list[tuple[str, str, str]], cut: int
+) -> None:
+    app = create_app()
+    c = AsgiClient(app)
+    rt = RAY_TYPES[0]
+    render = lambda s: s.raw  # noqa: E731
+    everything = WatchStream(app.store, rt, "default/", EVERYTHING, NO_FIELDS, render)
+    everything.start(str(app.store.rv), False, False)
+    selected = WatchStream(app.store, rt, "default/", parse_label_selector("sel=1"), NO_FIELDS, render)
+    selected.start(str(app.store.rv), False, False)
+    expected: list[tuple[str, str, int]] = []
+    expected_sel: list[tuple[str, str, int]] = []
+    model: dict[str, dict[str, Any]] = {}  # name -> stored object as last returned
+    last_rv = app.store.rv
+    rv_at_cut = last_rv
+    for i, (kind, name, arg) in enumerate(ops):
+        if i == cut:
+            rv_at_cut = app.store.rv
+        before = app.store.rv
+        r = _apply(c, kind, name, arg)
+        if r.status >= 400:
+            assert app.store.rv == before, (kind, r.status)
+            continue
+        rv = app.store.rv
+        if rv == before:  # a no-op write (nothing changed) is not a change
+            continue
+        assert rv > last_rv
+        last_rv = rv
+        old = model.get(name)
+        old_sel = old is not None and (old["metadata"].get("labels") or {}).get("sel") == "1"
+        if kind == "delete":
+            expected.append(("DELETED", name, rv))
+            if old_sel:
+                expected_sel.append(("DELETED", name, rv))
+            model.pop(name)
+            continue
+        obj = r.json()
+        assert int(obj["metadata"]["resourceVersion"]) == rv
+        model[name] = obj
+        new_sel = (obj["metadata"].get("labels") or {}).get("sel") == "1"
+        expected.append(("ADDED" if old is None else "MODIFIED", name, rv))
+        if new_sel:
+            expected_sel.append(("MODIFIED" if old_sel else "ADDED", name, rv))
+        elif old_sel:
+            expected_sel.append(("DELETED", name, rv))
+    assert _drain(everything) == expected
+    assert _drain(selected) == expected_sel
+    resumed = WatchStream(app.store, rt, "default/", EVERYTHING, NO_FIELDS, render)
+    resumed.start(str(rv_at_cut), False, False)
+    assert _drain(resumed) == [e for e in expected if e[2] > rv_at_cut]
+    listed = c.get(RC_PATH).json()
+    assert {i["metadata"]["name"]: i for i in listed["items"]} == model
+    for w in (everything, selected, resumed):
+        w.close()
+    c.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# paging
+
+
+@SETTINGS
+@given(
+    n=st.integers(0, 25),
+    limit=st.integers(1, 12),
+    selector=st.sampled_from(["", "sel=1", "sel!=1", "!sel"]),
+    writes=st.lists(op, max_size=6),
+    labels=st.lists(st.sampled_from(["", "1", "2"]), min_size=25, max_size=25),
+)
+def test_paging_equals_one_list_even_with_writes_between_pages(
+    n: int, limit: int, selector: str, writes: list[tuple[str, str, str]], labels: list[str]
+) -> None:
+    c = AsgiClient(create_app())
+    for i in range(n):
+        assert (
+            c.post(RC_PATH, raycluster(f"p{i:02d}", {"sel": labels[i]} if labels[i] else None)).status == 201
+        )
+    whole = c.get(RC_PATH, labelSelector=selector).json()
+    pages: list[dict[str, Any]] = []
+    query = {"labelSelector": selector, "limit": str(limit)}
+    page = c.get(RC_PATH, **query).json()
+    while True:
+        pages.extend(page["items"])
+        assert len(page["items"]) <= limit
+        assert page["metadata"]["resourceVersion"] == whole["metadata"]["resourceVersion"]
+        token = page["metadata"].get("continue")
+        if not token:
+            break
+        if not selector:
+            assert page["metadata"]["remainingItemCount"] == len(whole["items"]) - len(pages)
+        for w in writes:  # concurrent writers: later pages must still show the first page's snapshot
+            _apply(c, *w)
+        writes = []
+        page = c.get(RC_PATH, **{**query, "continue": token}).json()
+    assert pages == whole["items"]
+    c.close()
