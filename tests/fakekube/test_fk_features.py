@@ -1,0 +1,224 @@
+"""Behaviours beyond plain CRUD: finalizers, delete collection, namespace deletion, watch details
+(410 ERROR event, timeoutSeconds, bookmarks, initial events), Table output, discovery, the Service
+proxy, dry run and no-op writes."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+from conftest import RC_PATH, raycluster
+from fk_client import AsgiClient
+
+from fakekube import FakeKube, create_app
+
+MERGE = "application/merge-patch+json"
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+
+
+def events(body: bytes) -> list[dict[str, Any]]:
+    """The watch events of a finished watch response."""
+    return [json.loads(line) for line in body.splitlines() if line]
+
+
+def test_finalizers_keep_the_object_until_removed(client: AsgiClient, app: FakeKube) -> None:
+    obj = raycluster("f") | {"metadata": {"name": "f", "finalizers": ["ray.io/protect"]}}
+    rv0 = client.post(RC_PATH, obj).json()["metadata"]["resourceVersion"]
+    r = client.request("DELETE", f"{RC_PATH}/f")
+    assert r.status == 200
+    kept = r.json()
+    assert kept["kind"] == "RayCluster" and kept["metadata"]["deletionTimestamp"]
+    assert kept["metadata"]["generation"] == 2  # marking deletion bumps generation
+    assert client.get(f"{RC_PATH}/f").json() == kept
+    rv_marked = app.store.rv
+    assert client.request("DELETE", f"{RC_PATH}/f").json() == kept and app.store.rv == rv_marked
+    gone = client.request("PATCH", f"{RC_PATH}/f", {"metadata": {"finalizers": None}}, content_type=MERGE)
+    assert gone.status == 200
+    assert client.get(f"{RC_PATH}/f").status == 404
+    w = client.get(RC_PATH, watch="1", resourceVersion=rv0, timeoutSeconds="1")
+    assert [e["type"] for e in events(w.body)] == ["MODIFIED", "DELETED"]
+
+
+def test_delete_collection_with_selector(client: AsgiClient) -> None:
+    for name, team in (("a", "x"), ("b", "x"), ("c", "y")):
+        client.post(RC_PATH, raycluster(name, {"team": team}))
+    r = client.request("DELETE", RC_PATH, query={"labelSelector": "team=x"})
+    assert r.status == 200
+    body = r.json()
+    assert body["kind"] == "RayClusterList" and [i["metadata"]["name"] for i in body["items"]] == ["a", "b"]
+    assert [i["metadata"]["name"] for i in client.get(RC_PATH).json()["items"]] == ["c"]
+
+
+def test_namespace_deletion_removes_its_objects(client: AsgiClient) -> None:
+    assert client.post("/api/v1/namespaces", {"metadata": {"name": "tmp"}}).status == 201
+    path = "/apis/ray.io/v1/namespaces/tmp/rayclusters"
+    assert client.post(path, raycluster("a")).status == 201
+    r = client.request("DELETE", "/api/v1/namespaces/tmp")
+    assert r.status == 200 and r.json()["status"]["phase"] == "Terminating"
+    assert client.get("/api/v1/namespaces/tmp").status == 404
+    assert client.get(path).json()["items"] == []
+    assert client.post(path, raycluster("b")).json()["message"] == 'namespaces "tmp" not found'
+
+
+def test_watch_too_old_is_an_error_event() -> None:
+    c = AsgiClient(create_app(history_size=2))
+    for i in range(4):
+        c.post(RC_PATH, raycluster(f"r{i}"))
+    r = c.get(RC_PATH, watch="true", resourceVersion="2")
+    assert r.status == 200
+    (ev,) = events(r.body)
+    assert ev["type"] == "ERROR" and ev["object"]["code"] == 410 and ev["object"]["reason"] == "Expired"
+    assert ev["object"]["message"].startswith("too old resource version: 2 (")
+    c.close()
+
+
+def test_watch_initial_events_timeout_and_bookmarks() -> None:
+    c = AsgiClient(create_app(bookmark_interval=0.2))
+    c.post(RC_PATH, raycluster("a", {"k": "1"}))
+    c.post(RC_PATH, raycluster("b"))
+    r = c.get(RC_PATH, watch="1", labelSelector="k=1", timeoutSeconds="1", allowWatchBookmarks="true")
+    evs = events(r.body)
+    assert evs[0]["type"] == "ADDED" and evs[0]["object"]["metadata"]["name"] == "a"
+    assert {e["type"] for e in evs[1:]} == {"BOOKMARK"}
+    assert evs[1]["object"] == {
+        "kind": "RayCluster",
+        "apiVersion": "ray.io/v1",
+        "metadata": {"resourceVersion": str(c.app.store.rv)},
+    }
+    r = c.get(
+        RC_PATH,
+        watch="1",
+        sendInitialEvents="true",
+        allowWatchBookmarks="true",
+        resourceVersionMatch="NotOlderThan",
+        timeoutSeconds="1",
+    )
+    evs = events(r.body)
+    assert [e["type"] for e in evs[:3]] == ["ADDED", "ADDED", "BOOKMARK"]
+    assert evs[2]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    c.close()
+
+
+def test_table_output(client: AsgiClient) -> None:
+    client.post(RC_PATH, raycluster("a"))
+    client.request(
+        "PATCH", f"{RC_PATH}/a/status", {"status": {"state": "ready", "desiredCPU": "2"}}, content_type=MERGE
+    )
+    t = client.request("GET", RC_PATH, headers={"accept": TABLE}).json()
+    assert t["kind"] == "Table" and t["apiVersion"] == "meta.k8s.io/v1"
+    cols = [c["name"] for c in t["columnDefinitions"]]
+    assert cols[0] == "Name" and "age" in cols and "status" in cols
+    row = t["rows"][0]
+    assert row["cells"][0] == "a" and row["cells"][cols.index("status")] == "ready"
+    assert row["cells"][cols.index("cpus")] == "2"
+    assert row["object"]["kind"] == "PartialObjectMetadata"
+    one = client.request("GET", f"{RC_PATH}/a", headers={"accept": TABLE}).json()
+    assert one["kind"] == "Table" and len(one["rows"]) == 1
+    plain = client.get(RC_PATH).json()
+    assert plain["kind"] == "RayClusterList"
+    ns = client.request("GET", "/api/v1/namespaces", headers={"accept": TABLE}).json()
+    assert [c["name"] for c in ns["columnDefinitions"]] == ["Name", "Status", "Age"]
+
+
+def test_discovery(client: AsgiClient) -> None:
+    assert client.get("/api").json()["versions"] == ["v1"]
+    groups = {g["name"] for g in client.get("/apis").json()["groups"]}
+    assert groups == {"ray.io", "events.k8s.io"}
+    assert client.get("/apis/ray.io").json()["preferredVersion"] == {
+        "groupVersion": "ray.io/v1",
+        "version": "v1",
+    }
+    res = {r["name"]: r for r in client.get("/apis/ray.io/v1").json()["resources"]}
+    assert set(res) == {
+        f"{p}{s}" for p in ("rayclusters", "rayjobs", "rayservices", "raycronjobs") for s in ("", "/status")
+    }
+    assert res["rayclusters"]["kind"] == "RayCluster" and res["rayclusters"]["namespaced"] is True
+    assert "watch" in res["rayclusters"]["verbs"] and res["rayclusters/status"]["verbs"] == [
+        "get",
+        "patch",
+        "update",
+    ]
+    core = {r["name"] for r in client.get("/api/v1").json()["resources"]}
+    assert {"namespaces", "configmaps", "services", "services/proxy", "events"} <= core
+    assert client.get("/apis/nope.io/v1").status == 404
+    assert client.get("/version").json()["minor"] == "37"
+
+
+class _Backend(BaseHTTPRequestHandler):
+    def _answer(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        out = json.dumps({"method": self.command, "path": self.path, "body": body.decode()}).encode()
+        self.send_response(201 if self.command == "POST" else 200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    do_GET = do_POST = do_DELETE = _answer
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def backend() -> Iterator[str]:
+    """A local HTTP server standing in for a Ray dashboard; yields its base URL."""
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Backend)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}"
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_service_proxy_forwards_to_registered_backend(backend: str) -> None:
+    c = AsgiClient(create_app(service_backends={"default/head-svc": backend}))
+    svc = {"metadata": {"name": "head-svc"}, "spec": {"ports": [{"port": 8265}]}}
+    assert c.post("/api/v1/namespaces/default/services", svc).status == 201
+    base = "/api/v1/namespaces/default/services/head-svc:8265/proxy"
+    r = c.request("GET", base + "/api/jobs/", query={"limit": "2"})
+    assert r.status == 200 and r.json() == {"method": "GET", "path": "/api/jobs/?limit=2", "body": ""}
+    r = c.request("POST", base + "/api/jobs/", {"entrypoint": "python x.py"})
+    assert r.status == 201 and r.json()["body"] == '{"entrypoint": "python x.py"}'
+    c.close()
+
+
+def test_service_backend_flag_on_the_command_line(server_tools: Any, backend: str) -> None:
+    port = server_tools.free_port()
+    proc = server_tools.start_server(
+        ["fakekube", "serve", "--port", str(port), "--service-backend", f"default/dash={backend}"], port
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/api/v1/namespaces/default/services"
+        httpx.post(
+            url, json={"metadata": {"name": "dash"}, "spec": {"ports": [{"port": 8265}]}}
+        ).raise_for_status()
+        r = httpx.delete(f"{url}/dash/proxy/api/jobs/x")
+        assert r.status_code == 200 and r.json()["method"] == "DELETE" and r.json()["path"] == "/api/jobs/x"
+    finally:
+        server_tools.stop_server(proc)
+
+
+def test_dry_run_and_noop_writes_change_nothing(client: AsgiClient, app: FakeKube) -> None:
+    rv = app.store.rv
+    r = client.request("POST", RC_PATH, raycluster("d"), query={"dryRun": "All"})
+    assert r.status == 201 and r.json()["metadata"]["name"] == "d"
+    assert app.store.rv == rv and client.get(f"{RC_PATH}/d").status == 404
+    made = client.post(RC_PATH, raycluster("d")).json()
+    same = client.request("PUT", f"{RC_PATH}/d", made)
+    assert same.status == 200 and same.json() == made and app.store.rv == rv + 1
+
+
+def test_list_at_exact_resource_version(client: AsgiClient) -> None:
+    client.post(RC_PATH, raycluster("a"))
+    rv = client.get(RC_PATH).json()["metadata"]["resourceVersion"]
+    client.post(RC_PATH, raycluster("b"))
+    client.request("DELETE", f"{RC_PATH}/a")
+    old = client.get(RC_PATH, resourceVersion=rv, resourceVersionMatch="Exact").json()
+    assert [i["metadata"]["name"] for i in old["items"]] == ["a"] and old["metadata"]["resourceVersion"] == rv
