@@ -614,29 +614,30 @@ class FakeKube:
         list_rv = at if at is not None else self.store.rv
         prefix = self._prefix(t, fields)
         try:
-            scan = self.store.scan(rt.storage_key, prefix, start, at)
-            items: list[Stored] = []
-            last_key = ""
-            more = False
-            everything = labels.empty and fields.empty
-            remaining = 0
-            for key, s in scan:
-                if not everything and not (
-                    labels.matches(s.obj["metadata"].get("labels")) and fields.matches(s.obj)
-                ):
-                    continue
-                if limit and len(items) >= limit:
-                    more = True
-                    if not everything:
-                        break
-                    remaining += 1
-                    continue
-                items.append(s)
-                last_key = key
+            keys, objects, lo, hi = self.store.key_range(rt.storage_key, prefix, start, at)
         except TooOld:
             if token:
                 raise errors.expired(_EXPIRED_CONTINUE) from None
             raise errors.expired(f"too old resource version: {at} ({self.store.compacted_rv + 1})") from None
+        items: list[Stored] = []
+        last_key = ""
+        more = False
+        everything = labels.empty and fields.empty
+        remaining = 0
+        check_fields = not fields.empty
+        for i in range(lo, hi):
+            s = objects[keys[i]]
+            if not everything and not (
+                labels.matches(s.obj["metadata"].get("labels"))
+                and (not check_fields or fields.matches(s.obj))
+            ):
+                continue
+            if limit and len(items) >= limit:
+                more = True
+                remaining = hi - i
+                break
+            items.append(s)
+            last_key = keys[i]
         meta: JSON = {"resourceVersion": str(list_rv)}
         if more:
             meta["continue"] = encode_continue(list_rv, last_key + "\x00")

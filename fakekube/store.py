@@ -138,18 +138,29 @@ class Store:
         ``at`` (a resourceVersion) reads the state as of then, by undoing later changes; raises
         :class:`TooOld` when the history does not reach back to ``at``.
         """
+        keys, objects, lo, hi = self.key_range(storage, prefix, start, at)
+        for i in range(lo, hi):
+            k = keys[i]
+            yield k, objects[k]
+
+    def key_range(
+        self, storage: str, prefix: str = "", start: str = "", at: int | None = None
+    ) -> tuple[list[str], Mapping[str, Stored], int, int]:
+        """(sorted keys, key → object, lo, hi): ``keys[lo:hi]`` are the keys :meth:`scan` yields.
+
+        Lets callers count and slice without iterating (list paging over thousands of objects).
+        """
         if at is None or at >= self.rv:
             c = self._coll(storage)
-            keys, objects = c.sorted_keys(), c.objects
+            keys: list[str] = c.sorted_keys()
+            objects: Mapping[str, Stored] = c.objects
         else:
-            objects = self.snapshot(storage, at)
-            keys = sorted(objects)
+            snap = self.snapshot(storage, at)
+            keys, objects = sorted(snap), snap
         lo = bisect.bisect_left(keys, max(prefix, start))
-        for i in range(lo, len(keys)):
-            k = keys[i]
-            if not k.startswith(prefix):
-                break
-            yield k, objects[k]
+        # Keys are ASCII, so every key with the prefix sorts below prefix + U+10FFFF.
+        hi = bisect.bisect_left(keys, prefix + "\U0010ffff", lo) if prefix else len(keys)
+        return keys, objects, lo, hi
 
     def snapshot(self, storage: str, at: int) -> dict[str, Stored]:
         """A copy of ``storage``'s key → object map as of resourceVersion ``at``."""
