@@ -160,9 +160,7 @@ def explicit(
     return UpstreamCredentials(url.rstrip("/"), token, ca, None, insecure)
 
 
-def in_cluster(
-    environ: dict[str, str] | None = None, sa_dir: Path = SERVICE_ACCOUNT_DIR
-) -> UpstreamCredentials:
+def in_cluster(environ: dict[str, str] | None = None, sa_dir: Path | None = None) -> UpstreamCredentials:
     """Credentials of the pod's service account (client-go ``rest.InClusterConfig``).
 
     Raises CredentialsError when ``KUBERNETES_SERVICE_HOST``/``_PORT`` are unset or the token is missing.
@@ -174,6 +172,7 @@ def in_cluster(
             "unable to load in-cluster configuration, "
             "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT must be defined"
         )
+    sa_dir = SERVICE_ACCOUNT_DIR if sa_dir is None else sa_dir
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
     ca_path = sa_dir / "ca.crt"
@@ -208,12 +207,26 @@ def from_kubeconfig(path: str | None, context: str | None) -> UpstreamCredential
     return UpstreamCredentials(str(cfg.host).rstrip("/"), token, ca, identity, not cfg.verify_ssl)
 
 
-def resolve(settings: Settings) -> UpstreamCredentials:
-    """Pick the credential source for ``settings`` (explicit URL, in-cluster, else kubeconfig)."""
+def resolve(
+    settings: Settings, environ: dict[str, str] | None = None, home: Path | None = None
+) -> UpstreamCredentials:
+    """Pick the credential source for ``settings``.
+
+    Order: ``upstream`` (explicit URL); ``in_cluster``; ``kubeconfig``; ``$KUBECONFIG``; the pod's
+    service account when ``KUBERNETES_SERVICE_HOST`` is set; ``~/.kube/config``. After the explicit
+    choices this is controller-runtime's order (sigs.k8s.io/controller-runtime/pkg/client/config,
+    ``loadConfig``), so a gateway deployed in a pod with no configuration uses its service account.
+    ``environ`` and ``home`` default to the process's; raises CredentialsError.
+    """
+    env = dict(os.environ) if environ is None else environ
     if settings.upstream:
         return explicit(
             settings.upstream, settings.token_file, settings.ca_file, settings.insecure_skip_tls_verify
         )
     if settings.in_cluster:
-        return in_cluster()
-    return from_kubeconfig(settings.kubeconfig, settings.context)
+        return in_cluster(env)
+    if settings.kubeconfig or env.get("KUBECONFIG"):
+        return from_kubeconfig(settings.kubeconfig or env["KUBECONFIG"], settings.context)
+    if env.get("KUBERNETES_SERVICE_HOST"):
+        return in_cluster(env)
+    return from_kubeconfig(str((home or Path.home()) / ".kube" / "config"), settings.context)

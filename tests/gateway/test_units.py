@@ -358,3 +358,35 @@ def test_status_object_shape() -> None:
         "reason": "NotFound",
         "code": 404,
     }
+
+
+def test_resolve_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """explicit URL, --in-cluster, --kubeconfig, $KUBECONFIG, service account, ~/.kube/config."""
+    import handler.credentials as creds
+
+    sa = tmp_path / "sa"
+    sa.mkdir()
+    (sa / "token").write_text("sa-token")
+    monkeypatch.setattr(creds, "SERVICE_ACCOUNT_DIR", sa)
+    monkeypatch.setattr(creds.in_cluster, "__defaults__", (None, sa))
+    flag = _kubeconfig(
+        tmp_path / "flag" if (tmp_path / "flag").mkdir() is None else tmp_path, {"token": "f"}, {}
+    )
+    home = tmp_path / "home"
+    (home / ".kube").mkdir(parents=True)
+    (home / ".kube" / "config").write_text(flag.read_text().replace("https://one:6443", "https://home:6443"))
+    env_cfg = tmp_path / "envcfg"
+    env_cfg.write_text(flag.read_text().replace("https://one:6443", "https://env:6443"))
+    pod = {"KUBERNETES_SERVICE_HOST": "10.0.0.1", "KUBERNETES_SERVICE_PORT": "443"}
+
+    assert resolve(Settings(upstream="http://u:1", in_cluster=True), pod, home).url == "http://u:1"
+    assert resolve(Settings(in_cluster=True, kubeconfig=str(flag)), pod, home).url == "https://10.0.0.1:443"
+    assert (
+        resolve(Settings(kubeconfig=str(flag)), {**pod, "KUBECONFIG": str(env_cfg)}, home).url
+        == "https://one:6443"
+    )
+    assert resolve(Settings(), {**pod, "KUBECONFIG": str(env_cfg)}, home).url == "https://env:6443"
+    assert resolve(Settings(), pod, home).url == "https://10.0.0.1:443"
+    assert resolve(Settings(), {}, home).url == "https://home:6443"
+    with pytest.raises(CredentialsError):
+        resolve(Settings(), {}, tmp_path / "nobody")
