@@ -259,6 +259,21 @@ class FakeKube:
             return lambda s: dumps(objects.from_storage(rt, s.obj))
         return lambda s: s.raw
 
+    def _table_render(self, rt: ResourceType, include_object: str) -> Callable[[Stored], bytes]:
+        """Watch event objects as one-row Tables; only the first carries the column definitions
+        (as the apiserver's watch encoder for Table output does)."""
+        first = True
+
+        def render(s: Stored) -> bytes:
+            nonlocal first
+            tbl = tables.table(rt, [self._served_obj(rt, s)], {"resourceVersion": str(s.rv)}, include_object)
+            if not first:
+                tbl["columnDefinitions"] = None
+            first = False
+            return dumps(tbl)
+
+        return render
+
     def _served_obj(self, rt: ResourceType, s: Stored) -> JSON:
         return objects.from_storage(rt, s.obj)
 
@@ -666,7 +681,10 @@ class FakeKube:
         except ValueError:
             raise errors.bad_request(f'strconv.ParseInt: parsing "{timeout_s}": invalid syntax') from None
         bookmarks = req.flag("allowWatchBookmarks")
-        stream = WatchStream(self.store, rt, self._prefix(t, fields), labels, fields, self._render(rt))
+        render = self._render(rt)
+        if tables.wants_table(req.headers.get("accept", "")):
+            render = self._table_render(rt, req.query.get("includeObject", "Metadata"))
+        stream = WatchStream(self.store, rt, self._prefix(t, fields), labels, fields, render)
         stream.start(rv, req.flag("sendInitialEvents"), bookmarks)
 
         async def disconnected() -> None:
