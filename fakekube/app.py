@@ -358,6 +358,7 @@ class FakeKube:
         if self.store.get(rt.storage_key, key) is not None:
             raise errors.already_exists(rt, name)
         if self._dry_run(req):
+            obj["metadata"].pop("resourceVersion", None)
             await respond(send, 201, dumps(objects.from_storage(rt, obj)))
             return
         stored = self.store.create(rt.storage_key, key, obj)
@@ -726,10 +727,9 @@ class FakeKube:
     async def _proxy(self, req: Request, send: Send, t: Target) -> None:
         assert t.name is not None and t.namespace is not None
         name, port = proxy.split_service_name(t.name)
-        if self.store.get(t.rt.storage_key, object_key(t.namespace, name)) is None:
-            raise errors.not_found(t.rt, name)
         base = proxy.backend_for(self.service_backends, t.namespace, name, port)
-        if base is None:
+        # A missing Service has no endpoints either: the real server answers the same 503.
+        if base is None or self.store.get(t.rt.storage_key, object_key(t.namespace, name)) is None:
             raise proxy.no_endpoints(name)
         body = await req.body()
         r = await proxy.forward(req.method, base, t.rest, req.query_string, req.headers, body)

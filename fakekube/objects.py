@@ -157,7 +157,40 @@ def prepare_create(rt: ResourceType, namespace: str | None, obj: JSON) -> JSON:
         obj.pop("status", None)
     if rt is NAMESPACES:
         _namespace_defaults(obj)
-    return obj
+    return canonical(rt, obj)
+
+
+_META_ORDER = (
+    "name",
+    "generateName",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+)
+
+
+def canonical(rt: ResourceType, obj: JSON) -> JSON:
+    """``obj`` with its keys in the order the apiserver writes them: custom resources (unstructured,
+    Go maps) sorted; built-in kinds ``kind, apiVersion, metadata`` first and metadata in ObjectMeta's
+    field order. A ``resourceVersion`` slot is kept for the store to fill."""
+    meta = {"resourceVersion": "", **obj["metadata"]}
+    if rt.custom:
+        meta = {k: meta[k] for k in sorted(meta)}
+        return {k: (meta if k == "metadata" else obj[k]) for k in sorted(obj)}
+    ordered = {k: meta[k] for k in _META_ORDER if k in meta}
+    ordered.update((k, v) for k, v in meta.items() if k not in ordered)
+    out: JSON = {"kind": obj["kind"], "apiVersion": obj["apiVersion"], "metadata": ordered}
+    out.update((k, v) for k, v in obj.items() if k not in out)
+    return out
 
 
 def _without(obj: JSON, *keys: str) -> JSON:
@@ -208,7 +241,7 @@ def prepare_update(rt: ResourceType, old: JSON, new: JSON, subresource: str | No
         raise invalid(rt, new, causes)
     if rt.custom and _without(new, "metadata", "status") != _without(old, "metadata", "status"):
         meta["generation"] = old_meta.get("generation", 1) + 1
-    return new
+    return canonical(rt, new)
 
 
 def same_content(a: JSON, b: JSON) -> bool:

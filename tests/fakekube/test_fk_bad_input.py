@@ -437,9 +437,9 @@ CASES: list[tuple[str, str, str, Any, str, dict[str, str], int, str, str]] = [
         None,
         "",
         {},
-        404,
-        "NotFound",
-        'services "nope" not found',
+        503,
+        "ServiceUnavailable",
+        'no endpoints available for service "nope"',
     ),
 ]
 
