@@ -11,7 +11,8 @@ and ``k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel/validation.go``:
   the old object has a value at the correlated place (same property path; list items of
   ``x-kubernetes-list-type: map`` correlated by their map keys; ``additionalProperties`` by
   key). With ``optionalOldSelf: true`` it also runs on create, ``oldSelf`` being an optional.
-- A false rule yields ``field.Invalid(path, <schema type>, message)``, or ``Forbidden`` /
+- A false rule yields ``field.Invalid(path, self, message)`` (``self`` shown when it is a
+  scalar, omitted for objects and lists: ``spec: Invalid value: min must not exceed max``), or ``Forbidden`` /
   ``Required`` / ``Duplicate`` per ``reason``; ``message`` defaults to ``failed rule: <rule>``;
   ``messageExpression`` (a CEL string expression) overrides it when it evaluates to a
   non-empty string; ``fieldPath`` (``.a.b``, ``['k']``, ``[0]``) is appended to the path.
@@ -104,17 +105,21 @@ def _append_field_path(path: str, field_path: str) -> str:
     return path
 
 
-def _field_error(path: str, node: Node, rule: Rule, message: str) -> Cause:
+def _shown(value: Any) -> Any:
+    # the apiserver shows a scalar ``self`` as the bad value and omits objects and lists
+    return value if isinstance(value, str | int | float | bool) else C.OMIT
+
+
+def _field_error(path: str, value: Any, rule: Rule, message: str) -> Cause:
     path = _append_field_path(path, rule.field_path) if rule.field_path else path
     path = path or C.ROOT
-    type_name = node.type or ""
     if rule.reason == C.FORBIDDEN:
         return C.make(C.FORBIDDEN, path, detail=message)
     if rule.reason == C.REQUIRED:
         return C.make(C.REQUIRED, path, detail=message)
     if rule.reason == C.DUPLICATE:
-        return C.make(C.DUPLICATE, path, type_name)
-    return C.make(C.INVALID, path, type_name, message)
+        return C.make(C.DUPLICATE, path, _shown(value))
+    return C.make(C.INVALID, path, _shown(value), message)
 
 
 def _message(rule: Rule, bindings: dict[str, Any]) -> str:
@@ -150,7 +155,7 @@ def _eval_rules(node: Node, value: Any, old: Any, path: str, out: list[Cause]) -
             out.append(C.make(C.INVALID, path or C.ROOT, node.type or "", f"{rule.rule}: {e}"))
             continue
         if result is not True:
-            out.append(_field_error(path, node, rule, _message(rule, bindings)))
+            out.append(_field_error(path, value, rule, _message(rule, bindings)))
 
 
 def _walk(node: Node, value: Any, old: Any, path: str, out: list[Cause]) -> None:

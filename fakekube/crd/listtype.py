@@ -5,7 +5,8 @@
   ``spec.x[i]: Duplicate value: {"name":"a"}`` (the key fields of the item).
   (``k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype/validation.go``.)
 - ``x-kubernetes-embedded-resource`` objects (other than the root) need a non-empty
-  ``apiVersion`` and ``kind`` (``.../schema/objectmeta/validation.go``).
+  ``apiVersion`` and ``kind`` (``spec.child.kind: Required value``,
+  ``.../schema/objectmeta/validation.go``).
 
 Paths are ``field.Path`` strings: ``.`` before properties, ``[i]`` for items, ``[key]`` for
 ``additionalProperties`` keys.
@@ -56,7 +57,7 @@ def _walk(s: Node, x: Any, path: str, out: list[Cause], root: bool) -> None:
         if s.embedded and not root:
             for k in ("apiVersion", "kind"):
                 if not x.get(k):
-                    out.append(C.make(C.REQUIRED, _child(path, k), detail="must not be empty"))
+                    out.append(C.make(C.REQUIRED, _child(path, k)))
         props = s.properties
         additional = s.additional
         for k, v in x.items():

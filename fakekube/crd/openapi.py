@@ -162,21 +162,39 @@ class Validator:
             self._add(C.INVALID, "", "", f'"{path}" must not validate the schema (not)')
 
     def _string(self, s: Node, v: str, path: str) -> None:
+        # kube-openapi's stringValidator stops at its first failure: maxLength, minLength, pattern
         if s.max_length is not None and len(v) > s.max_length:
             self._add(C.TOO_LONG, path, detail=f"may not be more than {s.max_length} bytes")
-        if s.min_length is not None and len(v) < s.min_length:
+        elif s.min_length is not None and len(v) < s.min_length:
             self._add(C.INVALID, path, v, f"{path} in body should be at least {s.min_length} chars long")
-        if s.pattern is not None and s.pattern.search(v) is None:
+        elif s.pattern is not None and s.pattern.search(v) is None:
             self._add(C.INVALID, path, v, f"{path} in body should match '{s.pattern_text}'")
         if s.format and formats.check(s.format, v) is False:
             self._add(C.TYPE_INVALID, path, v, f'{path} in body must be of type {s.format}: "{v}"')
 
+    def _multiple_of(self, factor: float, v: float, path: str) -> None:
+        # MultipleOfNativeType: an integer value is checked against int64(factor), so a
+        # fractional factor below 1 becomes 0 and is reported as not positive.
+        if isinstance(v, int):
+            f_int = int(factor)
+            if f_int <= 0:
+                self._add(
+                    C.INVALID, path, f_int, f"factor MultipleOf declared for {path} must be positive: {f_int}"
+                )
+            elif v % f_int:
+                self._add(C.INVALID, path, v, f"{path} in body should be a multiple of {f_int}")
+            return
+        if factor <= 0:
+            detail = f"factor MultipleOf declared for {path} must be positive: {go_float(factor)}"
+            self._add(C.INVALID, path, factor, detail)
+            return
+        mult = 1 / factor * v if factor < 1 else v / factor
+        if not (math.isfinite(mult) and float(mult).is_integer()):
+            self._add(C.INVALID, path, v, f"{path} in body should be a multiple of {go_float(factor)}")
+
     def _number(self, s: Node, v: float, path: str) -> None:
-        if s.multiple_of is not None and s.multiple_of != 0:
-            q = v / s.multiple_of
-            if not (math.isfinite(q) and float(q).is_integer()):
-                bound = _num(s.multiple_of, v)
-                self._add(C.INVALID, path, v, f"{path} in body should be a multiple of {bound}")
+        if s.multiple_of is not None:
+            self._multiple_of(s.multiple_of, v, path)
         if s.maximum is not None and (v > s.maximum or (s.exclusive_maximum and v == s.maximum)):
             word = "less than" if s.exclusive_maximum else "less than or equal to"
             self._add(C.INVALID, path, v, f"{path} in body should be {word} {_num(s.maximum, v)}")

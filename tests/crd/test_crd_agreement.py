@@ -15,12 +15,7 @@ from typing import Any
 import pytest
 from crd_mutations import mutants, ray_samples
 
-from fakekube.crd import CustomResourceDefinition, Result, builtin_crds, load_crds, validate_object
-
-
-@pytest.fixture(scope="module")
-def official(kuberay_dir: Path) -> dict[str, CustomResourceDefinition]:
-    return {c.names.kind: c for c in load_crds(kuberay_dir / "crds")}
+from fakekube.crd import CustomResourceDefinition, Result, builtin_crds, validate_object
 
 
 @pytest.fixture(scope="module")

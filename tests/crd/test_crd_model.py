@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fakekube.crd import CRDError, load_crds
+from fakekube.crd import CRDError, CustomResourceDefinition, load_crds
 
 FULL: dict[str, Any] = {
     "apiVersion": "apiextensions.k8s.io/v1",
@@ -109,8 +109,8 @@ def test_malformed_crd_is_a_crd_error() -> None:
         load_crds(doc)
 
 
-def test_official_crds_load(kuberay_dir: Path) -> None:
-    crds = {c.names.kind: c for c in load_crds(kuberay_dir / "crds")}
+def test_official_crds_load(official: dict[str, CustomResourceDefinition]) -> None:
+    crds = official
     assert set(crds) == {"RayCluster", "RayJob", "RayService", "RayCronJob"}
     rc = crds["RayCluster"]
     assert rc.group == "ray.io" and rc.namespaced and rc.storage_version.name == "v1"

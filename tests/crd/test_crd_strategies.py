@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fakekube.crd import CustomResourceDefinition, builtin_crds, load_crds, validate_object
+from fakekube.crd import CustomResourceDefinition, builtin_crds, validate_object
 from fakekube.crd.strategies import ray_objects
 
 KINDS = ["RayCluster", "RayJob", "RayService", "RayCronJob"]
 OURS = {c.names.kind: c for c in builtin_crds()}
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@pytest.fixture(scope="module")
-def official(kuberay_dir: Path) -> dict[str, CustomResourceDefinition]:
-    return {c.names.kind: c for c in load_crds(kuberay_dir / "crds")}
 
 
 @pytest.mark.parametrize("kind", KINDS)

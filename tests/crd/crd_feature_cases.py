@@ -1,0 +1,202 @@
+"""A CRD using every schema feature the engine implements, and requests against it.
+
+Used by ``test_crd_refkube.py`` to compare the engine with the real kube-apiserver: each case is
+a ``spec`` to create (dry run), optionally after a stored ``old_spec`` (then a dry-run update),
+under a ``fieldValidation`` mode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+QUANTITY = {
+    "anyOf": [{"type": "integer"}, {"type": "string"}],
+    "x-kubernetes-int-or-string": True,
+    "pattern": r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE])?$",
+}
+
+
+def _rule(src: str, **kw: Any) -> dict[str, Any]:
+    return {"x-kubernetes-validations": [{"rule": src, **kw}]}
+
+
+SPEC_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["name"],
+    "x-kubernetes-validations": [
+        {
+            "rule": "!has(self.min) || !has(self.max) || self.min <= self.max",
+            "message": "min must not exceed max",
+        },
+        {
+            "rule": "!(has(self.a) && has(self.b))",
+            "messageExpression": "'a and b are exclusive, a=' + self.a",
+            "reason": "FieldValueForbidden",
+            "fieldPath": ".b",
+        },
+    ],
+    "properties": {
+        "name": {"type": "string", "maxLength": 8, "minLength": 2, "pattern": "^[a-z]+$"},
+        "replicas": {"type": "integer", "format": "int32", "minimum": 0, "maximum": 10, "default": 1},
+        "ratio": {"type": "number", "multipleOf": 0.5, "exclusiveMaximum": True, "maximum": 10},
+        "mode": {"type": "string", "enum": ["fast", "slow"], "default": "fast"},
+        "flag": {"type": "boolean"},
+        "when": {"type": "string", "format": "date-time"},
+        "uid": {"type": "string", "format": "uuid"},
+        "port": {"x-kubernetes-int-or-string": True},
+        "cpu": QUANTITY,
+        "min": {"type": "integer"},
+        "max": {"type": "integer"},
+        "a": {"type": "string"},
+        "b": {"type": "string"},
+        "note": {"type": "string", "nullable": True},
+        "plain": {"type": "string"},
+        "tags": {
+            "type": "array",
+            "maxItems": 3,
+            "items": {"type": "string"},
+            "x-kubernetes-list-type": "set",
+        },
+        "ports": {
+            "type": "array",
+            "maxItems": 4,
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["port", "protocol"],
+            "items": {
+                "type": "object",
+                "required": ["port"],
+                "properties": {
+                    "port": {"type": "integer"},
+                    "protocol": {"type": "string", "default": "TCP"},
+                    "size": {"type": "integer", **_rule("self >= oldSelf", message="size cannot shrink")},
+                },
+            },
+        },
+        "labels": {"type": "object", "maxProperties": 2, "additionalProperties": {"type": "string"}},
+        "free": {
+            "type": "object",
+            "x-kubernetes-preserve-unknown-fields": True,
+            "properties": {"known": {"type": "object", "properties": {"x": {"type": "string"}}}},
+        },
+        "child": {
+            "type": "object",
+            "x-kubernetes-embedded-resource": True,
+            "properties": {"spec": {"type": "object", "properties": {"image": {"type": "string"}}}},
+        },
+        "nested": {
+            "type": "object",
+            "default": {},
+            "properties": {"level": {"type": "integer", "default": 3}, "inner": {"type": "string"}},
+        },
+        "immutable": {"type": "string", **_rule("self == oldSelf", message="immutable is immutable")},
+        "counter": {
+            "type": "integer",
+            **_rule("oldSelf.hasValue() ? self >= oldSelf.value() : self < 100", optionalOldSelf=True),
+        },
+    },
+}
+
+CRD: dict[str, Any] = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "widgets.features.example.com"},
+    "spec": {
+        "group": "features.example.com",
+        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+        "scope": "Namespaced",
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "properties": {
+                            "apiVersion": {"type": "string"},
+                            "kind": {"type": "string"},
+                            "metadata": {"type": "object"},
+                            "spec": SPEC_SCHEMA,
+                        },
+                    }
+                },
+            }
+        ],
+    },
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request: ``spec`` (create, or update of ``old_spec``) under ``field_validation``."""
+
+    label: str
+    spec: Any
+    old_spec: Any = None
+    field_validation: str = "Warn"
+
+
+OK = {"name": "ok"}
+CASES: list[Case] = [
+    Case("valid with defaults", {"name": "abc", "ports": [{"port": 80}]}),
+    Case("wrong types", {"name": 5, "replicas": "x", "flag": "yes", "tags": "t", "labels": []}),
+    Case("integral float", {"name": "ab", "replicas": 3.0, "ratio": 2}),
+    Case("missing required", {"replicas": 1}),
+    Case("bad enum", {**OK, "mode": "medium"}),
+    Case("bounds", {**OK, "replicas": 11, "ratio": 10}),
+    Case("below minimum", {**OK, "replicas": -1}),
+    Case("multipleOf", {**OK, "ratio": 0.3}),
+    Case("string length and pattern", {"name": "ABCDEFGHIJ"}),
+    Case("too short", {"name": "a"}),
+    Case("formats", {**OK, "when": "yesterday", "uid": "nope"}),
+    Case("formats ok", {**OK, "when": "2024-05-06T07:08:09Z", "uid": "0f8fad5b-d9cb-469f-a165-70867728950e"}),
+    Case("int-or-string", {**OK, "port": "http"}),
+    Case("int-or-string bad", {**OK, "port": 1.5}),
+    Case("int-or-string bool", {**OK, "port": True}),
+    Case("quantity ok", {**OK, "cpu": "500m"}),
+    Case("quantity bad", {**OK, "cpu": "lots"}),
+    Case("quantity object", {**OK, "cpu": {"a": 1}}),
+    Case("too many items", {**OK, "tags": ["a", "b", "c", "d"]}),
+    Case("set duplicates", {**OK, "tags": ["a", "b", "a"]}),
+    Case("map duplicates after default", {**OK, "ports": [{"port": 1}, {"port": 1, "protocol": "TCP"}]}),
+    Case("map distinct", {**OK, "ports": [{"port": 1}, {"port": 1, "protocol": "UDP"}]}),
+    Case("too many properties", {**OK, "labels": {"a": "1", "b": "2", "c": "3"}}),
+    Case("map value type", {**OK, "labels": {"a": 1}}),
+    Case("nullable and non-nullable nulls", {**OK, "note": None, "plain": None, "mode": None}),
+    Case("null in list", {**OK, "tags": ["a", None]}),
+    Case("preserve unknown", {**OK, "free": {"anything": [1, {"x": 2}], "known": {"x": "s", "y": 1}}}),
+    Case("unknown fields warn", {**OK, "foo": 1, "nested": {"bar": 2}}),
+    Case("unknown fields strict", {**OK, "foo": 1, "nested": {"bar": 2}}, field_validation="Strict"),
+    Case("unknown fields ignore", {**OK, "foo": 1, "nested": {"bar": 2}}, field_validation="Ignore"),
+    Case("strict with schema error", {"name": 1, "foo": 1}, field_validation="Strict"),
+    Case(
+        "embedded resource",
+        {
+            **OK,
+            "child": {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "p", "zz": 1},
+                "spec": {"image": "i"},
+            },
+        },
+    ),
+    Case("embedded resource missing kind", {**OK, "child": {"spec": {"image": "i"}}}),
+    Case("cel message", {**OK, "min": 5, "max": 1}),
+    Case("cel messageExpression reason fieldPath", {**OK, "a": "x", "b": "y"}),
+    Case("cel skipped after blocking error", {"name": "ok", "min": 5, "max": 1, "mode": "bad"}),
+    Case("cel not blocked by a non-blocking error", {"name": "ok", "min": 5, "max": 1, "replicas": 99}),
+    Case("transition ok", {**OK, "immutable": "x"}, old_spec={**OK, "immutable": "x"}),
+    Case("transition changed", {**OK, "immutable": "y"}, old_spec={**OK, "immutable": "x"}),
+    Case("transition newly set", {**OK, "immutable": "y"}, old_spec=OK),
+    Case(
+        "transition list-map by key",
+        {**OK, "ports": [{"port": 2, "size": 1}, {"port": 1, "size": 4}]},
+        old_spec={**OK, "ports": [{"port": 1, "size": 5}, {"port": 2, "size": 1}]},
+    ),
+    Case("optionalOldSelf create ok", {**OK, "counter": 5}),
+    Case("optionalOldSelf create bad", {**OK, "counter": 500}),
+    Case("optionalOldSelf update", {**OK, "counter": 3}, old_spec={**OK, "counter": 4}),
+    Case("spec wrong type", "not-an-object"),
+]
