@@ -9,7 +9,10 @@ from __future__ import annotations
 import re
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from benchmarks.system import REPO, Service, free_port, start_service, venv_tool, wait_ready
 
@@ -64,10 +67,28 @@ def start_gateway(upstream: str, workdir: Path, cpus: str, workers: int, ready_p
     return _ready(service, ready_path)
 
 
-def start_fakekube(workdir: Path, cpus: str) -> Service:
-    """``fakekube serve`` on a free loopback port."""
+def start_fakekube(workdir: Path, cpus: str, backlog: int | None = None) -> Service:
+    """``fakekube serve`` on a free loopback port.
+
+    With ``backlog``, fakekube's ASGI app is served by the granian CLI with that backlog and
+    backpressure instead: ``fakekube serve`` keeps granian's embedded-server default of 128, which
+    caps it at 128 concurrent requests, fewer than the watch benchmark's 1,000 open watches.
+    """
     port = free_port()
-    cmd = [venv_tool("fakekube"), "serve", "--host=127.0.0.1", f"--port={port}"]
+    if backlog is None:
+        cmd = [venv_tool("fakekube"), "serve", "--host=127.0.0.1", f"--port={port}"]
+    else:
+        cmd = [
+            venv_tool("granian"),
+            "--interface=asgi",
+            "--factory",
+            "--host=127.0.0.1",
+            f"--port={port}",
+            f"--backlog={backlog}",
+            f"--backpressure={backlog}",
+            "--log-level=warning",
+            "fakekube:create_app",
+        ]
     service = start_service("fakekube", cmd, port, workdir, cpus)
     return _ready(service, "/version")
 
@@ -77,24 +98,38 @@ def refkube_available() -> bool:
     return REFKUBE_BIN.exists() and CRDS_DIR.is_dir()
 
 
-def start_refkube(workdir: Path, cpus: str) -> Service:
-    """refkube with the KubeRay CRDs installed; the returned service is its plain-HTTP admin proxy port.
+@dataclass(frozen=True)
+class RefkubeEndpoint:
+    """refkube's own TLS endpoint (``https://127.0.0.1:PORT``) and the admin bearer token for it."""
 
-    refkube prints ``refkube: proxy=http://127.0.0.1:PORT`` once serving; startup takes seconds.
+    url: str
+    token: str
+
+
+def start_refkube(workdir: Path, cpus: str) -> tuple[Service, RefkubeEndpoint]:
+    """refkube with the KubeRay CRDs installed: the service (its plain-HTTP admin proxy port) and its
+    TLS endpoint with the admin token, read from the kubeconfig it writes.
+
+    Benchmarks talk to the TLS endpoint directly: refkube's proxy keeps Go's default of 2 idle
+    upstream connections, so under 32 connections it would measure TLS handshakes, not the server.
     """
     port = free_port()
+    kubeconfig = workdir / "refkube.kubeconfig"
     cmd = [
         str(REFKUBE_BIN),
         f"--crd={CRDS_DIR}",
         "--port=0",
         f"--proxy-port={port}",
-        f"--kubeconfig={workdir / 'refkube.kubeconfig'}",
+        f"--kubeconfig={kubeconfig}",
     ]
     service = start_service("refkube", cmd, port, workdir, cpus)
     deadline = time.perf_counter() + 120
     while time.perf_counter() < deadline:
-        if re.search(r"refkube: proxy=", service.log.read_text(errors="replace")):
-            return _ready(service, "/version")
+        match = re.search(r"refkube: url=(\S+)", service.log.read_text(errors="replace"))
+        if match:
+            config = yaml.safe_load(kubeconfig.read_text())
+            token = str(config["users"][0]["user"]["token"])
+            return _ready(service, "/version"), RefkubeEndpoint(match.group(1), token)
         if service.proc.poll() is not None:
             break
         time.sleep(0.2)

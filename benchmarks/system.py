@@ -163,12 +163,12 @@ def start_service(
     cpus: str = "",
     env: Mapping[str, str] | None = None,
 ) -> Service:
-    """Start ``cmd`` (pinned to ``cpus``) with stdout/stderr to ``workdir/name.log``.
+    """Start ``cmd`` (pinned to ``cpus``) with stdout/stderr to ``workdir/name-port.log``.
 
     It runs in a new session so that :meth:`Service.stop` reaches its children too.
     """
-    log = workdir / f"{name}.log"
-    with log.open("ab") as out:
+    log = workdir / f"{name}-{port}.log"
+    with log.open("wb") as out:
         proc = subprocess.Popen(
             pinned(cmd, cpus),
             stdout=out,
