@@ -44,6 +44,10 @@ log = logging.getLogger("handler.proxy")
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
+class RelayAborted(Exception):
+    """The upstream failed after the response had started: the caller's response is cut short."""
+
+
 class Responder:
     """Sends the ASGI response and remembers whether it started, its status and when."""
 
@@ -147,6 +151,8 @@ class Proxy:
                 await responder.error(e)
         except ClientDisconnected:
             pass
+        except RelayAborted as e:
+            log.warning("upstream failed mid-response for %s %s: %s", method, path, e.__cause__)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if not disconnected.is_set() or task is None:
@@ -304,11 +310,12 @@ class Proxy:
                 builder = builder.body_bytes(buffered)
             elif buffered is None:
                 builder = builder.body_stream(body.stream())
-            replayable = buffered is not None or not body.stream_started
             delay: float | None = None
             reason = ""
             try:
                 async with builder.build_streamed() as resp:
+                    # A streamed body the upstream has started reading cannot be sent again.
+                    replayable = buffered is not None or not body.stream_started
                     if replayable and retry.may_retry_status(method, resp.status, policy):
                         retry_after = retry.parse_retry_after(resp.get_header("retry-after"))
                         delay = retry.next_delay(attempt, policy, started, retry_after, time.monotonic())
@@ -316,11 +323,11 @@ class Proxy:
                     if delay is None:
                         await self._relay(resp, responder, method)
                         return
-            except ClientDisconnected:
+            except (ClientDisconnected, RelayAborted):
                 raise
             except RequestError as e:
                 if responder.started:
-                    raise ClientDisconnected() from e  # cannot answer any more: abort the connection
+                    raise RelayAborted() from e  # too late for a Status: cut the caller's response too
                 before_send = never_sent(e)
                 replayable = buffered is not None or not body.stream_started
                 if not (replayable and retry.may_retry_error(method, before_send)):

@@ -30,6 +30,8 @@ class Reply:
     #: Sent after ``body`` once ``gate`` is set (chunked): shows whether the first part was relayed early.
     tail: bytes = b""
     gate: threading.Event | None = None
+    #: With ``gate``: after ``body``, close the connection without the final chunk.
+    cut: bool = False
 
 
 @dataclass
@@ -88,8 +90,9 @@ class StubUpstream:
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 for part in (reply.body, reply.tail):
-                    if part is reply.tail and not gate.wait(10):
-                        break
+                    if part is reply.tail and (reply.cut or not gate.wait(10)):
+                        self.close_connection = True
+                        return
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
                     self.wfile.flush()
                 self.wfile.write(b"0\r\n\r\n")

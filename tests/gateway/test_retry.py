@@ -91,6 +91,16 @@ def test_retry_after_is_honoured(stub: StubUpstream, stub_gateway: str, http: ht
     assert elapsed >= 1.0  # the stub gateway's own backoff would have been 50 ms
 
 
+def test_chunked_response_cut_mid_stream_is_cut_for_the_caller(
+    stub: StubUpstream, stub_gateway: str, http: httpx.Client
+) -> None:
+    stub.script(Reply(200, body=b'{"type":"ADDED","object":{}}\n', gate=threading.Event(), cut=True))
+    with pytest.raises(httpx.RemoteProtocolError):
+        http.get(stub_gateway + LIST, params={"watch": "1"})
+    time.sleep(0.3)
+    assert len(stub.seen) == 1
+
+
 def test_transport_error_before_the_response_is_retried_for_a_get(
     stub: StubUpstream, stub_gateway: str, http: httpx.Client
 ) -> None:
