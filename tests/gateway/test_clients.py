@@ -193,9 +193,10 @@ def test_watch_event_arrives_as_it_happens(gateway_url: str, namespace: str, htt
                 break
     t.join()
     assert created == [201]
-    # Delivered within a second of the change, while the 20 s watch was still open.
-    assert got_at - made_at[0] < 1.0
-    assert got_at - opened < 5.0
+    # Delivered right after the change (bound loose for a loaded 2-core CI machine), long before
+    # the 20 s watch would have ended: a buffering proxy would deliver it only at the end.
+    assert got_at - made_at[0] < 3.0
+    assert got_at - opened < 10.0
 
 
 def test_yaml_body_and_table_output(gateway_url: str, namespace: str, http: httpx.Client) -> None:
