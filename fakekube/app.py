@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fakekube import decode, discovery, errors, objects, patch, proxy, tables
+from fakekube import decode, discovery, errors, objects, openapi, patch, proxy, tables
 from fakekube.errors import ApiError
 from fakekube.http import Receive, Request, Scope, Send, respond, respond_error, respond_json
 from fakekube.resources import NAMESPACES, ResourceType, lookup
@@ -153,6 +153,9 @@ class FakeKube:
             await respond_json(send, 200, discovery.version_info())
             return
         segs = [s for s in path.split("/") if s]
+        if segs[:2] == ["openapi", "v3"]:
+            await self._openapi(send, segs[2:])
+            return
         if not segs or segs[0] not in ("api", "apis"):
             raise errors.path_not_found()
         doc = self._discovery(req, segs)
@@ -163,6 +166,19 @@ class FakeKube:
             return
         target = self._route(segs, path)
         await self._verb(req, send, target)
+
+    async def _openapi(self, send: Send, rest: list[str]) -> None:
+        if not rest:
+            await respond(send, 200, openapi.root_doc())
+            return
+        doc = None
+        if rest[0] == "api" and len(rest) == 2:
+            doc = openapi.group_version_doc("", rest[1])
+        elif rest[0] == "apis" and len(rest) == 3:
+            doc = openapi.group_version_doc(rest[1], rest[2])
+        if doc is None:
+            raise errors.page_not_found()
+        await respond(send, 200, doc)
 
     def _discovery(self, req: Request, segs: list[str]) -> JSON | None:
         if segs == ["api"]:
@@ -386,6 +402,9 @@ class FakeKube:
         rt = t.rt
         ct = req.content_type
         accepted = _PATCH_TYPES_CUSTOM if rt.custom else _PATCH_TYPES_CORE
+        if ct == patch.APPLY:
+            await self._apply(req, send, t)
+            return
         if ct not in accepted:
             raise errors.unsupported_media_type(ct, [*accepted, patch.APPLY])
         body = await req.body()
@@ -401,6 +420,46 @@ class FakeKube:
         if meta.get("uid") and meta["uid"] != old.obj["metadata"]["uid"]:
             raise _precondition_conflict(rt, t.name or "", "UID", meta["uid"], old.obj["metadata"]["uid"])
         await self._commit_update(req, send, t, old, patched, meta.get("resourceVersion") or "")
+
+    async def _apply(self, req: Request, send: Send, t: Target) -> None:
+        """Server-side apply, simplified: ``fieldManager`` is required (422 as the real server); a
+        missing object is created (201); an existing one gets the applied configuration merged in
+        (RFC 7386). Field ownership is not tracked, so fields dropped from a later applied
+        configuration are kept rather than removed, and there are no apply conflicts."""
+        rt = t.rt
+        assert t.name is not None
+        if not req.query.get("fieldManager"):
+            msg = "Required value: is required for apply patch"
+            raise ApiError(
+                422,
+                "Invalid",
+                f'PatchOptions.meta.k8s.io "" is invalid: fieldManager: {msg}',
+                {
+                    "group": "meta.k8s.io",
+                    "kind": "PatchOptions",
+                    "causes": [{"reason": "FieldValueRequired", "message": msg, "field": "fieldManager"}],
+                },
+            )
+        body = await req.body()
+        applied = objects.to_storage(rt, decode.decode(rt, body, "application/yaml"))
+        meta = applied["metadata"]
+        if meta.get("name") != t.name:
+            raise _name_mismatch(meta.get("name") or "", t.name)
+        old = self.store.get(rt.storage_key, object_key(t.namespace, t.name))
+        if old is None:
+            if t.sub is not None:
+                raise errors.not_found(rt, t.name)
+            self._check_namespace(t)
+            obj = objects.prepare_create(rt, t.namespace, applied)
+            if self._dry_run(req):
+                obj["metadata"].pop("resourceVersion", None)
+                await respond(send, 201, dumps(objects.from_storage(rt, obj)))
+                return
+            stored = self.store.create(rt.storage_key, object_key(t.namespace, t.name), obj)
+            await self._send_object(req, send, rt, stored, 201)
+            return
+        merged = patch.merge_patch(objects.deep_copy(old.raw), applied)
+        await self._commit_update(req, send, t, old, merged, meta.get("resourceVersion") or "")
 
     async def _commit_update(
         self, req: Request, send: Send, t: Target, old: Stored, new: JSON, rv: str

@@ -222,3 +222,33 @@ def test_list_at_exact_resource_version(client: AsgiClient) -> None:
     client.request("DELETE", f"{RC_PATH}/a")
     old = client.get(RC_PATH, resourceVersion=rv, resourceVersionMatch="Exact").json()
     assert [i["metadata"]["name"] for i in old["items"]] == ["a"] and old["metadata"]["resourceVersion"] == rv
+
+
+def test_server_side_apply_creates_then_merges(client: AsgiClient) -> None:
+    cfg = (
+        "apiVersion: ray.io/v1\nkind: RayCluster\nmetadata:\n  name: s\n  labels: {a: b}\n"
+        "spec:\n  rayVersion: '1'\n"
+    )
+    ssa = "application/apply-patch+yaml"
+    r = client.request("PATCH", f"{RC_PATH}/s", cfg, content_type=ssa)
+    assert r.status == 422 and r.json()["details"]["causes"][0]["field"] == "fieldManager"
+    r = client.request("PATCH", f"{RC_PATH}/s", cfg, content_type=ssa, query={"fieldManager": "me"})
+    assert r.status == 201 and r.json()["metadata"]["labels"] == {"a": "b"}
+    r = client.request(
+        "PATCH", f"{RC_PATH}/s", cfg.replace("'1'", "'2'"), content_type=ssa, query={"fieldManager": "me"}
+    )
+    assert (
+        r.status == 200 and r.json()["spec"]["rayVersion"] == "2" and r.json()["metadata"]["generation"] == 2
+    )
+
+
+def test_openapi_v3_documents(client: AsgiClient) -> None:
+    root = client.get("/openapi/v3").json()
+    url = root["paths"]["apis/ray.io/v1"]["serverRelativeURL"]
+    path, _, query = url.partition("?")
+    doc = client.request("GET", path, query=dict([query.split("=")])).json()
+    op = doc["paths"]["/apis/ray.io/v1/namespaces/{namespace}/rayclusters/{name}"]["patch"]
+    assert op["x-kubernetes-group-version-kind"] == {"group": "ray.io", "version": "v1", "kind": "RayCluster"}
+    assert "fieldValidation" in {p["name"] for p in op["parameters"]}
+    assert client.get("/openapi/v3/apis/nope.io/v1").status == 404
+    assert client.get("/openapi/v2").status == 404

