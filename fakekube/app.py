@@ -20,11 +20,12 @@ import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fakekube import decode, discovery, errors, objects, openapi, patch, proxy, tables
 from fakekube.errors import ApiError
 from fakekube.http import Receive, Request, Scope, Send, respond, respond_error, respond_json
-from fakekube.resources import NAMESPACES, ResourceType, lookup
+from fakekube.resources import ALL_TYPES, NAMESPACES, ResourceType, lookup
 from fakekube.selectors import (
     FieldSelector,
     LabelSelector,
@@ -565,8 +566,6 @@ class FakeKube:
             return obj
         stored = self.store.replace(NAMESPACES.storage_key, name, obj)
         seen: set[str] = set()
-        from fakekube.resources import ALL_TYPES
-
         for rt in ALL_TYPES:
             if not rt.namespaced or rt.storage_key in seen:
                 continue
@@ -583,8 +582,6 @@ class FakeKube:
         ns = self.store.get(NAMESPACES.storage_key, namespace)
         if ns is None or ns.obj.get("status", {}).get("phase") != "Terminating":
             return
-        from fakekube.resources import ALL_TYPES
-
         for rt in ALL_TYPES:
             if rt.namespaced and next(iter(self.store.scan(rt.storage_key, namespace + "/")), None):
                 return
@@ -819,7 +816,6 @@ def _raise(err: ApiError) -> JSON:
 
 
 def _query_pairs(qs: str) -> Iterable[tuple[str, str]]:
-    from urllib.parse import parse_qsl
 
     return parse_qsl(qs, keep_blank_values=True)
 
