@@ -16,6 +16,8 @@ and ``k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel/validation.go``:
   ``Required`` / ``Duplicate`` per ``reason``; ``message`` defaults to ``failed rule: <rule>``;
   ``messageExpression`` (a CEL string expression) overrides it when it evaluates to a
   non-empty string; ``fieldPath`` (``.a.b``, ``['k']``, ``[0]``) is appended to the path.
+- A rule that fails to evaluate gives ``Invalid value: "<schema type>": <error> evaluating rule:
+  <rule>`` (``division by zero``, ``no such key: x``, as cel-go words them).
 
 Kubernetes-specific CEL libraries (``quantity()``, ``isURL()``, ``format.*``...) are not
 provided by the library and fail at evaluation (reported as an invalid-value error).
@@ -122,6 +124,17 @@ def _field_error(path: str, value: Any, rule: Rule, message: str) -> Cause:
     return C.make(C.INVALID, path, _shown(value), message)
 
 
+def _runtime_error_text(e: Exception) -> str:
+    """cel-go's wording of common runtime errors (``division by zero``, ``no such key: x``...)."""
+    if isinstance(e, ZeroDivisionError):
+        return "modulus by zero" if "modulo" in str(e) else "division by zero"
+    if isinstance(e, KeyError):
+        return f"no such key: {e.args[0] if e.args else ''}"
+    if isinstance(e, OverflowError):
+        return "integer overflow"
+    return str(e)
+
+
 def _message(rule: Rule, bindings: dict[str, Any]) -> str:
     if rule.message_program is not None:
         try:
@@ -151,8 +164,9 @@ def _eval_rules(node: Node, value: Any, old: Any, path: str, out: list[Cause]) -
                 bindings["oldSelf"] = old
         try:
             result = rule.program.execute(bindings)
-        except Exception as e:  # the library raises KeyError/TypeError/RuntimeError for runtime errors
-            out.append(C.make(C.INVALID, path or C.ROOT, node.type or "", f"{rule.rule}: {e}"))
+        except Exception as e:  # the library raises KeyError/ZeroDivisionError/... for runtime errors
+            detail = f"{_runtime_error_text(e)} evaluating rule: {rule.rule}"
+            out.append(C.make(C.INVALID, path or C.ROOT, node.type or "", detail))
             continue
         if result is not True:
             out.append(_field_error(path, value, rule, _message(rule, bindings)))

@@ -90,6 +90,41 @@ SPEC_SCHEMA: dict[str, Any] = {
             "properties": {"level": {"type": "integer", "default": 3}, "inner": {"type": "string"}},
         },
         "immutable": {"type": "string", **_rule("self == oldSelf", message="immutable is immutable")},
+        "fmt": {
+            "type": "object",
+            "properties": {
+                f: {"type": "string", "format": f}
+                for f in (
+                    "byte",
+                    "ipv4",
+                    "ipv6",
+                    "cidr",
+                    "mac",
+                    "hostname",
+                    "email",
+                    "uri",
+                    "date",
+                    "duration",
+                )
+            },
+        },
+        "level": {"type": "integer", "enum": [1, 2, 3]},
+        "limits": {
+            "type": "object",
+            "additionalProperties": {"type": "integer", **_rule("self >= 0", message="must not be negative")},
+        },
+        "quotient": {"type": "integer", **_rule("100 / self > 1")},
+        "lookup": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            **_rule("self['must'] == 'x'"),
+        },
+        "maybe": {"type": "string", "nullable": True, "default": "dflt"},
+        "items": {
+            "type": "array",
+            "maxItems": 4,
+            "items": {"type": "object", "properties": {"k": {"type": "string", "default": "v"}}},
+        },
         "counter": {
             "type": "integer",
             **_rule("oldSelf.hasValue() ? self >= oldSelf.value() : self < 100", optionalOldSelf=True),
@@ -129,12 +164,15 @@ CRD: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class Case:
-    """One request: ``spec`` (create, or update of ``old_spec``) under ``field_validation``."""
+    """One request: ``spec`` (create, or update of ``old_spec``) under ``field_validation``;
+    ``extra_metadata`` / ``extra_top`` add keys to ``metadata`` / the object root."""
 
     label: str
     spec: Any
     old_spec: Any = None
     field_validation: str = "Warn"
+    extra_metadata: dict[str, Any] | None = None
+    extra_top: dict[str, Any] | None = None
 
 
 OK = {"name": "ok"}
@@ -199,4 +237,49 @@ CASES: list[Case] = [
     Case("optionalOldSelf create bad", {**OK, "counter": 500}),
     Case("optionalOldSelf update", {**OK, "counter": 3}, old_spec={**OK, "counter": 4}),
     Case("spec wrong type", "not-an-object"),
+    Case(
+        "formats valid",
+        {
+            **OK,
+            "fmt": {
+                "byte": "aGVsbG8=",
+                "ipv4": "10.0.0.1",
+                "ipv6": "::1",
+                "cidr": "10.0.0.0/8",
+                "mac": "01:23:45:67:89:ab",
+                "hostname": "a.example.com",
+                "email": "a@b.c",
+                "uri": "https://x/y",
+                "date": "2024-02-29",
+                "duration": "1h30m",
+            },
+        },
+    ),
+    Case(
+        "formats invalid",
+        {
+            **OK,
+            "fmt": {
+                "byte": "not base64!",
+                "ipv4": "10.0.0.300",
+                "ipv6": "12345::",
+                "cidr": "10.0.0.0",
+                "mac": "01:23",
+                "hostname": "-bad-",
+                "email": "nobody",
+                "uri": "not a uri",
+                "date": "2024-13-01",
+                "duration": "soon",
+            },
+        },
+    ),
+    Case("integer enum", {**OK, "level": 4}),
+    Case("cel on map values", {**OK, "limits": {"a": 1, "b": -1}}),
+    Case("cel runtime error", {**OK, "quotient": 0}),
+    Case("cel missing key", {**OK, "lookup": {"other": "y"}}),
+    Case("nullable with default", {**OK, "maybe": None}),
+    Case("defaults in list items", {**OK, "items": [{}, {"k": "x"}, {"z": 1}]}),
+    Case("update with unknown fields", {**OK, "zzz": 1}, old_spec=OK),
+    Case("unknown metadata and root fields", OK, extra_metadata={"colour": "red"}, extra_top={"extra": 1}),
+    Case("unknown metadata strict", OK, field_validation="Strict", extra_metadata={"colour": "red"}),
 ]

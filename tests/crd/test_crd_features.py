@@ -347,7 +347,7 @@ def test_cel_rule_with_message_and_default_message() -> None:
     )
     assert validate_object(crd, "v1", widget({"min": 1, "max": 2, "name": "wx"})).ok
     assert errors(validate_object(crd, "v1", widget({"min": 3, "max": 2, "name": "x"}))) == [
-        'spec: Invalid value: min must not exceed max',
+        "spec: Invalid value: min must not exceed max",
         "spec.name: Invalid value: \"x\": failed rule: self.startsWith('w')",
     ]
 
@@ -408,7 +408,7 @@ def test_cel_transition_rule_correlates_list_map_items_by_key() -> None:
     assert validate_object(crd, "v1", grown, old=old).ok
     shrunk = widget({"vols": [{"name": "b", "size": 4}]})
     assert errors(validate_object(crd, "v1", shrunk, old=old)) == [
-        'spec.vols[0].size: Invalid value: 4: failed rule: self >= oldSelf'
+        "spec.vols[0].size: Invalid value: 4: failed rule: self >= oldSelf"
     ]
 
 
@@ -436,7 +436,7 @@ def test_cel_rules_are_skipped_after_a_blocking_schema_error() -> None:
         "correct the existing errors to complete validation",
     ]
     assert errors(validate_object(crd, "v1", widget({"n": 0}))) == [
-        'spec: Invalid value: failed rule: self.n > 0'
+        "spec: Invalid value: failed rule: self.n > 0"
     ]
 
 

@@ -171,7 +171,8 @@ def test_every_schema_feature_answers_like_the_real_apiserver(
             obj: dict[str, Any] = {
                 "apiVersion": "features.example.com/v1",
                 "kind": "Widget",
-                "metadata": {"name": name},
+                "metadata": {"name": name, **(case.extra_metadata or {})},
+                **(case.extra_top or {}),
             }
             old = None
             query = f"dryRun=All&fieldValidation={case.field_validation}"
