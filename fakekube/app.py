@@ -344,7 +344,9 @@ class FakeKube:
                 )
         return bool(values)
 
-    def _check_namespace(self, t: Target) -> None:
+    def _check_namespace(self, t: Target, name: str) -> None:
+        """404 when the target namespace does not exist, 403 while it is being deleted
+        (the NamespaceLifecycle admission plugin)."""
         if not t.rt.namespaced:
             return
         assert t.namespace is not None
@@ -352,12 +354,23 @@ class FakeKube:
         if ns is None:
             raise errors.namespace_not_found(t.namespace)
         if ns.obj.get("status", {}).get("phase") == "Terminating":
+            details: JSON = {"name": name}
+            if t.rt.group:
+                details["group"] = t.rt.group
+            details["kind"] = t.rt.plural
+            details["causes"] = [
+                {
+                    "reason": "NamespaceTerminating",
+                    "field": "metadata.namespace",
+                    "message": f"namespace {t.namespace} is being terminated",
+                }
+            ]
             raise ApiError(
                 403,
                 "Forbidden",
-                f'{t.rt.group_resource} "{t.name or ""}" is forbidden: unable to create new content in '
+                f'{t.rt.group_resource} "{name}" is forbidden: unable to create new content in '
                 f"namespace {t.namespace} because it is being terminated",
-                {"kind": t.rt.plural, **({"group": t.rt.group} if t.rt.group else {})},
+                details,
             )
 
     # -- verbs ---------------------------------------------------------------------------------
@@ -368,7 +381,7 @@ class FakeKube:
     async def _create(self, req: Request, send: Send, t: Target) -> None:
         rt = t.rt
         obj = await self._read_object(req, rt)
-        self._check_namespace(t)
+        self._check_namespace(t, obj["metadata"].get("name") or "")
         obj = objects.prepare_create(rt, t.namespace, obj)
         name = obj["metadata"]["name"]
         key = object_key(t.namespace, name)
@@ -450,7 +463,7 @@ class FakeKube:
         if old is None:
             if t.sub is not None:
                 raise errors.not_found(rt, t.name)
-            self._check_namespace(t)
+            self._check_namespace(t, t.name)
             obj = objects.prepare_create(rt, t.namespace, applied)
             if self._dry_run(req):
                 obj["metadata"].pop("resourceVersion", None)

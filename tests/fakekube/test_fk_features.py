@@ -252,3 +252,21 @@ def test_openapi_v3_documents(client: AsgiClient) -> None:
     assert "fieldValidation" in {p["name"] for p in op["parameters"]}
     assert client.get("/openapi/v3/apis/nope.io/v1").status == 404
     assert client.get("/openapi/v2").status == 404
+
+
+def test_create_in_terminating_namespace_is_forbidden(client: AsgiClient, app: FakeKube) -> None:
+    client.post("/api/v1/namespaces", {"metadata": {"name": "busy"}})
+    path = "/apis/ray.io/v1/namespaces/busy/rayclusters"
+    client.post(path, raycluster("held") | {"metadata": {"name": "held", "finalizers": ["x.io/f"]}})
+    assert client.request("DELETE", "/api/v1/namespaces/busy").json()["status"]["phase"] == "Terminating"
+    before = app.store.rv
+    r = client.post(path, raycluster("new"))
+    assert r.status == 403 and r.json()["reason"] == "Forbidden"
+    assert r.json()["message"] == (
+        'rayclusters.ray.io "new" is forbidden: unable to create new content in '
+        "namespace busy because it is being terminated"
+    )
+    assert r.json()["details"]["causes"][0]["reason"] == "NamespaceTerminating" and app.store.rv == before
+    # the held object was marked deleting; dropping its finalizer lets the namespace go too
+    client.request("PATCH", f"{path}/held", {"metadata": {"finalizers": None}}, content_type=MERGE)
+    assert client.get("/api/v1/namespaces/busy").status == 404
