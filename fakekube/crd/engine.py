@@ -4,7 +4,10 @@ The steps and their order follow the apiextensions-apiserver request path
 (``k8s.io/apiextensions-apiserver/pkg/apiserver/customresource_handler.go`` decoding, then
 ``pkg/registry/customresource/strategy.go`` / ``validator.go`` validation):
 
-1. unknown fields are pruned and non-nullable nulls dropped (:mod:`fakekube.crd.prune`);
+1. unknown fields are pruned and non-nullable nulls dropped (:mod:`fakekube.crd.prune`); a
+   ``metadata`` (of the object or of an embedded resource) that does not decode as ObjectMeta
+   fails with 400 ``... cannot be handled as a RayCluster: json: cannot unmarshal number into
+   Go struct field ObjectMeta.labels of type string``;
    with ``fieldValidation=Strict`` any unknown field fails the request with 400
    ``RayCluster in version "v1" cannot be handled as a RayCluster: strict decoding error:
    unknown field "spec.foo"`` (the decoder's error wrapped by the handler) before validation;
@@ -63,7 +66,8 @@ class Result:
 
     ``obj``: the pruned and defaulted copy to store (the input is never modified);
     ``causes``: field errors (empty when valid); ``warnings``: ``Warning`` header texts;
-    ``unknown_fields``: pruned paths; ``strict_error``: the 400 message under ``Strict``.
+    ``unknown_fields``: pruned paths; ``bad_request``: the message of a 400 answer (unknown
+    fields under ``Strict``, or a ``metadata`` that does not decode as ObjectMeta).
     """
 
     crd: CustomResourceDefinition
@@ -71,17 +75,17 @@ class Result:
     causes: list[Cause] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     unknown_fields: list[str] = field(default_factory=list)
-    strict_error: str | None = None
+    bad_request: str | None = None
 
     @property
     def ok(self) -> bool:
         """True when the object may be stored."""
-        return not self.causes and self.strict_error is None
+        return not self.causes and self.bad_request is None
 
     @property
     def code(self) -> int:
-        """HTTP code of the outcome: 200 when ok, 400 for a strict decoding error, 422 for causes."""
-        if self.strict_error is not None:
+        """HTTP code of the outcome: 200 when ok, 400 for a decoding error, 422 for causes."""
+        if self.bad_request is not None:
             return 400
         return 422 if self.causes else 200
 
@@ -90,8 +94,8 @@ class Result:
 
         ``name`` defaults to the object's ``metadata.name`` (or ``generateName``).
         """
-        if self.strict_error is not None:
-            return C.bad_request_status(self.strict_error)
+        if self.bad_request is not None:
+            return C.bad_request_status(self.bad_request)
         if not self.causes:
             return None
         if name is None:
@@ -127,18 +131,19 @@ def validate_object(
     root = compiled(crd, version)
     out: JSON = deep_copy_json(obj)
     unknown: list[str] = []
+    decode_error = None
     if not crd.preserve_unknown_fields:
-        unknown = prune(out, root)
+        unknown, decode_error = prune(out, root)
         prune_nulls(out, root)
     result = Result(crd=crd, obj=out, unknown_fields=unknown)
+    cannot_handle = f'{crd.names.kind} in version "{version}" cannot be handled as a {crd.names.kind}: '
+    if decode_error is not None:
+        result.bad_request = cannot_handle + decode_error
+        return result
     if unknown:
         texts = [f'unknown field "{p}"' for p in unknown]
         if field_validation == "Strict":
-            kind = crd.names.kind
-            result.strict_error = (
-                f'{kind} in version "{version}" cannot be handled as a {kind}: '
-                "strict decoding error: " + ", ".join(texts)
-            )
+            result.bad_request = cannot_handle + "strict decoding error: " + ", ".join(texts)
             return result
         if field_validation != "Ignore":
             result.warnings.extend(texts)

@@ -5,7 +5,8 @@
   ``spec.x[i]: Duplicate value: {"name":"a"}`` (the key fields of the item).
   (``k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype/validation.go``.)
 - ``x-kubernetes-embedded-resource`` objects (other than the root) need a non-empty
-  ``apiVersion`` and ``kind`` (``spec.child.kind: Required value``,
+  ``apiVersion`` and ``kind`` (``spec.child.kind: Required value``), and an ``apiVersion``
+  that parses as ``group/version`` (``unexpected GroupVersion string: a/b/c``;
   ``.../schema/objectmeta/validation.go``).
 
 Paths are ``field.Path`` strings: ``.`` before properties, ``[i]`` for items, ``[key]`` for
@@ -58,6 +59,10 @@ def _walk(s: Node, x: Any, path: str, out: list[Cause], root: bool) -> None:
             for k in ("apiVersion", "kind"):
                 if not x.get(k):
                     out.append(C.make(C.REQUIRED, _child(path, k)))
+            api_version = x.get("apiVersion")
+            if isinstance(api_version, str) and api_version.count("/") > 1:
+                detail = f"unexpected GroupVersion string: {api_version}"
+                out.append(C.make(C.INVALID, _child(path, "apiVersion"), api_version, detail))
         props = s.properties
         additional = s.additional
         for k, v in x.items():

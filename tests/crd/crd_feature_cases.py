@@ -221,6 +221,15 @@ CASES: list[Case] = [
         },
     ),
     Case("embedded resource missing kind", {**OK, "child": {"spec": {"image": "i"}}}),
+    Case(
+        "embedded resource bad metadata",
+        {**OK, "child": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "Bad", "labels": {"a": 1}}}},
+    ),
+    Case(
+        "embedded resource bad name only",
+        {**OK, "child": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "Bad_Name", "uid": "u"}}},
+    ),
+    Case("embedded resource bad apiVersion", {**OK, "child": {"apiVersion": "a/b/c", "kind": "Pod"}}),
     Case("cel message", {**OK, "min": 5, "max": 1}),
     Case("cel messageExpression reason fieldPath", {**OK, "a": "x", "b": "y"}),
     Case("cel skipped after blocking error", {"name": "ok", "min": 5, "max": 1, "mode": "bad"}),
@@ -282,4 +291,10 @@ CASES: list[Case] = [
     Case("update with unknown fields", {**OK, "zzz": 1}, old_spec=OK),
     Case("unknown metadata and root fields", OK, extra_metadata={"colour": "red"}, extra_top={"extra": 1}),
     Case("unknown metadata strict", OK, field_validation="Strict", extra_metadata={"colour": "red"}),
+    Case("root metadata wrong type", OK, extra_metadata={"labels": {"a": 1}}),
+    Case("root metadata list", OK, extra_metadata={"finalizers": "x"}),
+    Case(
+        "embedded metadata list",
+        {**OK, "child": {"apiVersion": "v1", "kind": "Pod", "metadata": {"labels": ["a"], "finalizers": 1}}},
+    ),
 ]

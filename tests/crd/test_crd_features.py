@@ -449,3 +449,31 @@ def test_cel_programs_compile_once_per_schema_node() -> None:
     first = spec_node.rules
     validate_object(crd, "v1", widget({"n": 2}))
     assert compiled(crd, "v1").properties["spec"].rules is first
+
+
+# --- metadata decoding ------------------------------------------------------------------------
+
+
+def test_metadata_that_does_not_decode_as_object_meta_is_a_400(unknown_crd: Any) -> None:
+    body = widget({})
+    body["metadata"]["labels"] = {"a": 1}
+    r = validate_object(unknown_crd, "v1", body)
+    assert r.code == 400 and r.causes == []
+    assert r.bad_request == (
+        'Widget in version "v1" cannot be handled as a Widget: '
+        "json: cannot unmarshal number into Go struct field ObjectMeta.labels of type string"
+    )
+
+
+def test_embedded_metadata_decoding_and_api_version() -> None:
+    embedded = {"type": "object", "x-kubernetes-embedded-resource": True}
+    crd = make_crd(obj_schema({"child": embedded}))
+    child = {"apiVersion": "v1", "kind": "Pod", "metadata": {"labels": ["a"], "finalizers": 1}}
+    r = validate_object(crd, "v1", widget({"child": child}))
+    assert r.bad_request == (
+        'Widget in version "v1" cannot be handled as a Widget: spec.child.metadata: Invalid value: '
+        '{"finalizers":1,"labels":["a"]}: json: cannot unmarshal number into Go struct field '
+        "ObjectMeta.finalizers of type []string"
+    )
+    bad_gv = validate_object(crd, "v1", widget({"child": {"apiVersion": "a/b/c", "kind": "Pod"}}))
+    assert errors(bad_gv) == ['spec.child.apiVersion: Invalid value: "a/b/c": unexpected GroupVersion string: a/b/c']

@@ -47,8 +47,8 @@ def test_an_unknown_field_is_answered_per_field_validation(obj: dict[str, Any], 
     r = validate_object(OURS["RayCluster"], "v1", obj, field_validation=mode)
     assert "surprise" not in r.obj["spec"]["headGroupSpec"]
     if mode == "Strict":
-        assert r.code == 400 and r.strict_error is not None
-        assert r.strict_error.endswith('unknown field "spec.headGroupSpec.surprise"')
+        assert r.code == 400 and r.bad_request is not None
+        assert r.bad_request.endswith('unknown field "spec.headGroupSpec.surprise"')
     else:
         assert r.ok
         assert r.warnings == (['unknown field "spec.headGroupSpec.surprise"'] if mode == "Warn" else [])
