@@ -476,4 +476,6 @@ def test_embedded_metadata_decoding_and_api_version() -> None:
         "ObjectMeta.finalizers of type []string"
     )
     bad_gv = validate_object(crd, "v1", widget({"child": {"apiVersion": "a/b/c", "kind": "Pod"}}))
-    assert errors(bad_gv) == ['spec.child.apiVersion: Invalid value: "a/b/c": unexpected GroupVersion string: a/b/c']
+    assert errors(bad_gv) == [
+        'spec.child.apiVersion: Invalid value: "a/b/c": unexpected GroupVersion string: a/b/c'
+    ]
