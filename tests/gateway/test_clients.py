@@ -233,3 +233,23 @@ def test_watch_closed_by_the_caller_is_closed_upstream(
     while inflight() != 0.0 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert inflight() == 0.0
+
+
+def test_kubectl_events_show_only_ray_events(kubectl: Any, fakekube_url: str, namespace: str) -> None:
+    for name, ref in [
+        ("ray-ev", {"apiVersion": "ray.io/v1", "kind": "RayCluster", "name": "rc"}),
+        ("pod-ev", {"apiVersion": "v1", "kind": "Pod", "name": "p"}),
+    ]:
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": name},
+            "involvedObject": ref,
+            "reason": "Created",
+            "message": name,
+            "type": "Normal",
+        }
+        r = httpx.post(f"{fakekube_url}/api/v1/namespaces/{namespace}/events", json=event)
+        assert r.status_code == 201
+    assert kubectl("get", "events", "-o", "name").stdout.split() == ["event/ray-ev"]
+    assert "ray-ev" in kubectl("events").stdout and "pod-ev" not in kubectl("events").stdout
