@@ -107,7 +107,7 @@ def run(settings: Settings) -> None:
         workers=settings.workers,
         log_level=LogLevels(settings.log_level),
         log_dictconfig=config,
-        websockets=False,
+        websockets=True,
     ).serve()
     if metrics_dir is not None:
         metrics_dir.cleanup()

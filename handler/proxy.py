@@ -29,7 +29,7 @@ from litestar.types import Receive, Scope, Send
 from pyreqwest.exceptions import ConnectError, ConnectTimeoutError, RequestError, RequestTimeoutError
 from pyreqwest.response import Response
 
-from handler import discovery, retry
+from handler import discovery, retry, websocket
 from handler.body import ClientDisconnected, RequestBody
 from handler.errors import GatewayError, not_found_path, reason_for, upstream_timeout, upstream_unavailable
 from handler.headers import caller_response_headers, upstream_request_headers
@@ -129,9 +129,9 @@ class Proxy:
         self._get_upstream = get_upstream
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve one ASGI HTTP request (websocket upgrades are refused)."""
-        if scope["type"] != ScopeType.HTTP:
-            await send({"type": "websocket.close", "code": 1008, "reason": "not served"})
+        """Serve one ASGI HTTP request, or a WebSocket upgrade (services proxy only)."""
+        if scope["type"] == ScopeType.WEBSOCKET:
+            await self._websocket(scope, receive, send)
             return
         t0 = time.monotonic()
         method: str = scope["method"]
@@ -162,6 +162,38 @@ class Proxy:
             self.metrics.inflight.dec()
             done = responder.headers_at or time.monotonic()
             self.metrics.observe(route_name, method, responder.code or 499, done - t0)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket upgrade: allowed on the services proxy of KubeRay Services only."""
+        t0 = time.monotonic()
+        raw_path = scope.get("raw_path")
+        path = raw_path.decode("latin-1") if raw_path else quote(scope["path"])
+        query = scope["query_string"].decode("latin-1")
+        route_name = "refused"
+        code = 0
+        self.metrics.inflight.inc()
+        try:
+            if (await receive())["type"] != "websocket.connect":
+                return
+            try:
+                route = match("GET", path)
+                if route.kind is not Kind.SERVICE_PROXY:
+                    raise not_found_path()
+                route_name = route.name
+                upstream = self._get_upstream()
+                await self._check_service(route, upstream)
+            except GatewayError as e:
+                code = e.code
+                await websocket.deny_error(scope, send, e)
+                return
+            self.metrics.observe(route_name, "WEBSOCKET", 101, time.monotonic() - t0)
+            code = await websocket.relay(
+                scope, receive, send, upstream, path, query, self.settings.upstream_timeout
+            )
+        finally:
+            self.metrics.inflight.dec()
+            if code != 101:
+                self.metrics.observe(route_name, "WEBSOCKET", code or 499, time.monotonic() - t0)
 
     async def _serve(
         self,

@@ -10,6 +10,8 @@ Only a connect timeout is set: reads are unbounded because watches are long-live
 from __future__ import annotations
 
 import json
+import ssl
+import tempfile
 from datetime import timedelta
 from typing import Any
 
@@ -47,6 +49,7 @@ class Upstream:
         if credentials.insecure:
             builder = builder.danger_accept_invalid_certs(True)
         self._client: Client = builder.build()
+        self._ws_ssl: ssl.SSLContext | None = None
 
     def request(self, method: str, path: str, query: str, headers: list[tuple[str, str]]) -> RequestBuilder:
         """A request builder for ``method`` on ``path`` (raw, percent-encoded) and raw ``query``.
@@ -62,6 +65,32 @@ class Upstream:
         if token:
             builder = builder.header("authorization", "Bearer " + token, is_sensitive=True)
         return builder
+
+    def websocket_url(self, path: str, query: str) -> str:
+        """The ``ws://`` / ``wss://`` URL of ``path`` (raw) and ``query`` on the upstream."""
+        scheme, rest = self.base_url.split("://", 1)
+        return ("wss" if scheme == "https" else "ws") + "://" + rest + path + ("?" + query if query else "")
+
+    def websocket_ssl(self) -> ssl.SSLContext | None:
+        """The TLS context for WebSocket connections (same trust and identity as the pool), or None."""
+        if not self.base_url.startswith("https://"):
+            return None
+        if self._ws_ssl is None:
+            creds = self.credentials
+            ctx = ssl.create_default_context()
+            if creds.ca_pem:
+                ctx.load_verify_locations(cadata=creds.ca_pem.decode())
+            if creds.insecure:
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+            if creds.identity_pem:
+                # ssl wants a file: a private temporary one, removed as soon as it is loaded.
+                with tempfile.NamedTemporaryFile("wb", suffix=".pem") as f:
+                    f.write(creds.identity_pem)
+                    f.flush()
+                    ctx.load_cert_chain(f.name)
+            self._ws_ssl = ctx
+        return self._ws_ssl
 
     async def get_json(self, path: str, query: str = "") -> tuple[int, Any]:
         """GET ``path`` (raw) and decode its JSON body: ``(status, object)``, object None if not JSON.

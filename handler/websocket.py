@@ -1,0 +1,143 @@
+"""WebSocket upgrades through the services proxy (e.g. ``ray job logs --follow`` via the dashboard).
+
+The kube-apiserver's services proxy passes upgrade requests through (its ``UpgradeAwareHandler``,
+k8s.io/apimachinery/pkg/util/proxy/upgradeaware.go); the gateway does the same for KubeRay
+Services: it opens a WebSocket to the upstream with its own credentials, accepts the caller's
+only once the upstream accepted, and relays messages both ways until either side closes. A
+handshake the upstream refuses is answered with the upstream's status and body (ASGI
+``websocket.http.response`` extension); an upstream that cannot be reached gets a 503 ``Status``.
+No retries: a handshake is cheap for the caller to repeat. The ``websockets`` package is
+imported only when the first upgrade arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any, cast
+
+from litestar.types import Message, Receive, Scope, Send
+
+from handler.errors import GatewayError, upstream_unavailable
+from handler.headers import HOP_BY_HOP
+from handler.upstream import Upstream
+
+#: Handshake headers the websockets client writes itself, or that must not reach the upstream.
+NOT_FORWARDED = HOP_BY_HOP | {
+    "host",
+    "authorization",
+    "content-length",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-extensions",
+    "sec-websocket-protocol",
+    "sec-websocket-accept",
+}
+
+#: Close codes that may not be sent in a close frame (RFC 6455 §7.4.1) and what to send instead.
+_RESERVED = {1005: 1000, 1006: 1011, 1015: 1011}
+
+
+def _event(**fields: Any) -> Message:
+    """An ASGI message (the TypedDict unions of litestar.types are too narrow to build one inline)."""
+    return cast(Message, fields)
+
+
+def handshake_headers(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    """The caller's handshake headers worth forwarding upstream (cookies, origin, user agent...)."""
+    out = []
+    for k, v in raw:
+        name = k.decode("latin-1").lower()
+        if name not in NOT_FORWARDED and not name.startswith("impersonate-"):
+            out.append((name, v.decode("latin-1")))
+    return out
+
+
+async def deny(
+    scope: Scope, send: Send, code: int, body: bytes, content_type: bytes = b"application/json"
+) -> None:
+    """Refuse the caller's handshake with HTTP ``code`` and ``body`` (or a policy close if unsupported)."""
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        await send(
+            _event(
+                type="websocket.http.response.start",
+                status=code,
+                headers=[(b"content-type", content_type), (b"content-length", str(len(body)).encode())],
+            )
+        )
+        await send({"type": "websocket.http.response.body", "body": body, "more_body": False})
+    else:
+        await send(_event(type="websocket.close", code=1008))
+
+
+async def deny_error(scope: Scope, send: Send, err: GatewayError) -> None:
+    """Refuse the handshake with a ``Status`` body."""
+    await deny(scope, send, err.code, err.body())
+
+
+async def relay(
+    scope: Scope, receive: Receive, send: Send, upstream: Upstream, path: str, query: str, timeout: float
+) -> int:
+    """Open the upstream WebSocket for ``path``/``query``, accept the caller's, relay until closed.
+
+    Returns the HTTP status of the handshake as the caller saw it (101 when relayed).
+    """
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+    headers = handshake_headers(scope["headers"])
+    token = upstream.credentials.token.token()
+    if token:
+        headers.append(("authorization", "Bearer " + token))
+    subprotocols = cast(list[Any], scope.get("subprotocols") or [])
+    try:
+        conn = await connect(
+            upstream.websocket_url(path, query),
+            additional_headers=headers,
+            subprotocols=subprotocols or None,
+            ssl=upstream.websocket_ssl(),
+            open_timeout=timeout,
+            max_size=None,
+            compression=None,
+            user_agent_header=None,
+        )
+    except InvalidStatus as e:
+        ctype = e.response.headers.get("content-type", "text/plain").encode("latin-1")
+        await deny(scope, send, e.response.status_code, bytes(e.response.body or b""), ctype)
+        return int(e.response.status_code)
+    except (OSError, TimeoutError, InvalidHandshake) as e:
+        err = upstream_unavailable(str(e) or type(e).__name__)
+        await deny_error(scope, send, err)
+        return err.code
+
+    await send(_event(type="websocket.accept", subprotocol=conn.subprotocol))
+
+    async def caller_to_upstream() -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.receive":
+                text = message.get("text")
+                await conn.send(text if text is not None else message.get("bytes") or b"")
+            elif message["type"] == "websocket.disconnect":
+                return
+
+    async def upstream_to_caller() -> None:
+        try:
+            async for data in conn:
+                key = "text" if isinstance(data, str) else "bytes"
+                await send(_event(type="websocket.send", **{key: data}))
+        except ConnectionClosed:
+            pass
+        code = conn.close_code if conn.close_code is not None else 1000
+        await send(
+            {"type": "websocket.close", "code": _RESERVED.get(code, code), "reason": conn.close_reason or ""}
+        )
+
+    tasks = [asyncio.ensure_future(caller_to_upstream()), asyncio.ensure_future(upstream_to_caller())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await conn.close()
+    return 101
