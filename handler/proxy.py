@@ -97,6 +97,13 @@ def _body_framing(raw: Iterable[tuple[bytes, bytes]]) -> tuple[int | None, bool]
     return length, chunked
 
 
+def _target(scope: Scope) -> tuple[str, str]:
+    """The raw (percent-encoded) path and query string of the request, as the caller sent them."""
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if isinstance(raw_path, bytes) else quote(str(scope["path"]))
+    return path, scope["query_string"].decode("latin-1")
+
+
 def _is_watch(query: str) -> bool:
     return any(k == "watch" and v in ("1", "true", "True") for k, v in parse_qsl(query))
 
@@ -135,9 +142,7 @@ class Proxy:
             return
         t0 = time.monotonic()
         method: str = scope["method"]
-        raw_path = scope.get("raw_path")
-        path = raw_path.decode("latin-1") if raw_path else quote(scope["path"])
-        query = scope["query_string"].decode("latin-1")
+        path, query = _target(scope)
         responder = Responder(send)
         route_name = "refused"
         disconnected = asyncio.Event()
@@ -166,9 +171,7 @@ class Proxy:
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A WebSocket upgrade: allowed on the services proxy of KubeRay Services only."""
         t0 = time.monotonic()
-        raw_path = scope.get("raw_path")
-        path = raw_path.decode("latin-1") if raw_path else quote(scope["path"])
-        query = scope["query_string"].decode("latin-1")
+        path, query = _target(scope)
         route_name = "refused"
         code = 0
         self.metrics.inflight.inc()
