@@ -282,7 +282,7 @@ def test_cold_start_imports_neither_kubernetes_nor_fakekube() -> None:
     """handler.app with an explicit upstream must not import the kubernetes package (~470 ms)."""
     code = (
         "import sys, handler.app; "
-        "roots = ('kubernetes', 'fakekube', 'httpx'); "
+        "roots = ('kubernetes', 'fakekube', 'httpx', 'websockets'); "
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in roots)))"
     )
     out = subprocess.run(
