@@ -7,6 +7,8 @@ and ``k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel/validation.go``:
 
 - ``self`` is the value at the node that declares the rule; a rule runs only where the value
   is present.
+- On update, a rule that fails on a value equal to its correlated stored value (ratcheting, see
+  :mod:`fakekube.crd.ratchet`) gives a warning instead of an error.
 - A rule that mentions ``oldSelf`` is a *transition rule*: it runs only on update and only when
   the old object has a value at the correlated place (same property path; list items of
   ``x-kubernetes-list-type: map`` correlated by their map keys; ``additionalProperties`` by
@@ -34,6 +36,7 @@ from typing import Any
 
 from fakekube.crd import causes as C
 from fakekube.crd.causes import Cause
+from fakekube.crd.ratchet import old_child, old_items, unchanged
 from fakekube.crd.schema import MISSING, Node
 
 
@@ -172,15 +175,17 @@ def _eval_rules(node: Node, value: Any, old: Any, path: str, out: list[Cause]) -
             out.append(_field_error(path, value, rule, _message(rule, bindings)))
 
 
-def _walk(node: Node, value: Any, old: Any, path: str, out: list[Cause]) -> None:
+def _walk(node: Node, value: Any, old: Any, path: str, out: list[Cause], warned: list[Cause]) -> None:
     if not node.subtree_has_rules:
         return
+    if path and unchanged(node, value, old):
+        # ratcheting: rules still run on an unchanged value, but failures are only warnings
+        out = warned
     if node.has_rules:
         _eval_rules(node, value, old, path, out)
     if isinstance(value, dict):
         props = node.properties
         additional = node.additional
-        old_map = old if isinstance(old, dict) else None
         for k, v in value.items():
             child = props.get(k)
             if child is not None:
@@ -192,25 +197,22 @@ def _walk(node: Node, value: Any, old: Any, path: str, out: list[Cause]) -> None
                 continue
             if v is None:
                 continue
-            _walk(child, v, old_map.get(k, MISSING) if old_map is not None else MISSING, sub_path, out)
+            _walk(child, v, old_child(node, old, k), sub_path, out, warned)
     elif isinstance(value, list):
         items = node.items
         if items is None:
             return
-        old_by_key: dict[str, Any] = {}
-        if node.list_type == "map" and node.list_map_keys and isinstance(old, list):
-            for o in old:
-                if isinstance(o, dict):
-                    old_by_key[repr([o.get(k) for k in node.list_map_keys])] = o
-        for i, v in enumerate(value):
-            old_item = MISSING
-            if old_by_key and isinstance(v, dict):
-                old_item = old_by_key.get(repr([v.get(k) for k in node.list_map_keys]), MISSING)
-            _walk(items, v, old_item, f"{path}[{i}]", out)
+        for i, (v, old_item) in enumerate(zip(value, old_items(node, value, old), strict=True)):
+            _walk(items, v, old_item, f"{path}[{i}]", out, warned)
 
 
-def validate_rules(root: Node, obj: Any, old: Any = MISSING) -> list[Cause]:
-    """Evaluate every CEL rule of ``root``'s schema that applies to ``obj`` (``old`` on update)."""
+def validate_rules(root: Node, obj: Any, old: Any = MISSING) -> tuple[list[Cause], list[Cause]]:
+    """Evaluate every CEL rule of ``root``'s schema that applies to ``obj`` (``old`` on update).
+
+    Returns (errors, warnings): a rule failing on a value equal to its stored counterpart is a
+    warning, not an error (validation ratcheting; the apiserver sends it as a ``Warning``).
+    """
     out: list[Cause] = []
-    _walk(root, obj, old, "", out)
-    return out
+    warned: list[Cause] = []
+    _walk(root, obj, old, "", out, warned)
+    return out, warned

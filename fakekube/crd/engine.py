@@ -17,8 +17,11 @@ The steps and their order follow the apiextensions-apiserver request path
    (https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation);
 2. ``default`` values are applied (:mod:`fakekube.crd.defaulting`);
 3. OpenAPI schema validation (:mod:`fakekube.crd.openapi`), list-type uniqueness and
-   embedded-resource checks (:mod:`fakekube.crd.listtype`);
-4. CEL ``x-kubernetes-validations`` (:mod:`fakekube.crd.cel`), skipped when step 3 found a
+   embedded-resource checks (:mod:`fakekube.crd.listtype`); on update, values equal to their
+   stored counterpart are not re-validated (ratcheting, :mod:`fakekube.crd.ratchet`);
+4. CEL ``x-kubernetes-validations`` (:mod:`fakekube.crd.cel`; on update a rule failing on an
+   unchanged value is only a ``Warning``, e.g. ``spec.x: Invalid value: 10: failed rule:
+   self > 50``), skipped when step 3 found a
    type, required, enum, maxLength or maxItems error (``hasBlockingErr`` in ``strategy.go``),
    which adds ``<nil>: Invalid value: null: some validation rules were not checked because the
    object was invalid; correct the existing errors to complete validation``.
@@ -148,12 +151,15 @@ def validate_object(
         if field_validation != "Ignore":
             result.warnings.extend(texts)
     apply_defaults(out, root)
-    errs = validate_value(root, out)
-    errs += validate_lists(root, out)
+    old_value = MISSING if old is None else old
+    errs = validate_value(root, out, old_value)
+    errs += validate_lists(root, out, old_value)
     if any(e.type in _BLOCKING for e in errs):
         if root.subtree_has_rules:
             errs.append(C.make(C.INVALID, C.ROOT, None, _SKIPPED_CEL))
     else:
-        errs += validate_rules(root, out, MISSING if old is None else old)
+        rule_errors, rule_warnings = validate_rules(root, out, old_value)
+        errs += rule_errors
+        result.warnings.extend(str(c) for c in rule_warnings)
     result.causes = errs
     return result

@@ -20,7 +20,8 @@ from typing import Any
 
 from fakekube.crd import causes as C
 from fakekube.crd.causes import Cause
-from fakekube.crd.schema import Node
+from fakekube.crd.ratchet import old_child, old_items, unchanged
+from fakekube.crd.schema import MISSING, Node
 
 
 def _canon(v: Any) -> str:
@@ -31,7 +32,9 @@ def _child(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _walk(s: Node, x: Any, path: str, out: list[Cause], root: bool) -> None:
+def _walk(s: Node, x: Any, path: str, out: list[Cause], root: bool, old: Any) -> None:
+    if not root and unchanged(s, x, old):
+        return
     if isinstance(x, list):
         if s.list_type == "set":
             seen: set[str] = set()
@@ -52,8 +55,8 @@ def _walk(s: Node, x: Any, path: str, out: list[Cause], root: bool) -> None:
                 seen_keys.add(canon)
         items = s.items
         if items is not None:
-            for i, item in enumerate(x):
-                _walk(items, item, f"{path}[{i}]", out, False)
+            for i, (item, o) in enumerate(zip(x, old_items(s, x, old), strict=True)):
+                _walk(items, item, f"{path}[{i}]", out, False, o)
     elif isinstance(x, dict):
         if s.embedded and not root:
             for k in ("apiVersion", "kind"):
@@ -68,13 +71,16 @@ def _walk(s: Node, x: Any, path: str, out: list[Cause], root: bool) -> None:
         for k, v in x.items():
             child = props.get(k)
             if child is not None:
-                _walk(child, v, _child(path, k), out, False)
+                _walk(child, v, _child(path, k), out, False, old_child(s, old, k))
             elif additional is not None:
-                _walk(additional, v, f"{path}[{k}]", out, False)
+                _walk(additional, v, f"{path}[{k}]", out, False, old_child(s, old, k))
 
 
-def validate_lists(root: Node, obj: Any) -> list[Cause]:
-    """List-set/map duplicates and embedded-resource apiVersion/kind errors in ``obj``."""
+def validate_lists(root: Node, obj: Any, old: Any = MISSING) -> list[Cause]:
+    """List-set/map duplicates and embedded-resource apiVersion/kind errors in ``obj``.
+
+    ``old`` (the stored object, on update) enables ratcheting (:mod:`fakekube.crd.ratchet`).
+    """
     out: list[Cause] = []
-    _walk(root, obj, "", out, True)
+    _walk(root, obj, "", out, True, old)
     return out

@@ -25,7 +25,8 @@ from typing import Any
 from fakekube.crd import causes as C
 from fakekube.crd import formats
 from fakekube.crd.causes import Cause, go_float
-from fakekube.crd.schema import Node
+from fakekube.crd.ratchet import old_child, old_items, unchanged
+from fakekube.crd.schema import MISSING, Node
 
 
 def json_type(v: Any) -> str:
@@ -84,8 +85,13 @@ class Validator:
     def _add(self, type_: str, path: str, value: Any = C.OMIT, detail: str = "") -> None:
         self.causes.append(C.make(type_, _path_or_root(path), value, detail))
 
-    def validate(self, s: Node, v: Any, path: str) -> None:
-        """Validate ``v`` against ``s``; ``path`` is the field path of ``v`` ("" for the root)."""
+    def validate(self, s: Node, v: Any, path: str, old: Any = MISSING) -> None:
+        """Validate ``v`` against ``s``; ``path`` is the field path of ``v`` ("" for the root).
+
+        ``old`` is the correlated stored value on update: an unchanged value is not validated.
+        """
+        if path and unchanged(s, v, old):
+            return
         if v is None:
             if s.types and not s.nullable:
                 self._type_error(s, path, "null")
@@ -100,10 +106,10 @@ class Validator:
         elif isinstance(v, int | float) and not isinstance(v, bool):
             self._number(s, v, path)
         elif isinstance(v, list):
-            self._slice(s, v, path)
+            self._slice(s, v, path, old)
         self._enum(s, v, path)
         if isinstance(v, dict):
-            self._object(s, v, path)
+            self._object(s, v, path, old)
 
     def _type_ok(self, s: Node, v: Any, path: str) -> bool:
         if not s.types:
@@ -164,7 +170,8 @@ class Validator:
     def _string(self, s: Node, v: str, path: str) -> None:
         # kube-openapi's stringValidator stops at its first failure: maxLength, minLength, pattern
         if s.max_length is not None and len(v) > s.max_length:
-            self._add(C.TOO_LONG, path, detail=f"may not be more than {s.max_length} bytes")
+            unit = "byte" if s.max_length == 1 else "bytes"
+            self._add(C.TOO_LONG, path, detail=f"may not be more than {s.max_length} {unit}")
         elif s.min_length is not None and len(v) < s.min_length:
             self._add(C.INVALID, path, v, f"{path} in body should be at least {s.min_length} chars long")
         elif s.pattern is not None and s.pattern.search(v) is None:
@@ -202,11 +209,11 @@ class Validator:
             word = "greater than" if s.exclusive_minimum else "greater than or equal to"
             self._add(C.INVALID, path, v, f"{path} in body should be {word} {_num(s.minimum, v)}")
 
-    def _slice(self, s: Node, v: list[Any], path: str) -> None:
+    def _slice(self, s: Node, v: list[Any], path: str, old: Any) -> None:
         items = s.items
         if items is not None:
-            for i, x in enumerate(v):
-                self.validate(items, x, f"{path}[{i}]")
+            for i, (x, o) in enumerate(zip(v, old_items(s, v, old), strict=True)):
+                self.validate(items, x, f"{path}[{i}]", o)
         if s.min_items is not None and len(v) < s.min_items:
             self._add(C.INVALID, path, len(v), f"{path} in body should have at least {s.min_items} items")
         if s.max_items is not None and len(v) > s.max_items:
@@ -219,7 +226,7 @@ class Validator:
         allowed = ", ".join(C.go_value(e if isinstance(e, str) else C.go_value(e)) for e in s.enum)
         self._add(C.NOT_SUPPORTED, path, v, f"supported values: {allowed}")
 
-    def _object(self, s: Node, v: dict[str, Any], path: str) -> None:
+    def _object(self, s: Node, v: dict[str, Any], path: str, old: Any) -> None:
         n = len(v)
         if s.max_properties is not None and n > s.max_properties:
             noun = "item" if s.max_properties == 1 else "items"
@@ -233,15 +240,16 @@ class Validator:
         props = s.properties
         additional = s.additional
         for k, x in v.items():
-            child = props.get(k)
+            child = props.get(k) or additional
             if child is not None:
-                self.validate(child, x, _join(path, k))
-            elif additional is not None:
-                self.validate(additional, x, _join(path, k))
+                self.validate(child, x, _join(path, k), old_child(s, old, k))
 
 
-def validate_value(root: Node, obj: Any) -> list[Cause]:
-    """All OpenAPI schema violations of ``obj`` against ``root``, in document order."""
+def validate_value(root: Node, obj: Any, old: Any = MISSING) -> list[Cause]:
+    """All OpenAPI schema violations of ``obj`` against ``root``, in document order.
+
+    ``old`` (the stored object, on update) enables ratcheting (:mod:`fakekube.crd.ratchet`).
+    """
     v = Validator()
-    v.validate(root, obj, "")
+    v.validate(root, obj, "", old)
     return v.causes

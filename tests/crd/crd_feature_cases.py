@@ -125,6 +125,7 @@ SPEC_SCHEMA: dict[str, Any] = {
             "maxItems": 4,
             "items": {"type": "object", "properties": {"k": {"type": "string", "default": "v"}}},
         },
+        "rootFlag": {"type": "boolean"},
         "counter": {
             "type": "integer",
             **_rule("oldSelf.hasValue() ? self >= oldSelf.value() : self < 100", optionalOldSelf=True),
@@ -148,6 +149,13 @@ CRD: dict[str, Any] = {
                 "schema": {
                     "openAPIV3Schema": {
                         "type": "object",
+                        "x-kubernetes-validations": [
+                            {"rule": "!has(self.spec.rootFlag) || self.metadata.name.startsWith('w')"},
+                            {
+                                "rule": "!has(self.spec.rootFlag) || !self.spec.rootFlag",
+                                "message": "root rule",
+                            },
+                        ],
                         "properties": {
                             "apiVersion": {"type": "string"},
                             "kind": {"type": "string"},
@@ -246,6 +254,7 @@ CASES: list[Case] = [
     Case("optionalOldSelf create bad", {**OK, "counter": 500}),
     Case("optionalOldSelf update", {**OK, "counter": 3}, old_spec={**OK, "counter": 4}),
     Case("spec wrong type", "not-an-object"),
+    Case("root rule", {**OK, "rootFlag": True}),
     Case(
         "formats valid",
         {
@@ -297,4 +306,93 @@ CASES: list[Case] = [
         "embedded metadata list",
         {**OK, "child": {"apiVersion": "v1", "kind": "Pod", "metadata": {"labels": ["a"], "finalizers": 1}}},
     ),
+]
+
+
+def _gizmo_crd(strict: bool) -> dict[str, Any]:
+    """A CRD made stricter after objects exist (``strict``), to exercise validation ratcheting."""
+    short = {"type": "string", "maxLength": 1 if strict else 10}
+    spec = {
+        "type": "object",
+        **({"required": ["z"]} if strict else {}),
+        "properties": {
+            "name": {"type": "string", "maxLength": 3 if strict else 10},
+            "x": {"type": "integer", **_rule("self > 50" if strict else "self > 5")},
+            "mode": {"type": "string", **({"enum": ["a"]} if strict else {})},
+            "other": {"type": "string"},
+            "obj": {
+                "type": "object",
+                "properties": {"p": short, "q": {"type": "string"}},
+                **(_rule("self.p == 'z'") if strict else {}),
+            },
+            "list": {"type": "array", "items": short},
+            "mlist": {
+                "type": "array",
+                "x-kubernetes-list-type": "map",
+                "x-kubernetes-list-map-keys": ["k"],
+                "items": {
+                    "type": "object",
+                    "required": ["k"],
+                    "properties": {"k": {"type": "string"}, "v": short},
+                },
+            },
+            "z": {"type": "string"},
+        },
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gizmos.features.example.com"},
+        "spec": {
+            "group": "features.example.com",
+            "names": {"plural": "gizmos", "singular": "gizmo", "kind": "Gizmo", "listKind": "GizmoList"},
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "apiVersion": {"type": "string"},
+                                "kind": {"type": "string"},
+                                "metadata": {"type": "object"},
+                                "spec": spec,
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+GIZMO_LENIENT = _gizmo_crd(strict=False)
+GIZMO_STRICT = _gizmo_crd(strict=True)
+# Valid under GIZMO_LENIENT, invalid in many places under GIZMO_STRICT.
+GIZMO_OLD: dict[str, Any] = {
+    "name": "abcdef",
+    "x": 10,
+    "mode": "b",
+    "other": "o",
+    "obj": {"p": "abc", "q": "q"},
+    "list": ["aa", "bb"],
+    "mlist": [{"k": "a", "v": "vv"}, {"k": "b", "v": "ww"}],
+}
+RATCHET_CASES: list[tuple[str, dict[str, Any]]] = [
+    ("unrelated field changed", {**GIZMO_OLD, "other": "changed"}),
+    ("invalid field changed", {**GIZMO_OLD, "name": "abcdefg"}),
+    ("cel field changed", {**GIZMO_OLD, "x": 11, "z": "set"}),
+    ("cel field unchanged", {**GIZMO_OLD, "z": "set"}),
+    ("enum field changed", {**GIZMO_OLD, "mode": "c"}),
+    ("object rule, sibling changed", {**GIZMO_OLD, "obj": {"p": "abc", "q": "changed"}, "z": "set"}),
+    ("object field changed", {**GIZMO_OLD, "obj": {"p": "abd", "q": "q"}}),
+    ("atomic list appended", {**GIZMO_OLD, "list": ["aa", "bb", "cc"]}),
+    ("atomic list reordered", {**GIZMO_OLD, "list": ["bb", "aa"]}),
+    ("map list reordered", {**GIZMO_OLD, "mlist": [{"k": "b", "v": "ww"}, {"k": "a", "v": "vv"}]}),
+    ("map list item changed", {**GIZMO_OLD, "mlist": [{"k": "a", "v": "vv"}, {"k": "b", "v": "w2"}]}),
+    ("new required field set", {**GIZMO_OLD, "z": "now"}),
+    ("unchanged", dict(GIZMO_OLD)),
 ]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from crd_helpers import make_crd, obj_schema, widget
 
-from fakekube.crd import Cause, validate_object
+from fakekube.crd import Cause, load_crds, validate_object
 
 
 def errors(result: Any) -> list[str]:
@@ -479,3 +479,37 @@ def test_embedded_metadata_decoding_and_api_version() -> None:
     assert errors(bad_gv) == [
         'spec.child.apiVersion: Invalid value: "a/b/c": unexpected GroupVersion string: a/b/c'
     ]
+
+
+# --- ratcheting ---------------------------------------------------------------------------------
+
+
+def test_update_ratchets_unchanged_values_and_warns_on_their_rules() -> None:
+    from crd_feature_cases import GIZMO_OLD, GIZMO_STRICT
+
+    (strict,) = load_crds(GIZMO_STRICT)
+    old = {
+        "apiVersion": "features.example.com/v1",
+        "kind": "Gizmo",
+        "metadata": {"name": "g"},
+        "spec": GIZMO_OLD,
+    }
+
+    def update(**changes: Any) -> Any:
+        return validate_object(strict, "v1", {**old, "spec": {**GIZMO_OLD, **changes}}, old=old)
+
+    # every stored value is now invalid, but unchanged: only the new requirement fails
+    assert [c.field for c in update(other="changed").causes] == ["spec.z", "<nil>"]
+    fixed = update(z="now")
+    assert fixed.ok
+    assert sorted(fixed.warnings) == [
+        "spec.obj: Invalid value: failed rule: self.p == 'z'",
+        "spec.x: Invalid value: 10: failed rule: self > 50",
+    ]
+    assert errors(update(z="now", name="abcdefg"))[0] == "spec.name: Too long: may not be more than 3 bytes"
+    # a map list reordered is unchanged; an atomic list reordered is not
+    assert update(z="now", mlist=[GIZMO_OLD["mlist"][1], GIZMO_OLD["mlist"][0]]).ok
+    reordered = update(z="now", list=["bb", "aa"])
+    assert [c.field for c in reordered.causes][:2] == ["spec.list[0]", "spec.list[1]"]
+    # without an old object (create) nothing is ratcheted
+    assert not validate_object(strict, "v1", {**old, "spec": {**GIZMO_OLD, "z": "now"}}).ok

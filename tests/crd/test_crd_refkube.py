@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -156,47 +157,95 @@ def test_engine_answers_like_the_real_apiserver(
     assert diffs == []
 
 
-def test_every_schema_feature_answers_like_the_real_apiserver(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    (tmp_path / "crds").mkdir()
-    (tmp_path / "crds" / "widgets.json").write_text(json.dumps(feature_cases.CRD))
-    (crd,) = load_crds(feature_cases.CRD)
-    proc, proxy = start_refkube(tmp_path / "crds", tmp_path)
-    base = "/apis/features.example.com/v1/namespaces/default/widgets"
-    diffs = []
+@pytest.fixture(scope="module")
+def feature_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A refkube serving the feature-test CRDs (Widget, and Gizmo in its lenient form)."""
+    d = tmp_path_factory.mktemp("features")
+    (d / "crds").mkdir()
+    (d / "crds" / "widgets.json").write_text(json.dumps(feature_cases.CRD))
+    (d / "crds" / "gizmos.json").write_text(json.dumps(feature_cases.GIZMO_LENIENT))
+    proc, proxy = start_refkube(d / "crds", d)
     try:
-        for i, case in enumerate(feature_cases.CASES):
-            name = f"w{i}"
-            obj: dict[str, Any] = {
-                "apiVersion": "features.example.com/v1",
-                "kind": "Widget",
-                "metadata": {"name": name, **(case.extra_metadata or {})},
-                **(case.extra_top or {}),
-            }
-            old = None
-            query = f"dryRun=All&fieldValidation={case.field_validation}"
-            if case.old_spec is None:
-                response = call(proxy, "POST", base, {**obj, "spec": case.spec}, query)
-            else:
-                created_code, old, _ = call(proxy, "POST", base, {**obj, "spec": case.old_spec})
-                assert created_code == 201, old
-                meta = {**obj["metadata"], "resourceVersion": old["metadata"]["resourceVersion"]}
-                response = call(
-                    proxy, "PUT", f"{base}/{name}", {**obj, "metadata": meta, "spec": case.spec}, query
-                )
-            mine = validate_object(
-                crd, "v1", {**obj, "spec": case.spec}, old=old, field_validation=case.field_validation
-            )
-            want = real_answer(*response)
-            got = engine_answer(mine, 201 if old is None else 200)
-            if want != got:
-                diffs.append(f"  {case.label}:\n    real  ={want}\n    engine={got}")
+        yield proxy
     finally:
         stop(proc)
+
+
+def test_every_schema_feature_answers_like_the_real_apiserver(
+    feature_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (crd,) = load_crds(feature_cases.CRD)
+    proxy = feature_server
+    base = "/apis/features.example.com/v1/namespaces/default/widgets"
+    diffs = []
+    for i, case in enumerate(feature_cases.CASES):
+        name = f"w{i}"
+        obj: dict[str, Any] = {
+            "apiVersion": "features.example.com/v1",
+            "kind": "Widget",
+            "metadata": {"name": name, **(case.extra_metadata or {})},
+            **(case.extra_top or {}),
+        }
+        old = None
+        query = f"dryRun=All&fieldValidation={case.field_validation}"
+        if case.old_spec is None:
+            response = call(proxy, "POST", base, {**obj, "spec": case.spec}, query)
+        else:
+            created_code, old, _ = call(proxy, "POST", base, {**obj, "spec": case.old_spec})
+            assert created_code == 201, old
+            meta = {**obj["metadata"], "resourceVersion": old["metadata"]["resourceVersion"]}
+            response = call(
+                proxy, "PUT", f"{base}/{name}", {**obj, "metadata": meta, "spec": case.spec}, query
+            )
+        mine = validate_object(
+            crd, "v1", {**obj, "spec": case.spec}, old=old, field_validation=case.field_validation
+        )
+        want = real_answer(*response)
+        got = engine_answer(mine, 201 if old is None else 200)
+        if want != got:
+            diffs.append(f"  {case.label}:\n    real  ={want}\n    engine={got}")
     with capsys.disabled():
         n = len(feature_cases.CASES)
         print(f"\nschema features vs kube-apiserver: {n - len(diffs)}/{n}")
+        for d in diffs:
+            print(d)
+    assert diffs == []
+
+
+def test_ratcheting_like_the_real_apiserver(feature_server: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Objects stored under a lenient CRD, updated after the CRD became strict."""
+    proxy = feature_server
+    base = "/apis/features.example.com/v1/namespaces/default/gizmos"
+    head = {"apiVersion": "features.example.com/v1", "kind": "Gizmo"}
+    code, _, _ = call(
+        proxy, "POST", base, {**head, "metadata": {"name": "g"}, "spec": feature_cases.GIZMO_OLD}
+    )
+    assert code == 201
+    crd_path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gizmos.features.example.com"
+    with urllib.request.urlopen(f"{proxy}{crd_path}", timeout=30) as r:
+        current = json.loads(r.read())
+    strict = {**feature_cases.GIZMO_STRICT}
+    strict["metadata"] = {**strict["metadata"], "resourceVersion": current["metadata"]["resourceVersion"]}
+    assert call(proxy, "PUT", crd_path, strict)[0] == 200
+    (crd,) = load_crds(feature_cases.GIZMO_STRICT)
+    diffs = []
+    for label, spec in feature_cases.RATCHET_CASES:
+        deadline = time.monotonic() + 30
+        while True:  # the new schema takes effect asynchronously
+            with urllib.request.urlopen(f"{proxy}{base}/g", timeout=30) as r:
+                old = json.loads(r.read())
+            meta = {"name": "g", "resourceVersion": old["metadata"]["resourceVersion"]}
+            new = {**head, "metadata": meta, "spec": spec}
+            want = real_answer(*call(proxy, "PUT", f"{base}/g", new, "dryRun=All"))
+            if want[0] != 200 or label != "unrelated field changed" or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        got = engine_answer(validate_object(crd, "v1", new, old=old), 200)
+        if want != got:
+            diffs.append(f"  {label}:\n    real  ={want}\n    engine={got}")
+    with capsys.disabled():
+        n = len(feature_cases.RATCHET_CASES)
+        print(f"\nratcheting vs kube-apiserver: {n - len(diffs)}/{n}")
         for d in diffs:
             print(d)
     assert diffs == []
