@@ -110,9 +110,13 @@ class Result:
 
 
 def apply_schema_defaults(crd: CustomResourceDefinition, version: str, obj: JSON) -> JSON:
-    """Prune-free defaulting of a stored object on read (returns a defaulted copy)."""
+    """A stored object as the API server reads it back: a copy with fields the (possibly newer)
+    schema does not know pruned, non-nullable nulls dropped and defaults applied (the storage
+    decoder of ``customresource_handler.go`` does the same, without warnings)."""
     out: JSON = deep_copy_json(obj)
     root = compiled(crd, version)
+    if not crd.preserve_unknown_fields:
+        prune(out, root)
     prune_nulls(out, root)
     apply_defaults(out, root)
     return out

@@ -85,7 +85,8 @@ def test_pod_template_is_validated_as_a_pod_template_spec() -> None:
 
 def test_defaults_on_read_fill_a_stored_object() -> None:
     rc = next(c for c in builtin_crds() if c.names.kind == "RayCluster")
-    stored = minimal_cluster(workerGroupSpecs=[{"groupName": "w", "template": {}}])
+    stored = minimal_cluster(workerGroupSpecs=[{"groupName": "w", "template": {}, "retired": 1}])
     out = apply_schema_defaults(rc, "v1", stored)
     assert out["spec"]["workerGroupSpecs"][0]["maxReplicas"] == 2147483647
+    assert "retired" not in out["spec"]["workerGroupSpecs"][0]
     assert "maxReplicas" not in stored["spec"]["workerGroupSpecs"][0]
