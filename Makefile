@@ -32,7 +32,7 @@ clean:
 .PHONY: conformance
 conformance: $(STAMP)
 	infra/refkube/build.sh
-	KUBERAY_CONTRACT=1 $(BIN)/pytest -q tests/contract
+	KUBERAY_CONTRACT=1 $(BIN)/pytest -q --tb=line tests/contract
 
 # Benchmarks (benchmarks/README.md): gateway vs kubectl proxy and more, as same-run ratios. Installs
 # nginx and wrk with apt-get when missing; writes benchmarks/RESULTS.md; fails when a ratio is more

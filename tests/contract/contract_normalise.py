@@ -14,7 +14,8 @@ legitimately differ in values the Kubernetes API leaves to the server, and only 
   transcript (``rv1 < rv2 < ...``). A list's or bookmark's resourceVersion is a point in time that
   may include unrelated writes (the real apiserver writes leases and events of its own), so it
   becomes ``rvK+``: "at or after the K-th object version, before the next one". The same holds
-  for numbers quoted in messages ("the ResourceVersion in record (N)").
+  for numbers quoted in messages ("the ResourceVersion in record (N)", "too old resource
+  version: 1 (N)").
 - ``managedFields``: dropped here (timestamps and field sets of server-side apply bookkeeping);
   one scenario records a summary of them instead.
 - the per-run namespace name, and names made from ``generateName``: replaced by placeholders.
@@ -33,7 +34,8 @@ _TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2
 # A request's own resourceVersion parameter (watch/list) is a list-style point in time.
 _RV_PARAM = re.compile(r"(resourceVersion=)([^&]+)")
 _CONTINUE_PARAM = re.compile(r"(continue=)([^&]+)")
-_RV_IN_TEXT = re.compile(r"(ResourceVersion in record \()(\d+)(\))")
+# resourceVersions quoted in messages: precondition failures, and 410 "too old resource version: N (M)"
+_RV_IN_TEXT = re.compile(r"(ResourceVersion in record \(|too old resource version: \d+ \()(\d+)(\))")
 _UID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 

@@ -695,7 +695,7 @@ def sc_watch_bookmarks(s: Session) -> None:
     annotated ``k8s.io/initial-events-end: "true"`` (KEP-3157, watch-list). Bookmarks before a
     timeout are only sent when the resourceVersion moved on, which a quiet test cannot rely on."""
     create(s, "bm")
-    events = s.watch(s.ray(), {"timeoutSeconds": 1, "allowWatchBookmarks": "true"})
+    events = s.watch(s.ray(), {"timeoutSeconds": 3, "allowWatchBookmarks": "true"})  # margin for a busy host
     assert [e["type"] for e in events] == ["ADDED", "BOOKMARK"], events
     bm = events[1]["object"]
     assert bm["kind"] == "RayCluster" and bm["metadata"]["resourceVersion"]

@@ -168,6 +168,7 @@ def apply(s: Session, o: Op) -> None:
     max_examples=int(os.environ.get("CONTRACT_EXAMPLES", "20")),
     deadline=None,
     derandomize=True,
+    report_multiple_bugs=False,  # one shrunk failure per target is enough; shrinking talks to real servers
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(prog=program, watch=st.booleans())
