@@ -4,16 +4,14 @@ The steps and their order follow the apiextensions-apiserver request path
 (``k8s.io/apiextensions-apiserver/pkg/apiserver/customresource_handler.go`` decoding, then
 ``pkg/registry/customresource/strategy.go`` / ``validator.go`` validation):
 
-1. unknown fields are pruned and non-nullable nulls dropped (:mod:`fakekube.crd.prune`); a
-   ``metadata`` (of the object or of an embedded resource) that does not decode as ObjectMeta
-   fails with 400 ``... cannot be handled as a RayCluster: json: cannot unmarshal number into
-   Go struct field ObjectMeta.labels of type string``;
-   with ``fieldValidation=Strict`` any unknown field fails the request with 400
-   ``RayCluster in version "v1" cannot be handled as a RayCluster: strict decoding error:
-   unknown field "spec.foo"`` (the decoder's error wrapped by the handler) before validation;
-   with ``Warn`` (the
-   default) each one becomes a ``Warning`` header text ``unknown field "spec.foo"``; with
-   ``Ignore`` they are dropped silently
+1. unknown fields are pruned and non-nullable nulls dropped (:mod:`fakekube.crd.prune`).
+   A ``metadata`` (of the object or of an embedded resource) that does not decode as
+   ObjectMeta fails with 400 ``RayCluster in version "v1" cannot be handled as a RayCluster:
+   json: cannot unmarshal number into Go struct field ObjectMeta.labels of type string``.
+   With ``fieldValidation=Strict`` any unknown field fails with 400 ``RayCluster in version
+   "v1" cannot be handled as a RayCluster: strict decoding error: unknown field "spec.foo"``
+   before validation; with ``Warn`` (the default) each one becomes a ``Warning`` header text
+   ``unknown field "spec.foo"``; with ``Ignore`` they are dropped silently
    (https://kubernetes.io/docs/reference/using-api/api-concepts/#field-validation);
 2. ``default`` values are applied (:mod:`fakekube.crd.defaulting`);
 3. OpenAPI schema validation (:mod:`fakekube.crd.openapi`), list-type uniqueness and
@@ -131,9 +129,11 @@ def validate_object(
 ) -> Result:
     """Prune, default and validate ``obj`` (a decoded custom resource) for ``crd``'s ``version``.
 
-    ``old`` is the stored object on update (enables CEL transition rules); ``field_validation``
-    is the request's ``fieldValidation`` (``Strict``, ``Warn`` or ``Ignore``; anything else is
-    treated as ``Warn``). Raises KeyError when ``version`` is not a version of ``crd``.
+    ``old`` is the stored object on update: it enables CEL transition rules (``oldSelf``) and
+    ratcheting. ``field_validation`` is the request's ``fieldValidation`` (``Strict``, ``Warn``
+    or ``Ignore``; anything else is treated as ``Warn``). The 422 ``Status`` names the object
+    by ``metadata.name``: pass the generated name to :meth:`Result.status` for ``generateName``.
+    Raises KeyError when ``version`` is not a version of ``crd``.
     """
     root = compiled(crd, version)
     out: JSON = deep_copy_json(obj)
