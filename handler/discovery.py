@@ -17,6 +17,7 @@ from typing import Any
 
 RAY_GROUP = "ray.io"
 SERVED_GROUPS = frozenset({RAY_GROUP, "events.k8s.io"})
+SERVED_VERSIONS = frozenset({"ray.io/v1", "events.k8s.io/v1"})
 #: Core v1 resources the gateway serves (and the verbs it allows on them).
 CORE_RESOURCES = {"events": ["list", "watch"], "services/proxy": None}
 #: OpenAPI v3 group-version documents the gateway exposes (keys of ``/openapi/v3`` ``paths``).
@@ -55,10 +56,28 @@ def _filter_events_v1(doc: Any) -> Any:
     return doc
 
 
+def _served_group(group: Any) -> Any:
+    """An APIGroup reduced to the versions the gateway serves (``ray.io/v1``, ``events.k8s.io/v1``).
+
+    The official Ray CRDs also serve ``v1alpha1``; listing it would send kubectl to a path the
+    gateway refuses (and make every kubectl command print a discovery error).
+    """
+    if isinstance(group, dict) and isinstance(group.get("versions"), list):
+        versions = [
+            v for v in group["versions"] if isinstance(v, dict) and v.get("groupVersion") in SERVED_VERSIONS
+        ]
+        group["versions"] = versions
+        if versions and group.get("preferredVersion") not in versions:
+            group["preferredVersion"] = versions[0]
+    return group
+
+
 def _filter_groups(doc: Any) -> Any:
-    """``/apis`` APIGroupList reduced to the served groups."""
+    """``/apis`` APIGroupList reduced to the served groups and versions."""
     if isinstance(doc, dict) and isinstance(doc.get("groups"), list):
-        doc["groups"] = [g for g in doc["groups"] if isinstance(g, dict) and g.get("name") in SERVED_GROUPS]
+        doc["groups"] = [
+            _served_group(g) for g in doc["groups"] if isinstance(g, dict) and g.get("name") in SERVED_GROUPS
+        ]
     return doc
 
 
@@ -79,6 +98,8 @@ def _filter_openapi_v2(doc: Any) -> Any:
 FILTERS: dict[str, Filter] = {
     "/api/v1": _filter_core_v1,
     "/apis": _filter_groups,
+    "/apis/ray.io": _served_group,
+    "/apis/events.k8s.io": _served_group,
     "/apis/events.k8s.io/v1": _filter_events_v1,
     "/openapi/v3": _filter_openapi_v3,
     "/openapi/v2": _filter_openapi_v2,

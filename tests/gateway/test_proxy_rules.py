@@ -213,9 +213,19 @@ def test_services_proxy_of_a_missing_service_is_404(
 def test_discovery_lists_only_what_the_gateway_serves(
     stub: StubUpstream, stub_gateway: str, http: httpx.Client
 ) -> None:
+    def group(name: str, *versions: str) -> dict[str, object]:
+        gvs = [{"groupVersion": f"{name}/{v}", "version": v} for v in versions]
+        return {"name": name, "versions": gvs, "preferredVersion": gvs[0]}
+
+    # The official Ray CRDs serve v1alpha1 too: the gateway serves only ray.io/v1, so it must not list it.
     groups = {
         "kind": "APIGroupList",
-        "groups": [{"name": n, "versions": []} for n in ("apps", "ray.io", "events.k8s.io", "batch")],
+        "groups": [
+            group("apps", "v1"),
+            group("ray.io", "v1alpha1", "v1"),
+            group("events.k8s.io", "v1"),
+            group("batch", "v1"),
+        ],
     }
     core = {
         "kind": "APIResourceList",
@@ -225,15 +235,24 @@ def test_discovery_lists_only_what_the_gateway_serves(
             for n in ("secrets", "pods", "events", "services", "services/proxy")
         ],
     }
-    stub.script(Reply(200, body=json.dumps(groups).encode()), Reply(200, body=json.dumps(core).encode()))
+    stub.script(
+        Reply(200, body=json.dumps(groups).encode()),
+        Reply(200, body=json.dumps(core).encode()),
+        Reply(200, body=json.dumps({"kind": "APIGroup", **group("ray.io", "v1alpha1", "v1")}).encode()),
+    )
     apis = http.get(stub_gateway + "/apis", headers={"Accept": "application/json;g=apidiscovery.k8s.io;v=v2"})
-    assert [g["name"] for g in apis.json()["groups"]] == ["ray.io", "events.k8s.io"]
+    assert [
+        (g["name"], [v["groupVersion"] for v in g["versions"]], g["preferredVersion"]["version"])
+        for g in apis.json()["groups"]
+    ] == [("ray.io", ["ray.io/v1"], "v1"), ("events.k8s.io", ["events.k8s.io/v1"], "v1")]
     assert stub.seen[0].headers["accept"] == "application/json"  # legacy discovery asked upstream
     v1 = http.get(stub_gateway + "/api/v1").json()
     assert {r["name"]: r["verbs"] for r in v1["resources"]} == {
         "events": ["list", "watch"],
         "services/proxy": ["get", "list", "create"],
     }
+    ray = http.get(stub_gateway + "/apis/ray.io").json()
+    assert [v["version"] for v in ray["versions"]] == ["v1"] and ray["preferredVersion"]["version"] == "v1"
 
 
 def test_cors_is_off_by_default(stub: StubUpstream, stub_gateway: str, http: httpx.Client) -> None:
