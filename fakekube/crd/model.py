@@ -116,6 +116,18 @@ class CustomResourceDefinition:
                 return v
         raise KeyError(f"{self.name} has no version {name!r}")
 
+    def deprecation_warning(self, version: str) -> str | None:
+        """The ``Warning`` text a request to ``version`` gets, or None when it is not deprecated.
+
+        ``deprecationWarning`` when set, else ``<group>/<version> <Kind> is deprecated``
+        (``apiextensions-apiserver`` ``customresource_handler.go``). The server sends it on every
+        request to that version, before any other warning.
+        """
+        v = self.version(version)
+        if not v.deprecated:
+            return None
+        return v.deprecation_warning or f"{self.group}/{v.name} {self.names.kind} is deprecated"
+
     @property
     def served_versions(self) -> tuple[Version, ...]:
         """Versions with ``served: true``, in CRD order."""

@@ -82,21 +82,34 @@ def _other_type(v: Any) -> Any:
     return 1
 
 
-def mutants(samples_dir: Path, per_family: int = 6, seed: int = 7) -> list[Mutant]:
-    """The corpus: ``per_family`` mutants of each family per Ray sample object."""
-    out: list[Mutant] = []
+def _variants(samples_dir: Path, per_family: int) -> Iterator[tuple[str, dict[str, Any], int]]:
+    """Each sample as is, and (except RayCronJob, served as v1 only) as ``ray.io/v1alpha1``."""
     for label, doc in ray_samples(samples_dir):
+        yield label, doc, per_family
+        if doc["kind"] != "RayCronJob":
+            alpha = {**doc, "apiVersion": "ray.io/v1alpha1"}
+            yield f"{label}@v1alpha1", alpha, max(1, per_family // 3)
+
+
+def mutants(samples_dir: Path, per_family: int = 6, seed: int = 7) -> list[Mutant]:
+    """The corpus: ``per_family`` mutants of each family per Ray sample object, fewer for its
+    ``v1alpha1`` variant, plus each ``v1alpha1`` variant unmutated (v1-only fields are unknown
+    there)."""
+    out: list[Mutant] = []
+    for label, doc, count in _variants(samples_dir, per_family):
         rng = random.Random(f"{seed}:{label}")
         version = doc["apiVersion"].split("/", 1)[1]
+        if version != "v1":
+            out.append(Mutant(f"{label} as-is", doc["kind"], version, copy.deepcopy(doc)))
         under_spec = [(p, v) for p, v in _paths(doc) if p[0] == "spec"]
         strings = [(p, v) for p, v in under_spec if isinstance(v, str) and not isinstance(p[-1], int)]
         keyed = [(p, v) for p, v in under_spec if not isinstance(p[-1], int)]
         objects = [(("spec",), doc["spec"])] + [(p, v) for p, v in under_spec if isinstance(v, dict)]
         families: dict[str, list[tuple[Path_, Any]]] = {
-            "type": rng.sample(keyed, min(per_family, len(keyed))),
-            "missing": rng.sample(keyed, min(per_family, len(keyed))),
-            "value": rng.sample(strings, min(per_family, len(strings))),
-            "unknown": rng.sample(objects, min(per_family, len(objects))),
+            "type": rng.sample(keyed, min(count, len(keyed))),
+            "missing": rng.sample(keyed, min(count, len(keyed))),
+            "value": rng.sample(strings, min(count, len(strings))),
+            "unknown": rng.sample(objects, min(count, len(objects))),
         }
         for family, picks in families.items():
             for path, value in picks:

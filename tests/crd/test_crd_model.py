@@ -74,6 +74,7 @@ def test_dataclass_view_of_every_field() -> None:
     beta = crd.version("v1beta1")
     assert not beta.served and beta.deprecated and beta.deprecation_warning == "old" and beta.schema is None
     assert crd.storage_version is v1
+    assert crd.deprecation_warning("v1") is None and crd.deprecation_warning("v1beta1") == "old"
     assert crd.served_versions == (v1,)
     assert crd.raw["metadata"]["name"] == "gadgets.example.com"
     with pytest.raises(KeyError):
@@ -86,6 +87,9 @@ def test_defaults_of_optional_names() -> None:
     (crd,) = load_crds(doc)
     assert crd.names.singular == "gadget" and crd.names.list_kind == "GadgetList"
     assert crd.names.short_names == () and crd.names.categories == ()
+    doc["spec"]["versions"][1].pop("deprecationWarning")
+    (crd,) = load_crds(doc)
+    assert crd.deprecation_warning("v1beta1") == "example.com/v1beta1 Gadget is deprecated"
 
 
 def test_every_input_form(tmp_path: Path) -> None:
