@@ -21,8 +21,9 @@ and ``k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel/validation.go``:
 - A rule that fails to evaluate gives ``Invalid value: "<schema type>": <error> evaluating rule:
   <rule>`` (``division by zero``, ``no such key: x``, as cel-go words them).
 
-Kubernetes-specific CEL libraries (``quantity()``, ``isURL()``, ``format.*``...) are not
-provided by the library and fail at evaluation (reported as an invalid-value error).
+Kubernetes' CEL extension functions (strings, lists, regex, ``isURL``, ``isIP``, ``quantity``)
+come from :mod:`fakekube.crd.cel_library`; the others (``format.*``, ``url()``, ``ip()``
+objects...) fail at evaluation, reported as a rule evaluation error.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from typing import Any
 
 from fakekube.crd import causes as C
 from fakekube.crd.causes import Cause
+from fakekube.crd.cel_library import FUNCTIONS
 from fakekube.crd.ratchet import old_child, old_items, unchanged
 from fakekube.crd.schema import MISSING, Node
 
@@ -53,6 +55,7 @@ class Rule:
     transition: bool
     optional_old_self: bool
     compile_error: str = ""
+    uses_library: bool = False
 
 
 @cache
@@ -79,6 +82,9 @@ def compile_rules(raw: list[Mapping[str, Any]]) -> tuple[Rule, ...]:
         msg_expr = r.get("messageExpression")
         msg_program = _compile(msg_expr)[0] if msg_expr else None
         uses_old = program is not None and "oldSelf" in program.variables()
+        called = set(program.functions()) if program is not None else set()
+        if msg_program is not None:
+            called |= set(msg_program.functions())
         out.append(
             Rule(
                 rule=src,
@@ -90,6 +96,7 @@ def compile_rules(raw: list[Mapping[str, Any]]) -> tuple[Rule, ...]:
                 transition=uses_old or (program is None and "oldSelf" in src),
                 optional_old_self=bool(r.get("optionalOldSelf")),
                 compile_error=err,
+                uses_library=bool(called & FUNCTIONS.keys()),
             )
         )
     return tuple(out)
@@ -138,10 +145,17 @@ def _runtime_error_text(e: Exception) -> str:
     return str(e)
 
 
+def _activation(rule: Rule, bindings: dict[str, Any]) -> Any:
+    """What a program executes with: the bindings, plus Kubernetes' functions when it calls any."""
+    if rule.uses_library:
+        return _cel().Context(variables=bindings, functions=FUNCTIONS)
+    return bindings
+
+
 def _message(rule: Rule, bindings: dict[str, Any]) -> str:
     if rule.message_program is not None:
         try:
-            text = rule.message_program.execute(bindings)
+            text = rule.message_program.execute(_activation(rule, bindings))
         except Exception:  # a failing messageExpression falls back to message (as the apiserver)
             text = None
         if isinstance(text, str) and text.strip():
@@ -166,7 +180,7 @@ def _eval_rules(node: Node, value: Any, old: Any, path: str, out: list[Cause]) -
             else:
                 bindings["oldSelf"] = old
         try:
-            result = rule.program.execute(bindings)
+            result = rule.program.execute(_activation(rule, bindings))
         except Exception as e:  # the library raises KeyError/ZeroDivisionError/... for runtime errors
             detail = f"{_runtime_error_text(e)} evaluating rule: {rule.rule}"
             out.append(C.make(C.INVALID, path or C.ROOT, node.type or "", detail))

@@ -126,6 +126,35 @@ SPEC_SCHEMA: dict[str, Any] = {
             "items": {"type": "object", "properties": {"k": {"type": "string", "default": "v"}}},
         },
         "rootFlag": {"type": "boolean"},
+        "lib": {
+            "type": "object",
+            "properties": {
+                k: {"type": "string", "maxLength": 64, **_rule(rule, message=k)}
+                for k, rule in {
+                    "lower": "self.lowerAscii() == self",
+                    "csv": "self.split(',').size() <= 2 && self.indexOf(',') != 0",
+                    "mem": "isQuantity(self) && quantity(self).isLessThan(quantity('2Gi'))",
+                    "url": "isURL(self)",
+                    "ip": "isIP(self) || isCIDR(self)",
+                    "trimmed": "self.trim() == self && self.substring(0, 1) != 'x'",
+                    "digits": "self.find('[0-9]+') != '' && self.upperAscii() != self",
+                }.items()
+            }
+            | {
+                "nums": {
+                    "type": "array",
+                    "maxItems": 5,
+                    "items": {"type": "integer", "maximum": 100},
+                    **_rule("self.isSorted() && self.sum() < 50 && self.max() < 40", message="nums"),
+                },
+                "words": {
+                    "type": "array",
+                    "maxItems": 5,
+                    "items": {"type": "string", "maxLength": 8},
+                    **_rule("self.join('-').size() < 12 && self.min() != ''", message="words"),
+                },
+            },
+        },
         "counter": {
             "type": "integer",
             **_rule("oldSelf.hasValue() ? self >= oldSelf.value() : self < 100", optionalOldSelf=True),
@@ -255,6 +284,41 @@ CASES: list[Case] = [
     Case("optionalOldSelf update", {**OK, "counter": 3}, old_spec={**OK, "counter": 4}),
     Case("spec wrong type", "not-an-object"),
     Case("root rule", {**OK, "rootFlag": True}),
+    Case(
+        "cel library ok",
+        {
+            **OK,
+            "lib": {
+                "lower": "abc",
+                "csv": "a,b",
+                "mem": "512Mi",
+                "url": "https://example.com/x",
+                "ip": "10.0.0.0/8",
+                "trimmed": "abc",
+                "digits": "a1",
+                "nums": [1, 2, 30],
+                "words": ["ab", "cd"],
+            },
+        },
+    ),
+    Case(
+        "cel library failing",
+        {
+            **OK,
+            "lib": {
+                "lower": "aBc",
+                "csv": "a,b,c",
+                "mem": "3Gi",
+                "url": "not a url",
+                "ip": "300.1.1.1",
+                "trimmed": " abc",
+                "digits": "ABC",
+                "nums": [3, 2, 1],
+                "words": ["abcdefg", "hijklmn"],
+            },
+        },
+    ),
+    Case("cel library bad quantity", {**OK, "lib": {"mem": "lots"}}),
     Case(
         "formats valid",
         {
