@@ -319,29 +319,25 @@ class FakeKube:
         obj = decode.decode(rt, await req.body(), req.content_type)
         return objects.to_storage(rt, obj)
 
-    def _dry_run(self, req: Request, options: JSON | None = None) -> bool:
+    def _options(self, req: Request, kind: str, options: JSON | None = None) -> bool:
+        """Validate the write options of a request (``dryRun``; ``fieldValidation`` except for
+        deletes) as ``ValidateCreateOptions`` & co. do; return whether it is a dry run.
+
+        ``kind`` is CreateOptions, UpdateOptions, PatchOptions or DeleteOptions (the 422 names it).
+        """
         values = [v for k, v in _query_pairs(req.query_string) if k == "dryRun"]
         if options and isinstance(options.get("dryRun"), list):
             values += [str(v) for v in options["dryRun"]]
         for v in values:
             if v != "All":
-                raise errors.ApiError(
-                    422,
-                    "Invalid",
-                    f'DeleteOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: ["{v}"]: '
-                    'supported values: "All"',
-                    {
-                        "group": "meta.k8s.io",
-                        "kind": "DeleteOptions",
-                        "causes": [
-                            {
-                                "reason": "FieldValueNotSupported",
-                                "field": "dryRun",
-                                "message": f'Unsupported value: ["{v}"]: supported values: "All"',
-                            }
-                        ],
-                    },
-                )
+                raise _options_invalid(kind, "dryRun", f'Unsupported value: ["{v}"]: supported values: "All"')
+        fv = req.query.get("fieldValidation")
+        if kind != "DeleteOptions" and fv not in (None, "", "Ignore", "Strict", "Warn"):
+            raise _options_invalid(
+                kind,
+                "fieldValidation",
+                f'Unsupported value: "{fv}": supported values: "", "Ignore", "Strict", "Warn"',
+            )
         return bool(values)
 
     def _check_namespace(self, t: Target, name: str) -> None:
@@ -380,6 +376,8 @@ class FakeKube:
 
     async def _create(self, req: Request, send: Send, t: Target) -> None:
         rt = t.rt
+        await req.body()  # 413 comes first, then the options, then the body's content
+        dry = self._options(req, "CreateOptions")
         obj = await self._read_object(req, rt)
         self._check_namespace(t, obj["metadata"].get("name") or "")
         obj = objects.prepare_create(rt, t.namespace, obj)
@@ -387,7 +385,7 @@ class FakeKube:
         key = object_key(t.namespace, name)
         if self.store.get(rt.storage_key, key) is not None:
             raise errors.already_exists(rt, name)
-        if self._dry_run(req):
+        if dry:
             obj["metadata"].pop("resourceVersion", None)
             await respond(send, 201, dumps(objects.from_storage(rt, obj)))
             return
@@ -397,6 +395,8 @@ class FakeKube:
     async def _update(self, req: Request, send: Send, t: Target) -> None:
         rt = t.rt
         assert t.name is not None
+        await req.body()
+        dry = self._options(req, "UpdateOptions")
         obj = await self._read_object(req, rt)
         meta = obj["metadata"]
         if meta.get("name", "") != t.name:
@@ -410,18 +410,19 @@ class FakeKube:
         rv = meta.get("resourceVersion") or ""
         if not rv and rt.custom:
             raise errors.resource_version_required(rt, t.name)
-        await self._commit_update(req, send, t, old, obj, rv)
+        await self._commit_update(req, send, t, old, obj, rv, dry)
 
     async def _patch(self, req: Request, send: Send, t: Target) -> None:
         rt = t.rt
         ct = req.content_type
         accepted = _PATCH_TYPES_CUSTOM if rt.custom else _PATCH_TYPES_CORE
-        if ct == patch.APPLY:
-            await self._apply(req, send, t)
-            return
-        if ct not in accepted:
-            raise errors.unsupported_media_type(ct, [*accepted, patch.APPLY])
         body = await req.body()
+        if ct not in (*accepted, patch.APPLY):
+            raise errors.unsupported_media_type(ct, [*accepted, patch.APPLY])
+        dry = self._options(req, "PatchOptions")
+        if ct == patch.APPLY:
+            await self._apply(req, send, t, dry)
+            return
         old = self._existing(t)
         doc = objects.from_storage(rt, objects.deep_copy(old.raw))
         # Strategic merge for the core kinds is applied as a JSON merge patch (see README gaps).
@@ -433,9 +434,9 @@ class FakeKube:
             raise _name_mismatch(meta.get("name") or "", t.name)
         if meta.get("uid") and meta["uid"] != old.obj["metadata"]["uid"]:
             raise _precondition_conflict(rt, t.name or "", "UID", meta["uid"], old.obj["metadata"]["uid"])
-        await self._commit_update(req, send, t, old, patched, meta.get("resourceVersion") or "")
+        await self._commit_update(req, send, t, old, patched, meta.get("resourceVersion") or "", dry)
 
-    async def _apply(self, req: Request, send: Send, t: Target) -> None:
+    async def _apply(self, req: Request, send: Send, t: Target, dry: bool) -> None:
         """Server-side apply, simplified: ``fieldManager`` is required (422 as the real server); a
         missing object is created (201); an existing one gets the applied configuration merged in
         (RFC 7386). Field ownership is not tracked, so fields dropped from a later applied
@@ -465,7 +466,7 @@ class FakeKube:
                 raise errors.not_found(rt, t.name)
             self._check_namespace(t, t.name)
             obj = objects.prepare_create(rt, t.namespace, applied)
-            if self._dry_run(req):
+            if dry:
                 obj["metadata"].pop("resourceVersion", None)
                 await respond(send, 201, dumps(objects.from_storage(rt, obj)))
                 return
@@ -473,10 +474,10 @@ class FakeKube:
             await self._send_object(req, send, rt, stored, 201)
             return
         merged = patch.merge_patch(objects.deep_copy(old.raw), applied)
-        await self._commit_update(req, send, t, old, merged, meta.get("resourceVersion") or "")
+        await self._commit_update(req, send, t, old, merged, meta.get("resourceVersion") or "", dry)
 
     async def _commit_update(
-        self, req: Request, send: Send, t: Target, old: Stored, new: JSON, rv: str
+        self, req: Request, send: Send, t: Target, old: Stored, new: JSON, rv: str, dry: bool
     ) -> None:
         rt = t.rt
         assert t.name is not None
@@ -485,7 +486,6 @@ class FakeKube:
             raise errors.conflict(rt, t.name)
         result = objects.prepare_update(rt, objects.deep_copy(old.raw), new, t.sub)
         result["metadata"]["resourceVersion"] = old.obj["metadata"]["resourceVersion"]
-        dry = self._dry_run(req)
         if objects.same_content(result, old.obj):
             await self._send_object(req, send, rt, old)
             return
@@ -602,9 +602,9 @@ class FakeKube:
 
     async def _delete(self, req: Request, send: Send, t: Target) -> None:
         rt = t.rt
-        old = self._existing(t)
         options = await self._delete_options(req)
-        dry = self._dry_run(req, options)
+        dry = self._options(req, "DeleteOptions", options)
+        old = self._existing(t)
         result, deleted = self._delete_one(rt, t.namespace, old, options, dry)
         if deleted and rt is not NAMESPACES and rt.plural != "services":
             assert isinstance(result, Stored)
@@ -634,7 +634,7 @@ class FakeKube:
         rt = t.rt
         labels, fields = self._selectors(req, rt)
         options = await self._delete_options(req)
-        dry = self._dry_run(req, options)
+        dry = self._options(req, "DeleteOptions", options)
         prefix = self._prefix(t, fields)
         matched = [
             s
@@ -723,11 +723,13 @@ class FakeKube:
                 break
             items.append(s)
             last_key = keys[i]
-        meta: JSON = {"resourceVersion": str(list_rv)}
-        if more:
-            meta["continue"] = encode_continue(list_rv, last_key + "\x00")
-            if everything:
-                meta["remainingItemCount"] = remaining
+        meta: JSON = {}
+        if more or rt.custom:
+            # Custom resource lists (unstructured) always carry "continue", even when empty.
+            meta["continue"] = encode_continue(list_rv, last_key + "\x00") if more else ""
+        if more and everything:
+            meta["remainingItemCount"] = remaining
+        meta["resourceVersion"] = str(list_rv)
         if tables.wants_table(req.headers.get("accept", "")):
             tbl = tables.table(
                 rt, (self._served_obj(rt, s) for s in items), meta, req.query.get("includeObject", "Metadata")
@@ -833,6 +835,20 @@ def _query_pairs(qs: str) -> Iterable[tuple[str, str]]:
     return parse_qsl(qs, keep_blank_values=True)
 
 
+def _options_invalid(kind: str, field: str, message: str) -> ApiError:
+    """422 for a bad write option: ``CreateOptions.meta.k8s.io "" is invalid: dryRun: ...``."""
+    return ApiError(
+        422,
+        "Invalid",
+        f'{kind}.meta.k8s.io "" is invalid: {field}: {message}',
+        {
+            "group": "meta.k8s.io",
+            "kind": kind,
+            "causes": [{"reason": "FieldValueNotSupported", "message": message, "field": field}],
+        },
+    )
+
+
 def _name_mismatch(body_name: str, url_name: str | None) -> ApiError:
     """400 for a body whose ``metadata.name`` differs from the URL's (handlers/rest.go checkName)."""
     return errors.bad_request(
@@ -870,4 +886,6 @@ def create_app(
             NAMESPACES, None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
         )
         store.create(NAMESPACES.storage_key, ns, obj)
+    # Like a freshly started watch cache: history begins now, older resourceVersions are 410.
+    store.compacted_rv = store.rv
     return FakeKube(store, service_backends, bookmark_interval, watch_timeout)

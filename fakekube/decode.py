@@ -140,6 +140,8 @@ def to_object(rt: ResourceType, obj: Any, body: bytes) -> JSON:
         )
     for field in ("labels", "annotations"):
         m = meta.get(field)
+        if not m and m is not None and isinstance(m, dict):
+            m = None  # an empty map is omitted, as the apiserver's encoding does (omitempty)
         if m is None:
             meta.pop(field, None)
         elif not isinstance(m, dict):
@@ -163,6 +165,8 @@ def to_object(rt: ResourceType, obj: Any, body: bytes) -> JSON:
                 cannot + f"json: cannot unmarshal {_json_type(v)} into Go struct field "
                 f"{prefix}{field} of type string"
             )
+    if meta.get("finalizers") == [] or meta.get("finalizers", 0) is None:
+        meta.pop("finalizers")
     if "finalizers" in meta and not (
         isinstance(meta["finalizers"], list) and all(isinstance(f, str) for f in meta["finalizers"])
     ):

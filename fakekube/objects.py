@@ -231,6 +231,19 @@ def prepare_update(rt: ResourceType, old: JSON, new: JSON, subresource: str | No
         new["spec"] = old.get("spec", {})
         new["status"] = old.get("status", {})
     causes = validate_meta(rt, new)
+    if old_meta.get("deletionTimestamp"):
+        added = [f for f in meta.get("finalizers") or [] if f not in (old_meta.get("finalizers") or [])]
+        if added:
+            # ValidateObjectMetaUpdate: a deleting object may lose finalizers but not gain any.
+            shown = ", ".join(f'"{f}"' for f in added)
+            causes.append(
+                {
+                    "reason": "FieldValueForbidden",
+                    "field": "metadata.finalizers",
+                    "message": "Forbidden: no new finalizers can be added if the object is being "
+                    f"deleted, found new finalizers []string{{{shown}}}",
+                }
+            )
     if rt is SERVICES:
         # clusterIP is immutable once allocated.
         spec = new.setdefault("spec", {})

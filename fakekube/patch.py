@@ -1,8 +1,9 @@
 """Patch application: JSON merge patch (RFC 7386) and JSON patch (RFC 6902, via ``jsonpatch``).
 
 Error mapping follows the apiserver's ``handlers/patch.go``: a patch document that cannot be
-decoded is a 400 ``BadRequest``; a JSON patch whose operations fail against the object (missing
-path, failed ``test``) is a 422 ``Invalid`` with the library's message.
+decoded is a 400 ``BadRequest``; a JSON patch whose operations fail against the object (unknown op,
+missing path, failed ``test``) is a 422 ``Invalid`` with the generic "the server rejected our request
+due to an error in our request" (the library's reason is not shown, as by the real server).
 """
 
 from __future__ import annotations
@@ -56,10 +57,11 @@ def apply_patch(content_type: str, doc: dict[str, Any], body: bytes) -> dict[str
         try:
             ops = jsonpatch.JsonPatch(patch)
             result = ops.apply(doc, in_place=False)
-        except jsonpatch.InvalidJsonPatch as e:
-            raise bad_request(str(e)) from None
-        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as e:
-            raise ApiError(422, "Invalid", str(e)) from None
+        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, TypeError, KeyError):
+            # The apiserver hides the library's reason behind errors.NewGenericServerResponse(422).
+            raise ApiError(
+                422, "Invalid", "the server rejected our request due to an error in our request", {}
+            ) from None
     if not isinstance(result, dict):
         raise bad_request("the patched object is not a JSON object")
     return result

@@ -94,7 +94,9 @@ class WatchStream:
             for _, stored in self.store.scan(self.rt.storage_key, self.prefix):
                 if self._matches(stored.obj):
                     self.queue.put_nowait(event_line(ADDED, self.render(stored)))
-            if send_initial and bookmarks:
+            # The watch cache ends initial events with this bookmark whenever bookmarks are
+            # allowed (KEP-3157), also for a plain watch without resourceVersion.
+            if bookmarks:
                 self.queue.put_nowait(self.bookmark({"k8s.io/initial-events-end": "true"}))
             return
         try:

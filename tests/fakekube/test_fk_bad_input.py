@@ -441,7 +441,73 @@ CASES: list[tuple[str, str, str, Any, str, dict[str, str], int, str, str]] = [
         "ServiceUnavailable",
         'no endpoints available for service "nope"',
     ),
+    (
+        "dry-run-bogus-create",
+        "POST",
+        RC_PATH,
+        raycluster("d"),
+        "application/json",
+        {"dryRun": "Bogus"},
+        422,
+        "Invalid",
+        'CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: ["Bogus"]',
+    ),
+    (
+        "field-validation-bogus",
+        "POST",
+        RC_PATH,
+        raycluster("d"),
+        "application/json",
+        {"fieldValidation": "Sometimes"},
+        422,
+        "Invalid",
+        'fieldValidation: Unsupported value: "Sometimes"',
+    ),
+    (
+        "delete-missing-bad-options",
+        "DELETE",
+        f"{RC_PATH}/nope",
+        None,
+        "",
+        {"propagationPolicy": "Sideways"},
+        422,
+        "Invalid",
+        "DeleteOptions.meta.k8s.io",
+    ),
+    (
+        "json-patch-unknown-op",
+        "PATCH",
+        f"{RC_PATH}/a",
+        [{"op": "frobnicate", "path": "/x"}],
+        "application/json-patch+json",
+        {},
+        422,
+        "Invalid",
+        "the server rejected our request due to an error",
+    ),
 ]
+
+
+def test_no_new_finalizers_while_deleting(client: AsgiClient, app: FakeKube) -> None:
+    client.post(RC_PATH, raycluster("f") | {"metadata": {"name": "f", "finalizers": ["x.io/a"]}})
+    marked = client.request("DELETE", f"{RC_PATH}/f").json()
+    before = state(app)
+    marked["metadata"]["finalizers"] = ["x.io/a", "x.io/b"]
+    r = client.request("PUT", f"{RC_PATH}/f", marked)
+    assert r.status == 422 and r.json()["reason"] == "Invalid"
+    assert r.json()["details"]["causes"][0] == {
+        "reason": "FieldValueForbidden",
+        "field": "metadata.finalizers",
+        "message": "Forbidden: no new finalizers can be added if the object is being deleted, found new "
+        'finalizers []string{"x.io/b"}',
+    }
+    assert state(app) == before
+
+
+def test_watch_from_before_server_start_is_expired(client: AsgiClient) -> None:
+    r = client.get(RC_PATH, watch="1", resourceVersion="1")
+    (ev,) = [json.loads(x) for x in r.body.splitlines()]
+    assert ev["type"] == "ERROR" and ev["object"]["code"] == 410
 
 
 @pytest.mark.parametrize(
