@@ -695,9 +695,9 @@ def sc_watch_bookmarks(s: Session) -> None:
     annotated ``k8s.io/initial-events-end: "true"`` (KEP-3157, watch-list). Bookmarks before a
     timeout are only sent when the resourceVersion moved on, which a quiet test cannot rely on."""
     create(s, "bm")
-    # The real server defaults sendInitialEvents=true here and may hold the closing bookmark until its
-    # next bookmark tick (k8s.io/apiserver/pkg/storage/cacher/cacher.go setInitialEventsEndBookmarkIfRequested),
-    # which took over 3 s on a loaded 2-core host: allow 5 s.
+    # The real server defaults sendInitialEvents=true here and may hold the closing bookmark until
+    # its next bookmark tick (k8s.io/apiserver/pkg/storage/cacher/cacher.go,
+    # setInitialEventsEndBookmarkIfRequested), which took over 3 s on a loaded 2-core host: allow 5 s.
     events = s.watch(s.ray(), {"timeoutSeconds": 5, "allowWatchBookmarks": "true"})
     assert [e["type"] for e in events] == ["ADDED", "BOOKMARK"], events
     bm = events[1]["object"]
