@@ -73,15 +73,26 @@ def encode_continue(rv: int, start: str) -> str:
 
 
 def decode_continue(token: str) -> tuple[int, str]:
-    """(resourceVersion, start key) of a continue token; raises 400 BadRequest when malformed."""
+    """(resourceVersion, start key) of a continue token; rv -1 means "continue from the current
+    state" (the inconsistent token a 410 offers). Raises 400 BadRequest when malformed, with the
+    etcd3 store's texts (``invalid continue token: continue key is not valid: ...``)."""
+
+    def bad(why: str) -> ApiError:
+        return errors.bad_request(f"invalid continue token: continue key is not valid: {why}")
+
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        data = json.loads(raw)
-        rv, start = int(data["rv"]), str(data["start"])
-        if data.get("v") != "meta.k8s.io/v1" or rv < 1:
-            raise ValueError("unsupported version or resourceVersion")
-    except (ValueError, KeyError, TypeError, binascii.Error) as e:
-        raise errors.bad_request(f"continue key is not valid: {e}") from None
+    except (ValueError, binascii.Error):
+        raise bad("illegal base64 data at input byte 0") from None
+    try:
+        data = json.loads(raw.decode("latin-1"))
+    except json.JSONDecodeError as e:
+        raise bad(decode.go_json_error(e)) from None
+    if not isinstance(data, dict) or data.get("v") != "meta.k8s.io/v1":
+        raise bad("server does not recognize this encoded key")
+    rv, start = data.get("rv"), data.get("start")
+    if not isinstance(rv, int) or not isinstance(start, str) or rv == 0 or rv < -1:
+        raise bad("incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
     return rv, start
 
 
@@ -433,7 +444,9 @@ class FakeKube:
         if meta.get("name") != t.name:
             raise _name_mismatch(meta.get("name") or "", t.name)
         if meta.get("uid") and meta["uid"] != old.obj["metadata"]["uid"]:
-            raise _precondition_conflict(rt, t.name or "", "UID", meta["uid"], old.obj["metadata"]["uid"])
+            # ValidateObjectMetaUpdate reports it twice (object and status strategy), so does this.
+            cause = errors.field_invalid("metadata.uid", meta["uid"], "field is immutable")
+            raise objects.invalid(rt, patched, [cause, cause])
         await self._commit_update(req, send, t, old, patched, meta.get("resourceVersion") or "", dry)
 
     async def _apply(self, req: Request, send: Send, t: Target, dry: bool) -> None:
@@ -496,9 +509,10 @@ class FakeKube:
             if dry:
                 await respond(send, 200, dumps(objects.from_storage(rt, result)))
                 return
-            gone = self.store.delete(rt.storage_key, key)
+            self.store.delete(rt.storage_key, key)
             self._after_delete(t.namespace)
-            await self._send_object(req, send, rt, gone)
+            # The answer is the object as updated (finalizers gone), at its last stored version.
+            await respond(send, 200, dumps(objects.from_storage(rt, result)))
             return
         if dry:
             await respond(send, 200, dumps(objects.from_storage(rt, result)))
@@ -641,20 +655,15 @@ class FakeKube:
             for _, s in self.store.scan(rt.storage_key, prefix)
             if labels.matches(s.obj["metadata"].get("labels")) and fields.matches(s.obj)
         ]
-        out: list[JSON] = []
+        # The answer is the list the deletions worked from, as of before them (the generic
+        # store's DeleteCollection lists first, then deletes each item).
+        meta: JSON = {"continue": ""} if rt.custom else {}
+        meta["resourceVersion"] = str(self.store.rv)
+        out = [objects.from_storage(rt, s.obj) for s in matched]
         for s in matched:
-            ns = s.obj["metadata"].get("namespace")
-            result, _ = self._delete_one(rt, ns, s, options, dry)
-            out.append(objects.from_storage(rt, result.obj if isinstance(result, Stored) else result))
+            self._delete_one(rt, s.obj["metadata"].get("namespace"), s, options, dry)
         await respond_json(
-            send,
-            200,
-            {
-                "kind": rt.list_kind,
-                "apiVersion": rt.api_version,
-                "metadata": {"resourceVersion": str(self.store.rv)},
-                "items": out,
-            },
+            send, 200, {"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta, "items": out}
         )
 
     # -- list & watch --------------------------------------------------------------------------
@@ -692,6 +701,8 @@ class FakeKube:
             if rv_param and rv_param != "0":
                 raise errors.bad_request("specifying resource version is not allowed when using continue")
             at, start = decode_continue(token)
+            if at == -1:
+                at = None
         elif rv_param and req.query.get("resourceVersionMatch") == "Exact":
             at = _parse_rv(rv_param)
         elif rv_param:
@@ -702,7 +713,10 @@ class FakeKube:
             keys, objects, lo, hi = self.store.key_range(rt.storage_key, prefix, start, at)
         except TooOld:
             if token:
-                raise errors.expired(_EXPIRED_CONTINUE) from None
+                # As etcd3's store: the 410 offers a token that continues from the current state.
+                err = errors.expired(_EXPIRED_CONTINUE)
+                err.list_continue = encode_continue(-1, start)
+                raise err from None
             raise errors.expired(f"too old resource version: {at} ({self.store.compacted_rv + 1})") from None
         items: list[Stored] = []
         last_key = ""
@@ -857,13 +871,23 @@ def _name_mismatch(body_name: str, url_name: str | None) -> ApiError:
 
 
 def _precondition_conflict(rt: ResourceType, name: str, what: str, want: str, have: str) -> ApiError:
-    """409 Conflict for a failed precondition (storage.NewInvalidObjError text)."""
-    err = errors.conflict(rt, name)
-    err.message = (
-        f'Operation cannot be fulfilled on {rt.group_resource} "{name}": Precondition failed: '
-        f"{what} in precondition: {want}, {what} in object meta: {have}"
+    """409 Conflict for a failed delete precondition (the generic store's Preconditions check)."""
+    tail = (
+        "The object might have been deleted and then recreated"
+        if what == "UID"
+        else "The object might have been modified"
     )
-    return err
+    details: JSON = {"name": name}
+    if rt.group:
+        details["group"] = rt.group
+    details["kind"] = rt.kind
+    return ApiError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {rt.group_kind} "{name}": the {what} in the precondition ({want}) '
+        f"does not match the {what} in record ({have}). {tail}",
+        details,
+    )
 
 
 def create_app(

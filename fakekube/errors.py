@@ -25,6 +25,8 @@ class ApiError(Exception):
         super().__init__(message)
         #: Answer with ``message`` as text/plain instead of a Status (the mux's own 404).
         self.plain = plain
+        #: ``metadata.continue`` of the Status (a 410 for an expired continue token).
+        self.list_continue = ""
         self.code = code
         self.reason = reason
         self.message = message
@@ -33,7 +35,10 @@ class ApiError(Exception):
     @property
     def status(self) -> JSON:
         """The ``Status`` body (a dict ready for JSON)."""
-        return failure_status(self.code, self.reason, self.message, self.details)
+        body = failure_status(self.code, self.reason, self.message, self.details)
+        if self.list_continue:
+            body["metadata"] = {"continue": self.list_continue}
+        return body
 
 
 def failure_status(code: int, reason: str, message: str, details: JSON | None = None) -> JSON:
@@ -184,7 +189,7 @@ def too_large(limit: int) -> ApiError:
 
     errors.NewRequestEntityTooLargeError.
     """
-    return ApiError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {limit}", {})
+    return ApiError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {limit}")
 
 
 def expired(message: str) -> ApiError:

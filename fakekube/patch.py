@@ -53,7 +53,11 @@ def apply_patch(content_type: str, doc: dict[str, Any], body: bytes) -> dict[str
         result = merge_patch(doc, patch)
     else:
         if not isinstance(patch, list):
-            raise bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+            what = "object" if isinstance(patch, dict) else "value"
+            raise bad_request(
+                f"error decoding patch: json: cannot unmarshal {what} into Go value of type "
+                "[]handlers.jsonPatchOp"
+            )
         try:
             ops = jsonpatch.JsonPatch(patch)
             result = ops.apply(doc, in_place=False)

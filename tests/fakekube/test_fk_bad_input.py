@@ -417,7 +417,7 @@ CASES: list[tuple[str, str, str, Any, str, dict[str, str], int, str, str]] = [
         {},
         409,
         "Conflict",
-        "Precondition failed: UID in precondition: nope",
+        "the UID in the precondition (nope) does not match the UID in record",
     ),
     (
         "proxy-no-endpoints",
