@@ -769,6 +769,37 @@ def sc_discovery_ray(s: Session) -> None:
     assert {"rayclusters", "rayclusters/status", "rayjobs", "rayservices", "raycronjobs"} <= got
 
 
+@scenario()
+def sc_discovery_groups(s: Session) -> None:
+    """The ray.io entry of ``/apis`` (both served versions, v1 preferred) and the ray.io paths of the
+    OpenAPI v3 index, which kubectl reads before ``apply``/``explain``."""
+    groups = expect(s.get("/apis"), 200)["groups"]
+    ray = [g for g in groups if g["name"] == "ray.io"]
+    s.note("ray.io group", ray)
+    assert ray and ray[0]["preferredVersion"]["groupVersion"] == "ray.io/v1"
+    paths = sorted(p for p in expect(s.get("/openapi/v3"), 200)["paths"] if "ray.io" in p)
+    s.note("openapi v3 ray.io paths", paths)
+    assert "apis/ray.io/v1" in paths
+
+
+@scenario()
+def sc_list_resource_version_options(s: Session) -> None:
+    """resourceVersion / resourceVersionMatch on list and get (API concepts, "Resource versions")."""
+    create(s, "a")
+    rv = expect(s.get(s.ray()), 200)["metadata"]["resourceVersion"]
+    assert names(expect(s.get(s.ray(), params={"resourceVersion": "0"}), 200)) == ["a"]
+    body = expect(s.get(s.ray(), params={"resourceVersionMatch": "Exact"}), 422, "Invalid")
+    assert body["details"]["causes"][0]["field"] == "resourceVersionMatch"
+    exact = {"resourceVersionMatch": "Exact", "resourceVersion": rv}
+    assert names(expect(s.get(s.ray(), params=exact), 200)) == ["a"]
+    newer = {"resourceVersionMatch": "NotOlderThan", "resourceVersion": rv}
+    assert names(expect(s.get(s.ray(), params=newer), 200)) == ["a"]
+    expect(s.get(s.ray(), params={"resourceVersion": "abc"}), 400, "BadRequest")
+    expect(s.get(s.ray(), params={"limit": "-1"}), 200)
+    expect(s.get(s.ray(), params={"timeoutSeconds": "x"}), 400, "BadRequest")
+    expect(s.get(s.ray(name="a"), params={"resourceVersion": "0"}), 200)
+
+
 # -- core kinds (direct API servers only) -------------------------------------------------------
 
 
