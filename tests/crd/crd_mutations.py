@@ -91,6 +91,35 @@ def _variants(samples_dir: Path, per_family: int) -> Iterator[tuple[str, dict[st
             yield f"{label}@v1alpha1", alpha, max(1, per_family // 3)
 
 
+FAMILIES = ("type", "missing", "value", "unknown")
+
+
+def mutate(doc: dict[str, Any], family: str, rng: random.Random) -> tuple[str, dict[str, Any]] | None:
+    """One mutant of ``doc`` in ``family`` at a path chosen by ``rng``: (path, object), or None
+    when ``doc`` has no path the family applies to."""
+    under_spec = [(p, v) for p, v in _paths(doc) if p[0] == "spec"]
+    if family == "value":
+        picks = [(p, v) for p, v in under_spec if isinstance(v, str) and not isinstance(p[-1], int)]
+    elif family == "unknown":
+        picks = [(("spec",), doc["spec"])] + [(p, v) for p, v in under_spec if isinstance(v, dict)]
+    else:
+        picks = [(p, v) for p, v in under_spec if not isinstance(p[-1], int)]
+    if not picks:
+        return None
+    path, value = rng.choice(picks)
+    m = copy.deepcopy(doc)
+    parent = _parent(m, path)
+    if family == "type":
+        parent[path[-1]] = _other_type(value)
+    elif family == "missing":
+        del parent[path[-1]]
+    elif family == "value":
+        parent[path[-1]] = "Not_A valid/VALUE!"
+    else:
+        parent[path[-1]]["fakekubeUnknownField"] = 1
+    return _fmt(path), m
+
+
 def mutants(samples_dir: Path, per_family: int = 6, seed: int = 7) -> list[Mutant]:
     """The corpus: ``per_family`` mutants of each family per Ray sample object, fewer for its
     ``v1alpha1`` variant, plus each ``v1alpha1`` variant unmutated (v1-only fields are unknown

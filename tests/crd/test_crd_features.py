@@ -513,3 +513,29 @@ def test_update_ratchets_unchanged_values_and_warns_on_their_rules() -> None:
     assert [c.field for c in reordered.causes][:2] == ["spec.list[0]", "spec.list[1]"]
     # without an old object (create) nothing is ratcheted
     assert not validate_object(strict, "v1", {**old, "spec": {**GIZMO_OLD, "z": "now"}}).ok
+
+
+def test_kubernetes_cel_library_functions() -> None:
+    checks = {
+        "lower": "self.lowerAscii() == self",
+        "csv": "self.split(',').size() <= 2",
+        "mem": "isQuantity(self) && quantity(self).isLessThan(quantity('2Gi'))",
+        "url": "isURL(self)",
+        "ip": "isIP(self) || isCIDR(self)",
+        "nums": "self.isSorted() && self.sum() < 50",
+    }
+    props: dict[str, Any] = {
+        k: {"type": "string", **rule(r, message=f"{k} failed")} for k, r in checks.items()
+    }
+    props["nums"] = {
+        "type": "array",
+        "items": {"type": "integer"},
+        **rule(checks["nums"], message="nums failed"),
+    }
+    crd = make_crd(obj_schema(props))
+    good = {"lower": "abc", "csv": "a,b", "mem": "1.5Gi", "url": "https://x/y", "ip": "::1", "nums": [1, 2]}
+    assert validate_object(crd, "v1", widget(good)).ok
+    bad = {"lower": "aBc", "csv": "a,b,c", "mem": "3Gi", "url": "x y", "ip": "1.2.3", "nums": [2, 1]}
+    assert sorted(
+        c.message.rsplit(": ", 1)[1] for c in validate_object(crd, "v1", widget(bad)).causes
+    ) == sorted(f"{k} failed" for k in checks)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from crd_mutations import FAMILIES, mutate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -57,3 +58,25 @@ def test_an_unknown_field_is_answered_per_field_validation(obj: dict[str, Any], 
 def test_unknown_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="RayThing"):
         ray_objects("RayThing")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(KINDS).flatmap(lambda k: ray_objects(k, max_optional=3)),
+    st.sampled_from(FAMILIES),
+    st.randoms(use_true_random=False),
+)
+def test_mutated_drawn_objects_get_the_same_answer_from_ours_and_official(
+    official: dict[str, CustomResourceDefinition], obj: dict[str, Any], family: str, rng: Any
+) -> None:
+    mutated = mutate(obj, family, rng)
+    if mutated is None:
+        return
+    path, m = mutated
+    a = validate_object(official[m["kind"]], "v1", m)
+    b = validate_object(OURS[m["kind"]], "v1", m)
+    assert (a.code, [str(c) for c in a.causes], a.warnings) == (
+        b.code,
+        [str(c) for c in b.causes],
+        b.warnings,
+    ), path

@@ -70,7 +70,8 @@ _KEEP = {
 # `+default="TCP"` on protocols, `+default=""` on LocalObjectReference.name).
 _MAP_KEY_DEFAULTS = {"protocol": "TCP", "name": ""}
 # Validation markers that exist only as `+kubebuilder:validation` comments in the Go types, not in
-# the published OpenAPI: meta/v1 Condition (k8s.io/apimachinery/pkg/apis/meta/v1/types.go).
+# the published OpenAPI: meta/v1 Condition (k8s.io/apimachinery/pkg/apis/meta/v1/types.go) and
+# core/v1 PortStatus.error (k8s.io/api/core/v1/types.go, `+kubebuilder:validation:Required`).
 _CONDITION_REASON = "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 _CONDITION_TYPE = (
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
@@ -82,8 +83,10 @@ _MARKERS: dict[str, dict[str, JSON]] = {
         "observedGeneration": {"minimum": 0},
         "reason": {"pattern": _CONDITION_REASON, "minLength": 1, "maxLength": 1024},
         "message": {"maxLength": 32768},
-    }
+    },
+    "io.k8s.api.core.v1.PortStatus": {"error": {"pattern": _CONDITION_TYPE, "maxLength": 316}},
 }
+_MARKED_REQUIRED = {"io.k8s.api.core.v1.PortStatus": ["error"]}
 _EMBEDDED_META = {
     "type": "object",
     "properties": {
@@ -125,6 +128,8 @@ class Expander:
             out = self.convert(self.defs[name])
             for prop, extra in _MARKERS.get(name, {}).items():
                 out["properties"][prop].update(extra)
+            if name in _MARKED_REQUIRED:
+                out["required"] = sorted({*out.get("required", ()), *_MARKED_REQUIRED[name]})
         if description:
             out = {"description": description, **{k: v for k, v in out.items() if k != "description"}}
         return out
