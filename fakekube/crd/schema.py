@@ -81,7 +81,6 @@ class Node:
         "int_or_string",
         "list_map_keys",
         "list_type",
-        "map_type",
         "max_items",
         "max_length",
         "max_properties",
@@ -99,7 +98,6 @@ class Node:
         "required",
         "type",
         "types",
-        "unique_items",
     )
 
     def __init__(self, raw: Mapping[str, Any], ctx: SchemaContext | None = None) -> None:
@@ -131,14 +129,12 @@ class Node:
         self.min_items: int | None = raw.get("minItems")
         self.max_properties: int | None = raw.get("maxProperties")
         self.min_properties: int | None = raw.get("minProperties")
-        self.unique_items: bool = bool(raw.get("uniqueItems"))
         self.pattern_text: str | None = raw.get("pattern")
         self.pattern: re.Pattern[str] | None = (
             translate_pattern(self.pattern_text) if self.pattern_text is not None else None
         )
         self.list_type: str | None = raw.get("x-kubernetes-list-type")
         self.list_map_keys: tuple[str, ...] = tuple(raw.get("x-kubernetes-list-map-keys") or ())
-        self.map_type: str | None = raw.get("x-kubernetes-map-type")
         self._props: dict[str, Node] | None = None
         self._items: Node | Any | None = MISSING
         self._additional: Node | Any | None = MISSING
@@ -175,12 +171,6 @@ class Node:
             raw = self.raw.get("additionalProperties")
             self._additional = Node(raw, self.ctx) if isinstance(raw, Mapping) else None
         return self._additional
-
-    @property
-    def additional_allowed(self) -> bool:
-        """True for ``additionalProperties: true`` or a schema (unknown keys validated, not pruned)."""
-        raw = self.raw.get("additionalProperties")
-        return raw is True or isinstance(raw, Mapping)
 
     def _list(self, key: str) -> tuple[Node, ...]:
         return tuple(Node(x, self.ctx) for x in self.raw.get(key) or ())
