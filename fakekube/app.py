@@ -287,6 +287,13 @@ class FakeKube:
             return lambda s: dumps(objects.from_storage(rt, s.obj))
         return lambda s: s.raw
 
+    def _list_item_render(self, rt: ResourceType) -> Callable[[Stored], bytes]:
+        """List items: custom resources as stored; built-in kinds without ``kind``/``apiVersion``
+        (typed lists leave them out of their items)."""
+        if rt.custom:
+            return self._render(rt)
+        return lambda s: dumps(_without_type_meta(objects.from_storage(rt, s.obj)))
+
     def _table_render(self, rt: ResourceType, include_object: str) -> Callable[[Stored], bytes]:
         """Watch event objects as one-row Tables; only the first carries the column definitions
         (as the apiserver's watch encoder for Table output does)."""
@@ -660,6 +667,8 @@ class FakeKube:
         meta: JSON = {"continue": ""} if rt.custom else {}
         meta["resourceVersion"] = str(self.store.rv)
         out = [objects.from_storage(rt, s.obj) for s in matched]
+        if not rt.custom:
+            out = [_without_type_meta(o) for o in out]
         for s in matched:
             self._delete_one(rt, s.obj["metadata"].get("namespace"), s, options, dry)
         await respond_json(
@@ -745,12 +754,14 @@ class FakeKube:
             meta["remainingItemCount"] = remaining
         meta["resourceVersion"] = str(list_rv)
         if tables.wants_table(req.headers.get("accept", "")):
+            if not more:
+                meta.pop("continue", None)  # a Table's ListMeta omits an empty continue
             tbl = tables.table(
                 rt, (self._served_obj(rt, s) for s in items), meta, req.query.get("includeObject", "Metadata")
             )
             await respond_json(send, 200, tbl)
             return
-        render = self._render(rt)
+        render = self._list_item_render(rt)
         head = dumps({"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta})
         body = head[:-1] + b',"items":[' + b",".join(render(s) for s in items) + b"]}"
         await respond(send, 200, body)
@@ -838,6 +849,10 @@ def _request_verb(req: Request, t: Target) -> str:
     if m == "DELETE":
         return "delete" if t.name is not None else "deletecollection"
     return {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(m, m.lower())
+
+
+def _without_type_meta(obj: JSON) -> JSON:
+    return {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
 
 
 def _raise(err: ApiError) -> JSON:

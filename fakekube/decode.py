@@ -43,6 +43,8 @@ def go_json_error(e: json.JSONDecodeError) -> str:
     if pos >= len(doc.rstrip()):
         return "unexpected end of JSON input"
     ch = doc[pos]
+    # Go's %q of a rune: printable as is, otherwise \uXXXX.
+    shown = f"'{ch}'" if ch.isprintable() else f"'\\u{ord(ch):04x}'"
     where = {
         "Expecting value": "looking for beginning of value",
         "Expecting property name enclosed in double quotes": "looking for beginning of object key string",
@@ -50,7 +52,7 @@ def go_json_error(e: json.JSONDecodeError) -> str:
         "Expecting ',' delimiter": "after object key:value pair",
         "Extra data": "after top-level value",
     }.get(e.msg)
-    return f"invalid character {ch!r} {where}" if where else e.msg
+    return f"invalid character {shown} {where}" if where else e.msg
 
 
 def _unrecognized(rt: ResourceType, err: str, body: bytes) -> errors.ApiError:

@@ -9,6 +9,7 @@ an apiserver that predates aggregated discovery.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from typing import Any
 
@@ -78,8 +79,15 @@ def api_group_list() -> JSON:
 
 
 def _hash(rt: ResourceType) -> str:
-    # storageVersionHash: an opaque value that changes when the storage version changes.
-    return hashlib.sha256(f"{rt.group}/{rt.version}/{rt.kind}".encode()).digest()[:8].hex()
+    """storageVersionHash: base64 of the first 8 bytes of sha256("group/version/Kind") of the
+    storage version (``apiserver/pkg/endpoints/discovery.StorageVersionHash``)."""
+    group = "" if rt.storage == "events" else rt.group  # events.k8s.io Events are stored as core v1
+    digest = hashlib.sha256(f"{group}/{rt.version}/{rt.kind}".encode()).digest()[:8]
+    return base64.b64encode(digest).decode()
+
+
+# The CRD handler lists verbs in this order; built-in resources sort them.
+_CRD_VERBS = ("delete", "deletecollection", "get", "list", "patch", "create", "update", "watch")
 
 
 def _entry(rt: ResourceType) -> JSON:
@@ -88,7 +96,7 @@ def _entry(rt: ResourceType) -> JSON:
         "singularName": rt.singular,
         "namespaced": rt.namespaced,
         "kind": rt.kind,
-        "verbs": list(rt.verbs),
+        "verbs": list(_CRD_VERBS) if rt.custom else sorted(rt.verbs),
     }
     if rt.short_names:
         e["shortNames"] = list(rt.short_names)
@@ -127,5 +135,6 @@ def api_resource_list(group: str, version: str) -> JSON | None:
                         "verbs": ["get", "patch", "update"],
                     }
                 )
+    resources.sort(key=lambda r: str(r["name"]))
     gv = f"{group}/{version}" if group else version
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}

@@ -118,6 +118,16 @@ def _service_defaults(obj: JSON) -> list[JSON]:
     return causes
 
 
+def _event_defaults(obj: JSON) -> None:
+    """The zero values a typed core v1 Event serializes (null times, empty strings/source)."""
+    obj.setdefault("involvedObject", {})
+    for f in ("firstTimestamp", "lastTimestamp", "eventTime"):
+        obj.setdefault(f, None)
+    obj.setdefault("source", {})
+    obj.setdefault("reportingComponent", "")
+    obj.setdefault("reportingInstance", "")
+
+
 def _namespace_defaults(obj: JSON) -> None:
     meta = obj["metadata"]
     meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
@@ -157,6 +167,8 @@ def prepare_create(rt: ResourceType, namespace: str | None, obj: JSON) -> JSON:
         obj.pop("status", None)
     if rt is NAMESPACES:
         _namespace_defaults(obj)
+    if rt.storage == "events":
+        _event_defaults(obj)
     return canonical(rt, obj)
 
 
