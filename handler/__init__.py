@@ -15,19 +15,35 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from handler.errors import GatewayError
     from handler.factory import create_app
+    from handler.hooks import HookError, ObjectHook, RequestContext, object_hook
     from handler.middleware import GatewayMiddleware, GatewayRequest
     from handler.settings import RetrySettings, Settings
 
 _EXPORTS = {
     "GatewayError": "handler.errors",
     "create_app": "handler.factory",
+    "HookError": "handler.hooks",
+    "ObjectHook": "handler.hooks",
+    "RequestContext": "handler.hooks",
+    "object_hook": "handler.hooks",
     "GatewayMiddleware": "handler.middleware",
     "GatewayRequest": "handler.middleware",
     "RetrySettings": "handler.settings",
     "Settings": "handler.settings",
 }
 
-__all__ = ["GatewayError", "GatewayMiddleware", "GatewayRequest", "RetrySettings", "Settings", "create_app"]
+__all__ = [
+    "GatewayError",
+    "GatewayMiddleware",
+    "GatewayRequest",
+    "HookError",
+    "ObjectHook",
+    "RequestContext",
+    "RetrySettings",
+    "Settings",
+    "create_app",
+    "object_hook",
+]
 
 
 def __getattr__(name: str) -> Any:

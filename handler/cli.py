@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from handler.credentials import CredentialsError, resolve
+from handler.defaults import DefaultsError
+from handler.defaults import load as load_defaults
 from handler.logs import dict_config
 from handler.settings import ENV_PREFIX, Settings, SettingsError
 
@@ -74,6 +76,19 @@ def _parser(env: Settings) -> argparse.ArgumentParser:
 
 def _common(p: argparse.ArgumentParser, env: Settings) -> None:
     p.add_argument(
+        "--defaults",
+        default=env.defaults,
+        metavar="FILE",
+        help="default values for Ray objects (YAML) " + _env_default(env, "defaults"),
+    )
+    p.add_argument(
+        "--field-selector-fields",
+        default=None,
+        metavar="F1,F2",
+        help="fields the gateway evaluates in fieldSelector itself "
+        + _env_default(env, "field_selector_fields"),
+    )
+    p.add_argument(
         "--log-level",
         default=env.log_level,
         choices=["debug", "info", "warning", "error"],
@@ -91,6 +106,8 @@ def run(settings: Settings) -> None:
     from granian.log import LogLevels
 
     resolve(settings)  # fail now, with a clear message, rather than in every worker
+    if settings.defaults:
+        load_defaults(settings.defaults)  # same: a broken defaults file stops the start
     os.environ.update(settings.to_env())
     metrics_dir = None
     if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -162,8 +179,11 @@ def dev_instructions(url: str) -> str:
     )
 
 
-def dev(port: int, log_level: str, log_json: bool) -> None:
-    """Run fakekube (child process) and the gateway on 127.0.0.1:``port`` until interrupted."""
+def dev(port: int, log_level: str, log_json: bool, base: Settings | None = None) -> None:
+    """Run fakekube (child process) and the gateway on 127.0.0.1:``port`` until interrupted.
+
+    ``base`` carries the other gateway settings (defaults file, field selector fields).
+    """
     fk_port = _free_port()
     fk_url = f"http://127.0.0.1:{fk_port}"
     # A child process, not an import: the gateway meets fakekube over HTTP as it meets a real API server.
@@ -173,7 +193,15 @@ def dev(port: int, log_level: str, log_json: bool) -> None:
     try:
         _wait_healthy(fk_url, proc)
         print(dev_instructions(f"http://127.0.0.1:{port}"), flush=True)
-        run(Settings(host="127.0.0.1", port=port, upstream=fk_url, log_level=log_level, log_json=log_json))
+        settings = replace(
+            base or Settings(),
+            host="127.0.0.1",
+            port=port,
+            upstream=fk_url,
+            log_level=log_level,
+            log_json=log_json,
+        )
+        run(settings)
     finally:
         proc.terminate()
         try:
@@ -190,9 +218,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     except SettingsError as e:
         sys.exit(f"kuberay-apiserver: {e}")
     args = _parser(env).parse_args(argv)
+    fields_arg = args.field_selector_fields
+    env = replace(
+        env,
+        defaults=args.defaults,
+        field_selector_fields=tuple(f.strip() for f in fields_arg.split(",") if f.strip())
+        if fields_arg is not None
+        else env.field_selector_fields,
+    )
     try:
         if args.command == "dev":
-            dev(args.port, args.log_level, args.log_json)
+            dev(args.port, args.log_level, args.log_json, env)
             return
         settings = replace(
             env,
@@ -212,5 +248,5 @@ def main(argv: Sequence[str] | None = None) -> None:
             log_json=args.log_json,
         )
         run(settings)
-    except CredentialsError as e:
+    except (CredentialsError, DefaultsError) as e:
         sys.exit(f"kuberay-apiserver: {e}")

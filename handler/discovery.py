@@ -19,7 +19,12 @@ RAY_GROUP = "ray.io"
 SERVED_GROUPS = frozenset({RAY_GROUP, "events.k8s.io"})
 SERVED_VERSIONS = frozenset({"ray.io/v1", "events.k8s.io/v1"})
 #: Core v1 resources the gateway serves (and the verbs it allows on them).
-CORE_RESOURCES = {"events": ["list", "watch"], "services/proxy": None}
+CORE_RESOURCES = {
+    "events": ["list", "watch"],
+    "services/proxy": None,
+    # compute-template ConfigMaps only (handler.template_api)
+    "configmaps": ["create", "delete", "get", "list", "update", "watch"],
+}
 #: OpenAPI v3 group-version documents the gateway exposes (keys of ``/openapi/v3`` ``paths``).
 OPENAPI_V3_PATHS = frozenset({"apis/ray.io/v1", "apis/events.k8s.io/v1", "api/v1", "version"})
 #: Path prefixes kept in the OpenAPI v2 document.

@@ -111,3 +111,16 @@ def upstream_unavailable(detail: str) -> GatewayError:
 def upstream_timeout(detail: str) -> GatewayError:
     """504 when the upstream API server did not answer in time (``StatusReasonTimeout``)."""
     return GatewayError(504, "Timeout", f"timed out waiting for the upstream Kubernetes API server: {detail}")
+
+
+class RelayAborted(Exception):
+    """The upstream failed after the response had started: the caller's response is cut short."""
+
+
+def from_upstream(status: int, obj: Any, fallback: str) -> GatewayError:
+    """An upstream error answer (``Status`` or not) as a GatewayError with its code and reason."""
+    if isinstance(obj, dict) and obj.get("kind") == "Status":
+        return GatewayError(
+            status, str(obj.get("reason", "")), str(obj.get("message", fallback)), obj.get("details")
+        )
+    return GatewayError(status, reason_for(status), fallback)

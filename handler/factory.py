@@ -18,7 +18,9 @@ from litestar.handlers import asgi
 from litestar.types import Middleware, Receive, Scope, Send
 from pyreqwest.exceptions import RequestError
 
+from handler import defaults, templates
 from handler.credentials import UpstreamCredentials, resolve
+from handler.hooks import ObjectHook
 from handler.metrics import Metrics
 from handler.middleware import GatewayMiddleware
 from handler.proxy import Proxy
@@ -47,46 +49,68 @@ class _UpstreamHolder:
             self.upstream = None
 
 
-def split_middleware(middleware: Sequence[Any]) -> tuple[list[GatewayMiddleware], list[Middleware]]:
-    """Separate gateway request rules from ordinary Litestar/ASGI middleware.
+def split_middleware(
+    middleware: Sequence[Any],
+) -> tuple[list[ObjectHook], list[GatewayMiddleware], list[Middleware]]:
+    """Sort ``middleware`` into object hooks, request rules and Litestar/ASGI middleware (order kept).
 
-    A request rule is an async callable of one request (a coroutine function, or an object whose
-    ``__call__`` is one); anything else (``DefineMiddleware``, an ``ASGIMiddleware`` or
-    ``AbstractMiddleware``, a factory ``app -> app``) is handed to Litestar, which wraps the whole
-    application with it, in order.
+    - an :class:`handler.hooks.ObjectHook` (made with :func:`handler.hooks.object_hook`) is an
+      object hook, run for the verbs and resources it was registered for;
+    - any other async callable of one request (a coroutine function, or an object whose
+      ``__call__`` is one) is a request rule (:mod:`handler.middleware`), run for every request;
+    - anything else (``DefineMiddleware``, an ``ASGIMiddleware`` or ``AbstractMiddleware``, a
+      factory ``app -> app``) is handed to Litestar, which wraps the whole application with it.
     """
+    hooks: list[ObjectHook] = []
     rules: list[GatewayMiddleware] = []
     asgi_middleware: list[Middleware] = []
     for item in middleware:
         call = getattr(item, "__call__", None)  # noqa: B004 - objects with an async __call__ count
-        if inspect.iscoroutinefunction(item) or (
+        if isinstance(item, ObjectHook):
+            hooks.append(item)
+        elif inspect.iscoroutinefunction(item) or (
             not inspect.isclass(item) and call is not None and inspect.iscoroutinefunction(call)
         ):
             rules.append(item)
         else:
             asgi_middleware.append(item)
-    return rules, asgi_middleware
+    return hooks, rules, asgi_middleware
+
+
+def builtin_hooks(settings: Settings) -> list[ObjectHook]:
+    """The gateway's own object hooks in their order: default values (when ``settings.defaults``
+    names a file), then compute templates. Raises :class:`handler.defaults.DefaultsError` for a
+    defaults file that cannot be loaded."""
+    hooks: list[ObjectHook] = []
+    if settings.defaults:
+        hooks.append(defaults.hook(defaults.load(settings.defaults)))
+    hooks.append(templates.hook())
+    return hooks
 
 
 def create_app(
     settings: Settings | None = None,
-    middleware: Sequence[GatewayMiddleware | Middleware] = (),
+    middleware: Sequence[ObjectHook | GatewayMiddleware | Middleware] = (),
     credentials: UpstreamCredentials | None = None,
 ) -> Litestar:
     """Build the gateway application.
 
-    ``settings`` defaults to ``Settings()``. ``middleware`` mixes request rules (async functions
-    of a :class:`handler.middleware.GatewayRequest`, run in order before the upstream call) and
-    ordinary Litestar/ASGI middleware (wrapping the whole app), see :func:`split_middleware`.
+    ``settings`` defaults to ``Settings()``. ``middleware`` mixes object hooks
+    (:func:`handler.hooks.object_hook`; run after the gateway's defaults and compute templates, in
+    the order given), request rules (async functions of a
+    :class:`handler.middleware.GatewayRequest`, run in order before any hook) and ordinary
+    Litestar/ASGI middleware (wrapping the whole app), see :func:`split_middleware`.
     ``credentials`` overrides the upstream resolved from settings (tests, embedding). Raises
-    :class:`handler.credentials.CredentialsError` when the upstream's credentials cannot be loaded.
+    :class:`handler.credentials.CredentialsError` when the upstream's credentials cannot be loaded
+    and :class:`handler.defaults.DefaultsError` when the defaults file cannot.
     """
     settings = settings or Settings()
     creds = credentials or resolve(settings)
     holder = _UpstreamHolder(creds, settings.upstream_timeout)
     metrics = Metrics()
-    rules, asgi_middleware = split_middleware(middleware)
-    proxy = Proxy(settings, rules, metrics, holder.get)
+    user_hooks, rules, asgi_middleware = split_middleware(middleware)
+    hooks = [*builtin_hooks(settings), *user_hooks]
+    proxy = Proxy(settings, rules, metrics, holder.get, hooks)
 
     @get("/healthz", media_type=MediaType.TEXT, sync_to_thread=False)
     def healthz() -> str:

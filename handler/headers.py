@@ -3,9 +3,11 @@
 Hop-by-hop headers (RFC 9110 §7.6.1: ``Connection`` and the fields it names, ``Keep-Alive``,
 ``Proxy-Connection``, ``TE``, ``Trailer``, ``Transfer-Encoding``, ``Upgrade``,
 ``Proxy-Authenticate``, ``Proxy-Authorization``) are dropped both ways. Towards the upstream the
-caller's ``Authorization``, ``Host`` and any ``Impersonate-*`` header are dropped too: the gateway
-authenticates with its own credentials, and impersonation headers would let a caller borrow its
-identity (see "User impersonation" in the Kubernetes authentication docs).
+caller's ``Authorization``, ``Host``, any ``Impersonate-*`` header and the authenticating-proxy
+headers ``X-Remote-User`` / ``X-Remote-Group`` / ``X-Remote-Extra-*`` are dropped too: the gateway
+authenticates with its own credentials, and impersonation or front-proxy identity headers would
+let a caller borrow its identity (see "User impersonation" and "Authenticating Proxy" in the
+Kubernetes authentication docs).
 ``Content-Encoding`` and ``Accept-Encoding`` pass through untouched (the upstream client does not
 decompress), so compressed bodies stream as they are.
 """
@@ -45,7 +47,7 @@ def upstream_request_headers(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[s
     """The caller's ASGI headers (lower-case byte pairs) as the list to send upstream."""
     pairs = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw]
     drop = HOP_BY_HOP | NOT_FORWARDED | _connection_tokens(pairs)
-    return [(k, v) for k, v in pairs if k not in drop and not k.startswith("impersonate-")]
+    return [(k, v) for k, v in pairs if k not in drop and not k.startswith(("impersonate-", "x-remote-"))]
 
 
 def caller_response_headers(upstream: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:

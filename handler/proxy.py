@@ -20,19 +20,27 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 from litestar.enums import ScopeType
 from litestar.types import Receive, Scope, Send
 from pyreqwest.exceptions import ConnectError, ConnectTimeoutError, RequestError, RequestTimeoutError
 from pyreqwest.response import Response
 
-from handler import discovery, retry, websocket
+from handler import discovery, filtering, hooks, retry, selectors, template_api, websocket
 from handler.body import ClientDisconnected, RequestBody
-from handler.errors import GatewayError, not_found_path, reason_for, upstream_timeout, upstream_unavailable
+from handler.errors import (
+    GatewayError,
+    RelayAborted,
+    from_upstream,
+    not_found_path,
+    upstream_timeout,
+    upstream_unavailable,
+)
 from handler.headers import caller_response_headers, upstream_request_headers
+from handler.hooks import ObjectHook
 from handler.metrics import Metrics
 from handler.middleware import GatewayMiddleware, GatewayRequest
 from handler.routes import Kind, Route, force_field_selector, is_kuberay_service, match
@@ -42,10 +50,6 @@ from handler.upstream import Upstream
 log = logging.getLogger("handler.proxy")
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
-
-
-class RelayAborted(Exception):
-    """The upstream failed after the response had started: the caller's response is cut short."""
 
 
 class Responder:
@@ -104,23 +108,28 @@ def _target(scope: Scope) -> tuple[str, str]:
     return path, scope["query_string"].decode("latin-1")
 
 
+#: Routes whose bodies are Kubernetes API objects (read whole, bounded).
+API_KINDS = frozenset({Kind.RAY, Kind.TEMPLATE_CONFIGMAPS, Kind.COMPUTE_TEMPLATES})
+
+Relay = Callable[[Response, "Responder", str], Awaitable[None]]
+
+
+def _user(raw: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The caller's ``X-Remote-User`` (read before the header is stripped from the upstream request)."""
+    want = hooks.USER_HEADER.encode()
+    return next((v.decode("latin-1") for k, v in raw if k.lower() == want), None)
+
+
 def _is_watch(query: str) -> bool:
     return any(k == "watch" and v in ("1", "true", "True") for k, v in parse_qsl(query))
-
-
-def _status_error(status: int, obj: Any, fallback: str) -> GatewayError:
-    """An upstream error answer (``Status`` or not) as a GatewayError with its code and reason."""
-    if isinstance(obj, dict) and obj.get("kind") == "Status":
-        return GatewayError(
-            status, str(obj.get("reason", "")), str(obj.get("message", fallback)), obj.get("details")
-        )
-    return GatewayError(status, reason_for(status), fallback)
 
 
 class Proxy:
     """The ASGI callable mounted at ``/`` of the Litestar app (explicit routes win over it).
 
-    ``get_upstream`` returns the worker's :class:`Upstream` (created at start-up).
+    ``get_upstream`` returns the worker's :class:`Upstream` (created at start-up). ``middleware``
+    are request rules (run first, in order), ``hooks`` the object hooks in their run order
+    (defaults, compute templates, then the caller's; see :mod:`handler.hooks`).
     """
 
     def __init__(
@@ -129,9 +138,11 @@ class Proxy:
         middleware: Sequence[GatewayMiddleware],
         metrics: Metrics,
         get_upstream: Callable[[], Upstream],
+        hooks: Sequence[ObjectHook] = (),
     ) -> None:
         self.settings = settings
         self.middleware = list(middleware)
+        self.hooks = list(hooks)
         self.metrics = metrics
         self._get_upstream = get_upstream
 
@@ -219,12 +230,18 @@ class Proxy:
         request = GatewayRequest(
             method, path, query, headers, route, body, upstream, self.settings.max_body_bytes
         )
-        if route.kind is Kind.RAY and body.has_body:
+        if route.kind in API_KINDS and body.has_body:
             # Kubernetes API bodies are bounded (3 MiB in the apiserver): read them whole so a
             # write refused with 429 can be replayed.
             await request.body()
         for rule in self.middleware:
             await rule(request)
+
+        async def lookup(p: str, q: str) -> tuple[int, Any]:
+            return await self._get_json(upstream, p, q, route)
+
+        if route.kind in (Kind.RAY, Kind.TEMPLATE_CONFIGMAPS):
+            await self._run_hooks(request, route, _user(scope["headers"]), lookup)
         if route.kind is Kind.EVENTS:
             # After the middleware, so no rule can undo it.
             api = "events.k8s.io" if route.name == "events" else "core"
@@ -235,11 +252,94 @@ class Proxy:
         if _is_watch(request.query) or route.kind is Kind.SERVICE_PROXY:
             main = asyncio.current_task()
             watcher = asyncio.ensure_future(self._watch_disconnect(body, receive, disconnected, main))
+
+        async def forward(r: GatewayRequest) -> None:
+            await self._forward(r, responder)
+
         try:
-            await self._forward(request, responder)
+            if route.kind is Kind.TEMPLATE_CONFIGMAPS:
+                await template_api.serve_configmaps(request, route, responder, lookup, forward)
+            elif route.kind is Kind.COMPUTE_TEMPLATES:
+                await template_api.serve_v1(request, route, responder, lookup, self._sender(upstream))
+            elif not await self._selected(request, route, responder, lookup):
+                await self._forward(request, responder)
         finally:
             if watcher is not None:
                 watcher.cancel()
+
+    async def _run_hooks(
+        self, request: GatewayRequest, route: Route, user: str | None, lookup: hooks.Lookup
+    ) -> None:
+        """Run the object hooks matching the request, in order, on its parsed body (if any).
+
+        The body is parsed only when a hook matches; a rewritten body is sent upstream as JSON. A
+        hook's GatewayError is answered as its ``Status``; any other exception as a 500 ``Status``.
+        """
+        verb = hooks.request_verb(request.method, route, request.query)
+        matched = hooks.matching(self.hooks, verb, route)
+        has_body = request.raw_body.has_body
+        raw = await request.body() if has_body and matched else None
+        matched = [h for h in matched if h.wants(raw)]
+        if not matched:
+            return
+        obj = await request.json() if has_body else None
+        ctx = hooks.context(verb, route, request.query, request.headers, user, lookup)
+        for hook in matched:
+            try:
+                result = await hook(ctx, obj)
+            except GatewayError:
+                raise
+            except Exception as e:
+                log.exception("object hook %s failed", getattr(hook.function, "__name__", hook))
+                raise GatewayError(500, "InternalError", f"object hook failed: {e}") from e
+            if result is not None:
+                obj = result
+        if has_body:
+            request.set_json(obj)
+
+    async def _selected(
+        self, request: GatewayRequest, route: Route, responder: Responder, lookup: hooks.Lookup
+    ) -> bool:
+        """Serve a Ray list or watch whose field selector the gateway evaluates; False if it has none."""
+        if route.kind is not Kind.RAY or request.method != "GET" or route.object_name or route.subresource:
+            return False
+        pairs = parse_qsl(request.query, keep_blank_values=True)
+        selector = ",".join(v for k, v in pairs if k == "fieldSelector" and v)
+        if not selector:
+            return False
+        plan = selectors.plan(selector, self.settings.field_selector_fields)
+        if not plan.local:
+            return False
+        upstream_pairs = [(k, v) for k, v in pairs if k != "fieldSelector"]
+        if _is_watch(request.query):
+            if plan.upstream:
+                upstream_pairs.append(("fieldSelector", plan.upstream))
+            request.query = urlencode(upstream_pairs)
+            terms = plan.local
+
+            async def relay(resp: Response, responder: Responder, method: str) -> None:
+                await filtering.relay_watch(resp, terms, responder)
+
+            await self._forward(request, responder, relay)
+        else:
+            path = request.path
+
+            async def page(q: str) -> tuple[int, Any]:
+                return await lookup(path, q)
+
+            await filtering.serve_list(request.query, plan.upstream, plan.local, page, responder)
+        return True
+
+    def _sender(self, upstream: Upstream) -> template_api.Send:
+        """``send(method, path, obj)`` for the gateway's own writes; transport errors as 503/504."""
+
+        async def send(method: str, path: str, obj: Any) -> tuple[int, Any]:
+            try:
+                return await upstream.send_json(method, path, obj)
+            except RequestError as e:
+                raise _transport_error(e) from e
+
+        return send
 
     async def _watch_disconnect(
         self, body: RequestBody, receive: Receive, disconnected: asyncio.Event, task: asyncio.Task[Any] | None
@@ -268,7 +368,7 @@ class Proxy:
                 {"name": route.service, "kind": "services"},
             )
         if status != 200:
-            raise _status_error(status, obj, f"cannot read service {route.service}")
+            raise from_upstream(status, obj, f"cannot read service {route.service}")
         if not isinstance(obj, dict) or not is_kuberay_service(obj):
             raise GatewayError(
                 404,
@@ -327,11 +427,16 @@ class Proxy:
             return
         status, doc = await self._get_json(upstream, path, query, route)
         if status != 200:
-            raise _status_error(status, doc, f"the upstream answered {status} for {path}")
+            raise from_upstream(status, doc, f"the upstream answered {status} for {path}")
         await responder.json(status, json.dumps(keep(doc), separators=(",", ":")).encode())
 
-    async def _forward(self, request: GatewayRequest, responder: Responder) -> None:
-        """Send ``request`` upstream with retries and relay the response as it streams."""
+    async def _forward(
+        self, request: GatewayRequest, responder: Responder, relay: Relay | None = None
+    ) -> None:
+        """Send ``request`` upstream with retries and relay the response as it streams.
+
+        ``relay`` replaces the plain relay (the field-selector watch filter uses it).
+        """
         policy = self.settings.retry
         upstream = request.upstream
         body = request.raw_body
@@ -356,7 +461,7 @@ class Proxy:
                         delay = retry.next_delay(attempt, policy, started, retry_after, time.monotonic())
                         reason = str(resp.status)
                     if delay is None:
-                        await self._relay(resp, responder, method)
+                        await (relay or self._relay)(resp, responder, method)
                         return
             except (ClientDisconnected, RelayAborted):
                 raise

@@ -10,7 +10,10 @@ Everything not matched here is a 404 ``Status``. The allowlist follows KubeRay A
   widen the result);
 - ``/api/v1/namespaces/{ns}/services/{svc}/proxy[/...]``: every verb, when the Service carries
   ``app.kubernetes.io/name=kuberay`` (checked by the proxy, see :mod:`handler.proxy`);
-- discovery and OpenAPI documents, answered (filtered) by :mod:`handler.discovery`.
+- discovery and OpenAPI documents, answered (filtered) by :mod:`handler.discovery`;
+- compute templates (:mod:`handler.template_api`): ``/api/v1/namespaces/{ns}/configmaps[/{name}]``
+  (only ConfigMaps labelled ``ray.io/config-type=compute-template``) and KubeRay APIServer V1's
+  ``/apis/v1/namespaces/{ns}/compute_templates[/{name}]`` and ``/apis/v1/compute_templates``.
 
 Paths are matched on the raw, percent-encoded request path; a segment that decodes to ``.``,
 ``..``, or contains ``/`` is refused, because URL normalisation further along (the upstream
@@ -28,6 +31,9 @@ from handler.errors import method_not_allowed, not_found_path
 RAY_PREFIX = "/apis/ray.io/v1"
 ALL_VERBS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 READ_VERBS = frozenset({"GET", "HEAD"})
+#: Verbs on compute-template ConfigMaps: create, list (and watch); get, replace, delete one.
+TEMPLATE_COLLECTION_VERBS = frozenset({"GET", "HEAD", "POST"})
+TEMPLATE_ITEM_VERBS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 
 #: The selector each events route forces (field name differs between the two Event APIs).
 EVENTS_SELECTOR = {
@@ -46,6 +52,8 @@ class Kind(enum.Enum):
     EVENTS = "events"  # event lists: proxied with a forced field selector
     SERVICE_PROXY = "service-proxy"  # services/{svc}/proxy: proxied after the label check
     DISCOVERY = "discovery"  # /api, /apis, /version, /openapi...: answered by handler.discovery
+    TEMPLATE_CONFIGMAPS = "template-configmaps"  # compute-template ConfigMaps, label-checked
+    COMPUTE_TEMPLATES = "compute-templates"  # KubeRay APIServer V1 compute_templates JSON API
 
 
 @dataclass(frozen=True)
@@ -53,13 +61,19 @@ class Route:
     """A matched request: its ``kind``, a low-cardinality ``name`` for metrics, and path parts.
 
     ``namespace`` and ``service`` (the Service's name, without the ``scheme:`` / ``:port`` parts
-    of a proxy path) are set for the routes that have them.
+    of a proxy path) are set for the routes that have them. For API objects (``Kind.RAY``,
+    ``Kind.TEMPLATE_CONFIGMAPS``, ``Kind.COMPUTE_TEMPLATES``) ``group`` (``""`` for core),
+    ``resource`` (the plural), ``object_name`` and ``subresource`` are the decoded path parts.
     """
 
     kind: Kind
     name: str
     namespace: str | None = None
     service: str | None = None
+    group: str | None = None
+    resource: str | None = None
+    object_name: str | None = None
+    subresource: str | None = None
 
 
 def _segments(path: str) -> list[str]:
@@ -116,10 +130,27 @@ def match(method: str, path: str) -> Route:
     if norm == RAY_PREFIX or norm == "/apis/ray.io":
         return _check(method, READ_VERBS, Route(Kind.DISCOVERY, "discovery"))
     if norm.startswith(RAY_PREFIX + "/"):
-        rest = segs[3:]
-        ns = rest[1] if len(rest) >= 2 and rest[0] == "namespaces" else None
-        return _check(method, ALL_VERBS, Route(Kind.RAY, "ray", ns))
+        return _check(method, ALL_VERBS, _ray_route(segs[3:]))
     n = len(segs)
+    # /api/v1/namespaces/{ns}/configmaps[/{name}]: compute-template ConfigMaps only
+    if n in (5, 6) and segs[:3] == ["api", "v1", "namespaces"] and segs[4] == "configmaps":
+        verbs = TEMPLATE_COLLECTION_VERBS if n == 5 else TEMPLATE_ITEM_VERBS
+        name = unquote(segs[5]) if n == 6 else None
+        route = Route(
+            Kind.TEMPLATE_CONFIGMAPS, "template-configmaps", unquote(segs[3]), None, "", "configmaps", name
+        )
+        return _check(method, verbs, route)
+    # KubeRay APIServer V1: /apis/v1/namespaces/{ns}/compute_templates[/{name}], /apis/v1/compute_templates
+    if n in (5, 6) and segs[:3] == ["apis", "v1", "namespaces"] and segs[4] == "compute_templates":
+        verbs = frozenset({"GET", "POST"}) if n == 5 else frozenset({"GET", "DELETE"})
+        name = unquote(segs[5]) if n == 6 else None
+        route = Route(
+            Kind.COMPUTE_TEMPLATES, "compute-templates", unquote(segs[3]), None, "", "compute_templates", name
+        )
+        return _check(method, verbs, route)
+    if segs == ["apis", "v1", "compute_templates"]:
+        route = Route(Kind.COMPUTE_TEMPLATES, "compute-templates", None, None, "", "compute_templates")
+        return _check(method, READ_VERBS, route)
     # /api/v1/namespaces/{ns}/services/{svc}/proxy[/...]
     if n >= 7 and segs[:3] == ["api", "v1", "namespaces"] and segs[4] == "services" and segs[6] == "proxy":
         return Route(Kind.SERVICE_PROXY, "service-proxy", segs[3], service_name(segs[5]))
@@ -130,6 +161,19 @@ def match(method: str, path: str) -> Route:
     if norm in DISCOVERY_PATHS or norm.startswith("/openapi/v3/"):
         return _check(method, READ_VERBS, Route(Kind.DISCOVERY, "discovery"))
     raise not_found_path()
+
+
+def _ray_route(rest: list[str]) -> Route:
+    """The route of ``/apis/ray.io/v1/<rest>``: namespaced ``namespaces/{ns}/{plural}[/{name}[/{sub}]]``
+    or cluster-wide ``{plural}[/...]``; path parts percent-decoded."""
+    ns: str | None = None
+    if len(rest) >= 2 and rest[0] == "namespaces":
+        ns, rest = unquote(rest[1]), rest[2:]
+    parts = [unquote(p) for p in rest]
+    resource = parts[0] if parts else None
+    name = parts[1] if len(parts) >= 2 else None
+    sub = "/".join(parts[2:]) if len(parts) >= 3 else None
+    return Route(Kind.RAY, "ray", ns, None, "ray.io", resource, name, sub)
 
 
 def _check(method: str, allowed: frozenset[str], route: Route) -> Route:

@@ -12,6 +12,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
+from handler.selectors import DEFAULT_FIELDS
+
 ENV_PREFIX = "KUBERAY_APISERVER_"
 
 #: The kube-apiserver's own limit on a request body (``MaxRequestBodyBytes``, 3 MiB), see
@@ -49,6 +51,9 @@ class Settings:
     kubeconfig at ``kubeconfig`` (or ``$KUBECONFIG`` / ``~/.kube/config``) and its ``context``.
     ``max_body_bytes`` bounds Kubernetes API request bodies (bytes); ``upstream_timeout`` is the
     connect timeout in seconds (reads are unbounded because watches are long-lived).
+    ``defaults`` is the path of a default-values YAML file (:mod:`handler.defaults`), or None;
+    ``field_selector_fields`` the fields the gateway evaluates in ``fieldSelector`` itself
+    (:mod:`handler.selectors`; comma-separated in ``KUBERAY_APISERVER_FIELD_SELECTOR_FIELDS``).
     """
 
     host: str = "0.0.0.0"
@@ -67,6 +72,8 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     upstream_timeout: float = 10.0
     retry: RetrySettings = field(default_factory=RetrySettings)
+    defaults: str | None = None
+    field_selector_fields: tuple[str, ...] = DEFAULT_FIELDS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -114,8 +121,10 @@ def _default_of(cls: type[Settings], name: str) -> object:
 def _format(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, tuple | frozenset):
+    if isinstance(value, frozenset):
         return ",".join(str(v) for v in sorted(value, key=str))
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
     return str(value)
 
 

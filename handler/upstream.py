@@ -115,6 +115,26 @@ class Upstream:
             obj = None
         return resp.status, obj, resp.get_header("retry-after")
 
+    async def send_json(self, method: str, path: str, obj: Any = None, query: str = "") -> tuple[int, Any]:
+        """``method`` on ``path`` (raw) with ``obj`` as a JSON body (none when None): ``(status, object)``.
+
+        One attempt, for the gateway's own writes (compute templates); raises pyreqwest transport
+        errors to the caller.
+        """
+        headers = [("accept", "application/json")]
+        if obj is not None:
+            headers.append(("content-type", "application/json"))
+        builder = self.request(method, path, query, headers)
+        if obj is not None:
+            builder = builder.body_bytes(json.dumps(obj, separators=(",", ":")).encode())
+        resp = await builder.build().send()
+        raw = bytes(await resp.bytes())
+        try:
+            decoded = json.loads(raw)
+        except ValueError:
+            decoded = None
+        return resp.status, decoded
+
     async def close(self) -> None:
         """Close the pool (idempotent)."""
         await self._client.close()

@@ -89,7 +89,7 @@ def test_content_encoding_passes_through(stub: StubUpstream, stub_gateway: str) 
     [
         "/api/v1/namespaces/default/secrets",
         "/api/v1/namespaces/default/pods",
-        "/api/v1/namespaces/default/configmaps",
+        "/api/v1/configmaps",  # only namespaced compute-template ConfigMaps are served
         "/api/v1/namespaces/default/services/svc",
         "/apis/apps/v1/namespaces/default/deployments",
         "/apis/ray.io/v2/namespaces/default/rayclusters",

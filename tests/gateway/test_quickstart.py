@@ -131,11 +131,11 @@ def test_label_and_field_selectors(gateway_url: str, namespace: str, http: httpx
 def test_refused_core_paths(gateway_url: str, namespace: str, http: httpx.Client) -> None:
     for path in (
         f"/api/v1/namespaces/{namespace}/secrets",
-        f"/api/v1/namespaces/{namespace}/configmaps",
         f"/api/v1/namespaces/{namespace}/services",
         "/api/v1/namespaces",
     ):
         r = http.get(gateway_url + path)
         assert r.status_code == 404 and r.json()["reason"] == "NotFound", path
+    # ConfigMaps are served for compute templates only (tests/templates): any other is refused.
     r = http.post(f"{gateway_url}/api/v1/namespaces/{namespace}/configmaps", json={"metadata": {"name": "x"}})
-    assert r.status_code == 404
+    assert r.status_code == 403 and r.json()["reason"] == "Forbidden"

@@ -1,0 +1,233 @@
+"""Lists and watches with field selectors the gateway evaluates itself (see :mod:`handler.selectors`).
+
+Lists: the upstream is read page by page (``limit`` = :func:`page_size`, with the selector terms it
+supports), each page's items are matched one by one and written to the caller as they are found,
+so a huge collection is never held whole. The caller gets up to its ``limit`` matching items and,
+when more may follow, a ``metadata.continue`` token of the gateway's own that resumes exactly
+after the last item returned: it records the upstream continue token of the page that item came
+from and the item's key (``namespace/name``), and resuming re-reads that page and skips up to and
+including the key. The list's ``metadata`` is written after its items (JSON member order carries no
+meaning), ``remainingItemCount`` is omitted (unknown without reading everything).
+
+Watches: the upstream watch (with the supported terms) is relayed event by event; the gateway
+remembers which objects matched and rewrites events as the API server's watch cache does for
+selectors (k8s.io/apiserver/pkg/storage/cacher/cache_watcher.go ``convertToWatchEvent``): an object
+that starts matching arrives as ``ADDED``, one that stops matching as ``DELETED``, events of
+objects that never matched are dropped; ``BOOKMARK`` and ``ERROR`` pass through. An object first
+seen by a modification that does not match is reported ``DELETED`` once (the gateway cannot know
+whether the caller's list held it), which a client ignores for an object it does not have.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode
+
+from pyreqwest.exceptions import RequestError
+
+from handler.errors import GatewayError, RelayAborted, from_upstream
+from handler.selectors import Term, matches
+
+if TYPE_CHECKING:
+    from handler.proxy import Responder
+
+#: Upstream page size bounds (items): at least the caller's limit, within these.
+MIN_PAGE = 500
+MAX_PAGE = 5000
+TOKEN_VERSION = "kuberay-apiserver/fs1"
+JSON_HEADERS = [(b"content-type", b"application/json")]
+
+FetchPage = Callable[[str], Awaitable[tuple[int, Any]]]
+
+
+def page_size(limit: int | None) -> int:
+    """Upstream ``limit`` used for a caller ``limit`` (None: no limit)."""
+    return min(max(limit or 0, MIN_PAGE), MAX_PAGE)
+
+
+def encode_token(upstream_continue: str, key: str, resource_version: str, page: int) -> str:
+    """The gateway's continue token (URL-safe base64 of a small JSON object)."""
+    doc = {"v": TOKEN_VERSION, "c": upstream_continue, "k": key, "rv": resource_version, "p": page}
+    return base64.urlsafe_b64encode(json.dumps(doc, separators=(",", ":")).encode()).decode()
+
+
+def decode_token(token: str) -> dict[str, Any]:
+    """Decode a token from :func:`encode_token`; GatewayError 400 (as the API server's
+    ``continue key is not valid``) for anything else."""
+    try:
+        doc = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
+        if isinstance(doc, dict) and doc.get("v") == TOKEN_VERSION and isinstance(doc.get("k"), str):
+            return doc
+    except (ValueError, TypeError):
+        pass
+    raise GatewayError(
+        400, "BadRequest", "continue key is not valid: not a continue token of this field selector list"
+    )
+
+
+def _key(obj: Any) -> str:
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    meta = meta if isinstance(meta, dict) else {}
+    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+
+
+def _skip_to(items: list[Any], after: str) -> int:
+    """Index of the first item after key ``after``: just past it when present, else the first
+    item whose key sorts after it (items are in key order, as etcd returns them)."""
+    for i, item in enumerate(items):
+        if _key(item) == after:
+            return i + 1
+    return next((i for i, item in enumerate(items) if _key(item) > after), len(items))
+
+
+async def serve_list(
+    query: str, upstream_selector: str, terms: Sequence[Term], fetch: FetchPage, responder: Responder
+) -> None:
+    """Answer a list request filtered by ``terms``; ``fetch(query)`` GETs one upstream page.
+
+    ``query`` is the caller's raw query string. Raises GatewayError before the response starts
+    (bad ``limit`` / ``continue``, upstream error on the first page), RelayAborted after.
+    """
+    pairs = parse_qsl(query, keep_blank_values=True)
+    params = dict(pairs)
+    limit: int | None = None
+    if params.get("limit"):
+        try:
+            limit = int(params["limit"])
+        except ValueError:
+            raise GatewayError(400, "BadRequest", f"invalid limit {params['limit']!r}") from None
+        limit = limit if limit > 0 else None
+    token = decode_token(params["continue"]) if params.get("continue") else None
+    page = int(token["p"]) if token else page_size(limit)
+    dropped = {"fieldSelector", "limit", "continue"}
+    if token:
+        dropped |= {"resourceVersion", "resourceVersionMatch"}
+    base = [(k, v) for k, v in pairs if k not in dropped]
+    if upstream_selector:
+        base.append(("fieldSelector", upstream_selector))
+    base.append(("limit", str(page)))
+    upstream_continue = str(token["c"]) if token else ""
+    after: str | None = str(token["k"]) if token else None
+    resource_version = str(token["rv"]) if token else ""
+    emitted = 0
+    next_token = ""
+    first = True
+    while True:
+        q = urlencode([*base, *([("continue", upstream_continue)] if upstream_continue else [])])
+        try:
+            status, doc = await fetch(q)
+        except GatewayError:
+            if first:
+                raise
+            raise RelayAborted() from None
+        if status != 200 or not isinstance(doc, dict):
+            if first:
+                raise from_upstream(status, doc, f"the upstream answered {status}")
+            raise RelayAborted()
+        raw_meta, raw_items = doc.get("metadata"), doc.get("items")
+        meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+        if first:
+            resource_version = resource_version or str(meta.get("resourceVersion", ""))
+            head = {"kind": doc.get("kind", "List"), "apiVersion": doc.get("apiVersion", "v1")}
+            await responder.start(200, JSON_HEADERS)
+            await responder.body(json.dumps(head, separators=(",", ":"))[:-1].encode() + b',"items":[')
+            first = False
+        items: list[Any] = raw_items if isinstance(raw_items, list) else []
+        start = _skip_to(items, after) if after is not None else 0
+        after = None
+        page_continue = str(meta.get("continue") or "")
+        for i in range(start, len(items)):
+            item = items[i]
+            if not matches(terms, item):
+                continue
+            prefix = b"," if emitted else b""
+            await responder.body(prefix + json.dumps(item, separators=(",", ":")).encode())
+            emitted += 1
+            if limit is not None and emitted >= limit:
+                if i < len(items) - 1 or page_continue:
+                    next_token = encode_token(upstream_continue, _key(item), resource_version, page)
+                break
+        else:
+            if page_continue:
+                upstream_continue = page_continue
+                continue
+        break
+    list_meta: dict[str, Any] = {"resourceVersion": resource_version}
+    if next_token:
+        list_meta["continue"] = next_token
+    await responder.body(
+        b'],"metadata":' + json.dumps(list_meta, separators=(",", ":")).encode() + b"}", more=False
+    )
+
+
+class WatchFilter:
+    """Rewrites watch events for a gateway-evaluated selector (see the module docstring)."""
+
+    def __init__(self, terms: Sequence[Term]) -> None:
+        self.terms = list(terms)
+        self.matched: dict[str, bool] = {}
+
+    def event(self, line: bytes) -> bytes | None:
+        """The event line to send for upstream event ``line`` (JSON), or None to drop it."""
+        try:
+            event = json.loads(line)
+        except ValueError:
+            return line  # not ours to judge: relay as is
+        if not isinstance(event, dict) or event.get("type") not in ("ADDED", "MODIFIED", "DELETED"):
+            return line
+        obj = event.get("object")
+        key = _key(obj)
+        now = matches(self.terms, obj)
+        before = self.matched.get(key)
+        kind = event["type"]
+        if kind == "DELETED":
+            self.matched.pop(key, None)
+            out = "DELETED" if (now or before) else None
+        else:
+            self.matched[key] = now
+            if now:
+                out = "MODIFIED" if kind == "MODIFIED" and before else "ADDED"
+            else:
+                out = "DELETED" if kind == "MODIFIED" and before is not False else None
+        if out is None:
+            return None
+        return json.dumps({"type": out, "object": obj}, separators=(",", ":")).encode()
+
+
+async def relay_watch(resp: Any, terms: Sequence[Term], responder: Responder) -> None:
+    """Relay the upstream watch response ``resp`` (pyreqwest, streamed) through a WatchFilter.
+
+    A non-200 answer is relayed unchanged. Raises RelayAborted when the upstream fails mid-stream.
+    """
+    from handler.headers import caller_response_headers
+
+    headers = [(k, v) for k, v in caller_response_headers(resp.headers.items()) if k != b"content-length"]
+    await responder.start(resp.status, headers)
+    await responder.body(b"")  # flush the headers now, as the API server does for a watch
+    filt = WatchFilter(terms) if resp.status == 200 else None
+    reader = resp.body_reader
+    pending = b""
+    while True:
+        try:
+            chunk = await reader.read_chunk()
+        except RequestError as e:
+            raise RelayAborted() from e
+        if chunk is None:
+            break
+        data = bytes(chunk)
+        if filt is None:
+            await responder.body(data)
+            continue
+        pending += data
+        *lines, pending = pending.split(b"\n")
+        out = [e for e in (filt.event(line) for line in lines if line.strip()) if e is not None]
+        if out:
+            await responder.body(b"\n".join(out) + b"\n")
+    if pending.strip() and filt is not None:
+        last = filt.event(pending)
+        if last is not None:
+            await responder.body(last + b"\n")
+    await responder.body(b"", more=False)

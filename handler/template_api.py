@@ -1,0 +1,208 @@
+"""Managing compute templates through the gateway: as ConfigMaps, and at KubeRay V1's paths.
+
+``/api/v1/namespaces/{ns}/configmaps[/{name}]`` serves only compute-template ConfigMaps (label
+``ray.io/config-type=compute-template``, see :mod:`handler.templates`):
+
+- list and watch: ``labelSelector`` forced to include ``ray.io/config-type=compute-template``
+  (ANDed with the caller's, so no selector widens it);
+- create and replace: the body must carry the label (403 ``Forbidden`` otherwise) and valid template
+  data (422 ``Invalid`` naming the key otherwise); ``ray.io/compute-template`` is set to the name
+  when missing;
+- get, replace, delete of one: the stored ConfigMap must carry the label; any other ConfigMap is
+  answered 404 ``NotFound``, exactly as if it did not exist.
+
+KubeRay APIServer V1's compute template API (``proto/config.proto`` ``ComputeTemplateService``,
+JSON as its grpc-gateway marshals it: lowerCamelCase names, zero values omitted) is served on the
+same ConfigMaps: ``POST /apis/v1/namespaces/{ns}/compute_templates`` (body a ``ComputeTemplate``,
+answers it), ``GET .../compute_templates`` (``{"computeTemplates": [...]}``),
+``GET`` / ``DELETE .../compute_templates/{name}`` (``DELETE`` answers ``{}``) and
+``GET /apis/v1/compute_templates`` (every namespace). Errors are ``Status`` objects, as everywhere
+in the gateway (V1 answered gRPC status JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, quote, urlencode
+
+from handler.errors import GatewayError, from_upstream
+from handler.middleware import GatewayRequest
+from handler.routes import Route
+from handler.templates import (
+    NAME_LABEL,
+    TYPE_LABEL,
+    TYPE_VALUE,
+    TemplateError,
+    from_configmap,
+    from_v1,
+    is_template_configmap,
+    to_configmap,
+    to_v1,
+)
+
+if TYPE_CHECKING:
+    from handler.proxy import Responder
+
+log = logging.getLogger("handler.template_api")
+
+LABEL_SELECTOR = f"{TYPE_LABEL}={TYPE_VALUE}"
+
+Lookup = Callable[[str, str], Awaitable[tuple[int, Any]]]
+Send = Callable[[str, str, Any], Awaitable[tuple[int, Any]]]
+Forward = Callable[[GatewayRequest], Awaitable[None]]
+
+
+def force_label_selector(query: str) -> str:
+    """``query`` with ``ray.io/config-type=compute-template`` ANDed into ``labelSelector``."""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    selectors = [v for k, v in pairs if k == "labelSelector" and v]
+    others = [(k, v) for k, v in pairs if k != "labelSelector"]
+    others.append(("labelSelector", ",".join([*selectors, LABEL_SELECTOR])))
+    return urlencode(others)
+
+
+def _configmap_path(namespace: str | None, name: str | None = None) -> str:
+    base = f"/api/v1/namespaces/{quote(namespace, safe='')}/configmaps" if namespace else "/api/v1/configmaps"
+    return base + (f"/{quote(name, safe='')}" if name else "")
+
+
+def _not_found(name: str) -> GatewayError:
+    return GatewayError(
+        404, "NotFound", f'configmaps "{name}" not found', {"name": name, "kind": "configmaps"}
+    )
+
+
+def _template_not_found(name: str) -> GatewayError:
+    return GatewayError(
+        404, "NotFound", f'compute template "{name}" not found', {"name": name, "kind": "compute_templates"}
+    )
+
+
+def _invalid(name: str, kind: str, field: str, error: TemplateError) -> GatewayError:
+    detail = str(error)
+    return GatewayError(
+        422,
+        "Invalid",
+        f'{kind} "{name}" is invalid: {field}: {detail}',
+        {
+            "name": name,
+            "kind": kind,
+            "causes": [{"reason": "FieldValueInvalid", "message": detail, "field": field}],
+        },
+    )
+
+
+async def _stored(lookup: Lookup, namespace: str, name: str) -> dict[str, Any] | None:
+    """The compute-template ConfigMap ``namespace/name``, None when absent or not a template."""
+    status, obj = await lookup(_configmap_path(namespace, name), "")
+    if status == 404:
+        return None
+    if status != 200:
+        raise from_upstream(status, obj, f"cannot read configmap {name!r}")
+    return obj if is_template_configmap(obj) else None
+
+
+def _check_body(obj: Any, route: Route) -> dict[str, Any]:
+    """A ConfigMap body to create or replace: labelled, valid; name label filled in."""
+    if not isinstance(obj, dict):
+        raise GatewayError(400, "BadRequest", "the body must be a ConfigMap object")
+    raw_meta = obj.get("metadata")
+    meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+    name = str(meta.get("name") or route.object_name or "")
+    if not is_template_configmap(obj):
+        raise GatewayError(
+            403,
+            "Forbidden",
+            f'configmaps "{name}" is forbidden: '
+            f"the gateway only manages ConfigMaps labelled {LABEL_SELECTOR}",
+            {"name": name, "kind": "configmaps"},
+        )
+    try:
+        from_configmap(obj)
+    except TemplateError as e:
+        raise _invalid(name, "ConfigMap", f"data.{e.key}", e) from None
+    meta["labels"].setdefault(NAME_LABEL, name)
+    return obj
+
+
+async def serve_configmaps(
+    request: GatewayRequest, route: Route, responder: Responder, lookup: Lookup, forward: Forward
+) -> None:
+    """Serve a request on ``/api/v1/namespaces/{ns}/configmaps[/{name}]`` (see the module docstring)."""
+    namespace, name = route.namespace or "", route.object_name
+    if name is None:
+        if request.method == "POST":
+            request.set_json(_check_body(await request.json(), route))
+        else:
+            request.query = force_label_selector(request.query)
+        await forward(request)
+        return
+    stored = await _stored(lookup, namespace, name)
+    if stored is None:
+        raise _not_found(name)
+    if request.method in ("GET", "HEAD"):
+        await responder.json(200, json.dumps(stored, separators=(",", ":")).encode())
+        return
+    if request.method == "PUT":
+        request.set_json(_check_body(await request.json(), route))
+    await forward(request)
+
+
+def _template(cm: Any) -> dict[str, Any] | None:
+    try:
+        return to_v1(from_configmap(cm))
+    except TemplateError as e:
+        log.warning(
+            "skipping malformed compute template ConfigMap %s: %s", cm.get("metadata", {}).get("name"), e
+        )
+        return None
+
+
+async def serve_v1(
+    request: GatewayRequest, route: Route, responder: Responder, lookup: Lookup, send: Send
+) -> None:
+    """Serve KubeRay V1's ``compute_templates`` paths (see the module docstring)."""
+    namespace, name = route.namespace, route.object_name
+
+    async def answer(status: int, obj: Any) -> None:
+        await responder.json(status, json.dumps(obj, separators=(",", ":")).encode())
+
+    if request.method == "POST":
+        assert namespace is not None
+        body = await request.json()
+        try:
+            template = from_v1(body, namespace)
+        except TemplateError as e:
+            shown = body.get("name") if isinstance(body, dict) else ""
+            raise _invalid(str(shown or ""), "ComputeTemplate", e.key, e) from None
+        status, created = await send("POST", _configmap_path(namespace), to_configmap(template))
+        if status != 201 and status != 200:
+            raise from_upstream(status, created, f"cannot create compute template {template.name!r}")
+        await answer(200, to_v1(from_configmap(created)))
+        return
+    if name is None:
+        status, listed = await lookup(
+            _configmap_path(namespace), urlencode({"labelSelector": LABEL_SELECTOR})
+        )
+        if status != 200:
+            raise from_upstream(status, listed, "cannot list compute templates")
+        items = [t for t in (_template(cm) for cm in listed.get("items", [])) if t is not None]
+        await answer(200, {"computeTemplates": items})
+        return
+    assert namespace is not None
+    stored = await _stored(lookup, namespace, name)
+    if stored is None:
+        raise _template_not_found(name)
+    if request.method == "DELETE":
+        status, deleted = await send("DELETE", _configmap_path(namespace, name), None)
+        if status not in (200, 202):
+            raise from_upstream(status, deleted, f"cannot delete compute template {name!r}")
+        await answer(200, {})
+        return
+    try:
+        await answer(200, to_v1(from_configmap(stored)))
+    except TemplateError as e:
+        raise _invalid(name, "ComputeTemplate", e.key, e) from None
