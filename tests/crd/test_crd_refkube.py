@@ -7,7 +7,8 @@ real answer (HTTP code, ``Status.message``, ``Warning`` texts) is compared with
 the engine). Also shows that the real server accepts our generated CRDs as structural schemas.
 
 Needs ``infra/refkube`` (a kube-apiserver built from Go modules, minutes on a cold machine), so it
-runs only with ``KUBERAY_CONTRACT=1`` (``make conformance``), like the contract suite.
+runs only with ``KUBERAY_CONTRACT=1``, like the contract suite:
+``KUBERAY_CONTRACT=1 .venv/bin/pytest tests/crd/test_crd_refkube.py`` (~2 min with a built refkube).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from fakekube.crd.builtin import HERE as BUILTIN_DIR
 REFKUBE = Path(__file__).resolve().parents[2] / "infra" / "refkube"
 pytestmark = pytest.mark.skipif(
     os.environ.get("KUBERAY_CONTRACT") != "1",
-    reason="needs refkube: set KUBERAY_CONTRACT=1 (make conformance)",
+    reason="needs refkube (a real kube-apiserver): set KUBERAY_CONTRACT=1",
 )
 
 
