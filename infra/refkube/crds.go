@@ -80,7 +80,8 @@ func loadCRDs(paths []string) ([]*apiextensionsv1.CustomResourceDefinition, erro
 }
 
 // installCRDs creates each CRD and waits (up to timeout) until all report the Established
-// condition (apiextensions-apiserver pkg/controller/establish), i.e. their REST endpoints serve.
+// condition (apiextensions-apiserver pkg/controller/establish), appear in discovery, and answer a
+// list with 200 for every served version (i.e. their watch caches have synced).
 func installCRDs(ctx context.Context, cfg *restclient.Config, crds []*apiextensionsv1.CustomResourceDefinition, timeout time.Duration) error {
 	client, err := apiextensionsclient.NewForConfig(cfg)
 	if err != nil {
@@ -109,7 +110,8 @@ func installCRDs(ctx context.Context, cfg *restclient.Config, crds []*apiextensi
 			return fmt.Errorf("CRD %s not Established: %w", crd.Name, err)
 		}
 	}
-	// Established means the storage exists; discovery can lag a moment behind it.
+	// Established means the storage exists; discovery can lag a moment behind it, and the
+	// resource's watch cache answers 429 "storage is (re)initializing" until it has synced.
 	return wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		for _, crd := range crds {
 			for _, v := range crd.Spec.Versions {
@@ -125,6 +127,12 @@ func installCRDs(ctx context.Context, cfg *restclient.Config, crds []*apiextensi
 					found = found || r.Name == crd.Spec.Names.Plural
 				}
 				if !found {
+					return false, nil
+				}
+				path := fmt.Sprintf("/apis/%s/%s/%s", crd.Spec.Group, v.Name, crd.Spec.Names.Plural)
+				status := 0
+				client.Discovery().RESTClient().Get().AbsPath(path).Param("limit", "1").Do(ctx).StatusCode(&status)
+				if status != 200 {
 					return false, nil
 				}
 			}

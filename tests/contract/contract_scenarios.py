@@ -773,11 +773,12 @@ def sc_discovery_ray(s: Session) -> None:
 def sc_discovery_groups(s: Session) -> None:
     """The ray.io entry of ``/apis`` (both served versions, v1 preferred) and the ray.io paths of the
     OpenAPI v3 index, which kubectl reads before ``apply``/``explain``."""
-    groups = expect(s.get("/apis"), 200)["groups"]
+    # whole documents are not compared: a real server serves many more groups than ray.io
+    groups = expect(s.get("/apis", record=False), 200)["groups"]
     ray = [g for g in groups if g["name"] == "ray.io"]
     s.note("ray.io group", ray)
     assert ray and ray[0]["preferredVersion"]["groupVersion"] == "ray.io/v1"
-    paths = sorted(p for p in expect(s.get("/openapi/v3"), 200)["paths"] if "ray.io" in p)
+    paths = sorted(p for p in expect(s.get("/openapi/v3", record=False), 200)["paths"] if "ray.io" in p)
     s.note("openapi v3 ray.io paths", paths)
     assert "apis/ray.io/v1" in paths
 
