@@ -55,9 +55,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument("names", nargs="*", help=f"benchmarks to run: {', '.join(BENCHMARKS)} (default: all)")
     parser.add_argument(
-        "--rounds", type=int, default=3, help="alternating rounds per figure (median reported)"
+        "--rounds", type=int, default=5, help="alternating rounds per figure (median reported)"
     )
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per wrk run")
     parser.add_argument("--workers", type=int, default=1, help="granian workers for the gateway")
     parser.add_argument(
         "--server-cpus", default="0", help="taskset CPU list for servers under test ('' = unpinned)"

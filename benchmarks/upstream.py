@@ -87,17 +87,18 @@ def raycluster(name: str, namespace: str, index: int) -> dict[str, Any]:
 
 
 def raycluster_list(namespace: str, at_least_bytes: int) -> bytes:
-    """A RayClusterList JSON body of at least ``at_least_bytes`` (within one item of it)."""
-    item = json.dumps(raycluster("rc-0", namespace, 0), separators=(",", ":"))
-    count = max(1, -(-at_least_bytes // (len(item) + 1)))
-    items = [raycluster(f"rc-{i}", namespace, i) for i in range(count)]
-    body = {
-        "apiVersion": "ray.io/v1",
-        "kind": "RayClusterList",
-        "metadata": {"resourceVersion": "999999"},
-        "items": items,
-    }
-    return json.dumps(body, separators=(",", ":")).encode()
+    """A RayClusterList JSON body of at least ``at_least_bytes`` (by less than one item more)."""
+    head = (
+        b'{"apiVersion":"ray.io/v1","kind":"RayClusterList","metadata":{"resourceVersion":"999999"},"items":['
+    )
+    tail = b"]}"
+    items: list[bytes] = []
+    size = len(head) + len(tail)
+    while size < at_least_bytes or not items:
+        item = json.dumps(raycluster(f"rc-{len(items)}", namespace, len(items)), separators=(",", ":"))
+        items.append(item.encode())
+        size += len(items[-1]) + (1 if len(items) > 1 else 0)
+    return head + b",".join(items) + tail
 
 
 def _discovery_bodies() -> dict[str, Any]:
@@ -135,8 +136,8 @@ def _discovery_bodies() -> dict[str, Any]:
     }
 
 
-def write_bodies(root: Path) -> dict[str, Path]:
-    """Write every body under ``root``; returns {URL path: file}."""
+def write_bodies(root: Path, lists: tuple[str, ...] = ("list-2k", "list-1m", "list-50m")) -> dict[str, Path]:
+    """Write discovery bodies, the single object and ``lists`` under ``root``; returns {URL path: file}."""
     root.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
 
@@ -150,7 +151,7 @@ def write_bodies(root: Path) -> dict[str, Path]:
     for probe in ("/healthz", "/readyz", "/livez"):
         put(probe, b"ok")
     put(TARGETS["get"].path, json.dumps(raycluster("one", "bench", 1)).encode())
-    for name in ("list-2k", "list-1m", "list-50m"):
+    for name in lists:
         target = TARGETS[name]
         namespace = target.path.split("/")[5]
         put(target.path, raycluster_list(namespace, target.target_bytes))
