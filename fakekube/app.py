@@ -96,14 +96,22 @@ def decode_continue(token: str) -> tuple[int, str]:
     return rv, start
 
 
-def _parse_rv(value: str, what: str = "resourceVersion") -> int:
+def _parse_rv(value: str) -> int:
+    """A ``resourceVersion`` query value as an int; 400 with the storage layer's text otherwise."""
+    if not value.isdigit():
+        raise errors.bad_request(
+            f'invalid resource version: resourceVersion: Invalid value: "{value}": strconv.ParseUint: '
+            f'parsing "{value}": invalid syntax'
+        )
+    return int(value)
+
+
+def _parse_int_param(value: str) -> int:
+    """An integer query parameter (limit, timeoutSeconds); 400 with Go's strconv text otherwise."""
     try:
-        rv = int(value)
+        return int(value)
     except ValueError:
-        raise errors.bad_request(f"invalid {what}: {value}") from None
-    if rv < 0:
-        raise errors.bad_request(f"invalid {what}: {value}")
-    return rv
+        raise errors.bad_request(f'strconv.ParseInt: parsing "{value}": invalid syntax') from None
 
 
 class FakeKube:
@@ -698,10 +706,9 @@ class FakeKube:
         rt = t.rt
         labels, fields = self._selectors(req, rt)
         limit_s = req.query.get("limit", "")
-        try:
-            limit = int(limit_s) if limit_s else 0
-        except ValueError:
-            raise errors.bad_request(f'strconv.ParseInt: parsing "{limit_s}": invalid syntax') from None
+        limit = max(_parse_int_param(limit_s), 0) if limit_s else 0
+        if req.query.get("timeoutSeconds"):
+            _parse_int_param(req.query["timeoutSeconds"])
         token = req.query.get("continue", "")
         rv_param = req.query.get("resourceVersion", "")
         start = ""
@@ -714,6 +721,19 @@ class FakeKube:
                 at = None
         elif rv_param and req.query.get("resourceVersionMatch") == "Exact":
             at = _parse_rv(rv_param)
+        match = req.query.get("resourceVersionMatch", "")
+        if match and match not in ("Exact", "NotOlderThan"):
+            raise _list_options_invalid(
+                "resourceVersionMatch",
+                "FieldValueNotSupported",
+                f'Unsupported value: "{match}": supported values: "Exact", "NotOlderThan", ""',
+            )
+        if match and not rv_param:
+            raise _list_options_invalid(
+                "resourceVersionMatch",
+                "FieldValueForbidden",
+                "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
+            )
         elif rv_param:
             _parse_rv(rv_param)
         list_rv = at if at is not None else self.store.rv
@@ -773,10 +793,7 @@ class FakeKube:
         if rv:
             _parse_rv(rv)
         timeout_s = req.query.get("timeoutSeconds", "")
-        try:
-            timeout = float(int(timeout_s)) if timeout_s else self.watch_timeout
-        except ValueError:
-            raise errors.bad_request(f'strconv.ParseInt: parsing "{timeout_s}": invalid syntax') from None
+        timeout = float(_parse_int_param(timeout_s)) if timeout_s else self.watch_timeout
         bookmarks = req.flag("allowWatchBookmarks")
         render = self._render(rt)
         if tables.wants_table(req.headers.get("accept", "")):
@@ -862,6 +879,20 @@ def _raise(err: ApiError) -> JSON:
 def _query_pairs(qs: str) -> Iterable[tuple[str, str]]:
 
     return parse_qsl(qs, keep_blank_values=True)
+
+
+def _list_options_invalid(field: str, reason: str, message: str) -> ApiError:
+    """422 for bad list options (``ValidateListOptions``): ``ListOptions.meta.k8s.io "" is invalid``."""
+    return ApiError(
+        422,
+        "Invalid",
+        f'ListOptions.meta.k8s.io "" is invalid: {field}: {message}',
+        {
+            "group": "meta.k8s.io",
+            "kind": "ListOptions",
+            "causes": [{"reason": reason, "message": message, "field": field}],
+        },
+    )
 
 
 def _options_invalid(kind: str, field: str, message: str) -> ApiError:

@@ -322,6 +322,18 @@ def from_storage(rt: ResourceType, obj: JSON) -> JSON:
         if core in obj:
             out[new] = obj[core]
     out["apiVersion"], out["kind"] = rt.api_version, "Event"
+    # events.k8s.io/v1 declares these omitempty: zero values are left out.
+    for f in (
+        "reportingController",
+        "reportingInstance",
+        "action",
+        "reason",
+        "note",
+        "type",
+        "deprecatedCount",
+    ):
+        if out.get(f) in ("", 0):
+            out.pop(f, None)
     return out
 
 
