@@ -71,7 +71,8 @@ def parse(doc: Any, source: str = "defaults") -> Defaults:
     unknown = set(doc) - set(SECTIONS)
     if unknown:
         raise DefaultsError(f"{source}: unknown sections {sorted(unknown)} (expected {', '.join(SECTIONS)})")
-    kinds = doc.get("kinds") or {}
+    kinds = doc.get("kinds")
+    kinds = {} if kinds is None else kinds
     if not isinstance(kinds, dict):
         raise DefaultsError(f"{source}: kinds must be a mapping of kind to partial object")
     by_plural: dict[str, dict[str, Any]] = {}
@@ -81,7 +82,8 @@ def parse(doc: Any, source: str = "defaults") -> Defaults:
         if not isinstance(partial, dict):
             raise DefaultsError(f"{source}: kinds.{kind}: must be a mapping (a partial {kind})")
         by_plural[KIND_PLURALS[kind]] = partial
-    group = doc.get("groups") or {}
+    group = doc.get("groups")
+    group = {} if group is None else group
     if not isinstance(group, dict):
         raise DefaultsError(f"{source}: groups must be a mapping (a partial head/worker group spec)")
     return Defaults(by_plural, group)

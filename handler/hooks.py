@@ -135,10 +135,11 @@ class ObjectHook:
 
     ``resources`` holds ``"<group>/<plural>"`` for API groups (``"ray.io/rayclusters"``), the plain
     plural for the core group (``"configmaps"``), ``"<group>/*"`` for every resource of a group, or
-    ``"*"`` for every resource. ``wants_body`` (optional) is a cheap test on the raw body bytes;
-    when it is false the hook is skipped, and when every matching hook is skipped the body is not
-    parsed at all (the compute-template hook uses it to leave bodies without ``computeTemplate``
-    as bytes).
+    ``"*"`` for every resource. ``wants_body`` (optional) is a cheap test on the raw body bytes:
+    when it is false for every matching hook, no hook runs and the body is not parsed at all (the
+    compute-template hook uses it to leave bodies without ``computeTemplate`` as bytes). Once the
+    body is parsed every matching hook runs, since an earlier hook may have added what a later one
+    looks for (a default ``computeTemplate``).
     """
 
     function: HookFunction

@@ -280,9 +280,8 @@ class Proxy:
         matched = hooks.matching(self.hooks, verb, route)
         has_body = request.raw_body.has_body
         raw = await request.body() if has_body and matched else None
-        matched = [h for h in matched if h.wants(raw)]
-        if not matched:
-            return
+        if not any(h.wants(raw) for h in matched):
+            return  # every hook said the body is none of its business: it stays bytes
         obj = await request.json() if has_body else None
         ctx = hooks.context(verb, route, request.query, request.headers, user, lookup)
         for hook in matched:
