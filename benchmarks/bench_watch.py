@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from benchmarks.context import Context, Outcome
 from benchmarks.results import Figure, Goal, percentile
 from benchmarks.servers import start_fakekube, start_gateway, start_kubectl_proxy
-from benchmarks.system import Service, running, tree_rss_kb
+from benchmarks.system import Service, free_port, running, start_service, tree_rss_kb, venv_tool, wait_ready
 from benchmarks.upstream import raycluster
 from benchmarks.watchclient import WatchProtocol, open_watches, wait_heads
 
@@ -122,6 +122,41 @@ def _one_side(ctx: Context, side: str, watches: int, events: int, tag: str) -> W
             return asyncio.run(_measure(proxy, proxy.port, fake.port, watches, events, tag))
 
 
+async def _idle_floor(svc: Service, watches: int) -> float:
+    warm = await open_watches(svc.port, "/", 10)
+    await wait_heads(warm, 10)
+    for w in warm:
+        w.close()
+    await asyncio.sleep(1.0)
+    before = tree_rss_kb(svc.pid)
+    opened = await open_watches(svc.port, "/", watches)
+    await wait_heads(opened, 30)
+    await asyncio.sleep(1.0)
+    per_watch = (tree_rss_kb(svc.pid) - before) / watches
+    for w in opened:
+        w.close()
+    await asyncio.sleep(0.2)
+    return per_watch
+
+
+def idle_floor_kb(ctx: Context, watches: int) -> float:
+    """RSS per open connection of granian serving ``benchmarks.idle_app`` (one worker, server CPU)."""
+    port = free_port()
+    cmd = [
+        venv_tool("granian"),
+        "--interface=asgi",
+        "--host=127.0.0.1",
+        f"--port={port}",
+        "--workers=1",
+        "--backlog=4096",
+        "--log-level=warning",
+        "benchmarks.idle_app:app",
+    ]
+    with running(start_service("idle-asgi", cmd, port, ctx.workdir, ctx.layout.server)) as svc:
+        wait_ready(svc, "/version", timeout=30)
+        return asyncio.run(_idle_floor(svc, watches))
+
+
 def run(ctx: Context) -> Outcome:
     """``ctx.rounds`` rounds, the three sides in rotating order, each with a fresh fakekube."""
     watches = 100 if ctx.quick else 1000
@@ -178,7 +213,10 @@ def run(ctx: Context) -> Outcome:
         reference_name="fakekube direct",
         checked=False,
     )
+    floor_kb = idle_floor_kb(ctx, watches)
     notes = [
+        f"floor of the server stack: granian (1 worker) holding {watches} idle streamed responses of a "
+        f"bare ASGI app (benchmarks/idle_app.py) costs {floor_kb:.1f} KB RSS per connection",
         "received / expected events: "
         + "; ".join(f"{s}: {[f'{len(r.delays_ms)}/{r.expected}' for r in runs[s]]}" for s in SIDES),
         "response heads by status (-1 = not sent before the first event): "
