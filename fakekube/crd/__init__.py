@@ -7,11 +7,15 @@ Public API:
 - :func:`validate_object` -> :class:`Result` (pruned + defaulted copy, :class:`Cause` list,
   ``Warning`` texts, the 400/422 ``Status``) — :mod:`fakekube.crd.engine`;
 - :func:`apply_schema_defaults` for objects read back from storage;
-- :func:`builtin_crds`: the Ray CRDs written by this project — :mod:`fakekube.crd.builtin`.
+- :func:`validate_crd` / :func:`crd_invalid_status`: a CRD document checked as the API server
+  checks one on create — :mod:`fakekube.crd.crd_validation`;
+- :func:`builtin_crds`: the Ray CRDs written by this project — :mod:`fakekube.crd.builtin`;
+- :mod:`fakekube.crd.strategies`: Hypothesis strategies (valid Ray objects), for tests.
 """
 
 from fakekube.crd.builtin import builtin_crds
 from fakekube.crd.causes import Cause, bad_request_status, invalid_status
+from fakekube.crd.crd_validation import crd_invalid_status, validate_crd
 from fakekube.crd.engine import Result, apply_schema_defaults, validate_object
 from fakekube.crd.model import CRDError, CustomResourceDefinition, Names, PrinterColumn, Version, load_crds
 
@@ -26,7 +30,9 @@ __all__ = [
     "apply_schema_defaults",
     "bad_request_status",
     "builtin_crds",
+    "crd_invalid_status",
     "invalid_status",
     "load_crds",
+    "validate_crd",
     "validate_object",
 ]

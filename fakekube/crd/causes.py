@@ -102,8 +102,16 @@ def _plain(digits: str, lead_exp: int) -> str:
     return "0." + "0" * (-lead_exp - 1) + digits
 
 
+class Raw(str):
+    """A bad value already rendered (e.g. a Go struct dump): shown as is, not quoted."""
+
+    __slots__ = ()
+
+
 def go_value(v: Any) -> str:
     """Render a bad value as ``field.Error.ErrorBody`` does: strings quoted, numbers plain, else JSON."""
+    if isinstance(v, Raw):
+        return str(v)
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, str):

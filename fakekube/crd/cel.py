@@ -73,6 +73,16 @@ def _compile(src: str) -> tuple[Any, str]:
         return None, str(e)
 
 
+def compile_error_text(src: str) -> str | None:
+    """The compile error of CEL ``src`` worded as cel-go's (``ERROR: <input>:1:8: Syntax error:
+    ...`` and the `` | `` source excerpt), or None when it compiles."""
+    program, err = _compile(src)
+    if program is not None:
+        return None
+    err = re.sub(r"^Failed to parse expression '.*?': (?=ERROR)", "", err, flags=re.S)
+    return err.replace("\n| ", "\n | ")
+
+
 def compile_rules(raw: list[Mapping[str, Any]]) -> tuple[Rule, ...]:
     """Compile the ``x-kubernetes-validations`` list of one schema node."""
     out = []

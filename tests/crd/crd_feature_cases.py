@@ -7,6 +7,7 @@ under a ``fieldValidation`` mode.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -460,3 +461,108 @@ RATCHET_CASES: list[tuple[str, dict[str, Any]]] = [
     ("new required field set", {**GIZMO_OLD, "z": "now"}),
     ("unchanged", dict(GIZMO_OLD)),
 ]
+
+
+def _crd_base() -> dict[str, Any]:
+    spec_schema = {"type": "object", "properties": {"a": {"type": "string"}}}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "things.x.example.com"},
+        "spec": {
+            "group": "x.example.com",
+            "names": {"plural": "things", "singular": "thing", "kind": "Thing", "listKind": "ThingList"},
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": spec_schema}}},
+                }
+            ],
+        },
+    }
+
+
+def _edit(fn: Any) -> dict[str, Any]:
+    doc = _crd_base()
+    fn(doc)
+    return doc
+
+
+def _spec_props(doc: dict[str, Any]) -> dict[str, Any]:
+    props: dict[str, Any] = doc["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"][
+        "properties"
+    ]
+    return props
+
+
+def _second_version(doc: dict[str, Any]) -> None:
+    v2 = json.loads(json.dumps(doc["spec"]["versions"][0]))
+    v2.update(name="v2", storage=False)
+    v2["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["b"] = {}
+    doc["spec"]["versions"].append(v2)
+
+
+CRD_CASES: dict[str, dict[str, Any]] = {
+    "valid": _crd_base(),
+    "name not plural.group": _edit(lambda d: d["metadata"].update(name="wrong.example.com")),
+    "uppercase plural": _edit(
+        lambda d: (
+            d["metadata"].update(name="Things.x.example.com"),
+            d["spec"]["names"].update(plural="Things"),
+        )
+    ),
+    "group without dot": _edit(
+        lambda d: (d["metadata"].update(name="things.example"), d["spec"].update(group="example"))
+    ),
+    "kind missing": _edit(lambda d: d["spec"]["names"].pop("kind")),
+    "listKind equals kind": _edit(lambda d: d["spec"]["names"].update(listKind="Thing")),
+    "bad scope": _edit(lambda d: d["spec"].update(scope="Galaxy")),
+    "bad version name": _edit(lambda d: d["spec"]["versions"][0].update(name="V1")),
+    "no storage version": _edit(lambda d: d["spec"]["versions"][0].update(storage=False)),
+    "duplicate version": _edit(
+        lambda d: d["spec"]["versions"].append(json.loads(json.dumps(d["spec"]["versions"][0])))
+    ),
+    "no schema": _edit(lambda d: d["spec"]["versions"][0].pop("schema")),
+    "root not object": _edit(
+        lambda d: d["spec"]["versions"][0]["schema"]["openAPIV3Schema"].update(type="string")
+    ),
+    "property without type": _edit(lambda d: _spec_props(d).update(b={"description": "untyped"})),
+    "array without items": _edit(lambda d: _spec_props(d).update(l={"type": "array"})),
+    "properties and additionalProperties": _edit(
+        lambda d: _spec_props(d).update(
+            o={
+                "type": "object",
+                "properties": {"x": {"type": "string"}},
+                "additionalProperties": {"type": "string"},
+            }
+        )
+    ),
+    "list-map key optional": _edit(
+        lambda d: _spec_props(d).update(
+            l={
+                "type": "array",
+                "x-kubernetes-list-type": "map",
+                "x-kubernetes-list-map-keys": ["k"],
+                "items": {"type": "object", "properties": {"k": {"type": "string"}}},
+            }
+        )
+    ),
+    "default of the wrong type": _edit(lambda d: _spec_props(d)["a"].update(default=5)),
+    "default object with a bad field": _edit(
+        lambda d: _spec_props(d).update(
+            o={"type": "object", "properties": {"n": {"type": "integer"}}, "default": {"n": "x"}}
+        )
+    ),
+    "rule syntax error": _edit(
+        lambda d: _spec_props(d)["a"].update({"x-kubernetes-validations": [{"rule": "self =="}]})
+    ),
+    "messageExpression syntax error": _edit(
+        lambda d: _spec_props(d)["a"].update(
+            {"x-kubernetes-validations": [{"rule": "self.size() > 1", "messageExpression": "bad +"}]}
+        )
+    ),
+    "second version with an untyped property": _edit(_second_version),
+}

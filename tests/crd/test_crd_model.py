@@ -120,3 +120,31 @@ def test_official_crds_load(official: dict[str, CustomResourceDefinition]) -> No
     assert rc.group == "ray.io" and rc.namespaced and rc.storage_version.name == "v1"
     assert [v.name for v in rc.served_versions] == ["v1", "v1alpha1"]
     assert rc.version("v1").status
+
+
+def test_official_and_bundled_crds_pass_crd_validation(official: dict[str, CustomResourceDefinition]) -> None:
+    from fakekube.crd import builtin_crds, validate_crd
+
+    for crd in [*official.values(), *builtin_crds()]:
+        assert validate_crd(crd.raw) == [], crd.name
+
+
+def test_crd_validation_errors_and_status() -> None:
+    from crd_feature_cases import CRD_CASES
+
+    from fakekube.crd import crd_invalid_status, validate_crd
+
+    doc = CRD_CASES["property without type"]
+    causes = validate_crd(doc)
+    assert [str(c) for c in causes] == [
+        "spec.validation.openAPIV3Schema.properties[spec].properties[b].type: "
+        "Required value: must not be empty for specified object fields"
+    ]
+    st = crd_invalid_status(doc, causes)
+    assert st["code"] == 422 and st["details"]["kind"] == "CustomResourceDefinition"
+    assert st["message"].startswith(
+        'CustomResourceDefinition.apiextensions.k8s.io "things.x.example.com" is invalid: '
+    )
+    rule = validate_crd(CRD_CASES["rule syntax error"])
+    assert rule[0].field.endswith("properties[a].x-kubernetes-validations[0].rule")
+    assert "compilation failed: ERROR: <input>:1:8: Syntax error" in rule[0].message

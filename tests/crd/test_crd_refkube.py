@@ -30,6 +30,7 @@ from crd_mutations import mutants
 
 from fakekube.crd import Result, load_crds, validate_object
 from fakekube.crd.builtin import HERE as BUILTIN_DIR
+from fakekube.crd.crd_validation import validate_crd
 
 REFKUBE = Path(__file__).resolve().parents[2] / "infra" / "refkube"
 pytestmark = pytest.mark.skipif(
@@ -250,6 +251,31 @@ def test_ratcheting_like_the_real_apiserver(feature_server: str, capsys: pytest.
     with capsys.disabled():
         n = len(feature_cases.RATCHET_CASES)
         print(f"\nratcheting vs kube-apiserver: {n - len(diffs)}/{n}")
+        for d in diffs:
+            print(d)
+    assert diffs == []
+
+
+def test_crd_validation_like_the_real_apiserver(
+    feature_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    diffs = []
+    for label, doc in feature_cases.CRD_CASES.items():
+        path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+        code, body, _ = call(feature_server, "POST", path, doc, "dryRun=All")
+        want = (
+            code,
+            sorted(
+                (c.get("field"), c["reason"], c["message"]) for c in body.get("details", {}).get("causes", [])
+            ),
+        )
+        causes = validate_crd(doc)
+        got = (422 if causes else 201, sorted((c.field, c.type, c.message) for c in causes))
+        if want != got:
+            diffs.append(f"  {label}:\n    real  ={want}\n    engine={got}")
+    with capsys.disabled():
+        n = len(feature_cases.CRD_CASES)
+        print(f"\nCRD validation vs kube-apiserver: {n - len(diffs)}/{n}")
         for d in diffs:
             print(d)
     assert diffs == []
