@@ -75,6 +75,10 @@ def run(ctx: Context) -> Outcome:
                         subject_raw=[getattr(r, metric) for r in samples["gateway"]],
                         reference_raw=[getattr(r, metric) for r in samples["kubectl proxy"]],
                         reference_name="kubectl proxy",
+                        # Tail latency at 1 connection or of large bodies swings with every hiccup of a
+                        # shared machine; the check keeps throughput, c32 medians and the goal p99s.
+                        checked=metric == "rps"
+                        or (conns == 32 and (metric == "p50_ms" or name in GOAL_TARGETS)),
                     )
                     fig.goal = _goal(name, conns, metric, fig.ratio)
                     figures.append(fig)

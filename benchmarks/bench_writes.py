@@ -111,6 +111,7 @@ def run(ctx: Context) -> Outcome:
                         subject_raw=[r.p99_ms for r in samples["gateway"]],
                         reference_raw=[r.p99_ms for r in samples["kubectl proxy"]],
                         reference_name="kubectl proxy",
+                        checked=False,  # tail latency of a shared machine; throughput is checked
                     )
                 )
     notes = [f"fakekube on the load generator's CPU; wrk -t1 -c{CONNECTIONS}, {ctx.duration_s:g} s per run"]
