@@ -11,6 +11,17 @@ Public API:
   checks one on create — :mod:`fakekube.crd.crd_validation`;
 - :func:`builtin_crds`: the Ray CRDs written by this project — :mod:`fakekube.crd.builtin`;
 - :mod:`fakekube.crd.strategies`: Hypothesis strategies (valid Ray objects), for tests.
+
+Typical use by a server (create, then update)::
+
+    crd = {c.names.kind: c for c in builtin_crds()}["RayCluster"]
+    result = validate_object(crd, "v1", body, field_validation=query.get("fieldValidation", "Warn"))
+    if not result.ok:
+        return result.status(name=generated_name_or_None)   # 400 BadRequest or 422 Invalid
+    headers = [("Warning", f'299 - "{w}"') for w in result.warnings]
+    store(result.obj)                                          # pruned + defaulted copy
+    ...
+    result = validate_object(crd, "v1", new_body, old=stored_object)   # transition rules, ratcheting
 """
 
 from fakekube.crd.builtin import builtin_crds
