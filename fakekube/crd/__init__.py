@@ -18,7 +18,7 @@ Typical use by a server (create, then update)::
     result = validate_object(crd, "v1", body, field_validation=query.get("fieldValidation", "Warn"))
     if not result.ok:
         return result.status(name=generated_name_or_None)   # 400 BadRequest or 422 Invalid
-    headers = [("Warning", f'299 - "{w}"') for w in result.warnings]
+    headers = [("Warning", "299 - " + json.dumps(w)) for w in result.warnings]  # quoted-string
     store(result.obj)                                          # pruned + defaulted copy
     ...
     result = validate_object(crd, "v1", new_body, old=stored_object)   # transition rules, ratcheting
