@@ -529,10 +529,12 @@ def sc_managed_fields(s: Session) -> None:
     obj = create(s, "mf")
     s.patch(s.ray(name="mf"), {"metadata": {"labels": {"x": "y"}}}, MERGE, params={"fieldManager": "patcher"})
     got = expect(s.get(s.ray(name="mf")), 200)
-    summary = [
-        {k: e.get(k) for k in ("manager", "operation", "apiVersion", "fieldsType", "subresource")}
-        for e in got["metadata"].get("managedFields", [])
-    ]
+    keys = ("manager", "operation", "apiVersion", "fieldsType", "subresource")
+    # entries written within one second have no defined order: compare them sorted by manager
+    summary = sorted(
+        ({k: e.get(k) for k in keys} for e in got["metadata"].get("managedFields", [])),
+        key=lambda e: str(e["manager"]),
+    )
     s.note("managedFields", summary)
     assert [e["operation"] for e in summary] == ["Update", "Update"], summary
     assert obj["metadata"].get("managedFields"), "create must record a managedFields entry"
