@@ -10,7 +10,8 @@ cannot be built the refkube targets skip — unless ``CI`` is set, where that is
 
 Summary: every comparison of a target's normalised transcript with refkube's is recorded in
 ``contract_results.RESULTS``; at the end the terminal summary prints
-``conformance: N/M scenarios agree`` and the divergences.
+``conformance: N/M scenarios agree`` and the divergences; every difference of every divergence
+goes to ``build/conformance-divergences.txt`` (gitignored).
 """
 
 from __future__ import annotations
@@ -62,6 +63,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     for line in RESULTS.summary_lines():
         terminalreporter.write_line(line)
+    full = REPO / "build" / "conformance-divergences.txt"
+    full.parent.mkdir(exist_ok=True)
+    full.write_text(RESULTS.full_report())
+    terminalreporter.write_line(f"all differences of every divergence: {full.relative_to(REPO)}")
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

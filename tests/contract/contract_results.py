@@ -64,6 +64,16 @@ class Results:
         return lines
 
 
+    def full_report(self) -> str:
+        """Every divergence with all its distinct differences (for build/conformance-divergences.txt)."""
+        out = []
+        for c in self.comparisons:
+            if not c.agrees:
+                out.append(f"- {c.scenario} [{c.target}]" + (f" [known: {c.known}]" if c.known else ""))
+                out.extend(f"    {d}" for d in dict.fromkeys(signature(d) for d in c.differences))
+        return "\n".join(out) + "\n"
+
+
 _STEP = re.compile(r"^step \d+ ")
 _INDEX = re.compile(r"\[\d+\]")
 
