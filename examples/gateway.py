@@ -7,7 +7,7 @@ Run it in front of any Kubernetes API server (here fakekube)::
 
 Every other setting comes from the usual ``KUBERAY_APISERVER_*`` variables (``--defaults`` is
 ``KUBERAY_APISERVER_DEFAULTS``). The module-level ``app`` is what granian serves; its worker
-processes import this file again, configured through the environment.
+processes import this file again (as ``gateway``), configured through the environment.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import os
 import sys
 from pathlib import Path
 
+from litestar import Litestar
+
 from handler import Settings, create_app
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -24,7 +26,11 @@ from hooks import gpu_quota  # examples/ is not a package: imported from its own
 
 MAX_GPUS_VAR = "EXAMPLE_MAX_GPUS"
 
-app = create_app(Settings.from_env(), middleware=[gpu_quota(int(os.environ.get(MAX_GPUS_VAR, "8")))])
+
+
+def build() -> Litestar:
+    """The gateway: settings from ``KUBERAY_APISERVER_*``, plus the GPU quota hook."""
+    return create_app(Settings.from_env(), middleware=[gpu_quota(int(os.environ.get(MAX_GPUS_VAR, "8")))])
 
 
 def main() -> None:
@@ -47,3 +53,5 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+else:  # imported by granian's worker as gateway:app, configured by the environment main() set
+    app = build()
