@@ -17,7 +17,7 @@ import base64
 import binascii
 import contextlib
 import json
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -26,6 +26,7 @@ from fakekube import decode, discovery, errors, objects, openapi, patch, proxy, 
 from fakekube.errors import ApiError
 from fakekube.http import Receive, Request, Scope, Send, respond, respond_error, respond_json
 from fakekube.resources import ALL_TYPES, NAMESPACES, ResourceType, lookup
+from fakekube.schemas import Schemas, warning_header
 from fakekube.selectors import (
     FieldSelector,
     LabelSelector,
@@ -118,7 +119,8 @@ class FakeKube:
     """The ASGI application. ``store`` holds the objects; ``service_backends`` maps
     ``"NAMESPACE/NAME"`` (or ``"NAMESPACE/NAME:PORT"``) to a base URL for the Service proxy and may be
     changed while serving. ``bookmark_interval`` (seconds) is how often an idle watch with
-    ``allowWatchBookmarks`` gets a BOOKMARK; ``watch_timeout`` the default watch duration (s)."""
+    ``allowWatchBookmarks`` gets a BOOKMARK; ``watch_timeout`` the default watch duration (s);
+    ``schemas`` turns CRD schema pruning/defaulting/validation of Ray objects on."""
 
     def __init__(
         self,
@@ -126,8 +128,10 @@ class FakeKube:
         service_backends: Mapping[str, str] | None = None,
         bookmark_interval: float = 60.0,
         watch_timeout: float = 1800.0,
+        schemas: bool = True,
     ) -> None:
         self.store = store
+        self.schemas = Schemas() if schemas else None
         self.service_backends: dict[str, str] = dict(service_backends or {})
         self.bookmark_interval = bookmark_interval
         self.watch_timeout = watch_timeout
@@ -143,13 +147,19 @@ class FakeKube:
         if scope["type"] != "http":
             return
         req = Request(scope, receive)
+
+        async def send_with_warnings(msg: MutableMapping[str, Any]) -> None:
+            if req.warnings and msg["type"] == "http.response.start":
+                msg = {**msg, "headers": [*msg["headers"], *(warning_header(w) for w in req.warnings)]}
+            await send(msg)
+
         try:
-            await self._dispatch(req, send)
+            await self._dispatch(req, send_with_warnings)
         except ApiError as e:
             if e.plain:
-                await respond(send, e.code, e.message.encode(), b"text/plain; charset=utf-8")
+                await respond(send_with_warnings, e.code, e.message.encode(), b"text/plain; charset=utf-8")
             else:
-                await respond_error(send, e)
+                await respond_error(send_with_warnings, e)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -334,6 +344,20 @@ class FakeKube:
             return
         await respond(send, code, self._render(rt)(s))
 
+    def _schema_hook(self, req: Request, rt: ResourceType) -> objects.SchemaHook | None:
+        """The CRD schema check of a write of ``rt`` (None for built-in kinds or when disabled);
+        its warnings go to the response's ``Warning`` headers."""
+        if self.schemas is None or not rt.custom:
+            return None
+        schemas = self.schemas
+
+        def hook(obj: JSON, old: JSON | None) -> tuple[JSON, list[JSON]]:
+            out = schemas.check(rt, obj, old, req.query.get("fieldValidation", ""))
+            req.warnings.extend(out.warnings)
+            return out.obj, out.causes
+
+        return hook
+
     def _existing(self, t: Target) -> Stored:
         assert t.name is not None
         s = self.store.get(t.rt.storage_key, object_key(t.namespace, t.name))
@@ -406,7 +430,7 @@ class FakeKube:
         dry = self._options(req, "CreateOptions")
         obj = await self._read_object(req, rt)
         self._check_namespace(t, obj["metadata"].get("name") or "")
-        obj = objects.prepare_create(rt, t.namespace, obj)
+        obj = objects.prepare_create(rt, t.namespace, obj, self._schema_hook(req, rt))
         name = obj["metadata"]["name"]
         key = object_key(t.namespace, name)
         if self.store.get(rt.storage_key, key) is not None:
@@ -493,7 +517,7 @@ class FakeKube:
             if t.sub is not None:
                 raise errors.not_found(rt, t.name)
             self._check_namespace(t, t.name)
-            obj = objects.prepare_create(rt, t.namespace, applied)
+            obj = objects.prepare_create(rt, t.namespace, applied, self._schema_hook(req, rt))
             if dry:
                 obj["metadata"].pop("resourceVersion", None)
                 await respond(send, 201, dumps(objects.from_storage(rt, obj)))
@@ -512,7 +536,9 @@ class FakeKube:
         if rv and rv != old.obj["metadata"]["resourceVersion"]:
             _parse_rv(rv)
             raise errors.conflict(rt, t.name)
-        result = objects.prepare_update(rt, objects.deep_copy(old.raw), new, t.sub)
+        result = objects.prepare_update(
+            rt, objects.deep_copy(old.raw), new, t.sub, self._schema_hook(req, rt)
+        )
         result["metadata"]["resourceVersion"] = old.obj["metadata"]["resourceVersion"]
         if objects.same_content(result, old.obj):
             await self._send_object(req, send, rt, old)
@@ -943,12 +969,14 @@ def create_app(
     namespaces: Iterable[str] = DEFAULT_NAMESPACES,
     bookmark_interval: float = 60.0,
     watch_timeout: float = 1800.0,
+    schemas: bool = True,
 ) -> FakeKube:
     """Build a fakekube ASGI app with an empty store holding only ``namespaces``.
 
     ``service_backends``: ``{"NS/NAME": "http://host:port"}`` for the Service proxy.
     ``history_size``: how many changes are kept for watch resumption and paging snapshots.
     ``bookmark_interval``/``watch_timeout``: seconds (see :class:`FakeKube`).
+    ``schemas``: prune, default and validate Ray objects against the bundled CRDs (:mod:`fakekube.schemas`).
     """
     store = Store(history_size=history_size)
     for ns in namespaces:
@@ -958,4 +986,4 @@ def create_app(
         store.create(NAMESPACES.storage_key, ns, obj)
     # Like a freshly started watch cache: history begins now, older resourceVersions are 410.
     store.compacted_rv = store.rv
-    return FakeKube(store, service_backends, bookmark_interval, watch_timeout)
+    return FakeKube(store, service_backends, bookmark_interval, watch_timeout, schemas)

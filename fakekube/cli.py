@@ -47,17 +47,24 @@ def build_parser() -> argparse.ArgumentParser:
         default=10_000,
         help="changes kept for watch resumption and paging (default 10000)",
     )
+    s.add_argument(
+        "--no-schemas",
+        action="store_true",
+        help="do not prune/default/validate Ray objects against the bundled CRD schemas",
+    )
     s.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     return p
 
 
-async def serve(host: str, port: int, backends: dict[str, str], history_size: int, log_level: str) -> None:
+async def serve(
+    host: str, port: int, backends: dict[str, str], history_size: int, log_level: str, schemas: bool = True
+) -> None:
     """Run the server until SIGINT/SIGTERM."""
     from granian.constants import Interfaces
     from granian.log import LogLevels
     from granian.server.embed import Server
 
-    app = create_app(service_backends=backends, history_size=history_size)
+    app = create_app(service_backends=backends, history_size=history_size, schemas=schemas)
     url = f"http://{host}:{port}"
     app.on_startup.append(lambda: print(f"fakekube serving on {url}", flush=True))
     server = Server(
@@ -81,7 +88,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         try:
             asyncio.run(
-                serve(args.host, args.port, dict(args.service_backend), args.history_size, args.log_level)
+                serve(
+                    args.host,
+                    args.port,
+                    dict(args.service_backend),
+                    args.history_size,
+                    args.log_level,
+                    not args.no_schemas,
+                )
             )
         except OSError as e:
             print(f"fakekube: {e}", file=sys.stderr)

@@ -106,7 +106,11 @@ def invalid(rt: ResourceType, name: str, causes: list[JSON], kind: str | None = 
     """
     kind = kind or rt.kind
     group_kind = f"{kind}.{rt.group}" if rt.group else kind
-    parts = [f"{c['field']}: {c['message']}" for c in causes]
+    parts: list[str] = []
+    for c in causes:  # ToAggregate drops repeated messages; details keep every cause
+        text = f"{c['field']}: {c['message']}"
+        if text not in parts:
+            parts.append(text)
     summary = parts[0] if len(parts) == 1 else "[" + ", ".join(parts) + "]"
     details: JSON = {"name": name} if name else {}
     if rt.group:

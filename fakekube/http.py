@@ -42,6 +42,8 @@ class Request:
         for k, v in scope.get("headers", []):
             self.headers[k.decode("latin-1").lower()] = v.decode("latin-1")
         self._body: bytes | None = None
+        #: ``Warning`` header texts to send with the response.
+        self.warnings: list[str] = []
 
     @property
     def content_type(self) -> str:

@@ -24,6 +24,7 @@ import itertools
 import json
 import random
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from fakekube import errors, validation
@@ -135,10 +136,18 @@ def _namespace_defaults(obj: JSON) -> None:
     obj["status"] = {"phase": "Active"}
 
 
-def prepare_create(rt: ResourceType, namespace: str | None, obj: JSON) -> JSON:
+SchemaHook = Callable[[JSON, "JSON | None"], "tuple[JSON, list[JSON]]"]
+
+
+def prepare_create(
+    rt: ResourceType, namespace: str | None, obj: JSON, schema: SchemaHook | None = None
+) -> JSON:
     """Turn a create body (already shape- and type-checked, owned by the caller) into the object to store.
 
-    Raises 400 on a contradicting namespace, 422 Invalid on bad names/labels/kind.
+    ``schema(obj, old)`` returns the pruned/defaulted object and its schema causes (custom
+    resources); they are reported together with the metadata causes, metadata first, as the
+    apiextensions strategy's Validate does. Raises 400 on a contradicting namespace, 422 Invalid
+    on bad names/labels/kind/schema.
     """
     meta = obj["metadata"]
     if rt.namespaced:
@@ -154,7 +163,13 @@ def prepare_create(rt: ResourceType, namespace: str | None, obj: JSON) -> JSON:
     for f in _SYSTEM_META:
         meta.pop(f, None)
     meta.pop("managedFields", None)
+    if "status" in rt.subresources and rt.custom:
+        obj.pop("status", None)  # PrepareForCreate drops it before validation
     causes = validate_meta(rt, obj)
+    if schema is not None:
+        obj, schema_causes = schema(obj, None)
+        meta = obj["metadata"]
+        causes += schema_causes
     if rt is SERVICES:
         causes += _service_defaults(obj)
     if causes:
@@ -163,8 +178,6 @@ def prepare_create(rt: ResourceType, namespace: str | None, obj: JSON) -> JSON:
     meta["creationTimestamp"] = now()
     if rt.custom:
         meta["generation"] = 1
-    if "status" in rt.subresources and rt.custom:
-        obj.pop("status", None)
     if rt is NAMESPACES:
         _namespace_defaults(obj)
     if rt.storage == "events":
@@ -209,12 +222,15 @@ def _without(obj: JSON, *keys: str) -> JSON:
     return {k: v for k, v in obj.items() if k not in keys}
 
 
-def prepare_update(rt: ResourceType, old: JSON, new: JSON, subresource: str | None) -> JSON:
+def prepare_update(
+    rt: ResourceType, old: JSON, new: JSON, subresource: str | None, schema: SchemaHook | None = None
+) -> JSON:
     """The object an update of ``old`` with body ``new`` (owned by the caller) stores.
 
     ``subresource`` is None or ``"status"``. Identity and system metadata are taken from ``old``;
-    the status split and ``generation`` rule are described in the module docstring. Raises 422 on
-    invalid metadata.
+    the status split and ``generation`` rule are described in the module docstring; ``schema`` as
+    for :func:`prepare_create` (with ``old`` for ratcheting and transition rules). Raises 422 on
+    invalid metadata or schema.
     """
     if subresource == "status":
         result = copy.deepcopy(old)
@@ -222,6 +238,10 @@ def prepare_update(rt: ResourceType, old: JSON, new: JSON, subresource: str | No
             result["status"] = new["status"]
         else:
             result.pop("status", None)
+        if schema is not None:
+            result, causes = schema(result, old)
+            if causes:
+                raise invalid(rt, result, causes)
         return result
     meta = new["metadata"]
     old_meta = old["metadata"]
@@ -243,6 +263,10 @@ def prepare_update(rt: ResourceType, old: JSON, new: JSON, subresource: str | No
         new["spec"] = old.get("spec", {})
         new["status"] = old.get("status", {})
     causes = validate_meta(rt, new)
+    if schema is not None:
+        new, schema_causes = schema(new, old)
+        meta = new["metadata"]
+        causes += schema_causes
     if old_meta.get("deletionTimestamp"):
         added = [f for f in meta.get("finalizers") or [] if f not in (old_meta.get("finalizers") or [])]
         if added:

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from conftest import RC_PATH, raycluster
 from fk_client import AsgiClient
 
@@ -227,9 +228,8 @@ def test_list_at_exact_resource_version(client: AsgiClient) -> None:
 
 
 def test_server_side_apply_creates_then_merges(client: AsgiClient) -> None:
-    cfg = (
-        "apiVersion: ray.io/v1\nkind: RayCluster\nmetadata:\n  name: s\n  labels: {a: b}\n"
-        "spec:\n  rayVersion: '1'\n"
+    cfg = yaml.safe_dump(
+        raycluster("s", {"a": "b"}) | {"spec": {**raycluster("s")["spec"], "rayVersion": "1"}}
     )
     ssa = "application/apply-patch+yaml"
     r = client.request("PATCH", f"{RC_PATH}/s", cfg, content_type=ssa)
@@ -237,7 +237,11 @@ def test_server_side_apply_creates_then_merges(client: AsgiClient) -> None:
     r = client.request("PATCH", f"{RC_PATH}/s", cfg, content_type=ssa, query={"fieldManager": "me"})
     assert r.status == 201 and r.json()["metadata"]["labels"] == {"a": "b"}
     r = client.request(
-        "PATCH", f"{RC_PATH}/s", cfg.replace("'1'", "'2'"), content_type=ssa, query={"fieldManager": "me"}
+        "PATCH",
+        f"{RC_PATH}/s",
+        cfg.replace("rayVersion: '1'", "rayVersion: '2'"),
+        content_type=ssa,
+        query={"fieldManager": "me"},
     )
     assert (
         r.status == 200 and r.json()["spec"]["rayVersion"] == "2" and r.json()["metadata"]["generation"] == 2
@@ -272,3 +276,29 @@ def test_create_in_terminating_namespace_is_forbidden(client: AsgiClient, app: F
     # the held object was marked deleting; dropping its finalizer lets the namespace go too
     client.request("PATCH", f"{path}/held", {"metadata": {"finalizers": None}}, content_type=MERGE)
     assert client.get("/api/v1/namespaces/busy").status == 404
+
+
+def test_crd_schema_prunes_defaults_and_validates(client: AsgiClient, app: FakeKube) -> None:
+    body = raycluster("sch")
+    body["spec"]["bogusField"] = 1
+    r = client.request("POST", RC_PATH, body, query={"fieldValidation": "Strict"})
+    assert r.status == 400 and 'strict decoding error: unknown field "spec.bogusField"' in r.json()["message"]
+    r = client.post(RC_PATH, body)  # default Warn: pruned, with a Warning header
+    assert r.status == 201 and "bogusField" not in r.json()["spec"]
+    assert r.headers["warning"] == '299 - "unknown field \\"spec.bogusField\\""'
+    bad = raycluster("Bad_Name")
+    bad["spec"]["headGroupSpec"]["rayStartParams"] = "not-a-map"
+    before = app.store.rv
+    r = client.post(RC_PATH, bad)
+    fields = [c["field"] for c in r.json()["details"]["causes"]]
+    assert r.status == 422 and fields[0] == "metadata.name" and "spec.headGroupSpec.rayStartParams" in fields
+    assert app.store.rv == before
+
+
+def test_schemas_can_be_turned_off() -> None:
+    c = AsgiClient(create_app(schemas=False))
+    r = c.post(
+        RC_PATH, {"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {"name": "x"}, "spec": {}}
+    )
+    assert r.status == 201 and r.json()["spec"] == {}
+    c.close()

@@ -22,6 +22,9 @@ spec:
   rayVersion: "2.9.0"
   headGroupSpec:
     rayStartParams: {}
+    template:
+      spec:
+        containers: [{name: ray-head, image: "rayproject/ray:2.9.0"}]
 """
 
 

@@ -8,16 +8,12 @@ import sys
 from typing import Any
 
 import httpx
+from conftest import raycluster
 
 
 def rc(name: str, labels: dict[str, str] | None = None) -> dict[str, object]:
-    """A minimal RayCluster body."""
-    return {
-        "apiVersion": "ray.io/v1",
-        "kind": "RayCluster",
-        "metadata": {"name": name, "labels": labels or {}},
-        "spec": {"rayVersion": "2.9.0"},
-    }
+    """A minimal valid RayCluster body."""
+    return raycluster(name, labels)
 
 
 def test_health_and_version(fakekube_url: str) -> None:
@@ -70,7 +66,7 @@ def test_crud_list_watch_roundtrip(fakekube_url: str, namespace: str) -> None:
             "a"
         ]
         with c.stream("GET", base, params={"watch": "1", "resourceVersion": rv, "timeoutSeconds": "5"}) as w:
-            upd = created | {"spec": {"rayVersion": "2.10.0"}}
+            upd = created | {"spec": {**created["spec"], "rayVersion": "2.10.0"}}
             assert c.put(f"{base}/a", json=upd).status_code == 200
             assert c.delete(f"{base}/a").status_code == 200
             events = []
