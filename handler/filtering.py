@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -41,6 +42,84 @@ TOKEN_VERSION = "kuberay-apiserver/fs1"
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
 FetchPage = Callable[[str], Awaitable[tuple[int, Any]]]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Where the objects sit in what the caller asked for: a plain list (``items``, events carrying
+    the object) or, for ``Accept: application/json;as=Table;...`` (kubectl), a ``Table`` (``rows``,
+    each row's ``object``; watch events carrying a one-row Table).
+
+    For tables the upstream is asked for ``includeObject=Object`` so the gateway can match the
+    objects, and each row given to the caller is reduced to its ``includeObject`` choice
+    (``Metadata`` by default: a ``PartialObjectMetadata``; ``None``: no object), as the API server
+    would (k8s.io/apiserver/pkg/endpoints/handlers/response.go ``transformObject``).
+    """
+
+    table: bool = False
+    include: str = "Metadata"
+
+    @classmethod
+    def for_request(cls, accept: str, pairs: Sequence[tuple[str, str]]) -> Shape:
+        """The shape of a request with ``Accept: accept`` and query ``pairs``."""
+        if "as=Table" not in accept:
+            return cls()
+        include = next((v for k, v in pairs if k == "includeObject" and v), "Metadata")
+        return cls(True, include)
+
+    def upstream_params(self, pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The query ``pairs`` to send upstream (tables ask for the whole objects)."""
+        if not self.table:
+            return pairs
+        return [*[(k, v) for k, v in pairs if k != "includeObject"], ("includeObject", "Object")]
+
+    @property
+    def items_key(self) -> str:
+        """The list member holding the entries."""
+        return "rows" if self.table else "items"
+
+    def subject(self, entry: Any) -> Any:
+        """The object of a list entry (a row's ``object`` for tables)."""
+        return entry.get("object") if self.table and isinstance(entry, dict) else entry
+
+    def present(self, entry: Any) -> Any:
+        """A matching entry as the caller asked for it."""
+        if not self.table or not isinstance(entry, dict) or self.include == "Object":
+            return entry
+        row = dict(entry)
+        obj = row.get("object")
+        if self.include == "None":
+            row.pop("object", None)
+        elif isinstance(obj, dict):
+            row["object"] = {
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": obj.get("metadata", {}),
+            }
+        return row
+
+    def head(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """The members written before the entries."""
+        if self.table:
+            return {
+                "kind": "Table",
+                "apiVersion": "meta.k8s.io/v1",
+                "columnDefinitions": doc.get("columnDefinitions", []),
+            }
+        return {"kind": doc.get("kind", "List"), "apiVersion": doc.get("apiVersion", "v1")}
+
+    def event_subject(self, obj: Any) -> Any:
+        """The object of a watch event's ``object`` (the single row's object for tables)."""
+        if self.table and isinstance(obj, dict) and obj.get("kind") == "Table":
+            rows = obj.get("rows")
+            return self.subject(rows[0]) if isinstance(rows, list) and rows else None
+        return obj
+
+    def event_present(self, obj: Any) -> Any:
+        """A watch event's ``object`` as the caller asked for it."""
+        if self.table and isinstance(obj, dict) and isinstance(obj.get("rows"), list):
+            return {**obj, "rows": [self.present(r) for r in obj["rows"]]}
+        return obj
 
 
 def page_size(limit: int | None) -> int:
@@ -84,11 +163,17 @@ def _skip_to(items: list[Any], after: str) -> int:
 
 
 async def serve_list(
-    query: str, upstream_selector: str, terms: Sequence[Term], fetch: FetchPage, responder: Responder
+    query: str,
+    upstream_selector: str,
+    terms: Sequence[Term],
+    shape: Shape,
+    fetch: FetchPage,
+    responder: Responder,
 ) -> None:
     """Answer a list request filtered by ``terms``; ``fetch(query)`` GETs one upstream page.
 
-    ``query`` is the caller's raw query string. Raises GatewayError before the response starts
+    ``query`` is the caller's raw query string (already adapted with :meth:`Shape.upstream_params`),
+    ``shape`` the list's shape (plain or Table). Raises GatewayError before the response starts
     (bad ``limit`` / ``continue``, upstream error on the first page), RelayAborted after.
     """
     pairs = parse_qsl(query, keep_blank_values=True)
@@ -127,28 +212,28 @@ async def serve_list(
             if first:
                 raise from_upstream(status, doc, f"the upstream answered {status}")
             raise RelayAborted()
-        raw_meta, raw_items = doc.get("metadata"), doc.get("items")
+        raw_meta, raw_items = doc.get("metadata"), doc.get(shape.items_key)
         meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
         if first:
             resource_version = resource_version or str(meta.get("resourceVersion", ""))
-            head = {"kind": doc.get("kind", "List"), "apiVersion": doc.get("apiVersion", "v1")}
+            head = json.dumps(shape.head(doc), separators=(",", ":"))[:-1].encode()
             await responder.start(200, JSON_HEADERS)
-            await responder.body(json.dumps(head, separators=(",", ":"))[:-1].encode() + b',"items":[')
+            await responder.body(head + f',"{shape.items_key}":['.encode())
             first = False
         items: list[Any] = raw_items if isinstance(raw_items, list) else []
-        start = _skip_to(items, after) if after is not None else 0
+        subjects = [shape.subject(item) for item in items]
+        start = _skip_to(subjects, after) if after is not None else 0
         after = None
         page_continue = str(meta.get("continue") or "")
         for i in range(start, len(items)):
-            item = items[i]
-            if not matches(terms, item):
+            if not matches(terms, subjects[i]):
                 continue
             prefix = b"," if emitted else b""
-            await responder.body(prefix + json.dumps(item, separators=(",", ":")).encode())
+            await responder.body(prefix + json.dumps(shape.present(items[i]), separators=(",", ":")).encode())
             emitted += 1
             if limit is not None and emitted >= limit:
                 if i < len(items) - 1 or page_continue:
-                    next_token = encode_token(upstream_continue, _key(item), resource_version, page)
+                    next_token = encode_token(upstream_continue, _key(subjects[i]), resource_version, page)
                 break
         else:
             if page_continue:
@@ -166,8 +251,9 @@ async def serve_list(
 class WatchFilter:
     """Rewrites watch events for a gateway-evaluated selector (see the module docstring)."""
 
-    def __init__(self, terms: Sequence[Term]) -> None:
+    def __init__(self, terms: Sequence[Term], shape: Shape | None = None) -> None:
         self.terms = list(terms)
+        self.shape = shape or Shape()
         self.matched: dict[str, bool] = {}
 
     def event(self, line: bytes) -> bytes | None:
@@ -179,8 +265,9 @@ class WatchFilter:
         if not isinstance(event, dict) or event.get("type") not in ("ADDED", "MODIFIED", "DELETED"):
             return line
         obj = event.get("object")
-        key = _key(obj)
-        now = matches(self.terms, obj)
+        subject = self.shape.event_subject(obj)
+        key = _key(subject)
+        now = matches(self.terms, subject)
         before = self.matched.get(key)
         kind = event["type"]
         if kind == "DELETED":
@@ -194,10 +281,12 @@ class WatchFilter:
                 out = "DELETED" if kind == "MODIFIED" and before is not False else None
         if out is None:
             return None
-        return json.dumps({"type": out, "object": obj}, separators=(",", ":")).encode()
+        return json.dumps(
+            {"type": out, "object": self.shape.event_present(obj)}, separators=(",", ":")
+        ).encode()
 
 
-async def relay_watch(resp: Any, terms: Sequence[Term], responder: Responder) -> None:
+async def relay_watch(resp: Any, terms: Sequence[Term], shape: Shape, responder: Responder) -> None:
     """Relay the upstream watch response ``resp`` (pyreqwest, streamed) through a WatchFilter.
 
     A non-200 answer is relayed unchanged. Raises RelayAborted when the upstream fails mid-stream.
@@ -207,7 +296,7 @@ async def relay_watch(resp: Any, terms: Sequence[Term], responder: Responder) ->
     headers = [(k, v) for k, v in caller_response_headers(resp.headers.items()) if k != b"content-length"]
     await responder.start(resp.status, headers)
     await responder.body(b"")  # flush the headers now, as the API server does for a watch
-    filt = WatchFilter(terms) if resp.status == 200 else None
+    filt = WatchFilter(terms, shape) if resp.status == 200 else None
     reader = resp.body_reader
     pending = b""
     while True:

@@ -310,7 +310,9 @@ class Proxy:
         plan = selectors.plan(selector, self.settings.field_selector_fields)
         if not plan.local:
             return False
-        upstream_pairs = [(k, v) for k, v in pairs if k != "fieldSelector"]
+        accept = request.header("accept") or "application/json"
+        shape = filtering.Shape.for_request(accept, pairs)
+        upstream_pairs = shape.upstream_params([(k, v) for k, v in pairs if k != "fieldSelector"])
         if _is_watch(request.query):
             if plan.upstream:
                 upstream_pairs.append(("fieldSelector", plan.upstream))
@@ -318,16 +320,17 @@ class Proxy:
             terms = plan.local
 
             async def relay(resp: Response, responder: Responder, method: str) -> None:
-                await filtering.relay_watch(resp, terms, responder)
+                await filtering.relay_watch(resp, terms, shape, responder)
 
             await self._forward(request, responder, relay)
         else:
-            path = request.path
+            path, upstream = request.path, request.upstream
 
             async def page(q: str) -> tuple[int, Any]:
-                return await lookup(path, q)
+                return await self._get_json(upstream, path, q, route, accept)
 
-            await filtering.serve_list(request.query, plan.upstream, plan.local, page, responder)
+            query = urlencode(upstream_pairs)
+            await filtering.serve_list(query, plan.upstream, plan.local, shape, page, responder)
         return True
 
     def _sender(self, upstream: Upstream) -> template_api.Send:
@@ -378,10 +381,13 @@ class Proxy:
                 {"name": route.service, "kind": "services"},
             )
 
-    async def _get_json(self, upstream: Upstream, path: str, query: str, route: Route) -> tuple[int, Any]:
+    async def _get_json(
+        self, upstream: Upstream, path: str, query: str, route: Route, accept: str = "application/json"
+    ) -> tuple[int, Any]:
         """GET ``path`` upstream as JSON under the GET retry rule: ``(status, object)`` of the last answer.
 
-        Raises GatewayError 503/504 when the upstream could not be reached within the retries.
+        ``accept`` is the ``Accept`` header sent. Raises GatewayError 503/504 when the upstream could
+        not be reached within the retries.
         """
         policy = self.settings.retry
         started = time.monotonic()
@@ -390,7 +396,7 @@ class Proxy:
             failure: RequestError | None = None
             retry_after: float | None = None
             try:
-                status, obj, retry_after_header = await upstream.fetch_json(path, query)
+                status, obj, retry_after_header = await upstream.fetch_json(path, query, accept)
                 if not retry.may_retry_status("GET", status, policy):
                     return status, obj
                 retry_after = retry.parse_retry_after(retry_after_header)

@@ -101,12 +101,15 @@ class Upstream:
         status, obj, _ = await self.fetch_json(path, query)
         return status, obj
 
-    async def fetch_json(self, path: str, query: str = "") -> tuple[int, Any, str | None]:
+    async def fetch_json(
+        self, path: str, query: str = "", accept: str = "application/json"
+    ) -> tuple[int, Any, str | None]:
         """Like :meth:`get_json`, plus the response's ``Retry-After`` header (or None).
 
-        Asks for ``application/json`` only, so discovery endpoints answer in their legacy form.
+        Asks for ``accept``, by default ``application/json`` only, so discovery endpoints answer
+        in their legacy form.
         """
-        builder = self.request("GET", path, query, [("accept", "application/json")])
+        builder = self.request("GET", path, query, [("accept", accept)])
         resp = await builder.build().send()
         raw = bytes(await resp.bytes())
         try:

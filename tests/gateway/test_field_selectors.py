@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -106,7 +109,7 @@ class PagedUpstream:
 def run_list(up: PagedUpstream, query: str) -> Any:
     rec = Recorder()
     terms = plan("status.state=ready", DEFAULT_FIELDS).local
-    asyncio.run(filtering.serve_list(query, "", terms, up.fetch, rec))
+    asyncio.run(filtering.serve_list(query, "", terms, filtering.Shape(), up.fetch, rec))
     assert rec.status == 200 and rec.ended
     return rec.document()
 
@@ -339,3 +342,68 @@ def test_watch_through_the_gateway_adds_and_deletes_on_selector_transitions(
         ("ADDED", "w2", "ready"),
         ("DELETED", "w2", "ready"),
     ]
+
+
+# -- Table output (kubectl) -------------------------------------------------------------------------
+
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+
+
+def test_table_lists_and_watches_are_filtered(gateway_url: str, namespace: str, http: httpx.Client) -> None:
+    base = f"{gateway_url}/apis/ray.io/v1/namespaces/{namespace}/rayclusters"
+    make_clusters(http, base, {"t1": "ready", "t2": "failed", "t3": "ready"})
+    r = http.get(
+        base, params={"fieldSelector": "status.state=ready", "limit": "1"}, headers={"Accept": TABLE}
+    )
+    table = r.json()
+    assert table["kind"] == "Table" and table["apiVersion"] == "meta.k8s.io/v1"
+    assert "status" in [c["name"] for c in table["columnDefinitions"]]
+    (row,) = table["rows"]
+    assert row["cells"][0] == "t1" and row["object"]["kind"] == "PartialObjectMetadata"
+    r = http.get(
+        base,
+        params={
+            "fieldSelector": "status.state=ready",
+            "continue": table["metadata"]["continue"],
+            "includeObject": "Object",
+        },
+        headers={"Accept": TABLE},
+    )
+    assert [(row["cells"][0], row["object"]["status"]["state"]) for row in r.json()["rows"]] == [
+        ("t3", "ready")
+    ]
+    params = {"watch": "1", "fieldSelector": "status.state=ready", "timeoutSeconds": "1"}
+    with httpx.stream("GET", base, params=params, headers={"Accept": TABLE}, timeout=30) as w:
+        events = [json.loads(line) for line in w.iter_lines() if line.strip()]
+    assert [(e["type"], e["object"]["kind"], e["object"]["rows"][0]["cells"][0]) for e in events] == [
+        ("ADDED", "Table", "t1"),
+        ("ADDED", "Table", "t3"),
+    ]
+
+
+def test_kubectl_get_with_a_status_field_selector(
+    gateway_url: str, namespace: str, http: httpx.Client
+) -> None:
+    base = f"{gateway_url}/apis/ray.io/v1/namespaces/{namespace}/rayclusters"
+    make_clusters(http, base, {"kc-ready": "ready", "kc-failed": "failed"})
+    kubectl = str(Path(sys.executable).parent / "kubectl")
+    out = subprocess.run(
+        [
+            kubectl,
+            "--server",
+            gateway_url,
+            "-n",
+            namespace,
+            "get",
+            "rayclusters",
+            "--field-selector",
+            "status.state=ready",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    header, *rows = out.stdout.splitlines()
+    assert "STATUS" in header.split()
+    assert [r.split()[0] for r in rows] == ["kc-ready"] and "ready" in rows[0].split()
