@@ -1,6 +1,6 @@
 """Two example object hooks for the gateway (see the README, "Object hooks").
 
-- :func:`gpu_quota` rejects a RayCluster (or the cluster a RayJob / RayService brings up) that
+- :func:`gpu_quota` rejects a RayCluster (or the cluster a RayJob, RayService or RayCronJob brings up) that
   asks for more than ``max_gpus`` GPUs across its groups. A group asks for its Ray container's GPU
   limit (``nvidia.com/gpu``, ``amd.com/gpu``, ``gpu.intel.com/i915``) times its pods: 1 for the
   head group, ``maxReplicas`` (else ``replicas``, else 1) for a worker group, since the autoscaler

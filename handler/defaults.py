@@ -20,7 +20,8 @@ Merging fills only what the request leaves unset and never overwrites what the c
   request's item of the same key; the request's list keeps exactly its own members. A list the
   request leaves unset gets the default list whole. Other lists (tolerations, args) are atomic;
 - ``groups`` apply to the cluster spec of every kind that has one (RayCluster ``spec``, RayJob
-  ``spec.rayClusterSpec``, RayService ``spec.rayClusterConfig``); in the head group default
+  ``spec.rayClusterSpec``, RayService ``spec.rayClusterConfig``, RayCronJob
+  ``spec.jobTemplate.rayClusterSpec``); in the head group default
   containers named ``ray-worker`` are ignored, in worker groups those named ``ray-head``.
 
 The per-kind partial is applied first, then ``groups``, so a value written for one kind wins over

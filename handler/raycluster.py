@@ -1,7 +1,8 @@
 """Where the RayCluster spec and its head and worker groups live in each Ray kind.
 
-A RayCluster's spec is ``spec``; a RayJob embeds one at ``spec.rayClusterSpec`` and a RayService
-at ``spec.rayClusterConfig`` (KubeRay CRDs, ``ray-operator/apis/ray/v1``). Each cluster spec has a
+A RayCluster's spec is ``spec``; a RayJob embeds one at ``spec.rayClusterSpec``, a RayService
+at ``spec.rayClusterConfig`` and a RayCronJob at ``spec.jobTemplate.rayClusterSpec`` (KubeRay CRDs,
+``ray-operator/apis/ray/v1``). Each cluster spec has a
 head group (``headGroupSpec``, Ray container conventionally named ``ray-head``) and worker groups
 (``workerGroupSpecs``, identified by ``groupName``, Ray container ``ray-worker``).
 """
@@ -17,6 +18,7 @@ CLUSTER_SPEC_PATHS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rayclusters": ("RayCluster", ("spec",)),
     "rayjobs": ("RayJob", ("spec", "rayClusterSpec")),
     "rayservices": ("RayService", ("spec", "rayClusterConfig")),
+    "raycronjobs": ("RayCronJob", ("spec", "jobTemplate", "rayClusterSpec")),
 }
 
 #: Ray container name of the head group and of worker groups.

@@ -143,12 +143,32 @@ async def serve_configmaps(
     stored = await _stored(lookup, namespace, name)
     if stored is None:
         raise _not_found(name)
-    if request.method in ("GET", "HEAD"):
+    if request.method == "GET":
         await responder.json(200, json.dumps(stored, separators=(",", ":")).encode())
         return
     if request.method == "PUT":
         request.set_json(_check_body(await request.json(), route))
+    elif request.method == "DELETE":
+        request.set_json(await _delete_options(request, stored))
     await forward(request)
+
+
+def _uid(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata")
+    return str(meta.get("uid", "")) if isinstance(meta, dict) else ""
+
+
+async def _delete_options(request: GatewayRequest, stored: dict[str, Any]) -> dict[str, Any]:
+    """The caller's ``DeleteOptions`` with ``preconditions.uid`` of the ConfigMap that was checked, so
+    a ConfigMap replaced between the label check and the delete is not deleted (409 instead)."""
+    body = await request.json() if request.raw_body.has_body else None
+    options: dict[str, Any] = body if isinstance(body, dict) else {}
+    options.setdefault("apiVersion", "v1")
+    options.setdefault("kind", "DeleteOptions")
+    uid = _uid(stored)
+    if uid:  # a caller's own uid precondition stays: the upstream then judges it
+        options.setdefault("preconditions", {}).setdefault("uid", uid)
+    return options
 
 
 def _template(cm: Any) -> dict[str, Any] | None:
@@ -197,7 +217,8 @@ async def serve_v1(
     if stored is None:
         raise _template_not_found(name)
     if request.method == "DELETE":
-        status, deleted = await send("DELETE", _configmap_path(namespace, name), None)
+        options = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": _uid(stored)}}
+        status, deleted = await send("DELETE", _configmap_path(namespace, name), options)
         if status not in (200, 202):
             raise from_upstream(status, deleted, f"cannot delete compute template {name!r}")
         await answer(200, {})

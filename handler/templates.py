@@ -7,8 +7,9 @@ A compute template is a ConfigMap labelled ``ray.io/config-type=compute-template
 ``{key, operator, value, effect}``), as KubeRay's APIServer stores them (DESIGN.md §1), so templates
 made by KubeRay's tools work here and the reverse.
 
-On create and replace (POST, PUT) of a RayCluster (``spec``), RayJob (``spec.rayClusterSpec``) or
-RayService (``spec.rayClusterConfig``), each head or worker group naming ``computeTemplate: <name>``
+On create and replace (POST, PUT) of a RayCluster (``spec``), RayJob (``spec.rayClusterSpec``),
+RayService (``spec.rayClusterConfig``) or RayCronJob (``spec.jobTemplate.rayClusterSpec``, beyond
+KubeRay's own set), each head or worker group naming ``computeTemplate: <name>``
 gets, from the template in the object's namespace:
 
 - in every container, ``resources.requests`` and ``resources.limits`` of ``cpu`` and ``memory``
@@ -398,7 +399,7 @@ async def apply_templates(ctx: RequestContext, obj: Any) -> Any:
 
 
 def hook() -> ObjectHook:
-    """The compute-template object hook: create and update of RayCluster, RayJob and RayService."""
+    """The compute-template object hook: create and update of RayCluster, RayJob, RayService, RayCronJob."""
     resources = [f"ray.io/{plural}" for plural in CLUSTER_SPEC_PATHS]
     # Bodies that never mention computeTemplate stay bytes (no parse on the hot path).
     return object_hook(["create", "update"], resources, lambda raw: GROUP_KEY.encode() in raw)(

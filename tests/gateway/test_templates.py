@@ -74,19 +74,34 @@ def ray_object(kind: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         body["spec"] = spec
     elif kind == "RayJob":
         body["spec"] = {"entrypoint": "python -c 'print(1)'", "rayClusterSpec": spec}
+    elif kind == "RayCronJob":
+        body["spec"] = {
+            "schedule": "* * * * *",
+            "jobTemplate": {"entrypoint": "python -V", "rayClusterSpec": spec},
+        }
     else:
         body["spec"] = {"serveConfigV2": "applications: []\n", "rayClusterConfig": spec}
     return body
 
 
-PLURAL = {"RayCluster": "rayclusters", "RayJob": "rayjobs", "RayService": "rayservices"}
-SPEC_KEY = {"RayCluster": None, "RayJob": "rayClusterSpec", "RayService": "rayClusterConfig"}
+PLURAL = {
+    "RayCluster": "rayclusters",
+    "RayJob": "rayjobs",
+    "RayService": "rayservices",
+    "RayCronJob": "raycronjobs",
+}
+SPEC_KEY = {
+    "RayCluster": None,
+    "RayJob": "rayClusterSpec",
+    "RayService": "rayClusterConfig",
+    "RayCronJob": "rayClusterSpec",
+}
 
 
 def embedded(obj: dict[str, Any], kind: str) -> dict[str, Any]:
     """The cluster spec inside a stored object of ``kind``."""
     key = SPEC_KEY[kind]
-    spec: dict[str, Any] = obj["spec"]
+    spec: dict[str, Any] = obj["spec"]["jobTemplate"] if kind == "RayCronJob" else obj["spec"]
     return spec if key is None else spec[key]
 
 
@@ -109,7 +124,7 @@ def templates(gateway_url: str, namespace: str, http: httpx.Client) -> str:
 
 
 @pytest.mark.parametrize("fmt", ["json", "yaml"])
-@pytest.mark.parametrize("kind", ["RayCluster", "RayJob", "RayService"])
+@pytest.mark.parametrize("kind", ["RayCluster", "RayJob", "RayService", "RayCronJob"])
 def test_templates_applied_to_head_and_worker_groups(
     gateway_url: str, fakekube_url: str, templates: str, http: httpx.Client, kind: str, fmt: str
 ) -> None:
@@ -228,6 +243,10 @@ def test_template_configmaps_managed_through_the_gateway(
     bare = template_configmap("bare", **SMALL_TEMPLATE)
     del bare["metadata"]["labels"]["ray.io/compute-template"]
     assert http.post(cms, json=bare).json()["metadata"]["labels"]["ray.io/compute-template"] == "bare"
+    # Deletes carry the checked ConfigMap's uid as a precondition; a caller's own one is kept.
+    wrong = {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": "not-the-uid"}}
+    r = http.request("DELETE", f"{cms}/small", json=wrong)
+    assert r.status_code == 409 and r.json()["reason"] == "Conflict"
     assert http.delete(f"{cms}/small").status_code == 200
     assert http.get(f"{cms}/small").status_code == 404
 
