@@ -1,9 +1,11 @@
-"""The gateway's middleware hook: rules that inspect or rewrite a request before it goes upstream.
+"""Request rules: low-level middleware that inspects or rewrites any request before it goes upstream.
 
-A request rule is any async callable ``(request: GatewayRequest) -> None`` passed to
-``handler.create_app(settings, middleware=[...])`` (ordinary Litestar/ASGI middleware may be
-mixed in the same list, see :func:`handler.factory.split_middleware`). Rules run in order, after
-the route matched and before the request is sent upstream. A rule may
+Most rules are about objects and are better written as object hooks (:mod:`handler.hooks`: an
+async ``hook(ctx, obj) -> obj`` registered for verbs and resources). A request rule is the
+lower-level form: any async callable ``(request: GatewayRequest) -> None`` passed to
+``handler.create_app(settings, middleware=[...])`` (object hooks and ordinary Litestar/ASGI
+middleware may be mixed in the same list, see :func:`handler.factory.split_middleware`). Rules run
+in order for every request, after the route matched and before any object hook. A rule may
 
 - read ``request.method``, ``request.path``, ``request.query``, ``request.headers`` and
   ``request.route`` (what was matched: ``Kind.RAY``, ``Kind.EVENTS``, ``Kind.SERVICE_PROXY``);
