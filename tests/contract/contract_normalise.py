@@ -188,7 +188,7 @@ def diff(a: Json, b: Json, path: str = "") -> list[str]:
     return [] if a == b else [f"{path}: {_short(a)} != {_short(b)}"]
 
 
-def _short(v: Json, limit: int = 160) -> str:
+def _short(v: Json, limit: int = 400) -> str:
     s = repr(v)
     return s if len(s) <= limit else s[:limit] + "..."
 
