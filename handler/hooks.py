@@ -9,6 +9,9 @@ or YAML body; ``None`` for requests without a body), and returns the object to s
 :class:`handler.errors.GatewayError`) refuses the request with a ``Status``; nothing is sent
 upstream then.
 
+For ``patch`` the object is the patch document (merge patch, JSON patch or server-side apply
+configuration), sent back upstream as JSON under its own ``Content-Type``.
+
 Hooks run in a defined order: the gateway's own default values (:mod:`handler.defaults`), then
 compute templates (:mod:`handler.templates`), then the caller's hooks in the order given. Hooks
 run on the main resource only (``/status`` and other subresources are never rewritten).

@@ -32,6 +32,8 @@ from handler.routes import Route
 from handler.upstream import Upstream
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
+#: Server-side apply bodies are YAML (JSON is a subset).
+APPLY_PATCH_YAML = "application/apply-patch+yaml"
 
 
 class GatewayRequest:
@@ -93,7 +95,7 @@ class GatewayRequest:
             return None
         ctype = (self.header("content-type") or "").split(";")[0].strip().lower()
         try:
-            if ctype in YAML_TYPES:
+            if ctype in YAML_TYPES or ctype == APPLY_PATCH_YAML:
                 return yaml.safe_load(raw)
             return json.loads(raw)
         except (ValueError, yaml.YAMLError) as e:

@@ -294,7 +294,10 @@ class Proxy:
                 raise GatewayError(500, "InternalError", f"object hook failed: {e}") from e
             if result is not None:
                 obj = result
-        if has_body:
+        if has_body and verb == "patch":
+            # A patch keeps its patch type (merge, JSON patch, apply); JSON is valid YAML for apply.
+            request.set_body(json.dumps(obj, separators=(",", ":")).encode())
+        elif has_body:
             request.set_json(obj)
 
     async def _selected(

@@ -188,3 +188,35 @@ def test_hook_reads_the_upstream_with_the_gateway_credentials(stub: StubUpstream
     assert lookup.method == "GET" and lookup.path == "/api/v1/namespaces/team-a/configmaps/limits"
     assert create.method == "POST"
     assert json.loads(create.body)["metadata"]["labels"] == {"max": "1"}
+
+
+def test_patch_hooks_get_the_patch_and_keep_its_type(stub: StubUpstream) -> None:
+    stub.reset()
+    patches: list[Any] = []
+
+    @object_hook(["patch"], ["ray.io/rayclusters"])
+    async def annotate(ctx: RequestContext, patch: Any) -> Any:
+        patches.append(json.loads(json.dumps(patch)))  # as received, before the change below
+        if isinstance(patch, dict):
+            patch.setdefault("metadata", {}).setdefault("annotations", {})["patched-by"] = "hook"
+        return patch
+
+    apply_body = "apiVersion: ray.io/v1\nkind: RayCluster\nmetadata:\n  name: c\n"
+    with TestClient(create_app(Settings(upstream=stub.url), middleware=[annotate])) as c:
+        c.patch(
+            f"{NS}/rayclusters/c",
+            content=b'{"spec":{}}',
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+        c.patch(
+            f"{NS}/rayclusters/c?fieldManager=me",
+            content=apply_body,
+            headers={"Content-Type": "application/apply-patch+yaml"},
+        )
+    assert patches[0] == {"spec": {}}
+    assert patches[1] == {"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {"name": "c"}}
+    merge, apply = stub.seen
+    assert merge.headers["content-type"] == "application/merge-patch+json"
+    assert json.loads(merge.body)["metadata"]["annotations"] == {"patched-by": "hook"}
+    assert apply.headers["content-type"] == "application/apply-patch+yaml"
+    assert json.loads(apply.body)["metadata"] == {"name": "c", "annotations": {"patched-by": "hook"}}
