@@ -875,6 +875,21 @@ def sc_core_event_field_selectors(s: Session) -> None:
         )
 
 
+@scenario(core=True)
+def sc_core_service_proxy_without_endpoints(s: Session) -> None:
+    """``services/{name}[:port]/proxy/...`` of a Service with no ready endpoints — and of one that does
+    not exist — is 503 ServiceUnavailable "no endpoints available for service" on the real server."""
+    svc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "dash", "labels": {"app.kubernetes.io/name": "kuberay"}},
+        "spec": {"ports": [{"port": 8265, "name": "dashboard"}], "selector": {"app": "none"}},
+    }
+    expect(s.post(s.core("services"), svc, record=False), 201)  # its clusterIP is allocated at random
+    for path in ["dash/proxy/", "dash/proxy/api/jobs/", "dash:dashboard/proxy/", "nope/proxy/"]:
+        expect(s.get(s.core("services", path)), 503, "ServiceUnavailable")
+
+
 # -- KubeRay samples ----------------------------------------------------------------------------
 
 RAY_KINDS = {
