@@ -252,7 +252,8 @@ class FakeKube:
         elif len(tail) > 2:
             raise missing
         if sub is not None and sub not in rt.subresources:
-            raise missing
+            # The CRD handler answers an unknown subresource as if the object did not exist.
+            raise errors.not_found(rt, name or "") if rt.custom else missing
         if ns is None and rt.namespaced and name is not None:
             raise missing
         return Target(rt, ns, name, sub, remainder)

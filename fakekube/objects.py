@@ -170,6 +170,7 @@ def prepare_create(
         obj, schema_causes = schema(obj, None)
         meta = obj["metadata"]
         causes += schema_causes
+        causes += _cel_skipped(causes)
     if rt is SERVICES:
         causes += _service_defaults(obj)
     if causes:
@@ -222,6 +223,32 @@ def _without(obj: JSON, *keys: str) -> JSON:
     return {k: v for k, v in obj.items() if k not in keys}
 
 
+# Cause reasons that stop the apiextensions strategy from running CEL rules (hasBlockingErr).
+_BLOCKING = frozenset(
+    {
+        "FieldValueRequired",
+        "FieldValueNotSupported",
+        "FieldValueTooLong",
+        "FieldValueTooMany",
+        "FieldValueTypeInvalid",
+    }
+)
+_SKIPPED = {
+    "reason": "FieldValueInvalid",
+    "field": "<nil>",
+    "message": "Invalid value: null: some validation rules were not checked because the object was "
+    "invalid; correct the existing errors to complete validation",
+}
+
+
+def _cel_skipped(causes: list[JSON]) -> list[JSON]:
+    """The "rules were not checked" cause the strategy adds when a blocking error (also a metadata
+    one, e.g. a missing name) kept the CEL rules of the Ray CRDs from running; [] otherwise."""
+    if any(c["reason"] in _BLOCKING for c in causes) and _SKIPPED not in causes:
+        return [_SKIPPED]
+    return []
+
+
 def prepare_update(
     rt: ResourceType, old: JSON, new: JSON, subresource: str | None, schema: SchemaHook | None = None
 ) -> JSON:
@@ -267,19 +294,19 @@ def prepare_update(
         new, schema_causes = schema(new, old)
         meta = new["metadata"]
         causes += schema_causes
+        causes += _cel_skipped(causes)
     if old_meta.get("deletionTimestamp"):
         added = [f for f in meta.get("finalizers") or [] if f not in (old_meta.get("finalizers") or [])]
         if added:
             # ValidateObjectMetaUpdate: a deleting object may lose finalizers but not gain any.
             shown = ", ".join(f'"{f}"' for f in added)
-            causes.append(
-                {
-                    "reason": "FieldValueForbidden",
-                    "field": "metadata.finalizers",
-                    "message": "Forbidden: no new finalizers can be added if the object is being "
-                    f"deleted, found new finalizers []string{{{shown}}}",
-                }
-            )
+            cause = {
+                "reason": "FieldValueForbidden",
+                "field": "metadata.finalizers",
+                "message": "Forbidden: no new finalizers can be added if the object is being "
+                f"deleted, found new finalizers []string{{{shown}}}",
+            }
+            causes += [cause, cause]  # reported twice by the real server (object and meta update checks)
     if rt is SERVICES:
         # clusterIP is immutable once allocated.
         spec = new.setdefault("spec", {})

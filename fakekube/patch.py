@@ -45,11 +45,15 @@ def apply_patch(content_type: str, doc: dict[str, Any], body: bytes) -> dict[str
     """
     try:
         patch = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise bad_request(f"error decoding patch: {e}") from None
+    except (ValueError, UnicodeDecodeError):
+        raise bad_request("invalid JSON patch") from None
     if content_type == MERGE:
         if not isinstance(patch, dict):
-            raise bad_request("Invalid JSON Patch")
+            what = "array" if isinstance(patch, list) else "value"
+            raise bad_request(
+                f"error decoding patch: json: cannot unmarshal {what} into Go value of type "
+                "map[string]interface {}"
+            )
         result = merge_patch(doc, patch)
     else:
         if not isinstance(patch, list):
