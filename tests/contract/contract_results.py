@@ -63,7 +63,6 @@ class Results:
                 lines.append(f"    ... {len(distinct) - max_diffs} more")
         return lines
 
-
     def full_report(self) -> str:
         """Every divergence with all its distinct differences (for build/conformance-divergences.txt)."""
         out = []

@@ -827,13 +827,31 @@ def sc_core_configmap_crud(s: Session) -> None:
 def sc_core_namespaces(s: Session) -> None:
     got = expect(s.get(f"/api/v1/namespaces/{s.ns}"), 200)
     assert got["status"]["phase"] == "Active"
-    expect(s.get("/api/v1/namespaces/default"), 200)
+    for ns in (
+        "default",
+        "kube-system",
+        "kube-public",
+    ):  # not recorded: their creation order is not specified
+        expect(s.get(f"/api/v1/namespaces/{ns}", record=False), 200)
     expect(s.get("/api/v1/namespaces/no-such-ns-x1"), 404, "NotFound")
     expect(
         s.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": s.ns}}),
         409,
         "AlreadyExists",
     )
+
+
+@scenario(core=True)
+def sc_core_namespace_terminating(s: Session) -> None:
+    """A deleted namespace is Terminating (spec.finalizers ["kubernetes"]) and refuses new objects
+    with 403 Forbidden (NamespaceLifecycle admission) until the namespace controller removes it."""
+    doomed = s.new_namespace()
+    expect(s.post(s.ray(ns=doomed), raycluster("inside")), 201)  # content keeps it Terminating a while
+    gone = expect(s.delete(f"/api/v1/namespaces/{doomed}"), 200)
+    assert gone["status"]["phase"] == "Terminating"
+    body = expect(s.post(s.ray(ns=doomed), raycluster("late")), 403, "Forbidden")
+    assert body["details"]["causes"][0]["reason"] == "NamespaceTerminating"
+    assert names(expect(s.get(s.ray(ns=doomed)), 200)) == ["inside"]
 
 
 @scenario(core=True)
