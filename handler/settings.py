@@ -80,6 +80,7 @@ class Settings:
         """Build settings from ``KUBERAY_APISERVER_*`` variables (``environ`` defaults to ``os.environ``).
 
         Retry fields use ``KUBERAY_APISERVER_RETRY_<FIELD>`` (``RETRY_STATUSES`` is comma-separated).
+        An empty variable means the default, except for list fields, where it means the empty list.
         Raises :class:`SettingsError` for a value that does not parse.
         """
         env = os.environ if environ is None else environ
@@ -88,8 +89,10 @@ class Settings:
             if f.name == "retry":
                 continue
             raw = env.get(ENV_PREFIX + f.name.upper())
-            if raw is not None and raw != "":
-                values[f.name] = _parse(f.name, raw, _default_of(cls, f.name))
+            default = _default_of(cls, f.name)
+            if raw is not None and (raw != "" or isinstance(default, tuple)):
+                # A list variable set empty means the empty list (no gateway-evaluated fields).
+                values[f.name] = _parse(f.name, raw, default)
         retry_values: dict[str, object] = {}
         for f in fields(RetrySettings):
             raw = env.get(ENV_PREFIX + "RETRY_" + f.name.upper())

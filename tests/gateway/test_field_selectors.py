@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
+from conftest import GatewayFactory  # type: ignore[attr-defined]
 from litestar.testing import TestClient
 
 from handler import Settings, create_app, filtering
@@ -407,3 +408,20 @@ def test_kubectl_get_with_a_status_field_selector(
     header, *rows = out.stdout.splitlines()
     assert "STATUS" in header.split()
     assert [r.split()[0] for r in rows] == ["kc-ready"] and "ready" in rows[0].split()
+
+
+def test_gateway_evaluation_can_be_turned_off(
+    gateway_factory: GatewayFactory, fakekube_url: str, namespace: str, http: httpx.Client
+) -> None:
+    assert Settings.from_env({"KUBERAY_APISERVER_FIELD_SELECTOR_FIELDS": ""}).field_selector_fields == ()
+    assert Settings.from_env({}).field_selector_fields == DEFAULT_FIELDS
+    plain = gateway_factory(fakekube_url, ["--field-selector-fields", ""])
+    only_suspend = gateway_factory(fakekube_url, ["--field-selector-fields", "spec.suspend"])
+    path = f"/apis/ray.io/v1/namespaces/{namespace}/rayclusters"
+    make_clusters(http, fakekube_url + path, {"s1": "ready"}, suspend=frozenset({"s1"}))
+    r = http.get(plain + path, params={"fieldSelector": "status.state=ready"})
+    assert r.status_code == 400 and r.json()["reason"] == "BadRequest"  # a pure proxy: the upstream's answer
+    assert http.get(only_suspend + path, params={"fieldSelector": "status.state=ready"}).status_code == 400
+    assert names(http.get(only_suspend + path, params={"fieldSelector": "spec.suspend=true"}).json()) == [
+        "s1"
+    ]
