@@ -9,8 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import httpx
-from conftest import GatewayFactory  # type: ignore[attr-defined]
+from conftest import free_port, start_server, stop_server  # type: ignore[attr-defined]
 from gateway_stub import StubUpstream
 from litestar.testing import TestClient
 
@@ -75,13 +74,22 @@ def test_readme_compute_templates_and_selectors(gateway_url: str, namespace: str
     assert deletes[1] == {}
 
 
-def test_readme_default_values(
-    gateway_factory: GatewayFactory, fakekube_url: str, namespace: str, http: httpx.Client
-) -> None:
+def test_readme_default_values() -> None:
     command, script = section_blocks("Default values", "sh")
-    assert command.split()[-2:] == ["--defaults", "examples/defaults.yaml"]
-    url = gateway_factory(fakekube_url, ["--defaults", str(REPO / "examples" / "defaults.yaml")])
-    created, _deleted = run_sh(script, url, namespace)
+    argv = command.split()
+    assert argv[:2] == [".venv/bin/kuberay-apiserver", "dev"] and argv[-2:] == [
+        "--defaults",
+        "examples/defaults.yaml",
+    ]
+    port = free_port()
+    # The documented command itself (a fresh fakekube inside), with an absolute path and a free port.
+    proc = start_server(
+        ["kuberay-apiserver", "dev", "--port", str(port), "--defaults", str(REPO / argv[-1])], port
+    )
+    try:
+        created, _deleted = run_sh(script, f"http://127.0.0.1:{port}", "default")
+    finally:
+        stop_server(proc)
     assert created["metadata"]["labels"] == {"example.com/managed-by": "kuberay-apiserver"}
     spec = created["spec"]
     assert spec["rayVersion"] == "2.52.0" and spec["enableInTreeAutoscaling"] is True
