@@ -22,12 +22,11 @@ import selectors
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
-from contract_client import Target
+from contract_client import RefKube, Target
 from contract_results import RESULTS, Comparison
 from contract_targets import fakekube_target, gateway_fakekube_target, gateway_refkube_target
 
@@ -80,15 +79,6 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     lines = [line.strip() for line in message.splitlines()]
     diffs = [] if report.passed else [lines[0][:300], *(x[:300] for x in lines if x.startswith("step "))]
     RESULTS.add(Comparison("differential", target, diffs))
-
-
-@dataclass(frozen=True)
-class RefKube:
-    """A running refkube: its direct TLS target and its plain-HTTP admin proxy URL."""
-
-    target: Target
-    proxy_url: str
-    started_in: float  # seconds from process start to "ready" (CRDs established)
 
 
 def build_refkube() -> tuple[bool, str]:
@@ -164,7 +154,7 @@ def refkube(kuberay_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         token = kc["users"][0]["user"]["token"]
         target = Target("refkube", info["url"], token=token, verify=str(ca), reference=True)
         RESULTS.notes.append(f"refkube started in {started:.1f}s (its own figure: {info.get('started_in')})")
-        yield RefKube(target, info["proxy"], started)
+        yield RefKube(target, info["proxy"], kubeconfig, started)
     finally:
         proc.terminate()
         try:

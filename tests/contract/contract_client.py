@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -62,6 +63,16 @@ def create_namespace(target: Target, prefix: str = "ct", unique: bool = True) ->
     if r.status_code != 201:
         raise RuntimeError(f"cannot create namespace on {target.setup.name}: {r.status_code} {r.text}")
     return name
+
+
+@dataclass(frozen=True)
+class RefKube:
+    """A running refkube: its direct TLS target and its plain-HTTP admin proxy URL."""
+
+    target: Target
+    proxy_url: str
+    kubeconfig: Path
+    started_in: float  # seconds from process start to "ready" (CRDs established)
 
 
 @dataclass
