@@ -39,7 +39,8 @@ from fakekube.watch import WatchStream
 
 JSON = dict[str, Any]
 
-DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public")
+# In the order a fresh kube-apiserver creates them.
+DEFAULT_NAMESPACES = ("kube-system", "kube-public", "default")
 
 _EXPIRED_CONTINUE = (
     "The provided continue parameter is too old to display a consistent list result. You can start a new "
@@ -629,7 +630,6 @@ class FakeKube:
         name = obj["metadata"]["name"]
         if not obj["metadata"].get("deletionTimestamp"):
             obj["metadata"]["deletionTimestamp"] = objects.now()
-            obj["metadata"]["deletionGracePeriodSeconds"] = 0
         obj["status"] = {"phase": "Terminating"}
         if dry:
             return obj
