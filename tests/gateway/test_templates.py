@@ -243,6 +243,16 @@ def test_template_configmaps_managed_through_the_gateway(
     bare = template_configmap("bare", **SMALL_TEMPLATE)
     del bare["metadata"]["labels"]["ray.io/compute-template"]
     assert http.post(cms, json=bare).json()["metadata"]["labels"]["ray.io/compute-template"] == "bare"
+    # Replace: allowed while the label stays, with valid data.
+    gpu = http.get(f"{cms}/gpu").json()
+    gpu["data"]["gpu"] = "4"
+    r = http.put(f"{cms}/gpu", json=gpu)
+    assert r.status_code == 200 and r.json()["data"]["gpu"] == "4"
+    unlabelled = {**r.json(), "metadata": {**r.json()["metadata"], "labels": {}}}
+    assert http.put(f"{cms}/gpu", json=unlabelled).status_code == 403
+    assert (
+        http.put(f"{cms}/app-config", json={**other, "metadata": {"name": "app-config"}}).status_code == 404
+    )
     # Deletes carry the checked ConfigMap's uid as a precondition; a caller's own one is kept.
     wrong = {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": "not-the-uid"}}
     r = http.request("DELETE", f"{cms}/small", json=wrong)
