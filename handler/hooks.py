@@ -216,3 +216,17 @@ def context(
         headers=list(headers),
         lookup=lookup,
     )
+
+
+def with_target(error: HookError, ctx: RequestContext, obj: Any) -> HookError:
+    """``error`` with ``details.name``, ``group`` and ``kind`` filled in where the hook left them
+    out, as the API server's errors name the object (``kind`` is the resource plural, as in
+    ``NewForbidden``; a hook giving the Kind, as ``NewInvalid`` does, keeps it)."""
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    name = ctx.name or (meta.get("name") if isinstance(meta, dict) else None)
+    details = dict(error.details or {})
+    for key, value in (("name", name), ("group", ctx.group), ("kind", ctx.resource)):
+        if value and key not in details:
+            details[key] = value
+    error.details = details or None
+    return error

@@ -287,6 +287,8 @@ class Proxy:
         for hook in matched:
             try:
                 result = await hook(ctx, obj)
+            except hooks.HookError as e:
+                raise hooks.with_target(e, ctx, obj) from None
             except GatewayError:
                 raise
             except Exception as e:

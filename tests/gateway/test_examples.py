@@ -112,6 +112,8 @@ def test_label_from_header_stamps_every_created_object(fakekube_url: str, namesp
         assert r.status_code == 201 and r.json()["metadata"]["labels"]["example.com/team"] == "ml"
         r = c.post(f"/apis/ray.io/v1/namespaces/{namespace}/rayclusters", json=cluster("anon", 0, 0, 1))
         assert r.status_code == 400 and "X-Team header is required" in r.json()["message"]
+        # The gateway names the object in the Status details when the hook did not.
+        assert r.json()["details"] == {"name": "anon", "group": "ray.io", "kind": "rayclusters"}
         # Only creation is stamped: an update keeps what the caller sends.
         got = c.get(f"/apis/ray.io/v1/namespaces/{namespace}/rayclusters/mine").json()
         got["metadata"]["labels"] = {"other": "x"}
