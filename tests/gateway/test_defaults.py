@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,7 @@ def test_serve_refuses_to_start_with_a_broken_defaults_file(tmp_path: Path) -> N
     bad.write_text("kinds: [unclosed\n")
     out = subprocess.run(
         [
-            str(REPO / ".venv" / "bin" / "kuberay-apiserver"),
+            str(Path(sys.executable).parent / "kuberay-apiserver"),
             "serve",
             "--upstream",
             "http://127.0.0.1:9",
