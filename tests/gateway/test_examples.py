@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import sys
+import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -15,8 +16,21 @@ from litestar.testing import TestClient
 from handler import Settings, create_app
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-sys.path.insert(0, str(EXAMPLES))
-from hooks import gpu_quota, label_from_header, requested_gpus  # noqa: E402 - examples/ is not a package
+
+
+def _load_examples() -> ModuleType:
+    """examples/hooks.py under a name of its own (examples/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("kuberay_example_hooks", EXAMPLES / "hooks.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_hooks = _load_examples()
+gpu_quota = _hooks.gpu_quota
+label_from_header = _hooks.label_from_header
+requested_gpus = _hooks.requested_gpus
 
 
 def cluster(
