@@ -435,6 +435,13 @@ class FakeKube:
         obj = objects.prepare_create(rt, t.namespace, obj, self._schema_hook(req, rt))
         name = obj["metadata"]["name"]
         key = object_key(t.namespace, name)
+        generated = obj["metadata"].get("generateName")
+        # A generated name that is taken is drawn again (the RetryGenerateName behaviour, 8 tries).
+        for _ in range(7 if generated and name.startswith(generated) else 0):
+            if self.store.get(rt.storage_key, key) is None:
+                break
+            name = obj["metadata"]["name"] = objects.generate_name(generated)
+            key = object_key(t.namespace, name)
         if self.store.get(rt.storage_key, key) is not None:
             raise errors.already_exists(rt, name)
         if dry:

@@ -302,3 +302,13 @@ def test_schemas_can_be_turned_off() -> None:
     )
     assert r.status == 201 and r.json()["spec"] == {}
     c.close()
+
+
+def test_generate_name_retries_a_taken_name(client: AsgiClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fakekube import objects
+
+    draws = iter(["g-aaaaa", "g-aaaaa", "g-bbbbb"])
+    monkeypatch.setattr(objects, "generate_name", lambda prefix: next(draws))
+    body = raycluster("x") | {"metadata": {"generateName": "g-"}}
+    assert client.post(RC_PATH, body).json()["metadata"]["name"] == "g-aaaaa"
+    assert client.post(RC_PATH, body).json()["metadata"]["name"] == "g-bbbbb"
