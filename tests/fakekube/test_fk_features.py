@@ -312,3 +312,30 @@ def test_generate_name_retries_a_taken_name(client: AsgiClient, monkeypatch: pyt
     body = raycluster("x") | {"metadata": {"generateName": "g-"}}
     assert client.post(RC_PATH, body).json()["metadata"]["name"] == "g-aaaaa"
     assert client.post(RC_PATH, body).json()["metadata"]["name"] == "g-bbbbb"
+
+
+def test_watch_ends_and_unsubscribes_when_the_client_goes_away(app: FakeKube) -> None:
+    import asyncio
+
+    sent: list[dict[str, Any]] = []
+
+    async def run() -> None:
+        calls = 0
+
+        async def receive() -> dict[str, Any]:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await asyncio.sleep(0.2)
+            return {"type": "http.disconnect"}
+
+        async def send(msg: dict[str, Any]) -> None:
+            sent.append(msg)
+
+        scope = {"type": "http", "method": "GET", "path": RC_PATH, "query_string": b"watch=1", "headers": []}
+        await asyncio.wait_for(app(scope, receive, send), 5)
+
+    asyncio.run(run())
+    assert sent[0]["status"] == 200 and sent[-1].get("more_body") is False
+    assert app.store._listeners == []
