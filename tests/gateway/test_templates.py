@@ -280,6 +280,8 @@ def test_kuberay_v1_compute_templates_round_trip(
     assert r.status_code == 200, r.text
     assert r.json() == template
     assert http.get(f"{v1}/v1-gpu").json() == template
+    again = http.post(v1, json=template)
+    assert again.status_code == 409 and again.json()["reason"] == "AlreadyExists"
     assert http.get(v1).json() == {"computeTemplates": [template]}
     assert template in http.get(f"{gateway_url}/apis/v1/compute_templates").json()["computeTemplates"]
     # Stored in KubeRay's ConfigMap layout.
