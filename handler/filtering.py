@@ -15,7 +15,9 @@ selectors (k8s.io/apiserver/pkg/storage/cacher/cache_watcher.go ``convertToWatch
 that starts matching arrives as ``ADDED``, one that stops matching as ``DELETED``, events of
 objects that never matched are dropped; ``BOOKMARK`` and ``ERROR`` pass through. An object first
 seen by a modification that does not match is reported ``DELETED`` once (the gateway cannot know
-whether the caller's list held it), which a client ignores for an object it does not have.
+whether the caller's list held it), which a client ignores for an object it does not have. That
+case is avoided when the watch starts from a resourceVersion the upstream can still list at: the
+gateway then first reads which objects matched at that version (:func:`seed`).
 """
 
 from __future__ import annotations
@@ -251,10 +253,15 @@ async def serve_list(
 class WatchFilter:
     """Rewrites watch events for a gateway-evaluated selector (see the module docstring)."""
 
-    def __init__(self, terms: Sequence[Term], shape: Shape | None = None) -> None:
+    def __init__(
+        self, terms: Sequence[Term], shape: Shape | None = None, known: dict[str, bool] | None = None
+    ) -> None:
         self.terms = list(terms)
         self.shape = shape or Shape()
-        self.matched: dict[str, bool] = {}
+        # key → whether it matched; ``known`` is the state at the watch's starting resourceVersion
+        # (see :func:`seed`), after which an unknown key is one the caller cannot have listed.
+        self.matched: dict[str, bool] = dict(known or {})
+        self.seeded = known is not None
 
     def event(self, line: bytes) -> bytes | None:
         """The event line to send for upstream event ``line`` (JSON), or None to drop it."""
@@ -278,7 +285,8 @@ class WatchFilter:
             if now:
                 out = "MODIFIED" if kind == "MODIFIED" and before else "ADDED"
             else:
-                out = "DELETED" if kind == "MODIFIED" and before is not False else None
+                was = before if before is not None else not self.seeded
+                out = "DELETED" if kind == "MODIFIED" and was else None
         if out is None:
             return None
         return json.dumps(
@@ -286,8 +294,48 @@ class WatchFilter:
         ).encode()
 
 
-async def relay_watch(resp: Any, terms: Sequence[Term], shape: Shape, responder: Responder) -> None:
+async def seed(
+    query: str, upstream_selector: str, terms: Sequence[Term], fetch: FetchPage
+) -> dict[str, bool] | None:
+    """Which objects matched ``terms`` at the resourceVersion a watch starts from, or None.
+
+    For a watch with ``resourceVersion=R`` (not ``0``), the caller listed at R: the objects are
+    read page by page with ``resourceVersion=R&resourceVersionMatch=Exact`` (the API server serves
+    such lists from its storage snapshot) and only their keys and match results are kept. None when
+    the watch has no such starting point or the upstream cannot list at R (410 Expired, or an
+    upstream without exact lists): the filter then works without the initial state.
+    """
+    pairs = parse_qsl(query, keep_blank_values=True)
+    params = dict(pairs)
+    rv = params.get("resourceVersion", "")
+    if not rv or rv == "0" or params.get("sendInitialEvents") == "true":
+        return None
+    base = [(k, v) for k, v in pairs if k == "labelSelector"]
+    if upstream_selector:
+        base.append(("fieldSelector", upstream_selector))
+    base += [("resourceVersion", rv), ("resourceVersionMatch", "Exact"), ("limit", str(MAX_PAGE))]
+    known: dict[str, bool] = {}
+    token = ""
+    while True:
+        status, doc = await fetch(urlencode([*base, *([("continue", token)] if token else [])]))
+        if status != 200 or not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+            return None
+        for item in doc["items"]:
+            known[_key(item)] = matches(terms, item)
+        meta = doc.get("metadata")
+        token = str(meta.get("continue") or "") if isinstance(meta, dict) else ""
+        if not token:
+            return known
+        # Later pages come from the same snapshot through the continue token alone.
+        base = [(k, v) for k, v in base if k not in ("resourceVersion", "resourceVersionMatch")]
+
+
+async def relay_watch(
+    resp: Any, terms: Sequence[Term], shape: Shape, responder: Responder, known: dict[str, bool] | None = None
+) -> None:
     """Relay the upstream watch response ``resp`` (pyreqwest, streamed) through a WatchFilter.
+
+    ``known`` is the match state at the watch's start (:func:`seed`), None when unknown.
 
     A non-200 answer is relayed unchanged. Raises RelayAborted when the upstream fails mid-stream.
     """
@@ -296,7 +344,7 @@ async def relay_watch(resp: Any, terms: Sequence[Term], shape: Shape, responder:
     headers = [(k, v) for k, v in caller_response_headers(resp.headers.items()) if k != b"content-length"]
     await responder.start(resp.status, headers)
     await responder.body(b"")  # flush the headers now, as the API server does for a watch
-    filt = WatchFilter(terms, shape) if resp.status == 200 else None
+    filt = WatchFilter(terms, shape, known) if resp.status == 200 else None
     reader = resp.body_reader
     pending = b""
     while True:

@@ -319,13 +319,19 @@ class Proxy:
         shape = filtering.Shape.for_request(accept, pairs)
         upstream_pairs = shape.upstream_params([(k, v) for k, v in pairs if k != "fieldSelector"])
         if _is_watch(request.query):
+            path, upstream = request.path, request.upstream
+
+            async def listing(q: str) -> tuple[int, Any]:
+                return await self._get_json(upstream, path, q, route)
+
+            known = await filtering.seed(request.query, plan.upstream, plan.local, listing)
             if plan.upstream:
                 upstream_pairs.append(("fieldSelector", plan.upstream))
             request.query = urlencode(upstream_pairs)
             terms = plan.local
 
             async def relay(resp: Response, responder: Responder, method: str) -> None:
-                await filtering.relay_watch(resp, terms, shape, responder)
+                await filtering.relay_watch(resp, terms, shape, responder, known)
 
             await self._forward(request, responder, relay)
         else:

@@ -283,6 +283,16 @@ def test_watch_filter_rewrites_transitions() -> None:
     assert ev("ADDED", "b", "ready") == "ADDED" and ev("DELETED", "b", "ready") == "DELETED"
     bookmark = json.dumps({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "9"}}}).encode()
     assert f.event(bookmark) == bookmark
+    # With the state at the starting resourceVersion known, an unknown key was never listed.
+    seeded = filtering.WatchFilter(f.terms, known={"ns/was-ready": True, "ns/was-new": False})
+    for kind, name, state, want in [
+        ("MODIFIED", "never-seen", "failed", None),
+        ("MODIFIED", "was-new", "failed", None),
+        ("MODIFIED", "was-ready", "failed", "DELETED"),
+        ("MODIFIED", "was-new", "ready", "ADDED"),
+    ]:
+        out = seeded.event(json.dumps({"type": kind, "object": obj(name, state)}).encode())
+        assert (None if out is None else json.loads(out)["type"]) == want, name
 
 
 @pytest.fixture
@@ -424,4 +434,35 @@ def test_gateway_evaluation_can_be_turned_off(
     assert http.get(only_suspend + path, params={"fieldSelector": "status.state=ready"}).status_code == 400
     assert names(http.get(only_suspend + path, params={"fieldSelector": "spec.suspend=true"}).json()) == [
         "s1"
+    ]
+
+
+def test_watch_from_a_listed_resource_version_knows_what_the_list_held(
+    gateway_url: str, namespace: str, http: httpx.Client
+) -> None:
+    base = f"{gateway_url}/apis/ray.io/v1/namespaces/{namespace}/rayclusters"
+    make_clusters(http, base, {"r-a": "ready", "r-b": "failed"})
+    listed = http.get(base, params={"fieldSelector": "status.state=ready"}).json()
+    assert names(listed) == ["r-a"]
+    rv = listed["metadata"]["resourceVersion"]
+    # Changes after the list, replayed by a watch from its resourceVersion (as an informer does).
+    http.patch(
+        f"{base}/r-b",
+        content='{"metadata":{"labels":{"x":"1"}}}',
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
+    set_state(http, base, "r-a", "failed")
+    set_state(http, base, "r-b", "ready")
+    params = {
+        "watch": "1",
+        "fieldSelector": "status.state=ready",
+        "resourceVersion": rv,
+        "timeoutSeconds": "1",
+    }
+    with httpx.stream("GET", base, params=params, timeout=30) as w:
+        events = [json.loads(line) for line in w.iter_lines() if line.strip()]
+    # r-b's label change while it did not match is no event at all: the list never held it.
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+        ("DELETED", "r-a"),
+        ("ADDED", "r-b"),
     ]
