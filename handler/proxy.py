@@ -292,8 +292,12 @@ class Proxy:
             except GatewayError:
                 raise
             except Exception as e:
-                log.exception("object hook %s failed", getattr(hook.function, "__name__", hook))
-                raise GatewayError(500, "InternalError", f"object hook failed: {e}") from e
+                name = getattr(hook.function, "__name__", repr(hook.function))
+                log.exception("object hook %s failed", name)
+                # Worded as the API server's NewInternalError (k8s.io/apimachinery/pkg/api/errors).
+                raise GatewayError(
+                    500, "InternalError", f"Internal error occurred: object hook {name} failed: {e}"
+                ) from e
             if result is not None:
                 obj = result
         if has_body and verb == "patch":
