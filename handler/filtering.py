@@ -214,6 +214,8 @@ async def serve_list(
             if first:
                 raise from_upstream(status, doc, f"the upstream answered {status}")
             raise RelayAborted()
+        if shape.table and doc.get("kind") != "Table":
+            shape = Shape()  # the upstream answered the JSON fallback of the caller's Accept
         raw_meta, raw_items = doc.get("metadata"), doc.get(shape.items_key)
         meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
         if first:

@@ -156,6 +156,15 @@ def test_resume_after_the_last_item_was_deleted(small_pages: None) -> None:
     assert "continue" not in rest["metadata"]
 
 
+def test_table_request_answered_with_a_plain_list_stays_a_list(small_pages: None) -> None:
+    up = PagedUpstream([obj("a", "ready"), obj("b", "new")])
+    rec = Recorder()
+    terms = plan("status.state=ready", DEFAULT_FIELDS).local
+    asyncio.run(filtering.serve_list("", "", terms, filtering.Shape(True), up.fetch, rec))
+    doc = rec.document()
+    assert doc["kind"] == "RayClusterList" and [i["metadata"]["name"] for i in doc["items"]] == ["a"]
+
+
 def test_no_limit_reads_every_page_and_bad_tokens_are_400(small_pages: None) -> None:
     up = PagedUpstream([obj(f"x{i}", "ready" if i % 2 else "new") for i in range(8)])
     doc = run_list(up, "")
