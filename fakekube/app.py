@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fakekube import decode, discovery, errors, objects, openapi, patch, proxy, tables
+from fakekube import decode, discovery, errors, managed, objects, openapi, patch, proxy, tables
 from fakekube.errors import ApiError
 from fakekube.http import Receive, Request, Scope, Send, respond, respond_error, respond_json
 from fakekube.resources import ALL_TYPES, NAMESPACES, ResourceType, lookup
@@ -360,6 +360,25 @@ class FakeKube:
 
         return hook
 
+    def _manage(
+        self,
+        req: Request,
+        rt: ResourceType,
+        old: JSON | None,
+        new: JSON,
+        operation: str,
+        subresource: str | None,
+    ) -> JSON:
+        """``new`` with its managedFields updated for this request's manager (:mod:`fakekube.managed`)."""
+        manager = managed.manager_name(req.query.get("fieldManager"), req.headers.get("user-agent", ""))
+        entries = list((old or new)["metadata"].get("managedFields") or []) if old else []
+        new["metadata"]["managedFields"] = managed.record(
+            entries, old, new, manager, operation, rt.api_version, objects.now(), subresource
+        )
+        if not new["metadata"]["managedFields"]:
+            del new["metadata"]["managedFields"]
+        return objects.canonical(rt, new)
+
     def _existing(self, t: Target) -> Stored:
         assert t.name is not None
         s = self.store.get(t.rt.storage_key, object_key(t.namespace, t.name))
@@ -444,6 +463,7 @@ class FakeKube:
             key = object_key(t.namespace, name)
         if self.store.get(rt.storage_key, key) is not None:
             raise errors.already_exists(rt, name)
+        obj = self._manage(req, rt, None, obj, "Update", None)
         if dry:
             obj["metadata"].pop("resourceVersion", None)
             await respond(send, 201, dumps(objects.from_storage(rt, obj)))
@@ -527,6 +547,7 @@ class FakeKube:
                 raise errors.not_found(rt, t.name)
             self._check_namespace(t, t.name)
             obj = objects.prepare_create(rt, t.namespace, applied, self._schema_hook(req, rt))
+            obj = self._manage(req, rt, None, obj, "Apply", None)
             if dry:
                 obj["metadata"].pop("resourceVersion", None)
                 await respond(send, 201, dumps(objects.from_storage(rt, obj)))
@@ -535,10 +556,18 @@ class FakeKube:
             await self._send_object(req, send, rt, stored, 201)
             return
         merged = patch.merge_patch(objects.deep_copy(old.raw), applied)
-        await self._commit_update(req, send, t, old, merged, meta.get("resourceVersion") or "", dry)
+        await self._commit_update(req, send, t, old, merged, meta.get("resourceVersion") or "", dry, "Apply")
 
     async def _commit_update(
-        self, req: Request, send: Send, t: Target, old: Stored, new: JSON, rv: str, dry: bool
+        self,
+        req: Request,
+        send: Send,
+        t: Target,
+        old: Stored,
+        new: JSON,
+        rv: str,
+        dry: bool,
+        operation: str = "Update",
     ) -> None:
         rt = t.rt
         assert t.name is not None
@@ -549,9 +578,12 @@ class FakeKube:
             rt, objects.deep_copy(old.raw), new, t.sub, self._schema_hook(req, rt)
         )
         result["metadata"]["resourceVersion"] = old.obj["metadata"]["resourceVersion"]
+        if "managedFields" in old.obj["metadata"]:
+            result["metadata"]["managedFields"] = old.obj["metadata"]["managedFields"]
         if objects.same_content(result, old.obj):
             await self._send_object(req, send, rt, old)
             return
+        result = self._manage(req, rt, old.obj, result, operation, t.sub)
         key = object_key(t.namespace, t.name)
         meta = result["metadata"]
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):

@@ -339,3 +339,29 @@ def test_watch_ends_and_unsubscribes_when_the_client_goes_away(app: FakeKube) ->
     asyncio.run(run())
     assert sent[0]["status"] == 200 and sent[-1].get("more_body") is False
     assert app.store._listeners == []
+
+
+def test_managed_fields_record_managers(client: AsgiClient) -> None:
+    made = client.request("POST", RC_PATH, raycluster("mf"), headers={"user-agent": "curl/8.5.0"}).json()
+    (entry,) = made["metadata"]["managedFields"]
+    assert (entry["manager"], entry["operation"], entry["fieldsType"]) == ("curl", "Update", "FieldsV1")
+    assert "f:rayVersion" in entry["fieldsV1"]["f:spec"]
+    client.request(
+        "PATCH",
+        f"{RC_PATH}/mf",
+        {"metadata": {"labels": {"x": "y"}}},
+        content_type=MERGE,
+        query={"fieldManager": "patcher"},
+    )
+    client.request(
+        "PATCH",
+        f"{RC_PATH}/mf/status",
+        {"status": {"state": "ready"}},
+        content_type=MERGE,
+        query={"fieldManager": "operator"},
+    )
+    got = client.get(f"{RC_PATH}/mf").json()["metadata"]["managedFields"]
+    summary = {(e["manager"], e.get("subresource")): e["fieldsV1"] for e in got}
+    assert summary[("patcher", None)] == {"f:metadata": {"f:labels": {".": {}, "f:x": {}}}}
+    assert "f:state" in summary[("operator", "status")]["f:status"]
+    assert ("curl", None) in summary
