@@ -148,10 +148,14 @@ class FakeKube:
         if scope["type"] != "http":
             return
         req = Request(scope, receive)
+        started = False
 
         async def send_with_warnings(msg: MutableMapping[str, Any]) -> None:
-            if req.warnings and msg["type"] == "http.response.start":
-                msg = {**msg, "headers": [*msg["headers"], *(warning_header(w) for w in req.warnings)]}
+            nonlocal started
+            if msg["type"] == "http.response.start":
+                started = True
+                if req.warnings:
+                    msg = {**msg, "headers": [*msg["headers"], *(warning_header(w) for w in req.warnings)]}
             await send(msg)
 
         try:
@@ -161,6 +165,11 @@ class FakeKube:
                 await respond(send_with_warnings, e.code, e.message.encode(), b"text/plain; charset=utf-8")
             else:
                 await respond_error(send_with_warnings, e)
+        except Exception as e:
+            # A bug must still answer with a Status (as the apiserver's panic recovery does).
+            if started:
+                raise
+            await respond_error(send_with_warnings, errors.internal_error(f"{type(e).__name__}: {e}"))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -635,6 +644,10 @@ class FakeKube:
         """Delete (or, with finalizers, mark deleting) one object; returns (object, deleted now)."""
         meta = old.obj["metadata"]
         pre = options.get("preconditions") or {}
+        if not isinstance(pre, dict):
+            raise errors.bad_request(
+                "json: cannot unmarshal into Go struct field DeleteOptions.preconditions"
+            )
         if pre.get("uid") and pre["uid"] != meta["uid"]:
             raise _precondition_conflict(rt, meta["name"], "UID", pre["uid"], meta["uid"])
         if pre.get("resourceVersion") and pre["resourceVersion"] != meta["resourceVersion"]:

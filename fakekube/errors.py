@@ -206,6 +206,13 @@ def path_not_found() -> ApiError:
     return ApiError(404, "NotFound", "the server could not find the requested resource", {})
 
 
+def internal_error(cause: str) -> ApiError:
+    """500 InternalError ``Internal error occurred: CAUSE`` (errors.NewInternalError)."""
+    return ApiError(
+        500, "InternalError", f"Internal error occurred: {cause}", {"causes": [{"message": cause}]}
+    )
+
+
 def page_not_found() -> ApiError:
     """The apiserver's non-Status 404 (text ``404 page not found``) for unknown paths in a served
     group, from the ``NotFoundHandler`` behind the CRD handler."""

@@ -518,6 +518,17 @@ CASES: list[tuple[str, str, str, Any, str, dict[str, str], int, str, str]] = [
         "BadRequest",
         'strconv.ParseInt: parsing "x": invalid syntax',
     ),
+    (
+        "delete-preconditions-not-an-object",
+        "DELETE",
+        f"{RC_PATH}/a",
+        {"preconditions": [1]},
+        "application/json",
+        {},
+        400,
+        "BadRequest",
+        "preconditions",
+    ),
 ]
 
 
@@ -593,3 +604,15 @@ def test_expired_continue_is_410() -> None:
     r = small.get(RC_PATH, limit="1", **{"continue": _EXPIRED_TOKEN})
     assert r.status == 410
     small.close()
+
+
+def test_unexpected_errors_answer_a_status(
+    client: AsgiClient, app: FakeKube, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(*args: Any) -> None:
+        raise RuntimeError("kaput")
+
+    monkeypatch.setattr(app, "_get", boom)
+    r = client.get(f"{RC_PATH}/a")
+    assert r.status == 500 and r.json()["reason"] == "InternalError"
+    assert r.json()["message"] == "Internal error occurred: RuntimeError: kaput"
