@@ -17,6 +17,7 @@ import base64
 import binascii
 import contextlib
 import json
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -121,7 +122,8 @@ class FakeKube:
     ``"NAMESPACE/NAME"`` (or ``"NAMESPACE/NAME:PORT"``) to a base URL for the Service proxy and may be
     changed while serving. ``bookmark_interval`` (seconds) is how often an idle watch with
     ``allowWatchBookmarks`` gets a BOOKMARK; ``watch_timeout`` the default watch duration (s);
-    ``schemas`` turns CRD schema pruning/defaulting/validation of Ray objects on."""
+    ``schemas`` turns CRD schema pruning/defaulting/validation of Ray objects on;
+    ``namespace_finalize_delay`` is how long (s) a deleted namespace stays Terminating at least."""
 
     def __init__(
         self,
@@ -130,8 +132,11 @@ class FakeKube:
         bookmark_interval: float = 60.0,
         watch_timeout: float = 1800.0,
         schemas: bool = True,
+        namespace_finalize_delay: float = 1.0,
     ) -> None:
         self.store = store
+        self.namespace_finalize_delay = namespace_finalize_delay
+        self._ns_finalize_at: dict[str, float] = {}
         self.schemas = Schemas() if schemas else None
         self.service_backends: dict[str, str] = dict(service_backends or {})
         self.bookmark_interval = bookmark_interval
@@ -686,6 +691,7 @@ class FakeKube:
         if dry:
             return obj
         stored = self.store.replace(NAMESPACES.storage_key, name, obj)
+        self._ns_finalize_at.setdefault(name, time.monotonic() + self.namespace_finalize_delay)
         seen: set[str] = set()
         for rt in ALL_TYPES:
             if not rt.namespaced or rt.storage_key in seen:
@@ -706,6 +712,14 @@ class FakeKube:
         for rt in ALL_TYPES:
             if rt.namespaced and next(iter(self.store.scan(rt.storage_key, namespace + "/")), None):
                 return
+        # Like the namespace controller, which takes a moment: the namespace stays Terminating
+        # (new content answered 403) until namespace_finalize_delay has passed since the delete.
+        wait = self._ns_finalize_at.get(namespace, 0.0) - time.monotonic()
+        if wait > 0:
+            with contextlib.suppress(RuntimeError):  # no running loop: finalized by the next write
+                asyncio.get_running_loop().call_later(wait, self._after_delete, namespace)
+            return
+        self._ns_finalize_at.pop(namespace, None)
         self.store.delete(NAMESPACES.storage_key, namespace)
 
     async def _delete(self, req: Request, send: Send, t: Target) -> None:
@@ -1023,12 +1037,14 @@ def create_app(
     bookmark_interval: float = 60.0,
     watch_timeout: float = 1800.0,
     schemas: bool = True,
+    namespace_finalize_delay: float = 1.0,
 ) -> FakeKube:
     """Build a fakekube ASGI app with an empty store holding only ``namespaces``.
 
     ``service_backends``: ``{"NS/NAME": "http://host:port"}`` for the Service proxy.
     ``history_size``: how many changes are kept for watch resumption and paging snapshots.
     ``bookmark_interval``/``watch_timeout``: seconds (see :class:`FakeKube`).
+    ``namespace_finalize_delay``: seconds a deleted namespace stays Terminating before it goes.
     ``schemas``: prune, default and validate Ray objects against the bundled CRDs (:mod:`fakekube.schemas`).
     """
     store = Store(history_size=history_size)
@@ -1039,4 +1055,6 @@ def create_app(
         store.create(NAMESPACES.storage_key, ns, obj)
     # Like a freshly started watch cache: history begins now, older resourceVersions are 410.
     store.compacted_rv = store.rv
-    return FakeKube(store, service_backends, bookmark_interval, watch_timeout, schemas)
+    return FakeKube(
+        store, service_backends, bookmark_interval, watch_timeout, schemas, namespace_finalize_delay
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -55,15 +56,22 @@ def test_delete_collection_with_selector(client: AsgiClient) -> None:
     assert [i["metadata"]["name"] for i in client.get(RC_PATH).json()["items"]] == ["c"]
 
 
-def test_namespace_deletion_removes_its_objects(client: AsgiClient) -> None:
+def test_namespace_deletion_removes_its_objects() -> None:
+    client = AsgiClient(create_app(namespace_finalize_delay=0.3))
     assert client.post("/api/v1/namespaces", {"metadata": {"name": "tmp"}}).status == 201
     path = "/apis/ray.io/v1/namespaces/tmp/rayclusters"
     assert client.post(path, raycluster("a")).status == 201
     r = client.request("DELETE", "/api/v1/namespaces/tmp")
     assert r.status == 200 and r.json()["status"]["phase"] == "Terminating"
-    assert client.get("/api/v1/namespaces/tmp").status == 404
     assert client.get(path).json()["items"] == []
+    # for a moment the namespace is still Terminating, as while the namespace controller works
+    assert client.get("/api/v1/namespaces/tmp").json()["status"]["phase"] == "Terminating"
+    assert client.post(path, raycluster("b")).status == 403
+    time.sleep(0.35)
+    client.get("/version")  # lets the event loop run the namespace's finalization
+    assert client.get("/api/v1/namespaces/tmp").status == 404
     assert client.post(path, raycluster("b")).json()["message"] == 'namespaces "tmp" not found'
+    client.close()
 
 
 def test_watch_too_old_is_an_error_event() -> None:
@@ -260,7 +268,9 @@ def test_openapi_v3_documents(client: AsgiClient) -> None:
     assert client.get("/openapi/v2").status == 404
 
 
-def test_create_in_terminating_namespace_is_forbidden(client: AsgiClient, app: FakeKube) -> None:
+def test_create_in_terminating_namespace_is_forbidden() -> None:
+    app = create_app(namespace_finalize_delay=0)
+    client = AsgiClient(app)
     client.post("/api/v1/namespaces", {"metadata": {"name": "busy"}})
     path = "/apis/ray.io/v1/namespaces/busy/rayclusters"
     client.post(path, raycluster("held") | {"metadata": {"name": "held", "finalizers": ["x.io/f"]}})
@@ -276,6 +286,7 @@ def test_create_in_terminating_namespace_is_forbidden(client: AsgiClient, app: F
     # the held object was marked deleting; dropping its finalizer lets the namespace go too
     client.request("PATCH", f"{path}/held", {"metadata": {"finalizers": None}}, content_type=MERGE)
     assert client.get("/api/v1/namespaces/busy").status == 404
+    client.close()
 
 
 def test_crd_schema_prunes_defaults_and_validates(client: AsgiClient, app: FakeKube) -> None:
