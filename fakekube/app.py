@@ -681,8 +681,9 @@ class FakeKube:
         return gone, True
 
     def _delete_namespace(self, old: Stored, dry: bool) -> Stored | JSON:
-        """Namespace deletion: mark Terminating, delete its contents (the namespace controller's job),
-        and remove the namespace once nothing with a pending finalizer is left in it."""
+        """Namespace deletion: mark it Terminating now; ``namespace_finalize_delay`` seconds later
+        do the namespace controller's job (delete its contents, then the namespace once nothing
+        with a pending finalizer is left in it)."""
         obj = objects.deep_copy(old.raw)
         name = obj["metadata"]["name"]
         if not obj["metadata"].get("deletionTimestamp"):
@@ -691,7 +692,21 @@ class FakeKube:
         if dry:
             return obj
         stored = self.store.replace(NAMESPACES.storage_key, name, obj)
-        self._ns_finalize_at.setdefault(name, time.monotonic() + self.namespace_finalize_delay)
+        if name not in self._ns_finalize_at:
+            self._ns_finalize_at[name] = time.monotonic() + self.namespace_finalize_delay
+            self._run_namespace_controller(name)
+        return stored
+
+    def _run_namespace_controller(self, name: str) -> None:
+        """Empty a Terminating namespace once its delay has passed (rescheduling itself until then)."""
+        wait = self._ns_finalize_at.get(name, 0.0) - time.monotonic()
+        if wait > 0:
+            with contextlib.suppress(RuntimeError):  # no running loop: runs on the next write instead
+                asyncio.get_running_loop().call_later(wait, self._run_namespace_controller, name)
+            return
+        ns = self.store.get(NAMESPACES.storage_key, name)
+        if ns is None or ns.obj.get("status", {}).get("phase") != "Terminating":
+            return
         seen: set[str] = set()
         for rt in ALL_TYPES:
             if not rt.namespaced or rt.storage_key in seen:
@@ -700,25 +715,19 @@ class FakeKube:
             for _, s in list(self.store.scan(rt.storage_key, name + "/")):
                 self._delete_one(rt, name, s, {}, False)
         self._after_delete(name)
-        return stored
 
     def _after_delete(self, namespace: str | None) -> None:
-        """Finish a Terminating namespace once its last object is gone."""
+        """Finish a Terminating namespace once the controller ran and its last object is gone."""
         if namespace is None:
             return
         ns = self.store.get(NAMESPACES.storage_key, namespace)
         if ns is None or ns.obj.get("status", {}).get("phase") != "Terminating":
             return
+        if self._ns_finalize_at.get(namespace, 0.0) > time.monotonic():
+            return  # the controller has not run yet; it calls back here
         for rt in ALL_TYPES:
             if rt.namespaced and next(iter(self.store.scan(rt.storage_key, namespace + "/")), None):
                 return
-        # Like the namespace controller, which takes a moment: the namespace stays Terminating
-        # (new content answered 403) until namespace_finalize_delay has passed since the delete.
-        wait = self._ns_finalize_at.get(namespace, 0.0) - time.monotonic()
-        if wait > 0:
-            with contextlib.suppress(RuntimeError):  # no running loop: finalized by the next write
-                asyncio.get_running_loop().call_later(wait, self._after_delete, namespace)
-            return
         self._ns_finalize_at.pop(namespace, None)
         self.store.delete(NAMESPACES.storage_key, namespace)
 

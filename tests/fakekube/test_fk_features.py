@@ -63,12 +63,13 @@ def test_namespace_deletion_removes_its_objects() -> None:
     assert client.post(path, raycluster("a")).status == 201
     r = client.request("DELETE", "/api/v1/namespaces/tmp")
     assert r.status == 200 and r.json()["status"]["phase"] == "Terminating"
-    assert client.get(path).json()["items"] == []
-    # for a moment the namespace is still Terminating, as while the namespace controller works
+    # until the namespace controller's turn the namespace is Terminating with its contents
     assert client.get("/api/v1/namespaces/tmp").json()["status"]["phase"] == "Terminating"
+    assert [i["metadata"]["name"] for i in client.get(path).json()["items"]] == ["a"]
     assert client.post(path, raycluster("b")).status == 403
     time.sleep(0.35)
-    client.get("/version")  # lets the event loop run the namespace's finalization
+    client.get("/version")  # lets the event loop run the namespace controller
+    assert client.get(path).json()["items"] == []
     assert client.get("/api/v1/namespaces/tmp").status == 404
     assert client.post(path, raycluster("b")).json()["message"] == 'namespaces "tmp" not found'
     client.close()
