@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -77,14 +78,24 @@ def test_kubectl_get_create_label_watch_delete(fakekube_url: str, namespace: str
         stderr=subprocess.PIPE,
         text=True,
     )
+    lines: list[str] = []
+    assert watcher.stdout is not None
+    reader = threading.Thread(target=lambda: lines.extend(iter(watcher.stdout.readline, "")), daemon=True)
+    reader.start()
     try:
-        time.sleep(1.5)
+        # wait for the ADDED row (the watch is up), delete, then wait for the DELETED row
+        deadline = time.monotonic() + 20
+        while len(lines) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
         r = kubectl(fakekube_url, namespace, "delete", "raycluster", "kc")
         assert r.returncode == 0 and 'raycluster.ray.io "kc" deleted' in r.stdout, r.stderr
-        time.sleep(1.0)
+        while len(lines) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
     finally:
         watcher.terminate()
-        out, _ = watcher.communicate(timeout=10)
+        watcher.wait(timeout=10)
+        reader.join(5)
+    out = "".join(lines)
     header, *rows = out.splitlines()
     # Watch events come as Tables too: the CRD's printer columns stay after the first event.
     assert header.split()[:4] == ["EVENT", "NAME", "DESIRED", "WORKERS"]
