@@ -97,8 +97,11 @@ def method_not_allowed(method: str) -> GatewayError:
 
 
 def too_large(limit: int) -> GatewayError:
-    """413 for a request body above ``limit`` bytes (apiserver: ``StatusReasonRequestEntityTooLarge``)."""
-    return GatewayError(413, "RequestEntityTooLarge", f"the request is too large: limit is {limit} bytes")
+    """413 for a request body above ``limit`` bytes, worded as the apiserver words it:
+    ``limitedReadBody`` in k8s.io/apiserver/pkg/endpoints/handlers/rest.go returns
+    ``errors.NewRequestEntityTooLargeError("limit is N")``, whose message is
+    ``Request entity too large: limit is N`` (k8s.io/apimachinery/pkg/api/errors/errors.go)."""
+    return GatewayError(413, "RequestEntityTooLarge", f"Request entity too large: limit is {limit}")
 
 
 def upstream_unavailable(detail: str) -> GatewayError:
