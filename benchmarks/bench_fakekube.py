@@ -248,7 +248,7 @@ def run(ctx: Context) -> Outcome:
             f"HTTP selector list medians: {', '.join(f'{k} {median(v):.1f} ms' for k, v in lists.items())}"
         )
     notes.append(
-        f"wrk -t1 -c{CONNECTIONS}, {ctx.duration_s:g} s per run; server pinned as the gateway is elsewhere"
+        f"wrk -t1 -c{CONNECTIONS}, {ctx.duration_s:g} s per run; fakekube and refkube on the server CPU"
     )
     if errors:
         notes.append("wrk reported errors: " + "; ".join(errors))

@@ -80,6 +80,17 @@ async def _fire(fake_port: int, prefix: str, count: int, interval: float, sent: 
         await asyncio.sleep(max(0.0, interval - (time.perf_counter() - start)))
 
 
+async def _open_weighed(
+    rss_of: Service, port: int, path: str, count: int
+) -> tuple[list[WatchProtocol], dict[int, int], float]:
+    """Open ``count`` watches; returns them, their head statuses and the RSS growth per watch (KB)."""
+    before = tree_rss_kb(rss_of.pid)
+    opened = await open_watches(port, path, count)
+    heads = await wait_heads(opened, 30)
+    await asyncio.sleep(1.0)  # let lazily allocated per-connection state settle before weighing
+    return opened, heads, (tree_rss_kb(rss_of.pid) - before) / count
+
+
 async def _measure(
     rss_of: Service, port: int, fake_port: int, watches: int, events: int, tag: str
 ) -> WatchRun:
@@ -91,11 +102,7 @@ async def _measure(
     for w in warm:
         w.close()
     await asyncio.sleep(1.0)
-    before = tree_rss_kb(rss_of.pid)
-    opened = await open_watches(port, WATCH_PATH, watches)
-    heads = await wait_heads(opened, 30)
-    await asyncio.sleep(1.0)
-    rss_per_watch = (tree_rss_kb(rss_of.pid) - before) / watches
+    opened, heads, rss_per_watch = await _open_weighed(rss_of, port, WATCH_PATH, watches)
     sent: dict[str, int] = {}
     await _fire(fake_port, f"ev-{tag}", events, 0.25, sent)
     expected = watches * events
@@ -128,11 +135,7 @@ async def _idle_floor(svc: Service, watches: int) -> float:
     for w in warm:
         w.close()
     await asyncio.sleep(1.0)
-    before = tree_rss_kb(svc.pid)
-    opened = await open_watches(svc.port, "/", watches)
-    await wait_heads(opened, 30)
-    await asyncio.sleep(1.0)
-    per_watch = (tree_rss_kb(svc.pid) - before) / watches
+    opened, _heads, per_watch = await _open_weighed(svc, svc.port, "/", watches)
     for w in opened:
         w.close()
     await asyncio.sleep(0.2)
