@@ -23,10 +23,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fakekube import decode, discovery, errors, managed, objects, openapi, patch, proxy, tables
+from fakekube import decode, discovery, errors, managed, objects, patch, proxy, tables
+from fakekube.crd import CustomResourceDefinition
+from fakekube.crds import Registry, crd_document, load_sources, prepare_crd
 from fakekube.errors import ApiError
 from fakekube.http import Receive, Request, Scope, Send, respond, respond_error, respond_json
-from fakekube.resources import ALL_TYPES, NAMESPACES, ResourceType, lookup
+from fakekube.openapi import OpenAPI
+from fakekube.resources import CRDS, NAMESPACES, ResourceType
 from fakekube.schemas import Schemas, warning_header
 from fakekube.selectors import (
     FieldSelector,
@@ -123,7 +126,8 @@ class FakeKube:
     changed while serving. ``bookmark_interval`` (seconds) is how often an idle watch with
     ``allowWatchBookmarks`` gets a BOOKMARK; ``watch_timeout`` the default watch duration (s);
     ``schemas`` turns CRD schema pruning/defaulting/validation of Ray objects on;
-    ``namespace_finalize_delay`` is how long (s) a deleted namespace stays Terminating at least."""
+    ``namespace_finalize_delay`` is how long (s) a deleted namespace stays Terminating at least;
+    ``registry`` the served kinds (:class:`fakekube.crds.Registry`, built-in kinds only by default)."""
 
     def __init__(
         self,
@@ -133,8 +137,13 @@ class FakeKube:
         watch_timeout: float = 1800.0,
         schemas: bool = True,
         namespace_finalize_delay: float = 1.0,
+        registry: Registry | None = None,
     ) -> None:
         self.store = store
+        #: The served kinds (built-in + installed CRDs), kept in step with the stored CRDs.
+        self.registry = registry or Registry()
+        self.registry.follow(store)
+        self.openapi = OpenAPI(self.registry)
         self.namespace_finalize_delay = namespace_finalize_delay
         self._ns_finalize_at: dict[str, float] = {}
         self.schemas = Schemas() if schemas else None
@@ -166,6 +175,7 @@ class FakeKube:
         try:
             await self._dispatch(req, send_with_warnings)
         except ApiError as e:
+            req.warnings.extend(e.warnings)
             if e.plain:
                 await respond(send_with_warnings, e.code, e.message.encode(), b"text/plain; charset=utf-8")
             else:
@@ -198,6 +208,9 @@ class FakeKube:
             await respond_json(send, 200, discovery.version_info())
             return
         segs = [s for s in path.split("/") if s]
+        if segs == ["openapi", "v2"]:
+            await respond(send, 200, self.openapi.v2_doc())
+            return
         if segs[:2] == ["openapi", "v3"]:
             await self._openapi(send, segs[2:])
             return
@@ -214,13 +227,13 @@ class FakeKube:
 
     async def _openapi(self, send: Send, rest: list[str]) -> None:
         if not rest:
-            await respond(send, 200, openapi.root_doc())
+            await respond(send, 200, self.openapi.root_doc())
             return
         doc = None
         if rest[0] == "api" and len(rest) == 2:
-            doc = openapi.group_version_doc("", rest[1])
+            doc = self.openapi.group_version_doc("", rest[1])
         elif rest[0] == "apis" and len(rest) == 3:
-            doc = openapi.group_version_doc(rest[1], rest[2])
+            doc = self.openapi.group_version_doc(rest[1], rest[2])
         if doc is None:
             raise errors.page_not_found()
         await respond(send, 200, doc)
@@ -230,12 +243,13 @@ class FakeKube:
             host = req.headers.get("host", "127.0.0.1")
             return discovery.api_versions(host)
         if segs == ["apis"]:
-            return discovery.api_group_list()
+            return discovery.api_group_list(self.registry)
         if segs[0] == "apis" and len(segs) == 2:
-            return discovery.api_group(segs[1]) or _raise(errors.path_not_found())
+            return discovery.api_group(self.registry, segs[1]) or _raise(errors.path_not_found())
         if (segs[0] == "api" and len(segs) == 2) or (segs[0] == "apis" and len(segs) == 3):
             group, version = ("", segs[1]) if segs[0] == "api" else (segs[1], segs[2])
-            return discovery.api_resource_list(group, version) or _raise(errors.path_not_found())
+            found = discovery.api_resource_list(self.registry, group, version)
+            return found or _raise(errors.path_not_found())
         return None
 
     def _route(self, segs: list[str], path: str) -> Target:
@@ -252,7 +266,7 @@ class FakeKube:
             ns, plural, tail = rest[1], rest[2], rest[3:]
         else:
             plural, tail = rest[0], rest[1:]
-        rt = lookup(group, version, plural)
+        rt = self.registry.lookup(group, version, plural)
         # Unknown paths under a served group fall through to the apiserver's plain-text 404; the
         # core group (go-restful) answers a Status.
         missing = errors.page_not_found() if group else errors.path_not_found()
@@ -278,6 +292,8 @@ class FakeKube:
             await self._proxy(req, send, t)
             return
         verb = _request_verb(req, t)
+        if t.rt.deprecation:
+            req.warnings.insert(0, t.rt.deprecation)  # sent on every request to the version, first
         handlers: dict[str, Callable[[Request, Send, Target], Awaitable[None]]] = {
             "get": self._get,
             "list": self._list,
@@ -317,7 +333,7 @@ class FakeKube:
     # -- helpers -------------------------------------------------------------------------------
 
     def _render(self, rt: ResourceType) -> Callable[[Stored], bytes]:
-        if rt.storage:  # shared storage: converted per served version
+        if rt.converted:  # shared storage or another stored version: converted per served version
             return lambda s: dumps(objects.from_storage(rt, s.obj))
         return lambda s: s.raw
 
@@ -363,6 +379,8 @@ class FakeKube:
     def _schema_hook(self, req: Request, rt: ResourceType) -> objects.SchemaHook | None:
         """The CRD schema check of a write of ``rt`` (None for built-in kinds or when disabled);
         its warnings go to the response's ``Warning`` headers."""
+        if rt is CRDS:
+            return lambda obj, old: prepare_crd(obj, old, objects.now())
         if self.schemas is None or not rt.custom:
             return None
         schemas = self.schemas
@@ -676,6 +694,10 @@ class FakeKube:
             return self.store.replace(rt.storage_key, key, obj), False
         if dry:
             return old, True
+        if rt is CRDS:
+            # The CRD's objects go first (its customresourcecleanup finalizer), then the CRD.
+            for k, _ in list(self.store.scan(meta["name"])):
+                self.store.delete(meta["name"], k)
         gone = self.store.delete(rt.storage_key, key)
         self._after_delete(namespace)
         return gone, True
@@ -708,7 +730,7 @@ class FakeKube:
         if ns is None or ns.obj.get("status", {}).get("phase") != "Terminating":
             return
         seen: set[str] = set()
-        for rt in ALL_TYPES:
+        for rt in self.registry.types():
             if not rt.namespaced or rt.storage_key in seen:
                 continue
             seen.add(rt.storage_key)
@@ -725,7 +747,7 @@ class FakeKube:
             return
         if self._ns_finalize_at.get(namespace, 0.0) > time.monotonic():
             return  # the controller has not run yet; it calls back here
-        for rt in ALL_TYPES:
+        for rt in self.registry.types():
             if rt.namespaced and next(iter(self.store.scan(rt.storage_key, namespace + "/")), None):
                 return
         self._ns_finalize_at.pop(namespace, None)
@@ -1047,6 +1069,7 @@ def create_app(
     watch_timeout: float = 1800.0,
     schemas: bool = True,
     namespace_finalize_delay: float = 1.0,
+    crds: Iterable[Any] = (),
 ) -> FakeKube:
     """Build a fakekube ASGI app with an empty store holding only ``namespaces``.
 
@@ -1054,9 +1077,24 @@ def create_app(
     ``history_size``: how many changes are kept for watch resumption and paging snapshots.
     ``bookmark_interval``/``watch_timeout``: seconds (see :class:`FakeKube`).
     ``namespace_finalize_delay``: seconds a deleted namespace stays Terminating before it goes.
-    ``schemas``: prune, default and validate Ray objects against the bundled CRDs (:mod:`fakekube.schemas`).
+    ``schemas``: prune, default and validate custom resources against their CRD schemas.
+    ``crds``: CRD sources (files, directories, YAML/JSON text, dicts or parsed
+    :class:`~fakekube.crd.CustomResourceDefinition`) installed at start after the bundled Ray CRDs,
+    replacing those of the same name (e.g. the official KubeRay CRDs); ValueError when one is invalid.
     """
+    from fakekube.crd import builtin_crds
+
     store = Store(history_size=history_size)
+    registry = Registry()
+    crds = list(crds)
+    given = [c for c in crds if isinstance(c, CustomResourceDefinition)]
+    given += load_sources([c for c in crds if not isinstance(c, CustomResourceDefinition)])
+    names = {c.name for c in given}
+    now = objects.now()
+    for crd in [*(c for c in builtin_crds() if c.name not in names), *given]:
+        registry.install(crd)
+        doc = objects.prepare_create(CRDS, None, crd_document(crd, now))
+        store.create(CRDS.storage_key, crd.name, doc)
     for ns in namespaces:
         obj = objects.prepare_create(
             NAMESPACES, None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
@@ -1065,5 +1103,5 @@ def create_app(
     # Like a freshly started watch cache: history begins now, older resourceVersions are 410.
     store.compacted_rv = store.rv
     return FakeKube(
-        store, service_backends, bookmark_interval, watch_timeout, schemas, namespace_finalize_delay
+        store, service_backends, bookmark_interval, watch_timeout, schemas, namespace_finalize_delay, registry
     )

@@ -1,4 +1,8 @@
-"""The ``fakekube`` command: ``fakekube serve --host H --port P [--service-backend NS/NAME=URL ...]``.
+"""The ``fakekube`` command: ``fakekube serve --host H --port P [--service-backend NS/NAME=URL ...]
+[--crd FILE_OR_DIR ...]``.
+
+``--crd`` installs CustomResourceDefinitions at start (YAML/JSON files or directories of them),
+replacing the bundled Ray CRDs of the same name; an invalid CRD exits with status 1.
 
 Serves :func:`fakekube.create_app` with granian's embedded (in-process, single event loop)
 server, prints ``fakekube serving on http://H:P`` once listening, and runs until SIGINT/SIGTERM.
@@ -12,6 +16,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from fakekube.app import create_app
 
@@ -48,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="changes kept for watch resumption and paging (default 10000)",
     )
     s.add_argument(
+        "--crd",
+        action="append",
+        default=[],
+        metavar="FILE_OR_DIR",
+        help="install the CustomResourceDefinitions of a YAML/JSON file or directory (repeatable)",
+    )
+    s.add_argument(
         "--no-schemas",
         action="store_true",
         help="do not prune/default/validate Ray objects against the bundled CRD schemas",
@@ -57,14 +69,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def serve(
-    host: str, port: int, backends: dict[str, str], history_size: int, log_level: str, schemas: bool = True
+    host: str,
+    port: int,
+    backends: dict[str, str],
+    history_size: int,
+    log_level: str,
+    schemas: bool = True,
+    crds: Sequence[str] = (),
 ) -> None:
-    """Run the server until SIGINT/SIGTERM."""
+    """Run the server until SIGINT/SIGTERM; ``crds`` are CRD files/directories to install."""
     from granian.constants import Interfaces
     from granian.log import LogLevels
     from granian.server.embed import Server
 
-    app = create_app(service_backends=backends, history_size=history_size, schemas=schemas)
+    paths = [Path(c) for c in crds]
+    app = create_app(service_backends=backends, history_size=history_size, schemas=schemas, crds=paths)
     url = f"http://{host}:{port}"
     app.on_startup.append(lambda: print(f"fakekube serving on {url}", flush=True))
     server = Server(
@@ -95,9 +114,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args.history_size,
                     args.log_level,
                     not args.no_schemas,
+                    args.crd,
                 )
             )
-        except OSError as e:
+        except (OSError, ValueError) as e:
             print(f"fakekube: {e}", file=sys.stderr)
             return 1
         return 0

@@ -114,10 +114,16 @@ def to_object(rt: ResourceType, obj: Any, body: bytes) -> JSON:
         raise _unrecognized(rt, f"Object 'Kind' is missing in '{raw}'", body)
     api_version = obj.get("apiVersion") or ("" if rt.custom else rt.api_version)
     if api_version != rt.api_version:
-        raise errors.bad_request(
+        err = errors.bad_request(
             f"the API version in the data ({api_version}) does not match the expected API version "
             f"({rt.api_version})"
         )
+        if rt.custom:
+            # A custom resource of an unserved version decodes with no schema: the real server warns
+            # that every field besides the type and object meta is unknown.
+            extra = [k for k in obj if k not in ("apiVersion", "kind", "metadata")]
+            err.warnings = [f'unknown field "{k}"' for k in extra]
+        raise err
     kind = kind or rt.kind
     cannot = f'{kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
     if kind != rt.kind and not rt.custom:

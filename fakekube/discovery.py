@@ -2,9 +2,10 @@
 ``/api/v1`` and ``/version``, in the legacy (unaggregated) shapes of ``meta/v1`` ``APIVersions``,
 ``APIGroupList``, ``APIGroup`` and ``APIResourceList``.
 
-fakekube serves no aggregated discovery (``apidiscovery.k8s.io/v2``); clients that ask for it
-with ``Accept`` also accept ``application/json`` and fall back to these documents, as they do with
-an apiserver that predates aggregated discovery.
+The served groups and resources come from a :class:`fakekube.crds.Registry` (built-in kinds
+plus installed CRDs); a group's versions are listed preferred first, in kube-aware version order
+(``ray.io``: ``v1``, then ``v1alpha1``). Aggregated discovery (``apidiscovery.k8s.io/v2``) is in
+:mod:`fakekube.aggregated`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import base64
 import hashlib
 from typing import Any
 
-from fakekube.resources import ALL_TYPES, BY_GROUP_VERSION, ResourceType
+from fakekube.crds import Registry
+from fakekube.resources import ResourceType
 
 JSON = dict[str, Any]
 
@@ -45,17 +47,9 @@ def api_versions(server_address: str) -> JSON:
     }
 
 
-def _groups() -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for rt in ALL_TYPES:
-        if rt.group and rt.version not in out.setdefault(rt.group, []):
-            out[rt.group].append(rt.version)
-    return out
-
-
-def api_group(group: str) -> JSON | None:
+def api_group(registry: Registry, group: str) -> JSON | None:
     """``/apis/{group}``: an ``APIGroup``, or None when not served."""
-    versions = _groups().get(group)
+    versions = registry.group_versions().get(group)
     if not versions:
         return None
     gvs = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
@@ -68,9 +62,9 @@ def api_group(group: str) -> JSON | None:
     }
 
 
-def api_group_list() -> JSON:
+def api_group_list(registry: Registry) -> JSON:
     """``/apis``: every served non-core group."""
-    groups = [api_group(g) for g in sorted(_groups())]
+    groups = [api_group(registry, g) for g in sorted(registry.group_versions())]
     return {
         "kind": "APIGroupList",
         "apiVersion": "v1",
@@ -82,7 +76,8 @@ def _hash(rt: ResourceType) -> str:
     """storageVersionHash: base64 of the first 8 bytes of sha256("group/version/Kind") of the
     storage version (``apiserver/pkg/endpoints/discovery.StorageVersionHash``)."""
     group = "" if rt.storage == "events" else rt.group  # events.k8s.io Events are stored as core v1
-    digest = hashlib.sha256(f"{group}/{rt.version}/{rt.kind}".encode()).digest()[:8]
+    version = rt.stored_version or rt.version
+    digest = hashlib.sha256(f"{group}/{version}/{rt.kind}".encode()).digest()[:8]
     return base64.b64encode(digest).decode()
 
 
@@ -106,9 +101,9 @@ def _entry(rt: ResourceType) -> JSON:
     return e
 
 
-def api_resource_list(group: str, version: str) -> JSON | None:
+def api_resource_list(registry: Registry, group: str, version: str) -> JSON | None:
     """``/apis/{group}/{version}`` or ``/api/v1``: an ``APIResourceList``, or None when not served."""
-    types = BY_GROUP_VERSION.get((group, version))
+    types = registry.group_version(group, version)
     if not types:
         return None
     resources: list[JSON] = []

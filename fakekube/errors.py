@@ -25,6 +25,8 @@ class ApiError(Exception):
         super().__init__(message)
         #: Answer with ``message`` as text/plain instead of a Status (the mux's own 404).
         self.plain = plain
+        #: ``Warning`` header texts sent with the error (e.g. unknown fields of an undecodable body).
+        self.warnings: list[str] = []
         #: ``metadata.continue`` of the Status (a 410 for an expired continue token).
         self.list_continue = ""
         self.code = code

@@ -353,7 +353,10 @@ _EVENT_RENAMES = (
 
 
 def to_storage(rt: ResourceType, obj: JSON) -> JSON:
-    """Convert a request object of ``rt`` to the stored form (events.k8s.io Events are stored as core v1)."""
+    """Convert a request object of ``rt`` to the stored form (events.k8s.io Events are stored as core v1;
+    a custom resource of a non-storage version gets the storage version's ``apiVersion``)."""
+    if rt.stored_version and rt.stored_version != rt.version:
+        return {**obj, "apiVersion": f"{rt.group}/{rt.stored_version}"}
     if rt is not EVENTS_V1:
         return obj
     out = {k: v for k, v in obj.items() if k not in {n for _, n in _EVENT_RENAMES}}
@@ -365,7 +368,10 @@ def to_storage(rt: ResourceType, obj: JSON) -> JSON:
 
 
 def from_storage(rt: ResourceType, obj: JSON) -> JSON:
-    """Convert a stored object to the form ``rt`` serves (identity except for events.k8s.io Events)."""
+    """Convert a stored object to the form ``rt`` serves: events.k8s.io Events renamed; a custom
+    resource served in a non-storage version with ``apiVersion`` rewritten (conversion strategy None)."""
+    if rt.stored_version and rt.stored_version != rt.version:
+        return {**obj, "apiVersion": rt.api_version}
     if rt is not EVENTS_V1:
         return obj
     out = {k: v for k, v in obj.items() if k not in {c for c, _ in _EVENT_RENAMES}}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from fakekube import validation
 
@@ -61,6 +62,7 @@ class PrinterColumn:
     json_path: str
     description: str = ""
     priority: int = 0
+    format: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,15 @@ class ResourceType:
     field_label_error: str = "field label not supported: {label}"
     name_validator: validation.NameValidator = validation.dns1123_subdomain
     printer_columns: tuple[PrinterColumn, ...] = ()
+    #: The ``listKind`` when it is not ``kind + "List"`` (a CRD may name its own).
+    list_kind_name: str = ""
+    #: The version objects are stored in when it differs from ``version`` (a CRD's storage
+    #: version; requests to other served versions get ``apiVersion`` rewritten, strategy None).
+    stored_version: str = ""
+    #: The Warning text every request to this version gets (a deprecated CRD version).
+    deprecation: str | None = None
+    #: The :class:`fakekube.crd.CustomResourceDefinition` this resource comes from, if any.
+    crd: Any = field(default=None, compare=False, repr=False)
 
     @property
     def api_version(self) -> str:
@@ -99,7 +110,7 @@ class ResourceType:
     @property
     def list_kind(self) -> str:
         """The list kind, e.g. ``RayClusterList``."""
-        return self.kind + "List"
+        return self.list_kind_name or self.kind + "List"
 
     @property
     def group_resource(self) -> str:
@@ -112,6 +123,11 @@ class ResourceType:
         return f"{self.kind}.{self.group}" if self.group else self.kind
 
     @property
+    def converted(self) -> bool:
+        """Whether served objects differ from stored ones (shared storage or another stored version)."""
+        return bool(self.storage) or self.stored_version not in ("", self.version)
+
+    @property
     def storage_key(self) -> str:
         """The key of this resource's objects in the store."""
         return self.storage or self.group_resource
@@ -121,79 +137,6 @@ def _default_meta_error() -> str:
     # runtime.DefaultMetaV1FieldSelectorConversion's text.
     return '"{label}" is not a known field selector: only "metadata.name", "metadata.namespace"'
 
-
-def _ray(kind: str, plural: str, short: tuple[str, ...], columns: tuple[PrinterColumn, ...]) -> ResourceType:
-    return ResourceType(
-        group="ray.io",
-        version="v1",
-        plural=plural,
-        singular=kind.lower(),
-        kind=kind,
-        custom=True,
-        subresources=frozenset({"status"}),
-        short_names=short,
-        categories=("all",),
-        printer_columns=columns,
-    )
-
-
-_AGE = PrinterColumn("age", "date", ".metadata.creationTimestamp")
-_S = "string"
-
-# The v1 printer columns of the KubeRay CRDs (ray-operator/config/crd/bases/ray.io_*.yaml).
-RAY_TYPES: tuple[ResourceType, ...] = (
-    _ray(
-        "RayCluster",
-        "rayclusters",
-        (),
-        (
-            PrinterColumn("desired workers", "integer", ".status.desiredWorkerReplicas"),
-            PrinterColumn("available workers", "integer", ".status.availableWorkerReplicas"),
-            PrinterColumn("cpus", _S, ".status.desiredCPU"),
-            PrinterColumn("memory", _S, ".status.desiredMemory"),
-            PrinterColumn("gpus", _S, ".status.desiredGPU"),
-            PrinterColumn("tpus", _S, ".status.desiredTPU", priority=1),
-            PrinterColumn("status", _S, ".status.state"),
-            _AGE,
-            PrinterColumn("head pod IP", _S, ".status.head.podIP", priority=1),
-            PrinterColumn("head service IP", _S, ".status.head.serviceIP", priority=1),
-        ),
-    ),
-    _ray(
-        "RayJob",
-        "rayjobs",
-        (),
-        (
-            PrinterColumn("job status", _S, ".status.jobStatus"),
-            PrinterColumn("deployment status", _S, ".status.jobDeploymentStatus"),
-            PrinterColumn("ray cluster name", _S, ".status.rayClusterName"),
-            PrinterColumn("start time", _S, ".status.startTime"),
-            PrinterColumn("end time", _S, ".status.endTime"),
-            _AGE,
-        ),
-    ),
-    _ray(
-        "RayService",
-        "rayservices",
-        (),
-        (
-            PrinterColumn("service status", _S, ".status.serviceStatus"),
-            PrinterColumn("num serve endpoints", _S, ".status.numServeEndpoints"),
-        ),
-    ),
-    _ray(
-        "RayCronJob",
-        "raycronjobs",
-        (),
-        (
-            PrinterColumn("schedule", _S, ".spec.schedule"),
-            PrinterColumn("timezone", _S, ".spec.timeZone"),
-            PrinterColumn("last schedule", "date", ".status.lastScheduleTime"),
-            _AGE,
-            PrinterColumn("suspend", "boolean", ".spec.suspend"),
-        ),
-    ),
-)
 
 NAMESPACES = ResourceType(
     group="",
@@ -251,7 +194,20 @@ EVENTS_V1 = ResourceType(
     field_labels=_EVENTS_V1_FIELDS,
 )
 
-ALL_TYPES: tuple[ResourceType, ...] = (*RAY_TYPES, NAMESPACES, CONFIGMAPS, SERVICES, CORE_EVENTS, EVENTS_V1)
+CRDS = ResourceType(
+    group="apiextensions.k8s.io",
+    version="v1",
+    plural="customresourcedefinitions",
+    singular="customresourcedefinition",
+    kind="CustomResourceDefinition",
+    namespaced=False,
+    subresources=frozenset({"status"}),
+    short_names=("crd", "crds"),
+    categories=("api-extensions",),
+)
+
+#: The built-in (non-CRD) kinds; custom resources come from CRDs (:mod:`fakekube.crds`).
+ALL_TYPES: tuple[ResourceType, ...] = (NAMESPACES, CONFIGMAPS, SERVICES, CORE_EVENTS, EVENTS_V1, CRDS)
 
 #: (group, version) → {plural → ResourceType}
 BY_GROUP_VERSION: dict[tuple[str, str], dict[str, ResourceType]] = {}

@@ -1,10 +1,10 @@
 """CRD schema handling of custom resource writes, through :mod:`fakekube.crd`.
 
-For each write of a ``ray.io`` object the body is pruned of unknown fields, defaulted and
-validated against the project's bundled Ray CRDs (OpenAPI schema, list types, CEL rules), as the
-apiextensions-apiserver does (``customresource_handler.go``, ``strategy.go``). The request's
-``fieldValidation`` decides what unknown fields do: ``Strict`` → 400, ``Warn`` (default) →
-``Warning`` response headers, ``Ignore`` → silently dropped.
+For each write of a custom resource the body is pruned of unknown fields, defaulted and
+validated against its CRD (OpenAPI schema, list types, CEL rules; the bundled Ray CRDs unless
+others were installed), as the apiextensions-apiserver does (``customresource_handler.go``,
+``strategy.go``). The request's ``fieldValidation`` decides what unknown fields do:
+``Strict`` → 400, ``Warn`` (default) → ``Warning`` response headers, ``Ignore`` → silently dropped.
 """
 
 from __future__ import annotations
@@ -28,23 +28,13 @@ class SchemaOutcome:
 
 
 class Schemas:
-    """The bundled Ray CRDs by plural; :meth:`check` applies them. Loading takes ~0.1 s, so the
-    CRDs are read on first use."""
-
-    def __init__(self) -> None:
-        self._crds: dict[str, Any] | None = None
-
-    def _crd(self, rt: ResourceType) -> Any:
-        if self._crds is None:
-            from fakekube.crd import builtin_crds
-
-            self._crds = {c.group + "/" + c.names.plural: c for c in builtin_crds()}
-        return self._crds.get(rt.group + "/" + rt.plural)
+    """Applies a custom resource's CRD (``ResourceType.crd``, see :mod:`fakekube.crds`) to its writes."""
 
     def check(self, rt: ResourceType, obj: JSON, old: JSON | None, field_validation: str) -> SchemaOutcome:
-        """Prune, default and validate ``obj`` (not modified); raise 400 for a ``Strict`` unknown
-        field or an undecodable embedded ``metadata``. Kinds without a CRD pass unchanged."""
-        crd = None if not rt.custom else self._crd(rt)
+        """Prune, default and validate ``obj`` (not modified) against ``rt``'s version of its CRD;
+        raise 400 for a ``Strict`` unknown field or an undecodable embedded ``metadata``. Kinds
+        without a CRD pass unchanged."""
+        crd = rt.crd if rt.custom else None
         if crd is None:
             return SchemaOutcome(obj)
         from fakekube.crd import validate_object

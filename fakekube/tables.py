@@ -109,7 +109,7 @@ def _columns(rt: ResourceType) -> list[JSON]:
                 {
                     "name": c.name,
                     "type": c.type,
-                    "format": "",
+                    "format": c.format,
                     "description": c.description
                     or f"Custom resource definition column (in JSONPath format): {c.json_path}",
                     "priority": c.priority,

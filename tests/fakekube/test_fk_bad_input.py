@@ -11,14 +11,13 @@ from conftest import RC_PATH, raycluster
 from fk_client import AsgiClient
 
 from fakekube import FakeKube
-from fakekube.resources import ALL_TYPES
 
 CM_PATH = "/api/v1/namespaces/default/configmaps"
 
 
 def state(app: FakeKube) -> tuple[int, dict[str, list[bytes]]]:
     """The store's resourceVersion and every stored object's bytes."""
-    keys = {rt.storage_key for rt in ALL_TYPES}
+    keys = {rt.storage_key for rt in app.registry.types()}
     return app.store.rv, {k: [s.raw for _, s in app.store.scan(k)] for k in sorted(keys)}
 
 

@@ -1,0 +1,239 @@
+"""CustomResourceDefinitions drive what fakekube serves: the CRD REST API, ``create_app(crds=...)``,
+served versions (v1alpha1 from the same objects), names, printer columns, selectable fields,
+discovery and OpenAPI built from the CRDs."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import RC_PATH, raycluster
+from fk_client import AsgiClient
+
+from fakekube import FakeKube, create_app
+
+CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+WIDGETS = "/apis/example.com/v1/namespaces/default/widgets"
+
+
+def widget_crd(**names: Any) -> dict[str, Any]:
+    """A small namespaced CRD ``widgets.example.com`` (v1 served+storage, v1beta1 served), with a
+    printer column (priority 1), a selectable field, short names and a category."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "required": ["color"],
+                "properties": {
+                    "color": {"type": "string", "enum": ["red", "blue"]},
+                    "size": {"type": "integer", "default": 3},
+                },
+            },
+            "status": {"type": "object", "properties": {"phase": {"type": "string"}}},
+        },
+    }
+    version = {
+        "name": "v1",
+        "served": True,
+        "storage": True,
+        "schema": {"openAPIV3Schema": schema},
+        "subresources": {"status": {}},
+        "additionalPrinterColumns": [
+            {"name": "Color", "type": "string", "jsonPath": ".spec.color"},
+            {"name": "Size", "type": "integer", "jsonPath": ".spec.size", "priority": 1},
+        ],
+        "selectableFields": [{"jsonPath": ".spec.color"}],
+    }
+    beta = {**copy.deepcopy(version), "name": "v1beta1", "storage": False, "deprecated": True}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {
+                "plural": "widgets",
+                "kind": "Widget",
+                "shortNames": ["wd"],
+                "categories": ["all"],
+                **names,
+            },
+            "versions": [version, beta],
+        },
+    }
+
+
+def widget(name: str, color: str = "red", version: str = "v1") -> dict[str, Any]:
+    return {
+        "apiVersion": f"example.com/{version}",
+        "kind": "Widget",
+        "metadata": {"name": name},
+        "spec": {"color": color},
+    }
+
+
+def test_crd_post_serves_the_kind_with_its_names_columns_fields_and_schema(client: AsgiClient) -> None:
+    r = client.post(CRD_PATH, widget_crd())
+    assert r.status == 201, r.body
+    crd = r.json()
+    conditions = {c["type"]: c["status"] for c in crd["status"]["conditions"]}
+    assert conditions == {"NamesAccepted": "True", "Established": "True"}
+    assert crd["status"]["acceptedNames"]["listKind"] == "WidgetList"
+    assert crd["status"]["storedVersions"] == ["v1"]
+    assert crd["spec"]["names"]["singular"] == "widget"
+    assert crd["spec"]["conversion"] == {"strategy": "None"}
+
+    # discovery: both versions, v1 preferred, names from the CRD
+    group = client.get("/apis/example.com").json()
+    assert [v["version"] for v in group["versions"]] == ["v1", "v1beta1"]
+    res = {x["name"]: x for x in client.get("/apis/example.com/v1").json()["resources"]}
+    assert set(res) == {"widgets", "widgets/status"}
+    assert res["widgets"]["shortNames"] == ["wd"] and res["widgets"]["categories"] == ["all"]
+
+    # the schema applies: default filled, enum enforced
+    made = client.post(WIDGETS, widget("w1"))
+    assert made.status == 201 and made.json()["spec"]["size"] == 3
+    bad = client.post(WIDGETS, widget("w2", color="green"))
+    assert bad.status == 422 and bad.json()["details"]["causes"][0]["field"] == "spec.color"
+    assert client.post(WIDGETS, widget("w3", color="blue")).status == 201
+
+    # selectableFields are field selectors; other fields are refused
+    names = [
+        i["metadata"]["name"] for i in client.get(WIDGETS, fieldSelector="spec.color=blue").json()["items"]
+    ]
+    assert names == ["w3"]
+    assert client.get(WIDGETS, fieldSelector="spec.size=3").status == 400
+
+    # Table: Name, then the printer columns with their priority
+    table = client.request(
+        "GET", WIDGETS, headers={"accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}
+    ).json()
+    assert [(c["name"], c["priority"]) for c in table["columnDefinitions"]] == [
+        ("Name", 0),
+        ("Color", 0),
+        ("Size", 1),
+    ]
+    assert [row["cells"] for row in table["rows"]] == [["w1", "red", 3], ["w3", "blue", 3]]
+
+    # the CRD is readable and listable like any object
+    got = client.get(CRD_PATH + "/widgets.example.com").json()
+    assert got["metadata"]["uid"] == crd["metadata"]["uid"]
+    listed = {i["metadata"]["name"] for i in client.get(CRD_PATH).json()["items"]}
+    assert {"widgets.example.com", "rayclusters.ray.io", "rayjobs.ray.io"} <= listed
+
+
+def test_crd_yaml_body_and_delete_removes_objects_and_kind(client: AsgiClient, app: FakeKube) -> None:
+    r = client.post(CRD_PATH, yaml.safe_dump(widget_crd()), content_type="application/yaml")
+    assert r.status == 201, r.body
+    assert client.post(WIDGETS, widget("w1")).status == 201
+    assert client.request("DELETE", CRD_PATH + "/widgets.example.com").status == 200
+    assert app.store.count("widgets.example.com") == 0
+    assert client.get(WIDGETS).status == 404
+    assert client.get("/apis/example.com").status == 404
+    assert client.get(CRD_PATH + "/widgets.example.com").status == 404
+    # installed again, the kind starts empty
+    assert client.post(CRD_PATH, widget_crd()).status == 201
+    assert client.get(WIDGETS).json()["items"] == []
+
+
+def test_invalid_crd_is_422_and_changes_nothing(client: AsgiClient, app: FakeKube) -> None:
+    bad = widget_crd(plural="Widgets")
+    rv = app.store.rv
+    r = client.post(CRD_PATH, bad)
+    assert r.status == 422
+    body = r.json()
+    assert body["reason"] == "Invalid" and body["details"]["kind"] == "CustomResourceDefinition"
+    fields = {c["field"] for c in body["details"]["causes"]}
+    assert {"metadata.name", "spec.names.plural"} <= fields
+    assert app.store.rv == rv and client.get("/apis/example.com").status == 404
+
+
+def test_crd_update_changes_the_served_api(client: AsgiClient) -> None:
+    crd = client.post(CRD_PATH, widget_crd()).json()
+    crd["spec"]["versions"][0]["additionalPrinterColumns"] = []
+    r = client.request("PUT", CRD_PATH + "/widgets.example.com", crd)
+    assert r.status == 200, r.body
+    table = client.request(
+        "GET", WIDGETS, headers={"accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}
+    ).json()
+    # a version without printer columns gets Age (apiextensions tableconvertor)
+    assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Age"]
+
+
+def test_v1alpha1_is_served_from_the_same_objects_with_a_deprecation_warning(client: AsgiClient) -> None:
+    assert client.post(RC_PATH, raycluster("a")).status == 201
+    alpha = RC_PATH.replace("/v1/", "/v1alpha1/")
+    r = client.get(alpha + "/a")
+    assert r.status == 200 and r.json()["apiVersion"] == "ray.io/v1alpha1"
+    # the bundled CRD's deprecationWarning
+    deprecated = "ray.io/v1alpha1 RayCluster is deprecated; use ray.io/v1 RayCluster"
+    assert r.headers["warning"] == f'299 - "{deprecated}"'
+    listed = client.get(alpha).json()
+    assert listed["apiVersion"] == "ray.io/v1alpha1" and listed["items"][0]["apiVersion"] == "ray.io/v1alpha1"
+    body = raycluster("b")
+    body["apiVersion"] = "ray.io/v1alpha1"
+    r = client.post(alpha, body)
+    assert r.status == 201 and r.json()["apiVersion"] == "ray.io/v1alpha1"
+    stored = client.get(RC_PATH + "/b").json()
+    assert stored["apiVersion"] == "ray.io/v1" and "warning" not in client.get(RC_PATH + "/b").headers
+    # a v1 body posted to the v1alpha1 URL is refused as the real server does
+    assert client.post(alpha, raycluster("c")).status == 400
+
+
+def test_unserved_api_version_in_body_is_400_with_unknown_field_warning(client: AsgiClient) -> None:
+    body = raycluster("rc")
+    body["apiVersion"] = "ray.io/v2"
+    r = client.post(RC_PATH, body)
+    assert r.status == 400 and r.json()["reason"] == "BadRequest"
+    assert r.headers["warning"] == '299 - "unknown field \\"spec\\""'
+
+
+def test_openapi_v3_index_and_schema_come_from_the_crds(client: AsgiClient) -> None:
+    paths = client.get("/openapi/v3").json()["paths"]
+    assert {"apis/ray.io/v1", "apis/ray.io/v1alpha1", "apis/apiextensions.k8s.io/v1"} <= set(paths)
+    doc = client.get("/openapi/v3/apis/ray.io/v1").json()
+    rc = doc["components"]["schemas"]["io.ray.v1.RayCluster"]
+    assert rc["x-kubernetes-group-version-kind"] == [
+        {"group": "ray.io", "version": "v1", "kind": "RayCluster"}
+    ]
+    head = rc["properties"]["spec"]["properties"]["headGroupSpec"]
+    assert "rayStartParams" in head["properties"]
+    patch_op = doc["paths"]["/apis/ray.io/v1/namespaces/{namespace}/rayclusters/{name}"]["patch"]
+    assert "application/strategic-merge-patch+json" not in patch_op["requestBody"]["content"]
+    client.post(CRD_PATH, widget_crd())
+    assert "apis/example.com/v1beta1" in client.get("/openapi/v3").json()["paths"]
+
+
+@pytest.fixture
+def official(kuberay_dir: Path) -> AsgiClient:
+    """A client of an app serving the official KubeRay CRDs (installed over the bundled ones)."""
+    return AsgiClient(create_app(crds=[kuberay_dir / "crds"]))
+
+
+def test_official_crds_replace_the_bundled_ones(official: AsgiClient, kuberay_dir: Path) -> None:
+    table = official.request(
+        "GET", RC_PATH, headers={"accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}
+    ).json()
+    # the official RayCluster CRD has a "tpus" column the bundled one does not
+    assert "tpus" in [c["name"] for c in table["columnDefinitions"]]
+    crd = official.get(CRD_PATH + "/rayclusters.ray.io").json()
+    assert crd["metadata"]["annotations"]["controller-gen.kubebuilder.io/version"]
+    assert official.post(RC_PATH, raycluster("a")).status == 201
+    # the official v1alpha1 RayJob has no printer columns: Name and Age
+    table = official.request(
+        "GET",
+        "/apis/ray.io/v1alpha1/namespaces/default/rayjobs",
+        headers={"accept": "application/json;as=Table;v=v1;g=meta.k8s.io"},
+    ).json()
+    assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Age"]
+    official.close()
+
+
+def test_create_app_refuses_an_invalid_crd() -> None:
+    with pytest.raises(ValueError, match=r"widgets\.example\.com"):
+        create_app(crds=[widget_crd(plural="Widgets")])
