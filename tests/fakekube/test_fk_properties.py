@@ -4,7 +4,6 @@ with any ``limit`` equals one unpaged list, also while writes happen between pag
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import hypothesis.strategies as st
@@ -14,72 +13,29 @@ from hypothesis import HealthCheck, given, settings
 
 from fakekube import create_app
 from fakekube.selectors import EVERYTHING, NO_FIELDS, SelectorError, parse_label_selector
+from fakekube.strategies import (
+    INVALID_LABEL_SELECTORS,
+    Operation,
+    Requirement,
+    label_requirements,
+    label_sets,
+    operations,
+)
 from fakekube.watch import WatchStream
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-KEYS = ["a", "b", "app.kubernetes.io/name", "x-1"]
-VALUES = ["", "v", "w", "1", "12", "x_y.z"]
 
 # ---------------------------------------------------------------------------------------------
-# label selectors: a reference model of requirements, rendered in the grammar's spellings
+# label selectors: a reference model of requirements (fakekube.strategies.Requirement), rendered
+# in the grammar's spellings
 
-
-@dataclass(frozen=True)
-class Req:
-    """A reference requirement: ``op`` in =, ==, !=, in, notin, exists, !, gt, lt."""
-
-    key: str
-    op: str
-    values: tuple[str, ...]
-
-    def render(self, ws: str) -> str:
-        if self.op == "exists":
-            return self.key
-        if self.op == "!":
-            return f"!{ws}{self.key}"
-        if self.op in ("in", "notin"):
-            return f"{self.key} {self.op}{ws}({ws}{(ws + ',' + ws).join(self.values)}{ws})"
-        sym = {"gt": ">", "lt": "<"}.get(self.op, self.op)
-        return f"{self.key}{ws}{sym}{ws}{self.values[0]}"
-
-    def matches(self, labels: dict[str, str]) -> bool:
-        has, v = self.key in labels, labels.get(self.key)
-        if self.op in ("=", "==", "in"):
-            return has and v in self.values
-        if self.op in ("!=", "notin"):
-            return not has or v not in self.values
-        if self.op == "exists":
-            return has
-        if self.op == "!":
-            return not has
-        if not has or not (v or "").lstrip("-").isdigit():
-            return False
-        return int(v or 0) > int(self.values[0]) if self.op == "gt" else int(v or 0) < int(self.values[0])
-
-
-def requirement() -> st.SearchStrategy[Req]:
-    key = st.sampled_from(KEYS)
-    return st.one_of(
-        st.builds(Req, key, st.sampled_from(["=", "==", "!="]), st.tuples(st.sampled_from(VALUES))),
-        st.builds(
-            Req,
-            key,
-            st.sampled_from(["in", "notin"]),
-            st.lists(st.sampled_from([v for v in VALUES if v]), min_size=1, max_size=3, unique=True).map(
-                tuple
-            ),
-        ),
-        st.builds(Req, key, st.sampled_from(["exists", "!"]), st.just(())),
-        st.builds(Req, key, st.sampled_from(["gt", "lt"]), st.tuples(st.sampled_from(["0", "5", "11"]))),
-    )
-
-
-labelsets = st.dictionaries(st.sampled_from(KEYS), st.sampled_from([*VALUES, "7", "30"]), max_size=4)
+Req = Requirement
+labelsets = label_sets()
 
 
 @SETTINGS
 @given(
-    reqs=st.lists(requirement(), max_size=4),
+    reqs=st.lists(label_requirements(), max_size=4),
     ws=st.sampled_from(["", " ", "  "]),
     sets=st.lists(labelsets, min_size=1, max_size=8),
 )
@@ -92,24 +48,14 @@ def test_valid_label_selectors_match_like_the_model(
         assert sel.matches(labels) == all(r.matches(labels) for r in reqs), (text, labels)
 
 
-# Mutations that the grammar rejects, each with the start of the apiserver's message.
-BREAKS: list[tuple[str, str]] = [
-    ("-bad=v", 'unable to parse requirement: <nil>: Invalid value: "-bad"'),
-    ("a=-v", 'unable to parse requirement: values[0][a]: Invalid value: "-v"'),
-    ("a in v", "unable to parse requirement: found 'v' expected: '('"),
-    ("a in (v w)", "unable to parse requirement: found 'w', expected: ',' or ')'"),
-    ("a ~ v", "unable to parse requirement: found '~', expected: in, notin, =, ==, !=, gt, lt"),
-    ("a>v", "unable to parse requirement: values[0]: Invalid value: \"v\": for 'Gt', 'Lt' operators"),
-    ("a=v=w", "found '=', expected: ',' or 'end of string'"),
-    ("(a)", "found '(', expected: !, identifier, or 'end of string'"),  # after ',': see below
-    ("!a=v", "found '=', expected: ',' or 'end of string'"),
-    ("a" * 64, "unable to parse requirement: <nil>: Invalid value"),
-]
+BREAKS = INVALID_LABEL_SELECTORS
 
 
 @SETTINGS
 @given(
-    prefix=st.lists(requirement(), max_size=2), broken=st.sampled_from(BREAKS), trailing_comma=st.booleans()
+    prefix=st.lists(label_requirements(), max_size=2),
+    broken=st.sampled_from(BREAKS),
+    trailing_comma=st.booleans(),
 )
 def test_invalid_label_selectors_are_rejected_with_the_parse_error(
     prefix: list[Req], broken: tuple[str, str], trailing_comma: bool
@@ -137,29 +83,12 @@ def test_invalid_label_selectors_are_rejected_with_the_parse_error(
 # ---------------------------------------------------------------------------------------------
 # operation sequences
 
-NAMES = ["r0", "r1", "r2"]
-op = st.one_of(
-    st.tuples(st.just("create"), st.sampled_from(NAMES), st.sampled_from(["", "1", "2"])),
-    st.tuples(st.just("label"), st.sampled_from(NAMES), st.sampled_from(["", "1", "2"])),
-    st.tuples(st.just("spec"), st.sampled_from(NAMES), st.sampled_from(["2.9.0", "2.10.0"])),
-    st.tuples(st.just("status"), st.sampled_from(NAMES), st.sampled_from(["ready", "failed"])),
-    st.tuples(st.just("delete"), st.sampled_from(NAMES), st.just("")),
-)
+op = operations()
 
 
 def _apply(c: AsgiClient, kind: str, name: str, arg: str) -> Any:
-    merge = "application/merge-patch+json"
-    if kind == "create":
-        return c.post(RC_PATH, raycluster(name, {"sel": arg} if arg else None))
-    if kind == "label":
-        return c.request(
-            "PATCH", f"{RC_PATH}/{name}", {"metadata": {"labels": {"sel": arg or None}}}, content_type=merge
-        )
-    if kind == "spec":
-        return c.request("PATCH", f"{RC_PATH}/{name}", {"spec": {"rayVersion": arg}}, content_type=merge)
-    if kind == "status":
-        return c.request("PATCH", f"{RC_PATH}/{name}/status", {"status": {"state": arg}}, content_type=merge)
-    return c.request("DELETE", f"{RC_PATH}/{name}")
+    method, path, body, content_type = Operation(kind, name, arg).request(RC_PATH)
+    return c.request(method, path, body or None, content_type=content_type)
 
 
 def _drain(w: WatchStream) -> list[tuple[str, str, int]]:
