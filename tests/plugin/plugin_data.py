@@ -1,4 +1,4 @@
-"""Shared data for the plugin/mock tests: a small valid RayCluster."""
+"""Shared data for the plugin/mock tests (a module, not a conftest: tests/fakekube has its own `conftest`)."""
 
 from __future__ import annotations
 

@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import raycluster
 from kubernetes import client, watch
+from plugin_data import raycluster
 
 from fakekube.pytest_plugin import AsgiFakeKube, FakeKubeServer
 from fakekube.testing import FakeKubeError
@@ -65,7 +65,8 @@ def test_reset_is_cheap(fakekube: FakeKubeServer) -> None:
     start = time.perf_counter()
     for _ in range(20):
         fakekube.reset()
-    assert (time.perf_counter() - start) / 20 < 0.05
+    # About 20 ms on an idle machine (create_app builds the bundled CRDs' registry); generous for load.
+    assert (time.perf_counter() - start) / 20 < 0.1
 
 
 def test_reset_ends_open_watches(fakekube: FakeKubeServer) -> None:

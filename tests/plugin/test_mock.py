@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import raycluster
 from kubernetes import client, config, watch
+from plugin_data import raycluster
 
 import fakekube
 from fakekube.mocking import FAKE_SERVER, Mock
@@ -196,3 +196,37 @@ def test_lightkube_is_routed() -> None:
         assert m.get("ConfigMap", "cm")["data"] == {"a": "1"}  # type: ignore[index]
         RayCluster = create_namespaced_resource(GROUP, VERSION, "RayCluster", PLURAL)
         assert [o.metadata.name for o in c.list(RayCluster, namespace="default")] == ["lk"]
+
+
+async def test_lightkube_async_client_is_routed() -> None:
+    from lightkube import AsyncClient
+    from lightkube.resources.core_v1 import Namespace
+
+    with fakekube.mock():
+        c = AsyncClient()
+        names = [ns.metadata.name async for ns in c.list(Namespace)]
+        assert sorted(names) == ["default", "kube-public", "kube-system"]
+        await c.close()
+
+
+def test_reset_ends_a_watch_open_through_the_mock() -> None:
+    with fakekube.mock() as m:
+        config.load_kube_config()
+        api = client.CustomObjectsApi()
+        events: list[str] = []
+
+        def watch_all() -> None:
+            for ev in watch.Watch().stream(
+                api.list_namespaced_custom_object, GROUP, VERSION, "default", PLURAL, timeout_seconds=30
+            ):
+                events.append(ev["type"])
+
+        t = threading.Thread(target=watch_all)
+        t.start()
+        m.seed(raycluster("before-reset"))
+        deadline = time.monotonic() + 5
+        while not events and time.monotonic() < deadline:
+            time.sleep(0.01)
+        m.reset()
+        t.join(5)
+        assert not t.is_alive() and events == ["ADDED"]
