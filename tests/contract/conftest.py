@@ -1,12 +1,15 @@
 """Contract-suite fixtures: the reference kube-apiserver (refkube), the targets, the summary.
 
 Gating: these tests need a real Kubernetes API server built from Go sources (minutes on a cold
-machine), so they run only when ``KUBERAY_CONTRACT=1`` is set — ``make conformance`` sets it.
-Otherwise they are deselected (reported by pytest as deselected, not skipped or passed).
+machine), so they run only when ``KUBERAY_CONTRACT=1`` is set — ``make test`` and
+``make conformance`` set it. Otherwise they are deselected (reported by pytest as deselected, not
+skipped or passed). When they run, they run after every other test (see
+``pytest_collection_modifyitems``).
 
 refkube: ``infra/refkube/build.sh`` builds (or reuses) the binary; the session fixture starts it
 with the official KubeRay CRDs from ``../shared/kuberay/crds`` and stops it at the end. When it
-cannot be built the refkube targets skip — unless ``CI`` is set, where that is a failure.
+cannot be built the refkube targets skip — unless ``CI`` is set, where that is a failure (and
+``make test`` fails on a failed build in any case).
 
 Summary: every comparison of a target's normalised transcript with refkube's is recorded in
 ``contract_results.RESULTS``; at the end the terminal summary prints
@@ -30,6 +33,10 @@ from contract_client import RefKube, Target
 from contract_results import RESULTS, Comparison
 from contract_targets import fakekube_target, gateway_fakekube_target, gateway_refkube_target
 
+# Scenarios are plain modules (imported later by the tests): rewrite their asserts so that a bare
+# ``assert`` explains itself in the divergence list.
+pytest.register_assert_rewrite("contract_scenarios", "contract_normalise")
+
 REPO = Path(__file__).resolve().parents[2]
 REFKUBE_DIR = REPO / "infra" / "refkube"
 ENABLE_ENV = "KUBERAY_CONTRACT"
@@ -45,13 +52,23 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect this directory's tests unless KUBERAY_CONTRACT=1 (see module docstring)."""
+    """Deselect this directory's tests unless KUBERAY_CONTRACT=1 (see module docstring).
+
+    When they run, tests that need refkube (this directory's and any ``test_*refkube*.py``
+    module) go last, in their collected order: ``make test`` builds refkube in the background
+    while the other tests run, and the first of these waits for that build (``build.sh`` locks).
+    """
     mine = [i for i in items if HERE in Path(str(i.path)).resolve().parents]
     for item in mine:
         item.add_marker(pytest.mark.contract)
-    if os.environ.get(ENABLE_ENV) == "1" or not mine:
+    if os.environ.get(ENABLE_ENV) == "1":
+        late = {id(i) for i in mine} | {id(i) for i in items if "refkube" in Path(str(i.path)).name}
+        items[:] = [i for i in items if id(i) not in late] + [i for i in items if id(i) in late]
         return
-    keep = [i for i in items if i not in mine]
+    if not mine:
+        return
+    mine_ids = {id(i) for i in mine}
+    keep = [i for i in items if id(i) not in mine_ids]
     config.hook.pytest_deselected(items=mine)
     items[:] = keep
 
@@ -76,7 +93,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     crash = getattr(report.longrepr, "reprcrash", None)
     message = crash.message if crash is not None else str(report.longrepr)
     # the assertion message: the shrunk program, then one line per difference
-    lines = [line.strip() for line in message.splitlines()]
+    lines = [line.strip() for line in message.splitlines()] or [f"{report.outcome} without a message"]
     diffs = [] if report.passed else [lines[0][:300], *(x[:300] for x in lines if x.startswith("step "))]
     RESULTS.add(Comparison("differential", target, diffs))
 

@@ -21,6 +21,10 @@ legitimately differ in values the Kubernetes API leaves to the server, and only 
 - the per-run namespace name, and names made from ``generateName``: replaced by placeholders.
 - ``metadata.continue`` tokens (and ``continue=`` request parameters) are opaque: ``<continue>``.
 - uids quoted inside messages get the same placeholders as the ``uid`` fields.
+- the order of an ``APIResourceList``'s ``resources``: the apiserver appends CRD resources in its
+  informer cache's (map) order, which changes from run to run (``sync`` in
+  k8s.io/apiextensions-apiserver/pkg/apiserver/customresource_discovery_controller.go sorts only
+  the aggregated document), so they are sorted by name.
 """
 
 from __future__ import annotations
@@ -151,6 +155,17 @@ class Normaliser:
         return self.text(req)
 
 
+def _ordered(body: Json) -> Json:
+    """``body`` with an ``APIResourceList``'s resources sorted by name (their order is unspecified)."""
+    if (
+        isinstance(body, dict)
+        and body.get("kind") == "APIResourceList"
+        and isinstance(body.get("resources"), list)
+    ):
+        return {**body, "resources": sorted(body["resources"], key=lambda r: str(r.get("name")))}
+    return body
+
+
 def normalise(transcript: list[dict[str, Any]], namespaces: list[str]) -> list[dict[str, Any]]:
     """Return the normalised copy of ``transcript`` (see the module docstring for the rules)."""
     n = Normaliser(transcript, namespaces)
@@ -158,7 +173,7 @@ def normalise(transcript: list[dict[str, Any]], namespaces: list[str]) -> list[d
         {
             "req": n.request(step["req"]),
             "code": step["code"],
-            "body": n.value(step.get("body")),
+            "body": _ordered(n.value(step.get("body"))),
             **({"warning": n.text(step["warning"])} if step.get("warning") else {}),
         }
         for step in transcript

@@ -20,6 +20,7 @@ import pytest
 from contract_client import Target
 
 TARGET_NAMES = ["refkube", "fakekube", "gateway-refkube", "gateway-fakekube"]
+GATEWAY_TARGETS = frozenset({"gateway-refkube", "gateway-fakekube"})
 
 
 def _require_module(module: str, what: str) -> None:
