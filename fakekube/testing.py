@@ -293,10 +293,15 @@ class Bridge:
 
             try:
                 await self.app(scope, receive, send)
-            except BaseException as e:
+            except asyncio.CancelledError:
                 if not head.done():
-                    head.set_exception(e if isinstance(e, Exception) else RuntimeError("request cancelled"))
+                    head.set_exception(RuntimeError("the request was cancelled"))
                 raise
+            except Exception as e:
+                # Before the head: the caller gets the error. After it: the reader stopped
+                # (disconnect); the body just ends.
+                if not head.done():
+                    head.set_exception(e)
             finally:
                 stream.feed(_EOF)
                 if not head.done():

@@ -230,3 +230,36 @@ def test_reset_ends_a_watch_open_through_the_mock() -> None:
         m.reset()
         t.join(5)
         assert not t.is_alive() and events == ["ADDED"]
+
+
+async def test_kr8s_watch_streams_through_the_mock() -> None:
+    import asyncio
+
+    import kr8s.asyncio
+
+    with fakekube.mock() as m:
+        api = await kr8s.asyncio.api()
+        seen: list[tuple[str, str]] = []
+
+        async def watch_one() -> None:
+            async for event, obj in api.async_watch("configmaps", namespace="default"):
+                seen.append((event, obj.name))
+                return
+
+        task = asyncio.create_task(watch_one())
+        await asyncio.sleep(0.3)
+        assert not task.done()  # nothing yet: the watch waits for an event
+        await asyncio.to_thread(
+            m.seed, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "late"}}
+        )
+        await asyncio.wait_for(task, 5)
+        assert seen == [("ADDED", "late")]
+
+
+def test_mock_with_create_app_options() -> None:
+    @fakekube.mock(namespaces=("default", "extra"))
+    def code() -> list[str]:
+        config.load_kube_config()
+        return sorted(n.metadata.name for n in client.CoreV1Api().list_namespace().items)
+
+    assert code() == ["default", "extra"]
