@@ -17,13 +17,12 @@ import base64
 import binascii
 import contextlib
 import json
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fakekube import decode, discovery, errors, managed, objects, patch, proxy, tables
+from fakekube import apply, decode, discovery, errors, gc, managed, objects, patch, proxy, tables
 from fakekube.crd import CustomResourceDefinition
 from fakekube.crds import Registry, crd_document, load_sources, prepare_crd
 from fakekube.errors import ApiError
@@ -126,7 +125,8 @@ class FakeKube:
     changed while serving. ``bookmark_interval`` (seconds) is how often an idle watch with
     ``allowWatchBookmarks`` gets a BOOKMARK; ``watch_timeout`` the default watch duration (s);
     ``schemas`` turns CRD schema pruning/defaulting/validation of Ray objects on;
-    ``namespace_finalize_delay`` is how long (s) a deleted namespace stays Terminating at least;
+    ``namespace_finalize_delay`` is how long (s) the namespace controller waits before emptying a
+    Terminating namespace (0: at once);
     ``registry`` the served kinds (:class:`fakekube.crds.Registry`, built-in kinds only by default)."""
 
     def __init__(
@@ -136,7 +136,7 @@ class FakeKube:
         bookmark_interval: float = 60.0,
         watch_timeout: float = 1800.0,
         schemas: bool = True,
-        namespace_finalize_delay: float = 1.0,
+        namespace_finalize_delay: float = 0.0,
         registry: Registry | None = None,
     ) -> None:
         self.store = store
@@ -145,12 +145,12 @@ class FakeKube:
         self.registry.follow(store)
         self.openapi = OpenAPI(self.registry)
         self.namespace_finalize_delay = namespace_finalize_delay
-        self._ns_finalize_at: dict[str, float] = {}
         self.schemas = Schemas() if schemas else None
         self.service_backends: dict[str, str] = dict(service_backends or {})
         self.bookmark_interval = bookmark_interval
         self.watch_timeout = watch_timeout
         self.on_startup: list[Callable[[], None]] = []
+        self.collector = gc.Collector(store, self.registry.types, namespace_finalize_delay)
 
     # -- ASGI entry ----------------------------------------------------------------------------
 
@@ -168,6 +168,8 @@ class FakeKube:
             nonlocal started
             if msg["type"] == "http.response.start":
                 started = True
+                # The garbage collector and namespace controller catch up before the answer goes out.
+                self.collector.run()
                 if req.warnings:
                     msg = {**msg, "headers": [*msg["headers"], *(warning_header(w) for w in req.warnings)]}
             await send(msg)
@@ -392,6 +394,13 @@ class FakeKube:
 
         return hook
 
+    def _schema_root(self, rt: ResourceType) -> Any:
+        """The schema :mod:`fakekube.managed` reads list/map semantics from (the CRD's, if any)."""
+        return managed.schema_root(rt, rt.crd)
+
+    def _manager(self, req: Request) -> str:
+        return managed.manager_name(req.query.get("fieldManager"), req.headers.get("user-agent", ""))
+
     def _manage(
         self,
         req: Request,
@@ -402,10 +411,17 @@ class FakeKube:
         subresource: str | None,
     ) -> JSON:
         """``new`` with its managedFields updated for this request's manager (:mod:`fakekube.managed`)."""
-        manager = managed.manager_name(req.query.get("fieldManager"), req.headers.get("user-agent", ""))
-        entries = list((old or new)["metadata"].get("managedFields") or []) if old else []
+        entries = list(old["metadata"].get("managedFields") or []) if old else []
         new["metadata"]["managedFields"] = managed.record(
-            entries, old, new, manager, operation, rt.api_version, objects.now(), subresource
+            entries,
+            old,
+            new,
+            self._manager(req),
+            operation,
+            rt.api_version,
+            objects.now(),
+            subresource,
+            self._schema_root(rt),
         )
         if not new["metadata"]["managedFields"]:
             del new["metadata"]["managedFields"]
@@ -550,10 +566,10 @@ class FakeKube:
         await self._commit_update(req, send, t, old, patched, meta.get("resourceVersion") or "", dry)
 
     async def _apply(self, req: Request, send: Send, t: Target, dry: bool) -> None:
-        """Server-side apply, simplified: ``fieldManager`` is required (422 as the real server); a
-        missing object is created (201); an existing one gets the applied configuration merged in
-        (RFC 7386). Field ownership is not tracked, so fields dropped from a later applied
-        configuration are kept rather than removed, and there are no apply conflicts."""
+        """Server-side apply (:mod:`fakekube.apply`): ``fieldManager`` is required (422 as the real
+        server); a missing object is created (201); otherwise the configuration is merged in, fields
+        the manager no longer applies are pruned, and fields owned by other managers conflict (409)
+        unless ``force=true``."""
         rt = t.rt
         assert t.name is not None
         if not req.query.get("fieldManager"):
@@ -574,12 +590,26 @@ class FakeKube:
         if meta.get("name") != t.name:
             raise _name_mismatch(meta.get("name") or "", t.name)
         old = self.store.get(rt.storage_key, object_key(t.namespace, t.name))
+        if old is None and t.sub is not None:
+            raise errors.not_found(rt, t.name)
+        config = _apply_scope(rt, applied, t.sub)
+        live = old.obj if old is not None else None
+        obj, entries = apply.apply(
+            live,
+            config,
+            list(live["metadata"].get("managedFields") or []) if live else [],
+            self._manager(req),
+            rt.api_version,
+            objects.now(),
+            t.sub,
+            self._schema_root(rt),
+            req.flag("force"),
+        )
         if old is None:
-            if t.sub is not None:
-                raise errors.not_found(rt, t.name)
             self._check_namespace(t, t.name)
-            obj = objects.prepare_create(rt, t.namespace, applied, self._schema_hook(req, rt))
-            obj = self._manage(req, rt, None, obj, "Apply", None)
+            obj = objects.prepare_create(rt, t.namespace, obj, self._schema_hook(req, rt))
+            obj["metadata"]["managedFields"] = entries
+            obj = objects.canonical(rt, obj)
             if dry:
                 obj["metadata"].pop("resourceVersion", None)
                 await respond(send, 201, dumps(objects.from_storage(rt, obj)))
@@ -587,8 +617,9 @@ class FakeKube:
             stored = self.store.create(rt.storage_key, object_key(t.namespace, t.name), obj)
             await self._send_object(req, send, rt, stored, 201)
             return
-        merged = patch.merge_patch(objects.deep_copy(old.raw), applied)
-        await self._commit_update(req, send, t, old, merged, meta.get("resourceVersion") or "", dry, "Apply")
+        await self._commit_update(
+            req, send, t, old, obj, meta.get("resourceVersion") or "", dry, "Apply", entries
+        )
 
     async def _commit_update(
         self,
@@ -600,7 +631,10 @@ class FakeKube:
         rv: str,
         dry: bool,
         operation: str = "Update",
+        entries: list[JSON] | None = None,
     ) -> None:
+        """Store ``new`` as the update of ``old`` (no write when nothing changes); ``entries`` are
+        the managedFields an apply computed (else they are recorded here for ``operation``)."""
         rt = t.rt
         assert t.name is not None
         if rv and rv != old.obj["metadata"]["resourceVersion"]:
@@ -612,10 +646,19 @@ class FakeKube:
         result["metadata"]["resourceVersion"] = old.obj["metadata"]["resourceVersion"]
         if "managedFields" in old.obj["metadata"]:
             result["metadata"]["managedFields"] = old.obj["metadata"]["managedFields"]
-        if objects.same_content(result, old.obj):
+        old_entries = old.obj["metadata"].get("managedFields") or []
+        if objects.same_content(result, old.obj) and (
+            entries is None or apply.same_ownership(entries, old_entries)
+        ):
             await self._send_object(req, send, rt, old)
             return
-        result = self._manage(req, rt, old.obj, result, operation, t.sub)
+        if entries is None:
+            result = self._manage(req, rt, old.obj, result, operation, t.sub)
+        else:
+            result["metadata"]["managedFields"] = entries
+            if not entries:
+                del result["metadata"]["managedFields"]
+            result = objects.canonical(rt, result)
         key = object_key(t.namespace, t.name)
         meta = result["metadata"]
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
@@ -624,7 +667,6 @@ class FakeKube:
                 await respond(send, 200, dumps(objects.from_storage(rt, result)))
                 return
             self.store.delete(rt.storage_key, key)
-            self._after_delete(t.namespace)
             # The answer is the object as updated (finalizers gone), at its last stored version.
             await respond(send, 200, dumps(objects.from_storage(rt, result)))
             return
@@ -644,7 +686,18 @@ class FakeKube:
                 raise errors.bad_request(f"couldn't get version/kind; json parse error: {e}") from None
             if not isinstance(options, dict):
                 raise errors.bad_request("DeleteOptions must be a JSON object")
-        policy = req.query.get("propagationPolicy", options.get("propagationPolicy"))
+        if "propagationPolicy" in req.query:
+            options["propagationPolicy"] = req.query["propagationPolicy"]
+        # Accepted and checked, but custom resources (and the kinds served here) have no graceful
+        # deletion: finalizer-held objects get deletionGracePeriodSeconds 0, others go at once.
+        if req.query.get("gracePeriodSeconds"):
+            _parse_int_param(req.query["gracePeriodSeconds"])
+        grace = options.get("gracePeriodSeconds")
+        if grace is not None and (not isinstance(grace, int) or isinstance(grace, bool)):
+            raise errors.bad_request(
+                "json: cannot unmarshal into Go struct field DeleteOptions.gracePeriodSeconds of type int64"
+            )
+        policy = options.get("propagationPolicy")
         if policy is not None and policy not in _PROPAGATION:
             msg = f'Unsupported value: "{policy}": supported values: {_SUPPORTED_POLICIES}'
             raise ApiError(
@@ -677,81 +730,13 @@ class FakeKube:
             raise _precondition_conflict(
                 rt, meta["name"], "ResourceVersion", pre["resourceVersion"], meta["resourceVersion"]
             )
-        key = object_key(namespace, meta["name"])
         if rt is NAMESPACES:
-            return self._delete_namespace(old, dry), False
-        if meta.get("finalizers"):
-            if meta.get("deletionTimestamp"):
-                return old, False
-            obj = objects.deep_copy(old.raw)
-            obj["metadata"]["deletionTimestamp"] = objects.now()
-            obj["metadata"]["deletionGracePeriodSeconds"] = 0
-            # rest.BeforeDelete bumps generation when it marks an object deleting.
-            if obj["metadata"].get("generation"):
-                obj["metadata"]["generation"] += 1
-            if dry:
-                return obj, False
-            return self.store.replace(rt.storage_key, key, obj), False
-        if dry:
-            return old, True
-        if rt is CRDS:
+            return gc.terminate_namespace(self.store, old, dry), False
+        if rt is CRDS and not dry and not meta.get("finalizers"):
             # The CRD's objects go first (its customresourcecleanup finalizer), then the CRD.
             for k, _ in list(self.store.scan(meta["name"])):
                 self.store.delete(meta["name"], k)
-        gone = self.store.delete(rt.storage_key, key)
-        self._after_delete(namespace)
-        return gone, True
-
-    def _delete_namespace(self, old: Stored, dry: bool) -> Stored | JSON:
-        """Namespace deletion: mark it Terminating now; ``namespace_finalize_delay`` seconds later
-        do the namespace controller's job (delete its contents, then the namespace once nothing
-        with a pending finalizer is left in it)."""
-        obj = objects.deep_copy(old.raw)
-        name = obj["metadata"]["name"]
-        if not obj["metadata"].get("deletionTimestamp"):
-            obj["metadata"]["deletionTimestamp"] = objects.now()
-        obj["status"] = {"phase": "Terminating"}
-        if dry:
-            return obj
-        stored = self.store.replace(NAMESPACES.storage_key, name, obj)
-        if name not in self._ns_finalize_at:
-            self._ns_finalize_at[name] = time.monotonic() + self.namespace_finalize_delay
-            self._run_namespace_controller(name)
-        return stored
-
-    def _run_namespace_controller(self, name: str) -> None:
-        """Empty a Terminating namespace once its delay has passed (rescheduling itself until then)."""
-        wait = self._ns_finalize_at.get(name, 0.0) - time.monotonic()
-        if wait > 0:
-            with contextlib.suppress(RuntimeError):  # no running loop: runs on the next write instead
-                asyncio.get_running_loop().call_later(wait, self._run_namespace_controller, name)
-            return
-        ns = self.store.get(NAMESPACES.storage_key, name)
-        if ns is None or ns.obj.get("status", {}).get("phase") != "Terminating":
-            return
-        seen: set[str] = set()
-        for rt in self.registry.types():
-            if not rt.namespaced or rt.storage_key in seen:
-                continue
-            seen.add(rt.storage_key)
-            for _, s in list(self.store.scan(rt.storage_key, name + "/")):
-                self._delete_one(rt, name, s, {}, False)
-        self._after_delete(name)
-
-    def _after_delete(self, namespace: str | None) -> None:
-        """Finish a Terminating namespace once the controller ran and its last object is gone."""
-        if namespace is None:
-            return
-        ns = self.store.get(NAMESPACES.storage_key, namespace)
-        if ns is None or ns.obj.get("status", {}).get("phase") != "Terminating":
-            return
-        if self._ns_finalize_at.get(namespace, 0.0) > time.monotonic():
-            return  # the controller has not run yet; it calls back here
-        for rt in self.registry.types():
-            if rt.namespaced and next(iter(self.store.scan(rt.storage_key, namespace + "/")), None):
-                return
-        self._ns_finalize_at.pop(namespace, None)
-        self.store.delete(NAMESPACES.storage_key, namespace)
+        return gc.delete_object(self.store, rt, old, gc.policy_of(options, None), dry)
 
     async def _delete(self, req: Request, send: Send, t: Target) -> None:
         rt = t.rt
@@ -992,6 +977,17 @@ def _request_verb(req: Request, t: Target) -> str:
     return {"POST": "create", "PUT": "update", "PATCH": "patch"}.get(m, m.lower())
 
 
+def _apply_scope(rt: ResourceType, config: JSON, sub: str | None) -> JSON:
+    """The part of an applied configuration a (sub)resource takes: with a ``status`` subresource the
+    object ignores ``status`` and ``/status`` everything else (the strategies' reset fields)."""
+    if "status" not in rt.subresources or not rt.custom:
+        return config
+    if sub == "status":
+        keep = {k: v for k, v in config.items() if k in ("apiVersion", "kind", "status")}
+        return {**keep, "metadata": {"name": config["metadata"].get("name")}}
+    return {k: v for k, v in config.items() if k != "status"}
+
+
 def _without_type_meta(obj: JSON) -> JSON:
     return {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
 
@@ -1068,7 +1064,7 @@ def create_app(
     bookmark_interval: float = 60.0,
     watch_timeout: float = 1800.0,
     schemas: bool = True,
-    namespace_finalize_delay: float = 1.0,
+    namespace_finalize_delay: float = 0.0,
     crds: Iterable[Any] = (),
 ) -> FakeKube:
     """Build a fakekube ASGI app with an empty store holding only ``namespaces``.
@@ -1076,7 +1072,7 @@ def create_app(
     ``service_backends``: ``{"NS/NAME": "http://host:port"}`` for the Service proxy.
     ``history_size``: how many changes are kept for watch resumption and paging snapshots.
     ``bookmark_interval``/``watch_timeout``: seconds (see :class:`FakeKube`).
-    ``namespace_finalize_delay``: seconds a deleted namespace stays Terminating before it goes.
+    ``namespace_finalize_delay``: seconds before the namespace controller empties a Terminating namespace.
     ``schemas``: prune, default and validate custom resources against their CRD schemas.
     ``crds``: CRD sources (files, directories, YAML/JSON text, dicts or parsed
     :class:`~fakekube.crd.CustomResourceDefinition`) installed at start after the bundled Ray CRDs,

@@ -1,23 +1,50 @@
-"""``metadata.managedFields`` bookkeeping, simplified.
+"""``metadata.managedFields``: field sets, their FieldsV1 form, and the Update bookkeeping.
 
-Every write records which manager touched which fields, as the apiserver's field manager does
-(``k8s.io/apiserver/pkg/endpoints/handlers/fieldmanager``): one entry per (manager, operation,
-subresource) with ``apiVersion``, ``time``, ``fieldsType: FieldsV1`` and ``fieldsV1``. The manager
-is the ``fieldManager`` parameter, else the User-Agent up to its first ``/`` (``curl/8.5`` → ``curl``).
+What the apiserver's field manager does (``k8s.io/apiserver/pkg/endpoints/handlers/fieldmanager``
+over ``sigs.k8s.io/structured-merge-diff/v4``), reduced to what fakekube serves:
 
-Simplification: lists are owned as a whole (``f:containers: {}``) instead of per key (``k:{...}``),
-because fakekube does not read list-map keys from schemas; an update owns the fields whose value it
-changed, and those are taken from the other managers (an entry left with nothing is dropped).
+* A field set is a set of paths; a path is a tuple of FieldsV1 path elements: ``f:<field>`` for a
+  map member, ``k:{"name":"x"}`` for an item of an ``x-kubernetes-list-type: map`` list (its key
+  fields, sorted, compact JSON), ``v:<json>`` for an item of a ``set`` list. Lists without a list
+  type are atomic (owned whole), as are ``x-kubernetes-map-type: atomic`` maps. ``i:`` is never
+  produced. Serialised as FieldsV1 (``fieldpath/serialize.go``): nested objects keyed by element,
+  ``".": {}`` when a path with children is itself a member.
+* The schema is the CRD's ``openAPIV3Schema`` for custom resources (``metadata`` as ObjectMeta's:
+  ``finalizers`` a set, ``ownerReferences`` a map keyed by ``uid``), a few rules for the core kinds,
+  else deduced from the value (maps granular, lists atomic) as SMD's deduced type.
+* Update (``operation: Update``; also creates): the manager gains the fields the write added or
+  changed (``typed.Compare``: a map absent before counts as added itself) and every manager loses
+  the fields removed or changed by it (``merge.Updater.update``/``Update``,
+  ``managedfieldsupdater.go``: the entry's ``time`` is set when its fields changed).
+* Entries are keyed by (manager, operation, subresource) and, for Update, apiVersion
+  (``BuildManagerIdentifier``); an entry left without fields is dropped; the list is sorted as
+  ``sortEncodedManagedFields`` does (operation, time, manager, apiVersion, subresource).
+* Never owned (``stripmeta.go``): ``apiVersion``, ``kind``, ``metadata`` itself and its
+  name/namespace/uid/resourceVersion/generation/creationTimestamp/managedFields (and the
+  deletion fields the server sets).
+
+The manager is ``fieldManager``, else the User-Agent up to its first ``/`` (``prefixFromUserAgent``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import Iterable
 from typing import Any
 
-JSON = dict[str, Any]
+from fakekube.crd.schema import Node, compiled
+from fakekube.resources import ResourceType
 
-# Metadata fields the server sets or that identify the object: never owned by a manager.
-_SYSTEM = frozenset(
+JSON = dict[str, Any]
+Path = tuple[str, ...]
+FieldSet = frozenset[Path]
+
+_MISSING: Any = object()
+# ``metadata`` itself is never owned, only its members (stripmeta.go).
+_META_PATH: Path = ("f:metadata",)
+
+_SYSTEM_META = frozenset(
     {
         "name",
         "namespace",
@@ -32,6 +59,59 @@ _SYSTEM = frozenset(
     }
 )
 
+_STR_MAP: JSON = {"type": "object", "additionalProperties": {"type": "string"}}
+# ObjectMeta's list semantics (k8s.io/apimachinery/pkg/apis/meta/v1/types.go markers).
+_META: JSON = {
+    "type": "object",
+    "properties": {
+        "generateName": {"type": "string"},
+        "labels": _STR_MAP,
+        "annotations": _STR_MAP,
+        "finalizers": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set"},
+        "ownerReferences": {
+            "type": "array",
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["uid"],
+            "items": {"type": "object", "x-kubernetes-map-type": "atomic"},
+        },
+    },
+}
+# The core kinds' list semantics that matter here (k8s.io/api/core/v1 markers).
+_CORE: dict[str, JSON] = {
+    "services": {
+        "spec": {
+            "type": "object",
+            "properties": {
+                "ports": {
+                    "type": "array",
+                    "x-kubernetes-list-type": "map",
+                    "x-kubernetes-list-map-keys": ["port", "protocol"],
+                    "items": {"type": "object"},
+                },
+                "selector": {"type": "object", "x-kubernetes-map-type": "atomic"},
+            },
+        }
+    },
+    "configmaps": {"data": _STR_MAP, "binaryData": _STR_MAP},
+}
+
+_roots: dict[tuple[str, str, int], Node] = {}
+
+
+def schema_root(rt: ResourceType, crd: Any | None) -> Node:
+    """The schema of a whole ``rt`` object (cached): the CRD version's (``crd`` is a
+    :class:`fakekube.crd.CustomResourceDefinition` or None) with ObjectMeta's ``metadata``."""
+    key = (rt.storage_key, rt.version, id(crd))
+    node = _roots.get(key)
+    if node is None:
+        props: JSON = dict(_CORE.get(rt.plural, {}))
+        if crd is not None:
+            with contextlib.suppress(KeyError):
+                props.update(compiled(crd, rt.version).raw.get("properties") or {})
+        props["metadata"] = _META
+        node = _roots[key] = Node({"type": "object", "properties": props})
+    return node
+
 
 def manager_name(field_manager: str | None, user_agent: str) -> str:
     """The manager of a write: ``fieldManager`` or the User-Agent's product name, at most 128 chars."""
@@ -40,68 +120,254 @@ def manager_name(field_manager: str | None, user_agent: str) -> str:
     return user_agent.split("/")[0][:128]
 
 
-def _fields(value: Any) -> JSON:
-    """FieldsV1 of a whole value: maps list their members (and own themselves with "."), others are leaves."""
-    if isinstance(value, dict):
-        out: JSON = {".": {}}
-        out.update({f"f:{k}": _fields(v) for k, v in value.items()})
-        return out
-    return {}
+# -- schema reading ------------------------------------------------------------------------------
 
 
-def _top(obj: JSON) -> JSON:
-    """The owned part of an object: everything but apiVersion/kind and the system metadata."""
-    out: JSON = {}
-    for k, v in obj.items():
-        if k in ("apiVersion", "kind"):
-            continue
-        if k == "metadata":
-            meta = {mk: mv for mk, mv in v.items() if mk not in _SYSTEM}
-            if meta:
-                out["f:metadata"] = {f"f:{mk}": _fields(mv) for mk, mv in meta.items()}
-        else:
-            out[f"f:{k}"] = _fields(v)
+def _atomic_map(node: Node | None) -> bool:
+    return node is not None and node.raw.get("x-kubernetes-map-type") == "atomic"
+
+
+def _child(node: Node | None, key: str) -> tuple[Node | None, bool]:
+    """(schema of member ``key``, whether it is a declared struct field)."""
+    if node is None:
+        return None, False
+    declared = node.properties.get(key)
+    if declared is not None:
+        return declared, True
+    return node.additional, False
+
+
+def _list_kind(node: Node | None) -> tuple[str, tuple[str, ...]]:
+    if node is None or node.list_type not in ("map", "set"):
+        return "atomic", ()
+    return node.list_type, node.list_map_keys
+
+
+def _compact(v: Any) -> str:
+    return json.dumps(v, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def item_element(kind: str, keys: tuple[str, ...], item: Any) -> str:
+    """The path element of a list item: ``k:{...}`` (map lists, key fields sorted) or ``v:...`` (sets)."""
+    if kind == "map" and isinstance(item, dict):
+        return "k:" + _compact({k: item[k] for k in sorted(keys) if k in item})
+    return "v:" + _compact(item)
+
+
+def _items(node: Node | None, value: list[Any]) -> tuple[str, dict[str, Any], Node | None]:
+    kind, keys = _list_kind(node)
+    out: dict[str, Any] = {}
+    for item in value:
+        out.setdefault(item_element(kind, keys, item), item)
+    return kind, out, node.items if node is not None else None
+
+
+# -- field sets ----------------------------------------------------------------------------------
+
+
+def _strip(obj: JSON) -> JSON:
+    """``obj`` without what no manager owns (stripmeta.go)."""
+    out = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in _SYSTEM_META}
+    if meta:
+        out["metadata"] = meta
     return out
 
 
-def _changed(old: Any, new: Any) -> JSON | None:
-    """The fields set in ``new`` whose value differs from ``old`` (None: nothing changed)."""
-    if old == new:
-        return None
-    if isinstance(old, dict) and isinstance(new, dict):
+def to_field_set(obj: JSON, root: Node) -> FieldSet:
+    """The fields an applied configuration sets (``TypedValue.ToFieldSet``): leaves, list items,
+    empty/null maps and members of undeclared (``additionalProperties``) maps."""
+    out: set[Path] = set()
+
+    def walk(value: Any, node: Node | None, path: Path) -> None:
+        if isinstance(value, dict):
+            if _atomic_map(node):
+                out.add(path)
+                return
+            for k, v in value.items():
+                child, declared = _child(node, k)
+                p = (*path, "f:" + k)
+                walk(v, child, p)
+                if v is None or v == {} or not declared:
+                    out.add(p)
+        elif isinstance(value, list):
+            kind, items, item_node = _items(node, value)
+            if kind == "atomic":
+                out.add(path)
+                return
+            for pe, item in items.items():
+                p = (*path, pe)
+                out.add(p)
+                if kind == "map":
+                    walk(item, item_node, p)
+        elif path:
+            out.add(path)
+
+    walk(_strip(obj), root, ())
+    out.discard(_META_PATH)
+    return frozenset(out)
+
+
+def compare(old: JSON | None, new: JSON, root: Node) -> tuple[set[Path], set[Path], set[Path]]:
+    """(added, modified, removed) paths from ``old`` to ``new`` (``typed.Compare``)."""
+    added: set[Path] = set()
+    modified: set[Path] = set()
+    removed: set[Path] = set()
+
+    def leaf(a: Any, b: Any, path: Path) -> None:
+        if a is _MISSING:
+            added.add(path)
+        elif b is _MISSING:
+            removed.add(path)
+        elif a != b:
+            modified.add(path)
+
+    def walk(a: Any, b: Any, node: Node | None, path: Path) -> None:
+        if a is not _MISSING and b is not _MISSING and a == b and not path:
+            return
+        ref = b if b is not _MISSING else a
+        if isinstance(ref, dict) and (a is _MISSING or isinstance(a, dict)) and (
+            b is _MISSING or isinstance(b, dict)
+        ):
+            if _atomic_map(node) or (not a and not b):
+                leaf(a, b, path)
+                return
+            if path and a is _MISSING:
+                added.add(path)
+            elif path and b is _MISSING:
+                removed.add(path)
+            am: dict[str, Any] = a if a is not _MISSING else {}
+            bm: dict[str, Any] = b if b is not _MISSING else {}
+            for k in {**am, **bm}:
+                av, bv = am.get(k, _MISSING), bm.get(k, _MISSING)
+                if av is not _MISSING and bv is not _MISSING and av == bv:
+                    continue
+                walk(av, bv, _child(node, k)[0], (*path, "f:" + k))
+            return
+        if isinstance(ref, list) and (a is _MISSING or isinstance(a, list)) and (
+            b is _MISSING or isinstance(b, list)
+        ):
+            kind, _ = _list_kind(node)
+            if kind == "atomic":
+                leaf(a, b, path)
+                return
+            _, ai, item_node = _items(node, a if a is not _MISSING else [])
+            _, bi, _ = _items(node, b if b is not _MISSING else [])
+            for pe in {**ai, **bi}:
+                av, bv = ai.get(pe, _MISSING), bi.get(pe, _MISSING)
+                if av is not _MISSING and bv is not _MISSING and av == bv:
+                    continue
+                p = (*path, pe)
+                if kind == "set" or av is _MISSING or bv is _MISSING:
+                    leaf(av, bv, p)
+                if kind == "map":
+                    walk(av, bv, item_node, p)
+            return
+        leaf(a, b, path)
+
+    walk(_strip(old) if old is not None else _MISSING, _strip(new), root, ())
+    for s in (added, modified, removed):
+        s.discard(_META_PATH)
+    return added, modified, removed
+
+
+def to_fields_v1(paths: Iterable[Path]) -> JSON:
+    """The FieldsV1 object of a field set (children sorted: ``f:`` then ``k:`` then ``v:``)."""
+    tree: JSON = {}
+    for p in paths:
+        node = tree
+        for pe in p:
+            node = node.setdefault(pe, {})
+        node["."] = {}
+
+    rank = {"f": 0, "k": 1, "v": 2, "i": 3}
+
+    def emit(node: JSON) -> JSON:
+        kids = sorted((k for k in node if k != "."), key=lambda k: (rank.get(k[0], 4), k))
         out: JSON = {}
-        for k, v in new.items():
-            sub = _changed(old.get(k), v) if k in old else _fields(v)
-            if sub is not None:
-                out[f"f:{k}"] = sub
-        return out or None
-    return _fields(new)
+        if "." in node and kids:
+            out["."] = {}
+        for k in kids:
+            out[k] = emit(node[k])
+        return out
+
+    return emit(tree)
 
 
-def _owned_view(obj: JSON) -> JSON:
-    """``obj`` without the system metadata (what managers can own)."""
-    meta = {k: v for k, v in obj.get("metadata", {}).items() if k not in _SYSTEM}
-    return {**{k: v for k, v in obj.items() if k != "metadata"}, "metadata": meta}
+def from_fields_v1(fields: JSON) -> FieldSet:
+    """The field set a FieldsV1 object encodes."""
+    out: set[Path] = set()
+
+    def walk(node: JSON, path: Path) -> None:
+        for k, sub in node.items():
+            if k == ".":
+                out.add(path)
+            elif not sub:
+                out.add((*path, k))
+            else:
+                walk(sub, (*path, k))
+
+    walk(fields, ())
+    return frozenset(out)
 
 
-def _merge(a: JSON, b: JSON) -> JSON:
-    out = dict(a)
-    for k, v in b.items():
-        out[k] = _merge(out[k], v) if k in out else v
-    return out
+def path_string(path: Path) -> str:
+    """A path as structured-merge-diff prints it (``fieldpath.Path.String``):
+    ``.spec.containers[name="ray-head"].image``, ``.metadata.finalizers[="a"]``."""
+    out = []
+    for pe in path:
+        kind, body = pe[0], pe[2:]
+        if kind == "f":
+            out.append("." + body)
+        elif kind == "k":
+            keys = json.loads(body)
+            out.append("[" + ",".join(f"{k}={_compact(v)}" for k, v in keys.items()) + "]")
+        elif kind == "v":
+            out.append("[=" + body + "]")
+        else:
+            out.append("[" + body + "]")
+    return "".join(out)
 
 
-def _subtract(a: JSON, b: JSON) -> JSON:
-    """``a`` without the leaves of ``b`` (maps whose members all went away go too)."""
-    out: JSON = {}
-    for k, v in a.items():
-        if k not in b:
-            out[k] = v
-        elif v and b[k]:
-            rest = _subtract(v, b[k])
-            if rest and set(rest) != {"."}:
-                out[k] = rest
-    return out
+# -- entries -------------------------------------------------------------------------------------
+
+
+def entry_id(e: JSON) -> tuple[str, str, str, str]:
+    """The identity of an entry (BuildManagerIdentifier): apiVersion counts for Update only."""
+    op = e.get("operation", "")
+    version = "" if op == "Apply" else e.get("apiVersion", "")
+    return (e.get("manager", ""), op, e.get("subresource", ""), version)
+
+
+def make_entry(
+    manager: str, operation: str, api_version: str, time: str, fields: FieldSet, subresource: str | None
+) -> JSON:
+    """One ``managedFields`` entry (typed field order)."""
+    entry: JSON = {
+        "manager": manager,
+        "operation": operation,
+        "apiVersion": api_version,
+        "time": time,
+        "fieldsType": "FieldsV1",
+        "fieldsV1": to_fields_v1(fields),
+    }
+    if subresource:
+        entry["subresource"] = subresource
+    return entry
+
+
+def sort_entries(entries: list[JSON]) -> list[JSON]:
+    """Entries in ``sortEncodedManagedFields`` order."""
+    return sorted(
+        entries,
+        key=lambda e: (
+            e.get("operation", ""),
+            e.get("time") or "",
+            e.get("manager", ""),
+            e.get("apiVersion", ""),
+            e.get("subresource", ""),
+        ),
+    )
 
 
 def record(
@@ -113,40 +379,34 @@ def record(
     api_version: str,
     time: str,
     subresource: str | None,
+    root: Node,
 ) -> list[JSON]:
-    """The managedFields after ``manager`` wrote ``new`` over ``old`` (None for a create)."""
-    if old is None:
-        owned = _top(new)
-    else:
-        owned = _changed(_owned_view(old), _owned_view(new)) or {}
-        owned.pop("f:apiVersion", None)
-        owned.pop("f:kind", None)
+    """The managedFields after ``manager`` wrote ``new`` over ``old`` (None for a create) with an
+    Update-style ``operation`` (fields it added or changed become its own; other managers lose
+    what it changed or removed)."""
+    added, modified, removed = compare(old, new, root)
+    taken = added | modified
+    gone = removed
+    me = (manager, operation, subresource or "", "" if operation == "Apply" else api_version)
     out: list[JSON] = []
-    mine: JSON | None = None
+    mine: FieldSet = frozenset()
     for e in entries:
-        same = (e.get("manager"), e.get("operation"), e.get("subresource")) == (
-            manager,
-            operation,
-            subresource,
-        )
-        if same:
-            mine = e
+        fields = from_fields_v1(e.get("fieldsV1") or {})
+        if entry_id(e) == me:
+            mine = fields
             continue
-        rest = _subtract(e.get("fieldsV1", {}), owned)
-        if rest:
-            out.append({**e, "fieldsV1": rest})
-    fields = _merge(mine.get("fieldsV1", {}), owned) if mine else owned
-    if not fields:
-        return out
-    entry: JSON = {
-        "manager": manager,
-        "operation": operation,
-        "apiVersion": api_version,
-        "time": time,
-        "fieldsType": "FieldsV1",
-        "fieldsV1": fields,
-    }
-    if subresource:
-        entry["subresource"] = subresource
-    out.append(entry)
-    return out
+        rest = fields - taken - gone
+        if rest == fields:
+            out.append(e)
+        elif rest:
+            out.append({**e, "fieldsV1": to_fields_v1(rest)})
+    if not taken:
+        # Nothing of ours changed: our entry (and its time) stays, minus what was removed.
+        for e in entries:
+            if entry_id(e) == me and mine - gone:
+                out.append({**e, "fieldsV1": to_fields_v1(mine - gone)} if mine & gone else e)
+        return sort_entries(out)
+    fields = (mine - gone) | taken
+    if fields:
+        out.append(make_entry(manager, operation, api_version, time, frozenset(fields), subresource))
+    return sort_entries(out)
