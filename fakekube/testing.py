@@ -469,9 +469,13 @@ class Client:
         Raises LookupError when discovery does not list it.
         """
         want = kind.lower()
-        for r in self.resources():
-            if (want in r.names or r.kind == kind) and (api_version is None or r.api_version == api_version):
-                return r
+        for fresh in (False, True):
+            if fresh:  # a CRD created since discovery was read (e.g. by seed) adds kinds
+                self._resources = None
+            for r in self.resources():
+                named = want in r.names or r.kind == kind
+                if named and (api_version is None or r.api_version == api_version):
+                    return r
         raise LookupError(f'the server doesn\'t have a resource type "{kind}"')
 
     def install_ray_crds(self) -> None:

@@ -175,3 +175,30 @@ async def test_asgi_variant_async_client_streams_a_watch(fakekube_asgi: AsgiFake
         lines = r.aiter_lines()
         line = await asyncio.wait_for(lines.__anext__(), 5)
         assert json.loads(line)["type"] == "ADDED"
+
+
+def test_seed_a_crd_then_its_objects(fakekube: FakeKubeServer) -> None:
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+                    },
+                }
+            ],
+        },
+    }
+    assert fakekube.list("RayCluster") == []  # discovery read before the CRD exists
+    fakekube.seed(crd)
+    fakekube.seed({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w1"}, "size": 3})
+    assert fakekube.get("widgets.example.com", "w1")["size"] == 3  # type: ignore[index]
