@@ -218,6 +218,11 @@ class FakeKube:
             return
         if not segs or segs[0] not in ("api", "apis"):
             raise errors.path_not_found()
+        accept = req.headers.get("accept", "")
+        if len(segs) == 1 and req.method == "GET" and discovery.wants_aggregated(accept):
+            agg = discovery.aggregated(self.registry, segs[0] == "api")
+            await respond(send, 200, dumps(agg), discovery.AGGREGATED_TYPE.encode())
+            return
         doc = self._discovery(req, segs)
         if doc is not None:
             if req.method != "GET":

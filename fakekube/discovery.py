@@ -4,8 +4,8 @@
 
 The served groups and resources come from a :class:`fakekube.crds.Registry` (built-in kinds
 plus installed CRDs); a group's versions are listed preferred first, in kube-aware version order
-(``ray.io``: ``v1``, then ``v1alpha1``). Aggregated discovery (``apidiscovery.k8s.io/v2``) is in
-:mod:`fakekube.aggregated`.
+(``ray.io``: ``v1``, then ``v1alpha1``). Aggregated discovery (``apidiscovery.k8s.io/v2``, what
+kubectl asks for first) is built from the same per-version documents (:func:`aggregated`).
 """
 
 from __future__ import annotations
@@ -133,3 +133,63 @@ def api_resource_list(registry: Registry, group: str, version: str) -> JSON | No
     resources.sort(key=lambda r: str(r["name"]))
     gv = f"{group}/{version}" if group else version
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}
+
+
+#: The media type of aggregated discovery documents (``apidiscovery.k8s.io/v2``).
+AGGREGATED_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+
+def wants_aggregated(accept: str) -> bool:
+    """Whether an ``Accept`` header asks for aggregated discovery v2 before plain JSON (kubectl
+    1.26+ does: ``application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json``)."""
+    for entry in accept.split(","):
+        params = {p.strip() for p in entry.split(";")[1:]}
+        if {"g=apidiscovery.k8s.io", "v=v2", "as=APIGroupDiscoveryList"} <= params:
+            return True
+        if entry.split(";")[0].strip() in ("application/json", "*/*"):
+            return False
+    return False
+
+
+def aggregated(registry: Registry, core: bool) -> JSON:
+    """``/api`` (``core``) or ``/apis`` as an aggregated ``APIGroupDiscoveryList``: every group with
+    its versions (preferred first) and their resources, subresources nested under their resource
+    (``k8s.io/api/apidiscovery/v2`` types; served by ``apiserver/pkg/endpoints/discovery/aggregated``).
+    Built from the same per-version documents as the unaggregated discovery."""
+    groups = {"": ["v1"]} if core else dict(sorted(registry.group_versions().items()))
+    items: list[JSON] = []
+    for group, versions in groups.items():
+        out_versions: list[JSON] = []
+        for version in versions:
+            doc = api_resource_list(registry, group, version)
+            if doc is None:
+                continue
+            resources: dict[str, JSON] = {}
+            for r in doc["resources"]:
+                name, _, sub = r["name"].partition("/")
+                kind = {"group": group, "version": version, "kind": r["kind"]}
+                if sub:
+                    entry = {"subresource": sub, "responseKind": kind, "verbs": r["verbs"]}
+                    resources[name].setdefault("subresources", []).append(entry)
+                    continue
+                e: JSON = {
+                    "resource": name,
+                    "responseKind": kind,
+                    "scope": "Namespaced" if r["namespaced"] else "Cluster",
+                    "singularResource": r["singularName"],
+                    "verbs": r["verbs"],
+                }
+                for k in ("shortNames", "categories"):
+                    if k in r:
+                        e[k] = r[k]
+                resources[name] = e
+            out_versions.append(
+                {"version": version, "resources": list(resources.values()), "freshness": "Current"}
+            )
+        items.append({"metadata": {"name": group, "creationTimestamp": None}, "versions": out_versions})
+    return {
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": items,
+    }

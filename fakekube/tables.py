@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from fakekube.resources import CONFIGMAPS, CORE_EVENTS, EVENTS_V1, NAMESPACES, SERVICES, ResourceType
+from fakekube.resources import CONFIGMAPS, CORE_EVENTS, CRDS, EVENTS_V1, NAMESPACES, SERVICES, ResourceType
 
 JSON = dict[str, Any]
 
@@ -121,6 +121,9 @@ def _columns(rt: ResourceType) -> list[JSON]:
         extra = [("Data", "string", 0), ("Age", "string", 0)]
     elif rt is NAMESPACES:
         extra = [("Status", "string", 0), ("Age", "string", 0)]
+    elif rt is CRDS:  # rest.DefaultTableConvertor
+        created_at = {"name": "Created At", "type": "date", "format": "", "description": "", "priority": 0}
+        return [name_col, created_at]
     elif rt is SERVICES:
         extra = [
             ("Type", "string", 0),
@@ -167,6 +170,8 @@ def _cells(rt: ResourceType, obj: JSON) -> list[Any]:
         return [name, len(obj.get("data") or {}) + len(obj.get("binaryData") or {}), created]
     if rt is NAMESPACES:
         return [name, (obj.get("status") or {}).get("phase", ""), created]
+    if rt is CRDS:
+        return [name, meta.get("creationTimestamp")]
     if rt is SERVICES:
         spec = obj.get("spec") or {}
         ports = ",".join(f"{p.get('port')}/{p.get('protocol', 'TCP')}" for p in spec.get("ports") or [])

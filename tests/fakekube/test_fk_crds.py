@@ -237,3 +237,23 @@ def test_official_crds_replace_the_bundled_ones(official: AsgiClient, kuberay_di
 def test_create_app_refuses_an_invalid_crd() -> None:
     with pytest.raises(ValueError, match=r"widgets\.example\.com"):
         create_app(crds=[widget_crd(plural="Widgets")])
+
+
+def test_aggregated_discovery_when_asked(client: AsgiClient) -> None:
+    accept = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
+    client.post(CRD_PATH, widget_crd())
+    r = client.request("GET", "/apis", headers={"accept": accept})
+    assert r.headers["content-type"] == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+    doc = r.json()
+    assert doc["kind"] == "APIGroupDiscoveryList" and doc["apiVersion"] == "apidiscovery.k8s.io/v2"
+    groups = {g["metadata"]["name"]: g for g in doc["items"]}
+    assert [v["version"] for v in groups["ray.io"]["versions"]] == ["v1", "v1alpha1"]
+    widgets = groups["example.com"]["versions"][0]["resources"][0]
+    assert widgets["resource"] == "widgets" and widgets["scope"] == "Namespaced"
+    assert widgets["responseKind"] == {"group": "example.com", "version": "v1", "kind": "Widget"}
+    assert widgets["shortNames"] == ["wd"] and widgets["subresources"][0]["subresource"] == "status"
+    core = client.request("GET", "/api", headers={"accept": accept}).json()
+    assert [g["metadata"]["name"] for g in core["items"]] == [""]
+    assert "configmaps" in {r["resource"] for r in core["items"][0]["versions"][0]["resources"]}
+    # without the aggregated media type: the legacy documents
+    assert client.get("/apis").json()["kind"] == "APIGroupList"
