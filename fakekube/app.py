@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl
 from fakekube import apply, decode, discovery, errors, gc, managed, objects, patch, proxy, tables
 from fakekube.crd import CustomResourceDefinition
 from fakekube.crds import Registry, crd_document, load_sources, prepare_crd
+from fakekube.crds import encoder as crd_encoder
 from fakekube.errors import ApiError
 from fakekube.http import Receive, Request, Scope, Send, respond, respond_error, respond_json
 from fakekube.openapi import OpenAPI
@@ -1095,7 +1096,7 @@ def create_app(
     for crd in [*(c for c in builtin_crds() if c.name not in names), *given]:
         registry.install(crd)
         doc = objects.prepare_create(CRDS, None, crd_document(crd, now))
-        store.create(CRDS.storage_key, crd.name, doc)
+        store.create(CRDS.storage_key, crd.name, doc, crd_encoder(crd))
     for ns in namespaces:
         obj = objects.prepare_create(
             NAMESPACES, None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}

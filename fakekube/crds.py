@@ -20,13 +20,13 @@ conditions set at once, as a real server's controllers do within milliseconds).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fakekube.crd import CustomResourceDefinition, load_crds, validate_crd
 from fakekube.crd.model import parse_crd
 from fakekube.resources import ALL_TYPES, CRDS, META_FIELDS, PrinterColumn, ResourceType
-from fakekube.store import ADDED, DELETED, Change, Store
+from fakekube.store import ADDED, DELETED, Change, Store, dumps
 
 JSON = dict[str, Any]
 
@@ -241,6 +241,21 @@ def crd_document(crd: CustomResourceDefinition, now: str) -> JSON:
         "storedVersions": [crd.storage_version.name],
     }
     return doc
+
+
+def encoder(crd: CustomResourceDefinition) -> Callable[[JSON], bytes]:
+    """An encoder giving ``dumps(doc)`` for a :func:`crd_document` of ``crd``, with the (multi-MB)
+    ``spec`` serialized once per CRD instead of once per app (``create_app`` stays ~1 ms)."""
+
+    def encode(doc: JSON) -> bytes:
+        spec = crd.raw.get("spec")
+        cached = crd._cache.get("spec_json")
+        if cached is None:
+            cached = crd._cache["spec_json"] = dumps(spec)
+        parts = [dumps(k) + b":" + (cached if v is spec else dumps(v)) for k, v in doc.items()]
+        return b"{" + b",".join(parts) + b"}"
+
+    return encode
 
 
 def load_sources(sources: Iterable[Any]) -> list[CustomResourceDefinition]:

@@ -257,3 +257,11 @@ def test_aggregated_discovery_when_asked(client: AsgiClient) -> None:
     assert "configmaps" in {r["resource"] for r in core["items"][0]["versions"][0]["resources"]}
     # without the aggregated media type: the legacy documents
     assert client.get("/apis").json()["kind"] == "APIGroupList"
+
+
+def test_installed_crds_are_stored_as_their_json(app: FakeKube) -> None:
+    """The spliced encoding of bundled CRDs (spec serialized once per process) is byte-identical."""
+    from fakekube.store import dumps
+
+    stored = list(app.store.scan("customresourcedefinitions.apiextensions.k8s.io"))
+    assert len(stored) == 4 and all(s.raw == dumps(s.obj) for _, s in stored)
