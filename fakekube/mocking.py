@@ -27,6 +27,7 @@ function (patch targets are module attributes, as with ``unittest.mock``).
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import copy
 import functools
@@ -216,21 +217,38 @@ def _split(url: str) -> tuple[str, str, str]:
 
 
 class _BodyReader:
-    """File-like view of a :class:`BodyStream` for ``urllib3.HTTPResponse``."""
+    """File-like view of a :class:`BodyStream` for ``urllib3.HTTPResponse``; ``read_timeout``
+    (seconds, None = wait forever) bounds each wait for data, as a socket read timeout does."""
 
-    def __init__(self, resp: Response) -> None:
+    def __init__(self, resp: Response, url: str, read_timeout: float | None) -> None:
         self._body = resp.body
+        self._url = url
+        self._timeout = read_timeout
         self._buf = b""
         self.closed = False
 
+    def _chunk(self) -> bytes:
+        import urllib3
+
+        try:
+            return self._body.next_chunk(self._timeout)
+        except TimeoutError:
+            raise urllib3.exceptions.ReadTimeoutError(
+                None,  # type: ignore[arg-type]
+                self._url,
+                f"Read timed out. (read timeout={self._timeout})",
+            ) from None
+
     def read(self, amt: int | None = None) -> bytes:
         if amt is None or amt < 0:
-            data = self._buf + self._body.read_all()
+            chunks = [self._buf]
             self._buf = b""
+            while chunk := self._chunk():
+                chunks.append(chunk)
             self.closed = True
-            return data
+            return b"".join(chunks)
         while len(self._buf) < amt:
-            chunk = self._body.next_chunk()
+            chunk = self._chunk()
             if not chunk:
                 break
             self._buf += chunk
@@ -243,14 +261,24 @@ class _BodyReader:
         if self._buf:
             data, self._buf = self._buf, b""
             return data
-        return self._body.next_chunk()
+        return self._chunk()
 
     def close(self) -> None:
         self.closed = True
         self._body.close()
 
 
-def _urllib3_response(method: str, url: str, resp: Response, preload: bool) -> Any:
+def _read_timeout(value: Any) -> float | None:
+    """Seconds from urllib3's ``timeout`` argument (a number or a ``urllib3.Timeout``)."""
+    if value is None or isinstance(value, int | float):
+        return value
+    # The raw fields: ``Timeout.read_timeout`` needs a started connect timer when ``total`` is set.
+    fields = (getattr(value, "_read", None), getattr(value, "total", None))
+    limits = [t for t in fields if isinstance(t, int | float)]
+    return min(limits) if limits else None
+
+
+def _urllib3_response(method: str, url: str, resp: Response, preload: bool, timeout: float | None) -> Any:
     import urllib3
 
     class StreamingResponse(urllib3.HTTPResponse):
@@ -263,7 +291,7 @@ def _urllib3_response(method: str, url: str, resp: Response, preload: bool) -> A
             while chunk := reader.next_chunk():
                 yield chunk
 
-    reader = _BodyReader(resp)
+    reader = _BodyReader(resp, url, timeout)
     headers = urllib3.HTTPHeaderDict()
     for k, v in resp.raw_headers:
         headers.add(k, v)
@@ -304,8 +332,17 @@ def _patch_urllib3(stack: contextlib.ExitStack) -> None:
             if isinstance(body, str):
                 body = body.encode()
             headers = dict(kw.get("headers") or {})
-            resp = _current().bridge.request(method, path, query, headers.items(), bytes(body), timeout=None)
-            return _urllib3_response(method, url, resp, bool(kw.get("preload_content", True)))
+            timeout = _read_timeout(kw.get("timeout"))
+            future = _current().bridge.start(method, path, query, headers.items(), bytes(body))
+            try:
+                resp = future.result(timeout)
+            except concurrent.futures.TimeoutError:
+                # The client gave up: a late answer (e.g. a watch) is closed, not left streaming.
+                future.add_done_callback(lambda f: None if f.exception() else f.result().body.close())
+                raise urllib3.exceptions.ReadTimeoutError(
+                    self, url, f"Read timed out. (read timeout={timeout})"
+                ) from None
+            return _urllib3_response(method, url, resp, bool(kw.get("preload_content", True)), timeout)
 
         _setattr(stack, cls, "urlopen", urlopen)
 

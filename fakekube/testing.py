@@ -151,12 +151,19 @@ class BodyStream:
                 return
             if not chunk:
                 self._done = True
-            if self._waiters:
-                self._waiters.popleft().set_result(chunk)
-                while self._done and self._waiters:
-                    self._waiters.popleft().set_result(_EOF)
-            else:
+            delivered = False
+            while self._waiters and not delivered:
+                # A reader that gave up (timeout, asyncio cancellation) cancelled its future.
+                waiter = self._waiters.popleft()
+                if waiter.set_running_or_notify_cancel():
+                    waiter.set_result(chunk)
+                    delivered = True
+            if not delivered:
                 self._chunks.append(chunk)
+            while self._done and self._waiters:
+                waiter = self._waiters.popleft()
+                if waiter.set_running_or_notify_cancel():
+                    waiter.set_result(_EOF)
 
     def _next(self) -> concurrent.futures.Future[bytes]:
         fut: concurrent.futures.Future[bytes] = concurrent.futures.Future()
@@ -170,8 +177,15 @@ class BodyStream:
         return fut
 
     def next_chunk(self, timeout: float | None = None) -> bytes:
-        """The next non-empty chunk, or ``b""`` at the end; blocks up to ``timeout`` s (TimeoutError)."""
-        return self._next().result(timeout)
+        """The next non-empty chunk, or ``b""`` at the end; blocks up to ``timeout`` s, then raises
+        TimeoutError (nothing is lost: a chunk arriving later goes to the next read)."""
+        fut = self._next()
+        try:
+            return fut.result(timeout)
+        except concurrent.futures.TimeoutError:
+            if fut.cancel():
+                raise TimeoutError(f"no data within {timeout} s") from None
+            return fut.result()
 
     async def anext_chunk(self) -> bytes:
         """:meth:`next_chunk` for an asyncio consumer (any event loop)."""
@@ -197,7 +211,9 @@ class BodyStream:
             self.closed = True
             self._chunks.clear()
             while self._waiters:
-                self._waiters.popleft().set_result(_EOF)
+                waiter = self._waiters.popleft()
+                if waiter.set_running_or_notify_cancel():
+                    waiter.set_result(_EOF)
         self.disconnect()
 
 
