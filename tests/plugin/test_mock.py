@@ -263,3 +263,13 @@ def test_mock_with_create_app_options() -> None:
         return sorted(n.metadata.name for n in client.CoreV1Api().list_namespace().items)
 
     assert code() == ["default", "extra"]
+
+
+@fakekube.mock
+def test_decorated_test_still_gets_its_fixtures(tmp_path: Path) -> None:
+    config.load_kube_config()
+    client.CoreV1Api().create_namespaced_config_map(
+        "default", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="cm"), data={"dir": str(tmp_path)})
+    )
+    got = client.CoreV1Api().read_namespaced_config_map("cm", "default")
+    assert got.data == {"dir": str(tmp_path)}
