@@ -65,7 +65,7 @@ def test_reset_is_cheap(fakekube: FakeKubeServer) -> None:
     start = time.perf_counter()
     for _ in range(20):
         fakekube.reset()
-    # About 20 ms on an idle machine (create_app builds the bundled CRDs' registry); generous for load.
+    # About 2 ms on an idle machine (a fresh create_app); generous for a loaded shared machine.
     assert (time.perf_counter() - start) / 20 < 0.1
 
 
