@@ -415,9 +415,14 @@ class FakeKube:
         new: JSON,
         operation: str,
         subresource: str | None,
+        base: list[JSON] | None = None,
     ) -> JSON:
-        """``new`` with its managedFields updated for this request's manager (:mod:`fakekube.managed`)."""
-        entries = list(old["metadata"].get("managedFields") or []) if old else []
+        """``new`` with its managedFields updated for this request's manager (:mod:`fakekube.managed`);
+        ``base``: the entries to start from (those the client sent), else ``old``'s."""
+        if base is not None:
+            entries = list(base)
+        else:
+            entries = list(old["metadata"].get("managedFields") or []) if old else []
         new["metadata"]["managedFields"] = managed.record(
             entries,
             old,
@@ -505,6 +510,7 @@ class FakeKube:
         dry = self._options(req, "CreateOptions")
         obj = await self._read_object(req, rt)
         self._check_namespace(t, obj["metadata"].get("name") or "")
+        sent = managed.client_entries(obj)
         obj = objects.prepare_create(rt, t.namespace, obj, self._schema_hook(req, rt))
         name = obj["metadata"]["name"]
         key = object_key(t.namespace, name)
@@ -517,7 +523,7 @@ class FakeKube:
             key = object_key(t.namespace, name)
         if self.store.get(rt.storage_key, key) is not None:
             raise errors.already_exists(rt, name)
-        obj = self._manage(req, rt, None, obj, "Update", None)
+        obj = self._manage(req, rt, None, obj, "Update", None, sent)
         if dry:
             obj["metadata"].pop("resourceVersion", None)
             await respond(send, 201, dumps(objects.from_storage(rt, obj)))
@@ -646,20 +652,23 @@ class FakeKube:
         if rv and rv != old.obj["metadata"]["resourceVersion"]:
             _parse_rv(rv)
             raise errors.conflict(rt, t.name)
+        sent = managed.client_entries(new) if entries is None and t.sub is None else None
         result = objects.prepare_update(
             rt, objects.deep_copy(old.raw), new, t.sub, self._schema_hook(req, rt)
         )
         result["metadata"]["resourceVersion"] = old.obj["metadata"]["resourceVersion"]
-        if "managedFields" in old.obj["metadata"]:
-            result["metadata"]["managedFields"] = old.obj["metadata"]["managedFields"]
         old_entries = old.obj["metadata"].get("managedFields") or []
+        if sent is not None or old_entries:
+            result["metadata"]["managedFields"] = old_entries if sent is None else sent
+            if not result["metadata"]["managedFields"]:
+                del result["metadata"]["managedFields"]
         if objects.same_content(result, old.obj) and (
             entries is None or apply.same_ownership(entries, old_entries)
         ):
             await self._send_object(req, send, rt, old)
             return
         if entries is None:
-            result = self._manage(req, rt, old.obj, result, operation, t.sub)
+            result = self._manage(req, rt, old.obj, result, operation, t.sub, sent)
         else:
             result["metadata"]["managedFields"] = entries
             if not entries:

@@ -410,3 +410,24 @@ def record(
     if fields:
         out.append(make_entry(manager, operation, api_version, time, frozenset(fields), subresource))
     return sort_entries(out)
+
+
+def client_entries(obj: JSON) -> list[JSON] | None:
+    """The managedFields a create/update body carries, which replace the stored ones (so clients
+    such as kubectl's client-side-apply upgrade can rewrite them): None when absent, empty or not
+    decodable (the stored ones stay, ``fieldmanager.go`` ``Update``); [] for the reset ``[{}]``."""
+    sent = obj.get("metadata", {}).get("managedFields")
+    if not isinstance(sent, list) or not sent:
+        return None
+    if sent == [{}]:
+        return []
+    for e in sent:
+        if not (
+            isinstance(e, dict)
+            and isinstance(e.get("manager", ""), str)
+            and e.get("operation") in ("Apply", "Update")
+            and e.get("fieldsType", "FieldsV1") == "FieldsV1"
+            and isinstance(e.get("fieldsV1", {}), dict)
+        ):
+            return None
+    return [dict(e) for e in sent]

