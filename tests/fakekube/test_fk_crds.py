@@ -265,3 +265,15 @@ def test_installed_crds_are_stored_as_their_json(app: FakeKube) -> None:
 
     stored = list(app.store.scan("customresourcedefinitions.apiextensions.k8s.io"))
     assert len(stored) == 4 and all(s.raw == dumps(s.obj) for _, s in stored)
+
+
+def test_bundled_printer_columns_are_the_official_ones(kuberay_dir: Path) -> None:
+    """kubectl get shows the same columns whether fakekube serves its own CRDs or the official ones."""
+    from fakekube.crd import builtin_crds, load_crds
+
+    official = {c.names.kind: c for c in load_crds(kuberay_dir / "crds")}
+    for crd in builtin_crds():
+        for v in crd.versions:
+            ours = [(c.name, c.type, c.json_path, c.priority) for c in v.printer_columns]
+            theirs = official[crd.names.kind].version(v.name).printer_columns
+            assert ours == [(c.name, c.type, c.json_path, c.priority) for c in theirs], (crd.name, v.name)

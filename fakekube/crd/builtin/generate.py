@@ -209,6 +209,11 @@ def _col(name: str, path: str, type_: str = "string", priority: int = 0) -> JSON
 
 
 AGE = _col("age", ".metadata.creationTimestamp", "date")
+
+
+def _columns(spec: dict[str, Any], version: str) -> list[JSON]:
+    """A version's printer columns: the official CRDs give RayJob's and RayService's v1alpha1 none."""
+    return [] if spec.get("v1_only_columns") and version != "v1" else list(spec["columns"])
 KINDS: list[dict[str, Any]] = [
     {
         "kind": "RayCluster",
@@ -222,6 +227,7 @@ KINDS: list[dict[str, Any]] = [
             _col("cpus", ".status.desiredCPU"),
             _col("memory", ".status.desiredMemory"),
             _col("gpus", ".status.desiredGPU"),
+            _col("tpus", ".status.desiredTPU", priority=1),
             _col("status", ".status.state"),
             AGE,
             _col("head pod IP", ".status.head.podIP", priority=1),
@@ -238,10 +244,11 @@ KINDS: list[dict[str, Any]] = [
             _col("job status", ".status.jobStatus"),
             _col("deployment status", ".status.jobDeploymentStatus"),
             _col("ray cluster name", ".status.rayClusterName"),
-            _col("start time", ".status.startTime", "date"),
-            _col("end time", ".status.endTime", "date"),
+            _col("start time", ".status.startTime"),
+            _col("end time", ".status.endTime"),
             AGE,
         ],
+        "v1_only_columns": True,
     },
     {
         "kind": "RayService",
@@ -251,9 +258,9 @@ KINDS: list[dict[str, Any]] = [
         },
         "columns": [
             _col("service status", ".status.serviceStatus"),
-            _col("num serve endpoints", ".status.numServeEndpoints", "integer"),
-            AGE,
+            _col("num serve endpoints", ".status.numServeEndpoints"),
         ],
+        "v1_only_columns": True,
     },
     {
         "kind": "RayCronJob",
@@ -277,7 +284,7 @@ def build_crds(defs: dict[str, JSON] | None = None) -> list[JSON]:
         kind: str = spec["kind"]
         plural = kind.lower() + "s"
         versions = [
-            _version(name, expander.convert(R.root(kind, s, st)), name == "v1", kind, spec["columns"])
+            _version(name, expander.convert(R.root(kind, s, st)), name == "v1", kind, _columns(spec, name))
             for name, (s, st) in spec["versions"].items()
         ]
         out.append(
