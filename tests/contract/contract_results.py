@@ -40,7 +40,12 @@ class Results:
         """``conformance: N/M scenarios agree``, per-target figures, the most frequent kinds of
         difference over all comparisons, then each divergence with its distinct differences."""
         n = sum(c.agrees for c in self.comparisons)
-        lines = [f"conformance: {n}/{len(self.comparisons)} scenarios agree"]
+        known = sum(bool(c.known) for c in self.comparisons if not c.agrees)
+        lines = [
+            f"conformance: {n}/{len(self.comparisons)} scenarios agree",
+            f"  diverging: {known} known (tests/contract/known_divergences.py, each with its reason),"
+            f" {len(self.comparisons) - n - known} not known",
+        ]
         for target in sorted({c.target for c in self.comparisons}):
             mine = [c for c in self.comparisons if c.target == target]
             lines.append(f"  {target}: {sum(c.agrees for c in mine)}/{len(mine)}")
