@@ -248,8 +248,8 @@ def compare(old: JSON | None, new: JSON, root: Node) -> tuple[set[Path], set[Pat
             b is _MISSING or isinstance(b, list)
         ):
             kind, _ = _list_kind(node)
-            if kind == "atomic":
-                leaf(a, b, path)
+            if kind == "atomic" or (a in (_MISSING, []) and b in (_MISSING, [])):
+                leaf(a, b, path)  # empty on both sides: a leaf, keeping the empty/absent distinction
                 return
             _, ai, item_node = _items(node, a if a is not _MISSING else [])
             _, bi, _ = _items(node, b if b is not _MISSING else [])
@@ -269,6 +269,36 @@ def compare(old: JSON | None, new: JSON, root: Node) -> tuple[set[Path], set[Pat
     for s in (added, modified, removed):
         s.discard(_META_PATH)
     return added, modified, removed
+
+
+def created_fields(obj: JSON, root: Node) -> JSON:
+    """FieldsV1 of what a create adds: ``to_fields_v1(compare(None, obj, root)[0])`` built in one walk
+    (the hot path of every create)."""
+
+    def tree(value: Any, node: Node | None, member: bool) -> JSON:
+        if isinstance(value, dict):
+            if not value or _atomic_map(node):
+                return {}
+            out: JSON = {".": {}} if member else {}
+            for k in sorted(value):
+                out["f:" + k] = tree(value[k], _child(node, k)[0], True)
+            return out
+        if isinstance(value, list):
+            kind, items, item_node = _items(node, value)
+            if kind == "atomic" or not items:
+                return {}
+            if kind == "set":
+                return {pe: {} for pe in sorted(items)}
+            return {pe: tree(items[pe], item_node, True) for pe in sorted(items)}
+        return {}
+
+    stripped = _strip(obj)
+    out = tree(stripped, root, False)
+    if "f:metadata" in out:
+        out["f:metadata"].pop(".", None)
+        if not out["f:metadata"]:
+            del out["f:metadata"]
+    return out
 
 
 def to_fields_v1(paths: Iterable[Path]) -> JSON:
@@ -384,6 +414,13 @@ def record(
     """The managedFields after ``manager`` wrote ``new`` over ``old`` (None for a create) with an
     Update-style ``operation`` (fields it added or changed become its own; other managers lose
     what it changed or removed)."""
+    if old is None and not entries:
+        fields_v1 = created_fields(new, root)
+        if not fields_v1:
+            return []
+        entry = make_entry(manager, operation, api_version, time, frozenset(), subresource)
+        entry["fieldsV1"] = fields_v1
+        return [entry]
     added, modified, removed = compare(old, new, root)
     taken = added | modified
     gone = removed

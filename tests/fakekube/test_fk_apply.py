@@ -103,6 +103,19 @@ def test_fields_v1_round_trip(spec: dict[str, Any]) -> None:
     assert managed.from_fields_v1(managed.to_fields_v1(fs)) == fs
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(_keys, _values, max_size=4), st.booleans())
+def test_create_fast_path_equals_the_comparison(spec: dict[str, Any], ray: bool) -> None:
+    """The one-walk FieldsV1 of a create is exactly the Update comparison against nothing."""
+    root = _rc_root() if ray else managed.schema_root(NAMESPACES, None)
+    body = raycluster("fp", labels={"a": "1"})
+    body["spec"]["extra"] = spec
+    body["metadata"]["finalizers"] = ["x/y"]
+    added, modified, removed = managed.compare(None, body, root)
+    assert not modified and not removed
+    assert managed.created_fields(body, root) == managed.to_fields_v1(added)
+
+
 # -- server-side apply, in-process ---------------------------------------------------------------
 
 
