@@ -277,3 +277,17 @@ def test_bundled_printer_columns_are_the_official_ones(kuberay_dir: Path) -> Non
             ours = [(c.name, c.type, c.json_path, c.priority) for c in v.printer_columns]
             theirs = official[crd.names.kind].version(v.name).printer_columns
             assert ours == [(c.name, c.type, c.json_path, c.priority) for c in theirs], (crd.name, v.name)
+
+
+def test_cluster_scoped_crd(client: AsgiClient) -> None:
+    crd = widget_crd()
+    crd["spec"]["scope"] = "Cluster"
+    assert client.post(CRD_PATH, crd).status == 201
+    cluster_path = "/apis/example.com/v1/widgets"
+    made = client.post(cluster_path, widget("cw"))
+    assert made.status == 201 and "namespace" not in made.json()["metadata"]
+    assert client.get(cluster_path + "/cw").json()["metadata"]["name"] == "cw"
+    assert [i["metadata"]["name"] for i in client.get(cluster_path).json()["items"]] == ["cw"]
+    assert client.post(WIDGETS, widget("nsw")).status == 404  # no namespaced path for a Cluster kind
+    res = client.get("/apis/example.com/v1").json()["resources"]
+    assert {r["name"]: r["namespaced"] for r in res}["widgets"] is False
