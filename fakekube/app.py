@@ -461,6 +461,8 @@ class FakeKube:
         for v in values:
             if v != "All":
                 raise _options_invalid(kind, "dryRun", f'Unsupported value: ["{v}"]: supported values: "All"')
+        if kind != "DeleteOptions":
+            _check_field_manager(req, kind)
         fv = req.query.get("fieldValidation")
         if kind != "DeleteOptions" and fv not in (None, "", "Ignore", "Strict", "Warn"):
             raise _options_invalid(
@@ -1030,7 +1032,7 @@ def _list_options_invalid(field: str, reason: str, message: str) -> ApiError:
     )
 
 
-def _options_invalid(kind: str, field: str, message: str) -> ApiError:
+def _options_invalid(kind: str, field: str, message: str, reason: str = "FieldValueNotSupported") -> ApiError:
     """422 for a bad write option: ``CreateOptions.meta.k8s.io "" is invalid: dryRun: ...``."""
     return ApiError(
         422,
@@ -1039,9 +1041,25 @@ def _options_invalid(kind: str, field: str, message: str) -> ApiError:
         {
             "group": "meta.k8s.io",
             "kind": kind,
-            "causes": [{"reason": "FieldValueNotSupported", "message": message, "field": field}],
+            "causes": [{"reason": reason, "message": message, "field": field}],
         },
     )
+
+
+def _check_field_manager(req: Request, kind: str) -> None:
+    """``force`` only with an apply patch; ``fieldManager`` at most 128 bytes of printable
+    characters (apimachinery ``ValidatePatchOptions`` / ``ValidateFieldManager``); else 422."""
+    if kind == "PatchOptions" and "force" in req.query and req.content_type != patch.APPLY:
+        msg = "Forbidden: may not be specified for non-apply patch"
+        raise _options_invalid(kind, "force", msg, "FieldValueForbidden")
+    fm = req.query.get("fieldManager", "")
+    if len(fm.encode()) > managed.FIELD_MANAGER_MAX:
+        msg = f"Too long: may not be more than {managed.FIELD_MANAGER_MAX} bytes"
+        raise _options_invalid(kind, "fieldManager", msg, "FieldValueTooLong")
+    for i, ch in enumerate(fm):
+        if not ch.isprintable():
+            msg = f"Invalid value: {json.dumps(fm)}: invalid character U+{ord(ch):04X} (at position {i})"
+            raise _options_invalid(kind, "fieldManager", msg, "FieldValueInvalid")
 
 
 def _name_mismatch(body_name: str, url_name: str | None) -> ApiError:

@@ -40,6 +40,9 @@ JSON = dict[str, Any]
 Path = tuple[str, ...]
 FieldSet = frozenset[Path]
 
+#: The longest ``fieldManager`` accepted (``FieldManagerMaxLength``); longer User-Agents are cut.
+FIELD_MANAGER_MAX = 128
+
 _MISSING: Any = object()
 # ``metadata`` itself is never owned, only its members (stripmeta.go).
 _META_PATH: Path = ("f:metadata",)
@@ -116,8 +119,8 @@ def schema_root(rt: ResourceType, crd: Any | None) -> Node:
 def manager_name(field_manager: str | None, user_agent: str) -> str:
     """The manager of a write: ``fieldManager`` or the User-Agent's product name, at most 128 chars."""
     if field_manager:
-        return field_manager[:128]
-    return user_agent.split("/")[0][:128]
+        return field_manager
+    return user_agent.split("/")[0][:FIELD_MANAGER_MAX]
 
 
 # -- schema reading ------------------------------------------------------------------------------

@@ -391,3 +391,31 @@ def test_kubectl_client_side_then_server_side_apply_migrates_ownership(
     assert r.returncode == 0, r.stderr
     labels = json.loads(kubectl(fakekube_url, namespace, "get", "raycluster", "ssa", "-o", "json").stdout)
     assert labels["metadata"]["labels"] == {"a": "1"}
+
+
+def test_patch_options_force_and_field_manager_are_validated(c: AsgiClient) -> None:
+    c.post(RC_PATH, raycluster("po"))
+    r = c.request(
+        "PATCH",
+        f"{RC_PATH}/po",
+        {"metadata": {"labels": {"a": "b"}}},
+        query={"force": "true"},
+        content_type=MERGE,
+    )
+    assert r.status == 422 and r.json()["message"] == (
+        'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for non-apply patch'
+    )
+    r = c.request("POST", RC_PATH, raycluster("po2"), query={"fieldManager": "m" * 129})
+    assert r.status == 422 and r.json()["details"]["causes"] == [
+        {
+            "reason": "FieldValueTooLong",
+            "message": "Too long: may not be more than 128 bytes",
+            "field": "fieldManager",
+        }
+    ]
+    r = c.request("POST", RC_PATH, raycluster("po3"), query={"fieldManager": "a\tb"})
+    assert r.status == 422 and r.json()["details"]["causes"][0]["message"] == (
+        'Invalid value: "a\\tb": invalid character U+0009 (at position 1)'
+    )
+    assert [i["metadata"]["name"] for i in c.get(RC_PATH).json()["items"]] == ["po"]
+    assert "labels" not in c.get(f"{RC_PATH}/po").json()["metadata"]
