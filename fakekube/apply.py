@@ -25,6 +25,7 @@ from fakekube.managed import (
     Path,
     _child,
     _items,
+    _key_defaults,
     _list_kind,
     compare,
     entry_id,
@@ -59,10 +60,11 @@ def merge(live: Any, config: Any, node: Node | None) -> Any:
         if kind == "atomic":
             return config
         _, cfg, item_node = _items(node, config)
+        defaults = _key_defaults(node)
         result: list[Any] = []
         seen: set[str] = set()
         for item in live:
-            pe = item_element(kind, keys, item)
+            pe = item_element(kind, keys, item, defaults)
             seen.add(pe)
             if pe in cfg and kind == "map":
                 result.append(merge(item, cfg[pe], item_node))
@@ -85,7 +87,8 @@ def _remove(obj: Any, path: Path, node: Node | None) -> None:
             obj, node = obj.get(key), _child(node, key)[0]
         elif isinstance(obj, list):
             kind, keys = _list_kind(node)
-            idx = next((j for j, it in enumerate(obj) if item_element(kind, keys, it) == pe), None)
+            defaults = _key_defaults(node)
+            idx = next((j for j, it in enumerate(obj) if item_element(kind, keys, it, defaults) == pe), None)
             if idx is None:
                 return
             if last:

@@ -33,7 +33,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from fakekube.crd.schema import Node, compiled
+from fakekube.crd.schema import MISSING, Node, compiled
 from fakekube.resources import ResourceType
 
 JSON = dict[str, Any]
@@ -89,7 +89,10 @@ _CORE: dict[str, JSON] = {
                     "type": "array",
                     "x-kubernetes-list-type": "map",
                     "x-kubernetes-list-map-keys": ["port", "protocol"],
-                    "items": {"type": "object"},
+                    "items": {
+                        "type": "object",
+                        "properties": {"protocol": {"type": "string", "default": "TCP"}},
+                    },
                 },
                 "selector": {"type": "object", "x-kubernetes-map-type": "atomic"},
             },
@@ -150,18 +153,43 @@ def _compact(v: Any) -> str:
     return json.dumps(v, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
-def item_element(kind: str, keys: tuple[str, ...], item: Any) -> str:
-    """The path element of a list item: ``k:{...}`` (map lists, key fields sorted) or ``v:...`` (sets)."""
+def _key_defaults(node: Node | None) -> dict[str, Any]:
+    """Schema defaults of a map list's key fields: an item that leaves one out is keyed by the
+    default (structured-merge-diff reads defaulted keys from the schema), cached per schema node."""
+    if node is None or node.list_type != "map":
+        return {}
+    cached = _defaults_cache.get(id(node.raw))
+    if cached is None:
+        items = node.items
+        cached = {}
+        for k in node.list_map_keys:
+            prop = items.properties.get(k) if items is not None else None
+            if prop is not None and prop.default is not MISSING:
+                cached[k] = prop.default
+        _defaults_cache[id(node.raw)] = cached
+    return cached
+
+
+_defaults_cache: dict[int, dict[str, Any]] = {}
+
+
+def item_element(kind: str, keys: tuple[str, ...], item: Any, defaults: dict[str, Any] | None = None) -> str:
+    """The path element of a list item: ``k:{...}`` (map lists, key fields sorted, a missing key
+    field taken from ``defaults``) or ``v:...`` (sets)."""
     if kind == "map" and isinstance(item, dict):
-        return "k:" + _compact({k: item[k] for k in sorted(keys) if k in item})
+        d = defaults or {}
+        return "k:" + _compact(
+            {k: item[k] if k in item else d[k] for k in sorted(keys) if k in item or k in d}
+        )
     return "v:" + _compact(item)
 
 
 def _items(node: Node | None, value: list[Any]) -> tuple[str, dict[str, Any], Node | None]:
     kind, keys = _list_kind(node)
+    defaults = _key_defaults(node) if kind == "map" else None
     out: dict[str, Any] = {}
     for item in value:
-        out.setdefault(item_element(kind, keys, item), item)
+        out.setdefault(item_element(kind, keys, item, defaults), item)
     return kind, out, node.items if node is not None else None
 
 
@@ -229,8 +257,10 @@ def compare(old: JSON | None, new: JSON, root: Node) -> tuple[set[Path], set[Pat
         if a is not _MISSING and b is not _MISSING and a == b and not path:
             return
         ref = b if b is not _MISSING else a
-        if isinstance(ref, dict) and (a is _MISSING or isinstance(a, dict)) and (
-            b is _MISSING or isinstance(b, dict)
+        if (
+            isinstance(ref, dict)
+            and (a is _MISSING or isinstance(a, dict))
+            and (b is _MISSING or isinstance(b, dict))
         ):
             if _atomic_map(node) or (not a and not b):
                 leaf(a, b, path)
@@ -247,8 +277,10 @@ def compare(old: JSON | None, new: JSON, root: Node) -> tuple[set[Path], set[Pat
                     continue
                 walk(av, bv, _child(node, k)[0], (*path, "f:" + k))
             return
-        if isinstance(ref, list) and (a is _MISSING or isinstance(a, list)) and (
-            b is _MISSING or isinstance(b, list)
+        if (
+            isinstance(ref, list)
+            and (a is _MISSING or isinstance(a, list))
+            and (b is _MISSING or isinstance(b, list))
         ):
             kind, _ = _list_kind(node)
             if kind == "atomic" or (a in (_MISSING, []) and b in (_MISSING, [])):

@@ -65,8 +65,9 @@ def test_field_set_uses_list_map_keys_sets_and_atomic_lists() -> None:
     container = head["f:template"]["f:spec"]["f:containers"]['k:{"name":"ray-head"}']
     # list-map items are keyed and members of the set; declared struct fields are not ("." absent)
     assert container["."] == {} and "." not in got["f:spec"]
+    # the key names the defaulted protocol too (the CRD's default for a list-map key field)
     assert container["f:ports"] == {
-        'k:{"containerPort":6379}': {".": {}, "f:containerPort": {}, "f:name": {}}
+        'k:{"containerPort":6379,"protocol":"TCP"}': {".": {}, "f:containerPort": {}, "f:name": {}}
     }
     assert got["f:metadata"] == {"f:finalizers": {'v:"a.io/x"': {}}, "f:labels": {"f:team": {}}}
     assert head["f:rayStartParams"] == {}  # an empty map is a leaf
@@ -419,3 +420,23 @@ def test_patch_options_force_and_field_manager_are_validated(c: AsgiClient) -> N
     )
     assert [i["metadata"]["name"] for i in c.get(RC_PATH).json()["items"]] == ["po"]
     assert "labels" not in c.get(f"{RC_PATH}/po").json()["metadata"]
+
+
+def test_apply_keys_list_items_by_defaulted_key_fields(c: AsgiClient) -> None:
+    """Service ports are keyed by (port, protocol); an applied port without protocol is the live
+    TCP one (the schema default), so re-applying neither duplicates nor loses it."""
+    path = "/api/v1/namespaces/default/services/s1"
+    svc: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "s1"},
+        "spec": {"ports": [{"port": 80, "name": "http"}, {"port": 443, "name": "https"}]},
+    }
+    q = {"fieldManager": "mgr"}
+    assert c.request("PATCH", path, yaml.safe_dump(svc), query=q, content_type=APPLY).status == 201
+    svc["spec"]["ports"] = [{"port": 80, "name": "http"}]
+    r = c.request("PATCH", path, yaml.safe_dump(svc), query=q, content_type=APPLY)
+    assert r.status == 200
+    assert [(p["port"], p["protocol"]) for p in r.json()["spec"]["ports"]] == [(80, "TCP")]
+    (entry,) = r.json()["metadata"]["managedFields"]
+    assert list(entry["fieldsV1"]["f:spec"]["f:ports"]) == ['k:{"port":80,"protocol":"TCP"}']
