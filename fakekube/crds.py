@@ -156,6 +156,25 @@ class Registry:
         self.install(parse_crd(ch.new.obj))
 
 
+def _mentions(value: Any, key: str) -> bool:
+    if isinstance(value, dict):
+        return key in value or any(_mentions(v, key) for v in value.values())
+    if isinstance(value, list):
+        return any(_mentions(v, key) for v in value)
+    return False
+
+
+def has_cel_rules(rt: ResourceType) -> bool:
+    """Whether ``rt``'s CRD version schema has ``x-kubernetes-validations`` (cached per CRD)."""
+    if rt.crd is None:
+        return False
+    cache = rt.crd._cache
+    key = "has_cel:" + rt.version
+    if key not in cache:
+        cache[key] = _mentions(rt.crd.version(rt.version).schema, "x-kubernetes-validations")
+    return bool(cache[key])
+
+
 def _accepted_names(spec: JSON) -> JSON:
     names = dict(spec.get("names") or {})
     return {

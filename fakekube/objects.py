@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fakekube import errors, validation
+from fakekube.crds import has_cel_rules
 from fakekube.errors import ApiError
 from fakekube.resources import EVENTS_V1, NAMESPACES, SERVICES, ResourceType
 
@@ -56,8 +57,12 @@ def generate_name(prefix: str) -> str:
     return prefix + "".join(random.choices(_GENERATE_ALPHABET, k=5))
 
 
+#: TotalAnnotationSizeLimitB: the most bytes an object's annotation keys and values may take.
+ANNOTATIONS_SIZE_LIMIT = 256 * 1024
+
+
 def validate_meta(rt: ResourceType, obj: JSON) -> list[JSON]:
-    """``details.causes`` for invalid metadata of ``obj`` (name, labels, annotation keys)."""
+    """``details.causes`` for invalid metadata of ``obj`` (name, labels, annotation keys and size)."""
     meta = obj["metadata"]
     causes: list[JSON] = []
     name = meta.get("name", "")
@@ -74,6 +79,12 @@ def validate_meta(rt: ResourceType, obj: JSON) -> list[JSON]:
     for key in meta.get("annotations") or {}:
         for msg in validation.qualified_name(key.lower()):
             causes.append(errors.field_invalid("metadata.annotations", key, msg))
+    # ValidateAnnotationsSize (apimachinery objectmeta.go): keys + values at most 256 KiB in all,
+    # which is what refuses a client-side `kubectl apply` of a multi-MB CRD on a real cluster.
+    size = sum(len(k.encode()) + len(str(v).encode()) for k, v in (meta.get("annotations") or {}).items())
+    if size > ANNOTATIONS_SIZE_LIMIT:
+        msg = f"Too long: may not be more than {ANNOTATIONS_SIZE_LIMIT} bytes"
+        causes.append({"reason": "FieldValueTooLong", "message": msg, "field": "metadata.annotations"})
     if rt.custom and obj.get("kind") != rt.kind:
         causes.append(errors.field_invalid("kind", obj.get("kind", ""), f"must be {rt.kind}"))
     return causes
@@ -170,7 +181,8 @@ def prepare_create(
         obj, schema_causes = schema(obj, None)
         meta = obj["metadata"]
         causes += schema_causes
-        causes += _cel_skipped(causes)
+        if rt.custom and has_cel_rules(rt):
+            causes += _cel_skipped(causes)
     if rt is SERVICES:
         causes += _service_defaults(obj)
     if causes:
@@ -243,7 +255,8 @@ _SKIPPED = {
 
 def _cel_skipped(causes: list[JSON]) -> list[JSON]:
     """The "rules were not checked" cause the strategy adds when a blocking error (also a metadata
-    one, e.g. a missing name) kept the CEL rules of the Ray CRDs from running; [] otherwise."""
+    one, e.g. a missing name) kept a CRD's CEL rules from running; [] otherwise. Only for a CRD
+    version that has rules (a CRD without, and the CRD kind itself, get no such cause)."""
     if any(c["reason"] in _BLOCKING for c in causes) and _SKIPPED not in causes:
         return [_SKIPPED]
     return []
@@ -294,7 +307,8 @@ def prepare_update(
         new, schema_causes = schema(new, old)
         meta = new["metadata"]
         causes += schema_causes
-        causes += _cel_skipped(causes)
+        if rt.custom and has_cel_rules(rt):
+            causes += _cel_skipped(causes)
     if old_meta.get("deletionTimestamp"):
         added = [f for f in meta.get("finalizers") or [] if f not in (old_meta.get("finalizers") or [])]
         if added:

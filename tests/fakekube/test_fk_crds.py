@@ -291,3 +291,33 @@ def test_cluster_scoped_crd(client: AsgiClient) -> None:
     assert client.post(WIDGETS, widget("nsw")).status == 404  # no namespaced path for a Cluster kind
     res = client.get("/apis/example.com/v1").json()["resources"]
     assert {r["name"]: r["namespaced"] for r in res}["widgets"] is False
+
+
+def test_annotations_over_256_kib_are_refused(client: AsgiClient) -> None:
+    """ValidateAnnotationsSize, as a real server refuses a client-side apply of a multi-MB CRD (checked
+    against refkube: one FieldValueTooLong cause; a Ray kind also gets its "rules not checked" cause)."""
+    big = {"a": "x" * (256 * 1024)}
+    crd = widget_crd()
+    crd["metadata"]["annotations"] = big
+    body = client.post(CRD_PATH, crd).json()
+    assert body["code"] == 422 and body["details"]["causes"] == [
+        {
+            "reason": "FieldValueTooLong",
+            "message": "Too long: may not be more than 262144 bytes",
+            "field": "metadata.annotations",
+        }
+    ]
+    rc = raycluster("big")
+    rc["metadata"]["annotations"] = big
+    causes = client.post(RC_PATH, rc).json()["details"]["causes"]
+    assert [c["reason"] for c in causes] == ["FieldValueTooLong", "FieldValueInvalid"]
+    assert causes[1]["field"] == "<nil>"
+    # a CRD without CEL rules: no "rules not checked" cause
+    assert client.post(CRD_PATH, widget_crd()).status == 201
+    w = widget("big")
+    w["metadata"]["annotations"] = big
+    causes = client.post(WIDGETS, w).json()["details"]["causes"]
+    assert [c["reason"] for c in causes] == ["FieldValueTooLong"]
+    small = {"a": "x" * (256 * 1024 - 1)}
+    w["metadata"]["annotations"] = small
+    assert client.post(WIDGETS, w).status == 201
