@@ -30,7 +30,7 @@ from typing import Any
 from fakekube import errors, validation
 from fakekube.crds import has_cel_rules
 from fakekube.errors import ApiError
-from fakekube.resources import EVENTS_V1, NAMESPACES, SERVICES, ResourceType
+from fakekube.resources import CRDS, EVENTS_V1, NAMESPACES, SERVICES, ResourceType
 
 JSON = dict[str, Any]
 
@@ -189,7 +189,7 @@ def prepare_create(
         raise invalid(rt, obj, causes)
     meta["uid"] = str(uuid.uuid4())
     meta["creationTimestamp"] = now()
-    if rt.custom:
+    if rt.custom or rt is CRDS:  # CRDs too (apiextensions customresourcedefinition/strategy.go)
         meta["generation"] = 1
     if rt is NAMESPACES:
         _namespace_defaults(obj)
@@ -329,7 +329,8 @@ def prepare_update(
         causes += _service_defaults(new)
     if causes:
         raise invalid(rt, new, causes)
-    if rt.custom and _without(new, "metadata", "status") != _without(old, "metadata", "status"):
+    versioned = rt.custom or rt is CRDS
+    if versioned and _without(new, "metadata", "status") != _without(old, "metadata", "status"):
         meta["generation"] = old_meta.get("generation", 1) + 1
     return canonical(rt, new)
 

@@ -87,6 +87,7 @@ def test_crd_post_serves_the_kind_with_its_names_columns_fields_and_schema(clien
     assert crd["status"]["storedVersions"] == ["v1"]
     assert crd["spec"]["names"]["singular"] == "widget"
     assert crd["spec"]["conversion"] == {"strategy": "None"}
+    assert crd["metadata"]["generation"] == 1
 
     # discovery: both versions, v1 preferred, names from the CRD
     group = client.get("/apis/example.com").json()
@@ -158,6 +159,7 @@ def test_crd_update_changes_the_served_api(client: AsgiClient) -> None:
     crd["spec"]["versions"][0]["additionalPrinterColumns"] = []
     r = client.request("PUT", CRD_PATH + "/widgets.example.com", crd)
     assert r.status == 200, r.body
+    assert r.json()["metadata"]["generation"] == 2  # a spec change
     table = client.request(
         "GET", WIDGETS, headers={"accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}
     ).json()
