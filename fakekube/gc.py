@@ -123,6 +123,7 @@ class Collector:
         self.types = types
         self.namespace_delay = namespace_delay
         self._dirty = False
+        self._check: list[tuple[str, str]] = []
         self._running = False
         self._timer = False
         self._recheck = False
@@ -130,13 +131,57 @@ class Collector:
         store.subscribe(self._note)
 
     def _note(self, ch: Change) -> None:
+        """Deletions (and changed references) need a full pass; a write that only carries
+        ownerReferences needs just its owners checked (so seeding owned objects stays linear)."""
         if ch.type == DELETED:
             self._dirty = True
             return
-        for s in (ch.new, ch.old):
-            meta = s.obj.get("metadata", {}) if s is not None else {}
-            if meta.get("deletionTimestamp") or meta.get("ownerReferences"):
+        new = ch.new.obj.get("metadata", {})
+        old = ch.old.obj.get("metadata", {}) if ch.old is not None else {}
+        if (
+            new.get("deletionTimestamp")
+            or old.get("deletionTimestamp")
+            or (old.get("ownerReferences") and old.get("ownerReferences") != new.get("ownerReferences"))
+        ):
+            self._dirty = True
+        elif new.get("ownerReferences"):
+            self._check.append((ch.storage, ch.key))
+
+    def _served_kinds(self) -> dict[tuple[str, str], ResourceType]:
+        """(group, kind) → resource type, for resolving ownerReferences (the GC's REST mapping)."""
+        out: dict[tuple[str, str], ResourceType] = {}
+        for rt in self.types():
+            out.setdefault((rt.group, rt.kind), rt)
+        return out
+
+    def _owner_ok(self, ref: JSON, namespace: str | None, kinds: dict[tuple[str, str], ResourceType]) -> bool:
+        """Whether the owner ``ref`` names exists with its uid and is not being deleted (an
+        unserved kind cannot be checked and counts as fine, as the GC cannot map it either)."""
+        group = str(ref.get("apiVersion", "")).rpartition("/")[0]
+        rt = kinds.get((group, str(ref.get("kind", ""))))
+        if rt is None:
+            return True
+        owner = self.store.get(
+            rt.storage_key, object_key(namespace if rt.namespaced else None, ref.get("name", ""))
+        )
+        if owner is None or owner.obj["metadata"].get("uid") != ref.get("uid"):
+            return False
+        return not owner.obj["metadata"].get("deletionTimestamp")
+
+    def _quick_checks(self) -> None:
+        """Check the owners of newly written objects; any doubt escalates to a full pass."""
+        pending, self._check = self._check, []
+        kinds = self._served_kinds()
+        for storage, key in pending:
+            s = self.store.get(storage, key)
+            if s is None:
+                continue
+            meta = s.obj["metadata"]
+            if not all(
+                self._owner_ok(r, meta.get("namespace"), kinds) for r in meta.get("ownerReferences") or []
+            ):
                 self._dirty = True
+                return
 
     def _by_storage(self) -> dict[str, ResourceType]:
         out: dict[str, ResourceType] = {}
@@ -152,8 +197,12 @@ class Collector:
             self._dirty, self._recheck = True, False
         self._running = True
         try:
-            while self._dirty:
+            while self._dirty or self._check:
+                if not self._dirty:
+                    self._quick_checks()
+                    continue
                 self._dirty = False
+                self._check = []
                 self._pass()
         finally:
             self._running = False
@@ -168,8 +217,9 @@ class Collector:
         for rt, s in every:
             for ref in s.obj["metadata"].get("ownerReferences") or []:
                 dependents.setdefault(ref.get("uid", ""), []).append((rt, s))
+        kinds = self._served_kinds()
         for rt, s in every:
-            self._collect(rt, s, alive, dependents)
+            self._collect(rt, s, alive, dependents, kinds)
         self._namespaces(types)
 
     def _current(self, rt: ResourceType, s: Stored) -> Stored | None:
@@ -182,6 +232,7 @@ class Collector:
         s: Stored,
         alive: dict[str, tuple[ResourceType, Stored]],
         dependents: dict[str, list[tuple[ResourceType, Stored]]],
+        kinds: dict[tuple[str, str], ResourceType],
     ) -> None:
         cur = self._current(rt, s)
         if cur is None:
@@ -195,6 +246,11 @@ class Collector:
             orphan_refs, solid, rest = [], [], []
             waiting = False
             for r in refs:
+                group = str(r.get("apiVersion", "")).rpartition("/")[0]
+                if (group, str(r.get("kind", ""))) not in kinds:
+                    solid.append(r)  # a kind this server does not serve: the GC cannot resolve it
+                    rest.append(r)
+                    continue
                 owner = alive.get(r.get("uid", ""))
                 cur_owner = self._current(*owner) if owner is not None else None
                 owner_meta = cur_owner.obj["metadata"] if cur_owner is not None else {}

@@ -299,3 +299,15 @@ def test_kubectl_delete_cascade(fakekube_url: str, namespace: str) -> None:
         timeout=60,
     )
     assert tmp.returncode == 0 and tmp.stdout.strip() == f'namespace "{namespace}" deleted', tmp.stderr
+
+
+def test_owner_of_a_kind_not_served_is_left_alone(c: AsgiClient) -> None:
+    """The collector cannot resolve a kind this server does not serve (no REST mapping), so it
+    neither deletes the dependent nor drops the reference, as the real garbage collector."""
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "d", "uid": "1234"}
+    assert c.post(CM_PATH, configmap("by-deploy", deployment)).status == 201
+    owner = c.post(RC_PATH, raycluster("mixed")).json()
+    c.post(CM_PATH, configmap("two-owners", deployment, owner_ref(owner)))
+    c.request("DELETE", f"{RC_PATH}/mixed")
+    assert c.get(f"{CM_PATH}/by-deploy").json()["metadata"]["ownerReferences"] == [deployment]
+    assert c.get(f"{CM_PATH}/two-owners").json()["metadata"]["ownerReferences"] == [deployment]
