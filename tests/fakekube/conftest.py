@@ -14,27 +14,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from fk_client import AsgiClient
+from fk_objects import RC_PATH, raycluster  # noqa: F401  (also importable from here)
 
 from fakekube import FakeKube, create_app
-
-RC_PATH = "/apis/ray.io/v1/namespaces/default/rayclusters"
-
-
-def raycluster(name: str, labels: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
-    """A small valid RayCluster body (head group only, as the CRD schema requires)."""
-    return {
-        "apiVersion": "ray.io/v1",
-        "kind": "RayCluster",
-        "metadata": {"name": name, **({"labels": labels} if labels else {})},
-        "spec": {
-            "rayVersion": "2.9.0",
-            "headGroupSpec": {
-                "rayStartParams": {},
-                "template": {"spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray:2.9.0"}]}},
-            },
-            **spec,
-        },
-    }
 
 
 @pytest.fixture

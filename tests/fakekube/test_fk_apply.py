@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import RC_PATH, raycluster
 from fk_client import AsgiClient
+from fk_objects import RC_PATH, raycluster
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kubernetes import client
@@ -170,17 +170,18 @@ def test_apply_conflict_is_409_with_field_manager_causes_and_force_takes_over(c:
     assert r.status == 409
     st_ = r.json()
     assert (st_["kind"], st_["status"], st_["reason"], st_["code"]) == ("Status", "Failure", "Conflict", 409)
+    # in fieldpath.Set.Iterate order (a level's own fields before deeper ones), as refkube answers
     assert st_["message"] == (
         'Apply failed with 2 conflicts: conflicts with "first":\n'
-        '- .spec.headGroupSpec.template.spec.containers[name="ray-head"].image\n- .spec.rayVersion'
+        '- .spec.rayVersion\n- .spec.headGroupSpec.template.spec.containers[name="ray-head"].image'
     )
     assert st_["details"]["causes"] == [
+        {"reason": "FieldManagerConflict", "message": 'conflict with "first"', "field": ".spec.rayVersion"},
         {
-            "type": "FieldManagerConflict",
+            "reason": "FieldManagerConflict",
             "message": 'conflict with "first"',
             "field": '.spec.headGroupSpec.template.spec.containers[name="ray-head"].image',
         },
-        {"type": "FieldManagerConflict", "message": 'conflict with "first"', "field": ".spec.rayVersion"},
     ]
     assert c.get(f"{RC_PATH}/a3").json() == before  # a failed apply changes nothing
     r = ssa(c, other, "second", force=True)

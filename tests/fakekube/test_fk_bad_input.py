@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from conftest import RC_PATH, raycluster
 from fk_client import AsgiClient
+from fk_objects import RC_PATH, raycluster
 
 from fakekube import FakeKube
 

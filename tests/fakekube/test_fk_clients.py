@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import raycluster
+from fk_objects import raycluster
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RC_PATH, raycluster
 from fk_client import AsgiClient
+from fk_objects import RC_PATH, raycluster
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kubernetes import client

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from conftest import RC_PATH, raycluster
 from fk_client import AsgiClient
+from fk_objects import RC_PATH, raycluster
 
 from fakekube import FakeKube, create_app
 

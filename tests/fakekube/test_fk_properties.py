@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import hypothesis.strategies as st
-from conftest import RC_PATH, raycluster
 from fk_client import AsgiClient
+from fk_objects import RC_PATH, raycluster
 from hypothesis import HealthCheck, given, settings
 
 from fakekube import create_app

@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 import httpx
-from conftest import raycluster
+from fk_objects import raycluster
 
 
 def rc(name: str, labels: dict[str, str] | None = None) -> dict[str, object]:
