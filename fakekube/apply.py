@@ -31,6 +31,7 @@ from fakekube.managed import (
     entry_id,
     from_fields_v1,
     item_element,
+    iteration_order,
     make_entry,
     path_string,
     sort_entries,
@@ -121,7 +122,7 @@ def conflict_error(conflicts: list[tuple[JSON, Path]]) -> ApiError:
     cause per field, and the message ``Apply failed with N conflict(s): ...``."""
     causes = [
         {
-            "type": "FieldManagerConflict",
+            "reason": "FieldManagerConflict",
             "message": f"conflict with {_conflict_manager(e)}",
             "field": path_string(p),
         }
@@ -174,7 +175,11 @@ def apply(
         _remove(merged, p, root)
     added, modified, removed = compare(live, merged, root)
     changed = added | modified
-    conflicts = [(e, p) for e, f in others for p in sorted(f & changed, key=path_string)]
+    conflicts = [
+        (e, p)
+        for e, f in sorted(others, key=lambda o: str(o[0].get("manager", "")))
+        for p in iteration_order(f & changed)
+    ]
     if conflicts and not force:
         raise conflict_error(conflicts)
     out: list[JSON] = []

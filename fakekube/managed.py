@@ -376,6 +376,27 @@ def from_fields_v1(fields: JSON) -> FieldSet:
     return frozenset(out)
 
 
+def iteration_order(paths: Iterable[Path]) -> list[Path]:
+    """``paths`` in ``fieldpath.Set.Iterate`` order: at each level the member paths ending there
+    first (by element), then each child's subtree (by element)."""
+    tree: JSON = {}
+    for p in paths:
+        node = tree
+        for pe in p:
+            node = node.setdefault(pe, {})
+        node["."] = True
+    out: list[Path] = []
+
+    def walk(node: JSON, prefix: Path) -> None:
+        kids = sorted(k for k in node if k != ".")
+        out.extend((*prefix, k) for k in kids if "." in node[k])
+        for k in kids:
+            walk(node[k], (*prefix, k))
+
+    walk(tree, ())
+    return out
+
+
 def path_string(path: Path) -> str:
     """A path as structured-merge-diff prints it (``fieldpath.Path.String``):
     ``.spec.containers[name="ray-head"].image``, ``.metadata.finalizers[="a"]``."""

@@ -611,6 +611,31 @@ def sc_delete_options(s: Session) -> None:
 
 
 @scenario()
+def sc_delete_grace_period_and_server_side_apply(s: Session) -> None:
+    """Custom resources have no graceful deletion: gracePeriodSeconds (query or body) is accepted and
+    the object goes at once, or, held by a finalizer, gets deletionGracePeriodSeconds 0. Server-side
+    apply: another manager's differing value is a 409 FieldManagerConflict, force takes it over."""
+    create(s, "gp1")
+    expect(s.delete(s.ray(name="gp1"), params={"gracePeriodSeconds": "30"}), 200)
+    expect(s.get(s.ray(name="gp1")), 404, "NotFound")
+    held = raycluster("gp2")
+    held["metadata"]["finalizers"] = ["contract.example.com/hold"]
+    expect(s.post(s.ray(), held), 201)
+    marked = expect(s.delete(s.ray(name="gp2"), {"gracePeriodSeconds": 10}), 200)
+    assert marked["metadata"]["deletionGracePeriodSeconds"] == 0
+    s.patch(s.ray(name="gp2"), {"metadata": {"finalizers": None}}, MERGE)
+    doc = yaml.safe_dump(raycluster("ssa2"))
+    expect(s.request("PATCH", s.ray(name="ssa2"), content=doc, content_type=APPLY,
+                     params={"fieldManager": "one"}), 201)
+    other = raycluster("ssa2", image="rayproject/ray:2.51.0")
+    body = expect(s.request("PATCH", s.ray(name="ssa2"), content=yaml.safe_dump(other), content_type=APPLY,
+                            params={"fieldManager": "two"}), 409, "Conflict")
+    assert {c["reason"] for c in body["details"]["causes"]} == {"FieldManagerConflict"}
+    expect(s.request("PATCH", s.ray(name="ssa2"), content=yaml.safe_dump(other), content_type=APPLY,
+                     params={"fieldManager": "two", "force": "true"}), 200)
+
+
+@scenario()
 def sc_delete_collection(s: Session) -> None:
     for name, labels in LABELLED.items():
         create(s, name, labels)
@@ -863,9 +888,13 @@ def sc_core_namespaces(s: Session) -> None:
 @scenario(core=True)
 def sc_core_namespace_terminating(s: Session) -> None:
     """A deleted namespace is Terminating (spec.finalizers ["kubernetes"]) and refuses new objects
-    with 403 Forbidden (NamespaceLifecycle admission) until the namespace controller removes it."""
+    with 403 Forbidden (NamespaceLifecycle admission) until the namespace controller removes it.
+    The object inside carries a finalizer, so it (and the namespace) stay whether or not a namespace
+    controller runs (fakekube has one; refkube has none)."""
     doomed = s.new_namespace()
-    expect(s.post(s.ray(ns=doomed), raycluster("inside")), 201)  # content keeps it Terminating a while
+    inside = raycluster("inside")
+    inside["metadata"]["finalizers"] = ["contract.example.com/hold"]
+    expect(s.post(s.ray(ns=doomed), inside), 201)
     gone = expect(s.delete(f"/api/v1/namespaces/{doomed}"), 200)
     assert gone["status"]["phase"] == "Terminating"
     body = expect(s.post(s.ray(ns=doomed), raycluster("late")), 403, "Forbidden")
