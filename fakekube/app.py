@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fakekube import apply, decode, discovery, errors, gc, managed, objects, patch, proxy, tables
+from fakekube import apply, decode, discovery, errors, gc, managed, objects, patch, proxy, scale, tables
 from fakekube.crd import CustomResourceDefinition
 from fakekube.crds import Registry, crd_document, load_sources, prepare_crd
 from fakekube.crds import encoder as crd_encoder
@@ -317,7 +317,7 @@ class FakeKube:
             # of the main resource, create also on an object URL; /status only get/update/patch.
             if t.namespace is None and t.rt.namespaced and verb not in ("list", "watch"):
                 raise errors.page_not_found()
-            if t.sub == "status" and verb not in ("get", "update", "patch"):
+            if t.sub in ("status", "scale") and verb not in ("get", "update", "patch"):
                 raise errors.method_not_supported(t.rt, verb)
             if verb not in handlers:
                 raise errors.method_not_supported(t.rt, verb)
@@ -504,7 +504,18 @@ class FakeKube:
     # -- verbs ---------------------------------------------------------------------------------
 
     async def _get(self, req: Request, send: Send, t: Target) -> None:
+        if t.sub == "scale":
+            await respond_json(send, 200, scale.to_scale(t.rt, self._existing(t).obj))
+            return
         await self._send_object(req, send, t.rt, self._existing(t))
+
+    async def _scale_write(self, req: Request, send: Send, t: Target, doc: Any, dry: bool) -> None:
+        """PUT/PATCH of ``/scale``: ``spec.replicas`` written at the CRD's ``specReplicasPath``
+        through the ordinary update, answered with the ``Scale`` (:mod:`fakekube.scale`)."""
+        old = self._existing(t)
+        new = scale.apply_scale(t.rt, objects.deep_copy(old.raw), doc)
+        rv = str((doc.get("metadata") or {}).get("resourceVersion") or "")
+        await self._commit_update(req, scale.scale_send(send, t.rt), t, old, new, rv, dry)
 
     async def _create(self, req: Request, send: Send, t: Target) -> None:
         rt = t.rt
@@ -538,6 +549,10 @@ class FakeKube:
         assert t.name is not None
         await req.body()
         dry = self._options(req, "UpdateOptions")
+        if t.sub == "scale":
+            doc = decode.parse(rt, await req.body(), req.content_type or "application/json")
+            await self._scale_write(req, send, t, doc, dry)
+            return
         obj = await self._read_object(req, rt)
         meta = obj["metadata"]
         if meta.get("name", "") != t.name:
@@ -563,6 +578,10 @@ class FakeKube:
         dry = self._options(req, "PatchOptions")
         if ct == patch.APPLY:
             await self._apply(req, send, t, dry)
+            return
+        if t.sub == "scale":
+            doc = patch.apply_patch(ct, scale.to_scale(rt, self._existing(t).obj), body)
+            await self._scale_write(req, send, t, doc, dry)
             return
         old = self._existing(t)
         doc = objects.from_storage(rt, objects.deep_copy(old.raw))

@@ -67,7 +67,7 @@ def resource_types(crd: CustomResourceDefinition) -> tuple[ResourceType, ...]:
                 kind=crd.names.kind,
                 namespaced=crd.namespaced,
                 custom=True,
-                subresources=frozenset({"status"} if v.status else ()),
+                subresources=frozenset({"status"} if v.status else ()) | ({"scale"} if v.scale else set()),
                 short_names=crd.names.short_names,
                 categories=crd.names.categories,
                 field_labels=fields,

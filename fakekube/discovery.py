@@ -120,6 +120,18 @@ def api_resource_list(registry: Registry, group: str, version: str) -> JSON | No
                         "verbs": ["create", "delete", "get", "patch", "update"],
                     }
                 )
+            elif sub == "scale":
+                resources.append(
+                    {
+                        "name": f"{rt.plural}/scale",
+                        "singularName": "",
+                        "namespaced": rt.namespaced,
+                        "group": "autoscaling",
+                        "version": "v1",
+                        "kind": "Scale",
+                        "verbs": ["get", "patch", "update"],
+                    }
+                )
             else:
                 resources.append(
                     {
@@ -167,7 +179,9 @@ def aggregated(registry: Registry, core: bool) -> JSON:
             resources: dict[str, JSON] = {}
             for r in doc["resources"]:
                 name, _, sub = r["name"].partition("/")
-                kind = {"group": group, "version": version, "kind": r["kind"]}
+                # a subresource of another kind (scale: autoscaling/v1 Scale) names its group/version
+                kind = {"group": r.get("group", group), "version": r.get("version", version)}
+                kind["kind"] = r["kind"]
                 if sub:
                     entry = {"subresource": sub, "responseKind": kind, "verbs": r["verbs"]}
                     resources[name].setdefault("subresources", []).append(entry)

@@ -323,3 +323,45 @@ def test_annotations_over_256_kib_are_refused(client: AsgiClient) -> None:
     small = {"a": "x" * (256 * 1024 - 1)}
     w["metadata"]["annotations"] = small
     assert client.post(WIDGETS, w).status == 201
+
+
+def test_scale_subresource(client: AsgiClient) -> None:
+    crd = widget_crd()
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"][
+        "replicas"
+    ] = {"type": "integer"}
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"].update(
+        {"replicas": {"type": "integer"}, "selector": {"type": "string"}}
+    )
+    crd["spec"]["versions"][0]["subresources"]["scale"] = {
+        "specReplicasPath": ".spec.replicas",
+        "statusReplicasPath": ".status.replicas",
+        "labelSelectorPath": ".status.selector",
+    }
+    assert client.post(CRD_PATH, crd).status == 201
+    res = {r["name"]: r for r in client.get("/apis/example.com/v1").json()["resources"]}
+    assert res["widgets/scale"]["kind"] == "Scale" and res["widgets/scale"]["group"] == "autoscaling"
+    w = widget("s")
+    w["spec"]["replicas"] = 2
+    assert client.post(WIDGETS, w).status == 201
+    got = client.get(WIDGETS + "/s/scale").json()
+    assert got["kind"] == "Scale" and got["apiVersion"] == "autoscaling/v1"
+    assert got["spec"] == {"replicas": 2} and got["status"] == {"replicas": 0}
+    got["spec"]["replicas"] = 5
+    put = client.request("PUT", WIDGETS + "/s/scale", got)
+    assert put.status == 200 and put.json()["spec"] == {"replicas": 5}
+    obj = client.get(WIDGETS + "/s").json()
+    assert obj["spec"]["replicas"] == 5 and obj["metadata"]["generation"] == 2
+    patched = client.request(
+        "PATCH", WIDGETS + "/s/scale", {"spec": {"replicas": 1}}, content_type="application/merge-patch+json"
+    )
+    assert patched.status == 200 and patched.json()["spec"]["replicas"] == 1
+    stale = client.request("PUT", WIDGETS + "/s/scale", got)  # got carries an old resourceVersion
+    assert stale.status == 409
+    got = client.get(WIDGETS + "/s/scale").json()
+    got["spec"]["replicas"] = -1
+    bad = client.request("PUT", WIDGETS + "/s/scale", got)
+    assert bad.status == 422 and bad.json()["details"]["causes"][0]["field"] == "spec.replicas"
+    assert client.get(WIDGETS + "/s").json()["spec"]["replicas"] == 1
+    # the Ray kinds have no scale subresource
+    assert client.get(RC_PATH + "/x/scale").status == 404

@@ -249,6 +249,9 @@ spec:
             type: object
             properties:
               color: {type: string, description: The colour of the widget.}
+              replicas: {type: integer}
+    subresources:
+      scale: {specReplicasPath: .spec.replicas, statusReplicasPath: .status.replicas}
     additionalPrinterColumns:
     - {name: Color, type: string, jsonPath: .spec.color}
 """
@@ -271,6 +274,10 @@ def test_crd_lifecycle_through_kubectl(server: str, ns: str) -> None:
     out = ok(kubectl(server, "-n", ns, "get", "wd"))
     assert header(out) == ["NAME", "COLOR"] and out.splitlines()[1].split()[:2] == ["w", "red"]
     assert "The colour of the widget." in ok(kubectl(server, "explain", "widgets.spec.color"))
+    assert ok(kubectl(server, "-n", ns, "scale", "widget", "w", "--replicas", "3")).strip() == (
+        "widget.example.com/w scaled"
+    )
+    assert ok(kubectl(server, "-n", ns, "get", "widget", "w", "-o", "jsonpath={.spec.replicas}")) == "3"
     ok(kubectl(server, "delete", "crd", "widgets.example.com"))
     r = kubectl(server, "-n", ns, "get", "widgets.example.com")
     assert r.returncode == 1 and "doesn't have a resource type" in r.stderr
