@@ -149,8 +149,12 @@ def _list_kind(node: Node | None) -> tuple[str, tuple[str, ...]]:
     return node.list_type, node.list_map_keys
 
 
+# One encoder for every key element (json.dumps would build one per call).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
 def _compact(v: Any) -> str:
-    return json.dumps(v, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    return _ENCODER.encode(v)
 
 
 def _key_defaults(node: Node | None) -> dict[str, Any]:
