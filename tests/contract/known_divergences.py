@@ -46,18 +46,6 @@ _YAML_WORDING = Known(
     (r"rayclusters: \.body\.message: .*: yaml: line \d+: .* != .*: yaml: line \d+: ",),
 )
 
-_NAMESPACE_CONTROLLER = Known(
-    "refkube runs no kube-controller-manager, so the content of its Terminating namespace is never "
-    "deleted; fakekube runs the namespace controller, which (as on a real cluster) marks the "
-    "finalizer-held object deleting: deletionTimestamp, deletionGracePeriodSeconds 0, generation + 1, "
-    "and so a later resourceVersion",
-    (
-        r"rayclusters: \.body\.items\[0\]\.metadata\.(deletionGracePeriodSeconds|deletionTimestamp|generation"
-        r"|resourceVersion): ",
-        r"rayclusters: \.body\.metadata\.resourceVersion: ",
-    ),
-)
-
 KNOWN: dict[tuple[str, str], Known] = {
     ("field_selector_ray_fields", "gateway-refkube"): _GATEWAY_FIELDS,
     ("field_selector_ray_fields", "gateway-fakekube"): _GATEWAY_FIELDS,
@@ -65,5 +53,4 @@ KNOWN: dict[tuple[str, str], Known] = {
     ("discovery_groups", "gateway-fakekube"): _GATEWAY_DISCOVERY,
     ("error_malformed_yaml", "fakekube"): _YAML_WORDING,
     ("error_malformed_yaml", "gateway-fakekube"): _YAML_WORDING,
-    ("core_namespace_terminating", "fakekube"): _NAMESPACE_CONTROLLER,
 }
