@@ -20,8 +20,8 @@ dev: $(STAMP)
 	$(BIN)/kuberay-apiserver dev
 
 lint: $(STAMP)
-	$(BIN)/ruff check handler fakekube tests examples benchmarks
-	$(BIN)/mypy handler fakekube
+	$(BIN)/ruff check handler fakekube kubeapi tests examples benchmarks
+	$(BIN)/mypy handler fakekube kubeapi
 
 # `make test` = lint, then ONE pytest run over every test with KUBERAY_CONTRACT=1, so pytest's
 # closing line (and the `conformance: N/M scenarios agree` summary above it) is the last output.

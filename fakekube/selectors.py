@@ -17,6 +17,7 @@ from typing import Any
 
 from fakekube import validation
 from fakekube.resources import ResourceType
+from kubeapi import fields
 
 
 class SelectorError(ValueError):
@@ -288,46 +289,6 @@ def parse_label_selector(selector: str) -> LabelSelector:
 # field selectors
 
 
-def _split_terms(s: str) -> list[str]:
-    """Split on unescaped commas (fields.splitTerms)."""
-    terms, cur, escaped = [], [], False
-    for ch in s:
-        if escaped:
-            cur.append(ch)
-            escaped = False
-        elif ch == "\\":
-            cur.append(ch)
-            escaped = True
-        elif ch == ",":
-            terms.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    terms.append("".join(cur))
-    return terms
-
-
-def _unescape(value: str) -> str:
-    """fields.UnescapeValue: ``\\\\``, ``\\,``, ``\\=`` are escapes; bare ``,`` and ``=`` are errors."""
-    out, slash = [], False
-    for ch in value:
-        if slash:
-            if ch not in "\\,=":
-                raise SelectorError(f"invalid field selector: invalid escape sequence: \\{ch}")
-            out.append(ch)
-            slash = False
-        elif ch == "\\":
-            slash = True
-        elif ch in ",=":
-            # Go prints the rune with %v, i.e. its code point.
-            raise SelectorError(f"invalid field selector: unescaped character in value: {ord(ch)}")
-        else:
-            out.append(ch)
-    if slash:
-        raise SelectorError("invalid field selector: invalid escape sequence: \\")
-    return "".join(out)
-
-
 @dataclass(frozen=True, slots=True)
 class FieldTerm:
     """``path (==|!=) value`` over the stored object; ``path`` as resolved from the field label."""
@@ -385,27 +346,22 @@ def field_value(obj: Mapping[str, Any], path: tuple[str, ...]) -> str:
 def parse_field_selector(selector: str, rt: ResourceType) -> FieldSelector:
     """Parse a ``fieldSelector`` for resource ``rt``; unsupported labels raise its conversion error."""
     terms: list[FieldTerm] = []
-    for part in sorted(_split_terms(selector)):
+    for part in sorted(fields.split_terms(selector)):
         if not part:
             continue
-        split = _split_term(part)
+        split = fields.split_term(part)
         if split is None:
             raise SelectorError(f"invalid selector: '{selector}'; can't understand '{part}'")
         lhs, op, rhs = split
-        value = _unescape(rhs)
+        try:
+            value = fields.unescape_value(rhs)
+        except fields.FieldSelectorSyntaxError as e:
+            raise SelectorError(str(e)) from None
         path = rt.field_labels.get(lhs)
         if path is None:
             raise SelectorError(rt.field_label_error.format(label=lhs))
         terms.append(FieldTerm(lhs, path, op != "!=", value))
     return FieldSelector(tuple(terms))
-
-
-def _split_term(term: str) -> tuple[str, str, str] | None:
-    for i in range(len(term)):
-        for op in ("!=", "==", "="):
-            if term.startswith(op, i):
-                return term[:i], op, term[i + len(op) :]
-    return None
 
 
 Matcher = Callable[[Mapping[str, Any]], bool]

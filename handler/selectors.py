@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from kubeapi import fields
+
 #: Fields evaluated by the gateway unless configured otherwise.
 DEFAULT_FIELDS = (
     "status.state",
@@ -56,68 +58,28 @@ class Term:
         return equal if self.op == "=" else not equal
 
 
-def _split_terms(selector: str) -> list[str]:
-    """Split on unescaped commas (selector.go ``splitTerms``)."""
-    terms: list[str] = []
-    current: list[str] = []
-    escaped = False
-    for ch in selector:
-        if escaped:
-            current.append(ch)
-            escaped = False
-        elif ch == "\\":
-            current.append(ch)
-            escaped = True
-        elif ch == ",":
-            terms.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-    terms.append("".join(current))
-    return terms
-
-
-def _unescape(value: str) -> str:
-    """Unescape a value (selector.go ``UnescapeValue``); SelectorSyntaxError on a bad escape."""
-    out: list[str] = []
-    escaped = False
-    for ch in value:
-        if escaped:
-            if ch not in "\\,=":
-                raise SelectorSyntaxError(f"invalid escape sequence in {value!r}")
-            out.append(ch)
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch in ",=":
-            raise SelectorSyntaxError(f"unescaped {ch!r} in value {value!r}")
-        else:
-            out.append(ch)
-    if escaped:
-        raise SelectorSyntaxError(f"unterminated escape in {value!r}")
-    return "".join(out)
-
-
 def parse(selector: str) -> list[Term]:
     """Parse a field selector into terms; raises SelectorSyntaxError. Empty selector → no terms."""
     if not selector.strip():
         return []
     terms: list[Term] = []
-    for raw in _split_terms(selector):
+    for raw in fields.split_terms(selector):
         terms.append(_term(raw))
     return terms
 
 
 def _term(raw: str) -> Term:
-    """One term: the first position where ``!=``, ``==`` or ``=`` starts (selector.go ``splitTerm``)."""
-    for i in range(len(raw)):
-        for op, norm in (("!=", "!="), ("==", "="), ("=", "=")):
-            if raw.startswith(op, i):
-                field = raw[:i].strip()
-                if not field:
-                    raise SelectorSyntaxError(f"invalid selector: {raw!r}; no field name")
-                return Term(field, norm, _unescape(raw[i + len(op) :]), raw)
-    raise SelectorSyntaxError(f"invalid selector: {raw!r}; can't understand it")
+    """One term, split at its first operator (selector.go ``splitTerm``); ``==`` reads as ``=``."""
+    split = fields.split_term(raw)
+    if split is None:
+        raise SelectorSyntaxError(f"invalid selector: {raw!r}; can't understand it")
+    field, op, value = split
+    if not field.strip():
+        raise SelectorSyntaxError(f"invalid selector: {raw!r}; no field name")
+    try:
+        return Term(field.strip(), "!=" if op == "!=" else "=", fields.unescape_value(value), raw)
+    except fields.FieldSelectorSyntaxError as e:
+        raise SelectorSyntaxError(str(e)) from None
 
 
 @dataclass(frozen=True)
