@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from fakekube.resources import ResourceType
+from kubeapi.status import failure_status
 
 JSON = dict[str, Any]
 
@@ -41,22 +42,6 @@ class ApiError(Exception):
         if self.list_continue:
             body["metadata"] = {"continue": self.list_continue}
         return body
-
-
-def failure_status(code: int, reason: str, message: str, details: JSON | None = None) -> JSON:
-    """Build a ``Status`` with ``status: Failure``; ``details`` is omitted when None (as apimachinery)."""
-    body: JSON = {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-    }
-    if details is not None:
-        body["details"] = details
-    body["code"] = code
-    return body
 
 
 def _resource_details(rt: ResourceType, name: str) -> JSON:

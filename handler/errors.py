@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from kubeapi.status import failure_status
+
 #: The kube-apiserver's message for a path it does not serve (``NewNotFound`` of the mux).
 NOT_FOUND_MESSAGE = "the server could not find the requested resource"
 
@@ -59,29 +61,11 @@ class GatewayError(Exception):
 
     def status(self) -> dict[str, Any]:
         """This error as a ``Status`` object (a JSON-ready dict)."""
-        return status_object(self.code, self.reason, self.message, self.details)
+        return failure_status(self.code, self.reason, self.message, self.details)
 
     def body(self) -> bytes:
         """This error as the JSON bytes of a ``Status``."""
         return json.dumps(self.status(), separators=(",", ":")).encode()
-
-
-def status_object(
-    code: int, reason: str, message: str, details: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """A failure ``Status`` dict; ``details`` is omitted when empty, as the API server does."""
-    status: dict[str, Any] = {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-        "code": code,
-    }
-    if details:
-        status["details"] = details
-    return status
 
 
 def not_found_path() -> GatewayError:

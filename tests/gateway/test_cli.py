@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 import yaml
-from conftest import free_port, start_server, stop_server  # type: ignore[attr-defined]
 from gateway_stub import StubUpstream
+from procs import free_port, start_server, stop_server
 
 BIN = Path(sys.executable).parent
 LIST = "/apis/ray.io/v1/namespaces/default/rayclusters"

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import GatewayFactory  # type: ignore[attr-defined]
+from gateway_procs import GatewayFactory
 from litestar.testing import TestClient
 
 from handler import RequestContext, Settings, create_app, object_hook

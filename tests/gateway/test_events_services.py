@@ -8,8 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import _serve, free_port, start_server, stop_server  # type: ignore[attr-defined]
+from gateway_procs import serve_gateway
 from gateway_stub import Reply, StubUpstream
+from procs import free_port, start_server, stop_server
 
 RAY_REF = {"apiVersion": "ray.io/v1", "kind": "RayCluster", "name": "raycluster-kuberay"}
 POD_REF = {"apiVersion": "v1", "kind": "Pod", "name": "some-pod"}
@@ -131,7 +132,7 @@ def proxied(dashboard: StubUpstream) -> Iterator[tuple[str, str, str]]:
             }
             r = c.post(f"{fk_url}/api/v1/namespaces/proxyns/services", json=svc)
             assert r.status_code == 201, r.text
-    gw, gw_url = _serve(fk_url)
+    gw, gw_url = serve_gateway(fk_url)
     yield fk_url, gw_url, "proxyns"
     stop_server(gw)
     stop_server(fk)

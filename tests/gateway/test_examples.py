@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import free_port, start_server, stop_server  # type: ignore[attr-defined]
 from litestar.testing import TestClient
+from procs import free_port, start_server, stop_server
 
 from handler import Settings, create_app
 

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
-from conftest import GatewayFactory  # type: ignore[attr-defined]
+from gateway_procs import GatewayFactory
 from litestar.testing import TestClient
 
 from handler import Settings, create_app, filtering

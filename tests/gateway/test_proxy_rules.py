@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from conftest import GatewayFactory  # type: ignore[attr-defined]
+from gateway_procs import GatewayFactory
 from gateway_stub import Reply, StubUpstream
 
 LIST = "/apis/ray.io/v1/namespaces/default/rayclusters"

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import free_port, start_server, stop_server  # type: ignore[attr-defined]
+from procs import free_port, start_server, stop_server
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

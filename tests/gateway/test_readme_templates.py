@@ -9,9 +9,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from conftest import free_port, start_server, stop_server  # type: ignore[attr-defined]
 from gateway_stub import StubUpstream
 from litestar.testing import TestClient
+from procs import free_port, start_server, stop_server
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"

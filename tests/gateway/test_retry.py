@@ -13,8 +13,9 @@ import time
 
 import httpx
 import pytest
-from conftest import GatewayFactory, free_port  # type: ignore[attr-defined]
+from gateway_procs import GatewayFactory
 from gateway_stub import Reply, StubUpstream
+from procs import free_port
 
 LIST = "/apis/ray.io/v1/namespaces/default/rayclusters"
 BODY = b'{"apiVersion":"ray.io/v1","kind":"RayCluster","metadata":{"name":"a"}}'

@@ -15,8 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from conftest import GatewayFactory, free_port, start_server, stop_server  # type: ignore[attr-defined]
+from gateway_procs import GatewayFactory
 from gateway_stub import StubUpstream
+from procs import free_port, start_server, stop_server
 
 LIST = "/apis/ray.io/v1/namespaces/default/rayclusters"
 

@@ -21,7 +21,7 @@ from handler.credentials import (
     in_cluster,
     resolve,
 )
-from handler.errors import GatewayError, status_object
+from handler.errors import GatewayError
 from handler.headers import caller_response_headers, upstream_request_headers
 from handler.routes import Kind, force_field_selector, is_kuberay_service, match, service_name
 from handler.settings import RetrySettings, Settings, SettingsError
@@ -346,18 +346,6 @@ def test_openapi_v3_filter_and_allowed_paths() -> None:
         "/openapi/v3/apis/apps/v1"
     )
     assert discovery.filter_for("/apis/ray.io/v1") is None  # passed through unchanged
-
-
-def test_status_object_shape() -> None:
-    assert status_object(404, "NotFound", "m") == {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": "m",
-        "reason": "NotFound",
-        "code": 404,
-    }
 
 
 def test_resolve_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

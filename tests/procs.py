@@ -1,0 +1,83 @@
+"""Server processes for tests: free ports, start-and-wait-healthy, stop, fresh namespaces.
+
+A module of its own (not conftest.py) so test files in any folder can import it by a name that
+is not ambiguous: ``from procs import free_port, start_server, stop_server``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    """Poll ``url + '/healthz'`` until it answers 200; timeout in seconds.
+
+    Raises RuntimeError with the process output when it exits or the timeout passes.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            out = proc.stdout.read().decode() if proc.stdout else ""
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{out}")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"{url} not healthy after {timeout}s")
+
+
+def start_server(argv: list[str], port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start ``argv`` (a console script in this venv and its args), wait until healthy on ``port``."""
+    proc = subprocess.Popen(
+        [str(BIN / argv[0]), *argv[1:]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+    )
+    wait_healthy(f"http://127.0.0.1:{port}", proc)
+    return proc
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate ``proc`` and wait for it (kill after 5 s)."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def create_namespace(base_url: str, prefix: str = "t") -> str:
+    """Create a namespace with a unique name directly on ``base_url`` (a fakekube); return its name."""
+    name = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    body = json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}).encode()
+    req = urllib.request.Request(
+        base_url + "/api/v1/namespaces", data=body, method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=5) as r:
+        assert r.status == 201
+    return name
