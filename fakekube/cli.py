@@ -94,6 +94,10 @@ async def serve(
         interface=Interfaces.ASGI,
         log_level=LogLevels(log_level),
         log_enabled=log_level == "debug",
+        # granian's defaults (backlog 128, backpressure = backlog) refuse connections past 128,
+        # far below a real apiserver: the watch benchmark holds 1,000 watches open at once.
+        backlog=4096,
+        backpressure=4096,
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
