@@ -59,16 +59,15 @@ def kubectl(gateway_url: str, namespace: str, tmp_path: Path) -> Any:
 
 def test_kubectl_get_create_delete(kubectl: Any, kuberay_dir: Path, gateway_url: str, namespace: str) -> None:
     assert "No resources found" in kubectl("get", "rayclusters").stderr
-    # --validate=false: fakekube serves no OpenAPI documents yet (issue 7), and kubectl's default
-    # validation downloads them; the gateway passes /openapi/v3 through filtered (test_proxy_rules).
-    created = kubectl(
-        "create", "--validate=false", "-f", str(kuberay_dir / "samples" / "ray-cluster.sample.yaml")
-    )
+    # kubectl's default validation reads /openapi/v3, which the gateway passes through filtered.
+    created = kubectl("create", "-f", str(kuberay_dir / "samples" / "ray-cluster.sample.yaml"))
     assert "raycluster.ray.io/raycluster-kuberay created" in created.stdout
     table = kubectl("get", "rayclusters").stdout
     assert table.splitlines()[0].split()[0] == "NAME" and "raycluster-kuberay" in table
     got = json.loads(kubectl("get", "raycluster", "raycluster-kuberay", "-o", "json").stdout)
     assert got["metadata"]["namespace"] == namespace and got["spec"]["rayVersion"] == "2.52.0"
+    explained = kubectl("explain", "raycluster.spec.headGroupSpec").stdout
+    assert "KIND:       RayCluster" in explained and "rayStartParams" in explained
     assert "deleted" in kubectl("delete", "raycluster", "raycluster-kuberay").stdout
     missing = kubectl("get", "raycluster", "raycluster-kuberay", check=False)
     assert missing.returncode != 0 and "NotFound" in missing.stderr
