@@ -15,6 +15,11 @@ from litestar.types import Receive
 
 from handler.errors import GatewayError, too_large
 
+#: How much of an oversized body is read and discarded before the 413 is sent. A caller still
+#: sending sees a connection reset instead of the answer when the server stops reading early
+#: (seen under load with httpx against a 3 MB body); beyond this the reset is accepted.
+DRAIN_BYTES = 64 * 1024 * 1024
+
 
 class ClientDisconnected(Exception):
     """The caller went away while its request body was being read."""
@@ -42,16 +47,28 @@ class RequestBody:
         if self.stream_started:
             raise GatewayError(500, "InternalError", "request body already streamed")
         if self.content_length is not None and self.content_length > limit:
+            await self._discard(self._chunks())
             raise too_large(limit)
         parts: list[bytes] = []
         size = 0
-        async for chunk in self._chunks():
+        chunks = self._chunks()
+        async for chunk in chunks:
             size += len(chunk)
             if size > limit:
+                await self._discard(chunks)
                 raise too_large(limit)
             parts.append(chunk)
         self._data = b"".join(parts)
         return self._data
+
+    @staticmethod
+    async def _discard(chunks: AsyncIterator[bytes]) -> None:
+        """Read what is left of an oversized body (at most DRAIN_BYTES) and drop it."""
+        drained = 0
+        async for chunk in chunks:
+            drained += len(chunk)
+            if drained > DRAIN_BYTES:
+                return
 
     def replace(self, data: bytes) -> None:
         """Replace the body (middleware that rewrote it)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -165,6 +166,28 @@ def test_request_body_above_the_limit_is_413(
     )
     assert_status(r, 413, "RequestEntityTooLarge")
     assert stub.seen == []
+
+
+def test_a_caller_still_sending_a_large_body_reads_the_413(gateway_url: str) -> None:
+    """A 4 MiB body over the 3 MiB default: the gateway reads the rest before it answers. Were it to
+    answer and close with the body unread, the kernel would reset the connection and the caller,
+    still sending, would never read the 413 (the contract suite saw this under load)."""
+    host, port = gateway_url.removeprefix("http://").split(":")
+    body = b"x" * (4 * 1024 * 1024)
+    head = (
+        f"POST {LIST} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((host, int(port)), timeout=20) as s:
+        s.sendall(head + body)
+        time.sleep(0.5)  # the answer and any reset have arrived before we read
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 413")
 
 
 SERVICE = "/api/v1/namespaces/default/services/raycluster-head-svc"
