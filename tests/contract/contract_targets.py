@@ -11,24 +11,14 @@ A target whose program is not in the tree yet skips outside CI and fails under C
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from contract_client import Target
+from procs import free_port, start_server, stop_server
 
 TARGET_NAMES = ["refkube", "fakekube", "gateway-refkube", "gateway-fakekube"]
 GATEWAY_TARGETS = frozenset({"gateway-refkube", "gateway-fakekube"})
-
-
-def _require_module(module: str, what: str) -> None:
-    """Skip (fail under CI) when ``module`` is not importable yet."""
-    if importlib.util.find_spec(module) is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{what} ({module}) is missing (CI is set)")
-        pytest.skip(f"{what} ({module}) is not in the tree yet")
 
 
 def get_target(request: pytest.FixtureRequest, name: str) -> Target:
@@ -47,23 +37,19 @@ def get_target(request: pytest.FixtureRequest, name: str) -> Target:
 @pytest.fixture(scope="session")
 def fakekube_target(request: pytest.FixtureRequest) -> Target:
     """fakekube as a target (its server is the root conftest's session ``fakekube_url``)."""
-    _require_module("fakekube.cli", "fakekube")
     return Target("fakekube", request.getfixturevalue("fakekube_url"))
 
 
 def _gateway(
     request: pytest.FixtureRequest, upstream: str, name: str, admin: Target, extra: list[str]
 ) -> Iterator[Target]:
-    _require_module("handler.cli", "the gateway")
-    root = request.config.pluginmanager.get_plugin(str(Path(__file__).resolve().parents[1] / "conftest.py"))
-    assert root is not None, "tests/conftest.py (free_port, start_server) not loaded"
-    port = root.free_port()
+    port = free_port()
     argv = ["kuberay-apiserver", "serve", "--host", "127.0.0.1", "--port", str(port), "--upstream", upstream]
-    proc = root.start_server([*argv, *extra], port)
+    proc = start_server([*argv, *extra], port)
     try:
         yield Target(name, f"http://127.0.0.1:{port}", admin=admin)
     finally:
-        root.stop_server(proc)
+        stop_server(proc)
 
 
 @pytest.fixture(scope="session")
