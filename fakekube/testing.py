@@ -11,8 +11,8 @@ are built from:
 - :class:`Bridge`: sends one HTTP request to the app on its loop from another thread (or another
   event loop) without a socket; the body streams back chunk by chunk (:class:`BodyStream`), so a
   watch is seen as it happens.
-- :class:`Client`: ``request``/``get``/``list``/``seed``/``wait_for`` over a bridge, resolving kinds
-  through the server's discovery documents (``/api/v1``, ``/apis``), as kubectl does.
+- :class:`Client`: ``request``/``send``/``get``/``list``/``seed``/``wait_for`` over a bridge,
+  resolving kinds through the server's discovery documents (``/api/v1``, ``/apis``), as kubectl does.
 
 Errors: :class:`FakeKubeError` (a non-2xx answer, carrying the Kubernetes ``Status``),
 ``LookupError`` (a kind discovery does not list), ``TimeoutError`` (:meth:`Client.wait_for`).
@@ -29,7 +29,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -226,10 +226,19 @@ class Response:
     headers: dict[str, str]
     raw_headers: list[tuple[str, str]]
     body: BodyStream
+    _content: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
+    def read(self) -> bytes:
+        """The rest of the body as bytes, blocking until the app ends it (a watch: until its
+        ``timeoutSeconds`` or an ``ERROR`` event). Read once and kept, so later :meth:`read` and
+        :meth:`json` calls see the same bytes; chunks already taken from ``body`` are not in it."""
+        if self._content is None:
+            self._content = self.body.read_all()
+        return self._content
 
     def json(self) -> Any:
-        """The whole body parsed as JSON."""
-        return json.loads(self.body.read_all())
+        """The whole body (:meth:`read`) parsed as JSON; raises ``ValueError`` when it is not JSON."""
+        return json.loads(self.read())
 
 
 class Bridge:
@@ -418,18 +427,8 @@ class Client:
 
         ``body``: bytes/str sent as is, anything else as JSON.
         """
-        if body is None:
-            raw = b""
-        elif isinstance(body, bytes):
-            raw = body
-        elif isinstance(body, str):
-            raw = body.encode()
-        else:
-            raw = json.dumps(body).encode()
         hdrs = [("accept", "application/json"), *(headers or {}).items()]
-        if raw:
-            hdrs.append(("content-type", content_type))
-        r = self.bridge.request(method, path, urlencode(query or {}), hdrs, raw)
+        r = self._send(method, path, body, query, content_type, hdrs)
         data = r.body.read_all()
         try:
             decoded = json.loads(data) if data else None
@@ -438,6 +437,48 @@ class Client:
         if r.status >= 300:
             raise FakeKubeError(r.status, decoded)
         return decoded
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        """Send a request and return the :class:`Response` whatever its code, for tests of status
+        codes, reasons, headers and raw bodies (:meth:`request` decodes and raises instead).
+
+        ``body``: bytes/str sent as is, anything else as JSON; ``content_type`` goes with a
+        non-empty body. ``query``: parameters, URL-encoded. ``headers``: the request headers
+        (none is added, not even ``accept``). Waits at most 30 s for the response head
+        (``TimeoutError``); the body is then read with :meth:`Response.read`/:meth:`Response.json`
+        or streamed from ``Response.body`` (a watch, event by event). An exception the app raises
+        before the response head is raised here.
+        """
+        return self._send(method, path, body, query, content_type, list((headers or {}).items()))
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        query: Mapping[str, str] | None,
+        content_type: str,
+        headers: builtins.list[tuple[str, str]],
+    ) -> Response:
+        if body is None:
+            raw = b""
+        elif isinstance(body, bytes):
+            raw = body
+        elif isinstance(body, str):
+            raw = body.encode()
+        else:
+            raw = json.dumps(body).encode()
+        if raw:
+            headers = [*headers, ("content-type", content_type)]
+        return self.bridge.request(method, path, urlencode(query or {}), headers, raw)
 
     # -- discovery -----------------------------------------------------------------------------
 
