@@ -1,9 +1,10 @@
-"""Fixtures for fakekube's own tests: an in-process app and client, sample Ray objects."""
+"""Fixtures for fakekube's own tests: in-process apps reached through :mod:`fakekube.testing`
+(``client``, ``connect``), sample Ray objects."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,10 @@ import pytest
 # package as a namespace package; the repository root must come first.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from fk_client import AsgiClient
 from fk_objects import RC_PATH, raycluster  # noqa: F401  (also importable from here)
 
 from fakekube import FakeKube, create_app
+from fakekube.testing import Bridge, Client, LoopThread
 
 
 @pytest.fixture
@@ -25,12 +26,25 @@ def app() -> FakeKube:
     return create_app()
 
 
+@pytest.fixture(scope="session")
+def loop_thread() -> Iterator[LoopThread]:
+    """The event loop, on a thread of its own, that serves every in-process app of the session."""
+    thread = LoopThread("fakekube-tests")
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture(scope="session")
+def connect(loop_thread: LoopThread) -> Callable[[FakeKube], Client]:
+    """``connect(app)``: a :class:`fakekube.testing.Client` of ``app`` on the session's loop (no
+    socket). Session-scoped so that Hypothesis tests, which build an app per example, can use it."""
+    return lambda app: Client(Bridge(app, loop_thread.loop))
+
+
 @pytest.fixture
-def client(app: FakeKube) -> Iterator[AsgiClient]:
-    """A synchronous in-process client of ``app``."""
-    c = AsgiClient(app)
-    yield c
-    c.close()
+def client(app: FakeKube, connect: Callable[[FakeKube], Client]) -> Client:
+    """A client of ``app``; ``send`` returns any status code, ``request`` decodes or raises."""
+    return connect(app)
 
 
 @pytest.fixture(scope="session")

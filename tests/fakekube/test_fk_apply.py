@@ -7,20 +7,20 @@ import copy
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from fk_client import AsgiClient
 from fk_objects import RC_PATH, raycluster
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kubernetes import client
 
-from fakekube import create_app, managed
+from fakekube import FakeKube, create_app, managed
 from fakekube.resources import NAMESPACES
+from fakekube.testing import Client
 
 APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
@@ -40,10 +40,10 @@ def _rt(app: Any, group: str, version: str, plural: str) -> Any:
     return registry.lookup(group, version, plural) if registry else resources.lookup(group, version, plural)
 
 
-def ssa(c: AsgiClient, body: dict[str, Any], manager: str, force: bool = False, sub: str = "") -> Any:
+def ssa(c: Client, body: dict[str, Any], manager: str, force: bool = False, sub: str = "") -> Any:
     query = {"fieldManager": manager, **({"force": "true"} if force else {})}
     path = f"{RC_PATH}/{body['metadata']['name']}" + (f"/{sub}" if sub else "")
-    return c.request("PATCH", path, yaml.safe_dump(body), query=query, content_type=APPLY)
+    return c.send("PATCH", path, yaml.safe_dump(body), query=query, content_type=APPLY)
 
 
 def entries(obj: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -121,13 +121,11 @@ def test_create_fast_path_equals_the_comparison(spec: dict[str, Any], ray: bool)
 
 
 @pytest.fixture
-def c() -> Iterator[AsgiClient]:
-    client_ = AsgiClient(create_app())
-    yield client_
-    client_.close()
+def c(connect: Callable[[FakeKube], Client]) -> Client:
+    return connect(create_app())
 
 
-def test_apply_creates_then_is_a_no_op_and_owns_exactly_the_applied_fields(c: AsgiClient) -> None:
+def test_apply_creates_then_is_a_no_op_and_owns_exactly_the_applied_fields(c: Client) -> None:
     body = raycluster("a1", labels={"x": "1"})
     r = ssa(c, body, "mgr")
     assert r.status == 201
@@ -142,11 +140,11 @@ def test_apply_creates_then_is_a_no_op_and_owns_exactly_the_applied_fields(c: As
     )
 
 
-def test_apply_prunes_fields_the_manager_dropped_unless_others_own_them(c: AsgiClient) -> None:
+def test_apply_prunes_fields_the_manager_dropped_unless_others_own_them(c: Client) -> None:
     body = raycluster("a2", labels={"x": "1", "y": "2", "z": "3"})
     ssa(c, body, "mgr")
     # another manager (an Update) takes label z by changing it
-    c.request(
+    c.send(
         "PATCH",
         f"{RC_PATH}/a2",
         {"metadata": {"labels": {"z": "9"}}},
@@ -160,12 +158,12 @@ def test_apply_prunes_fields_the_manager_dropped_unless_others_own_them(c: AsgiC
     assert managed.from_fields_v1(got[("ed", "Update")]["fieldsV1"]) == {("f:metadata", "f:labels", "f:z")}
 
 
-def test_apply_conflict_is_409_with_field_manager_causes_and_force_takes_over(c: AsgiClient) -> None:
+def test_apply_conflict_is_409_with_field_manager_causes_and_force_takes_over(c: Client) -> None:
     ssa(c, raycluster("a3"), "first")
     other = raycluster("a3")
     other["spec"]["rayVersion"] = "2.10.0"
     other["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["image"] = "img:2"
-    before = c.get(f"{RC_PATH}/a3").json()
+    before = c.send("GET", f"{RC_PATH}/a3").json()
     r = ssa(c, other, "second")
     assert r.status == 409
     st_ = r.json()
@@ -183,7 +181,7 @@ def test_apply_conflict_is_409_with_field_manager_causes_and_force_takes_over(c:
             "field": '.spec.headGroupSpec.template.spec.containers[name="ray-head"].image',
         },
     ]
-    assert c.get(f"{RC_PATH}/a3").json() == before  # a failed apply changes nothing
+    assert c.send("GET", f"{RC_PATH}/a3").json() == before  # a failed apply changes nothing
     r = ssa(c, other, "second", force=True)
     assert r.status == 200 and r.json()["spec"]["rayVersion"] == "2.10.0"
     got = entries(r.json())
@@ -191,8 +189,8 @@ def test_apply_conflict_is_409_with_field_manager_causes_and_force_takes_over(c:
     assert ("f:spec", "f:rayVersion") not in managed.from_fields_v1(got[("first", "Apply")]["fieldsV1"])
 
 
-def test_apply_same_value_is_shared_and_update_conflict_names_the_api_version(c: AsgiClient) -> None:
-    c.request("POST", RC_PATH, raycluster("a4"), headers={"user-agent": "kubectl-create/v1.37 (linux)"})
+def test_apply_same_value_is_shared_and_update_conflict_names_the_api_version(c: Client) -> None:
+    c.send("POST", RC_PATH, raycluster("a4"), headers={"user-agent": "kubectl-create/v1.37 (linux)"})
     r = ssa(c, raycluster("a4"), "applier")  # same values: co-owned, no conflict
     assert r.status == 200
     assert set(entries(r.json())) == {("kubectl-create", "Update"), ("applier", "Apply")}
@@ -204,7 +202,7 @@ def test_apply_same_value_is_shared_and_update_conflict_names_the_api_version(c:
     )
 
 
-def test_apply_merges_list_map_items_by_key(c: AsgiClient) -> None:
+def test_apply_merges_list_map_items_by_key(c: Client) -> None:
     ssa(c, raycluster("a5"), "first")
     sidecar = raycluster("a5")
     sidecar["spec"]["headGroupSpec"]["template"]["spec"]["containers"] = [{"name": "side", "image": "s:1"}]
@@ -218,7 +216,7 @@ def test_apply_merges_list_map_items_by_key(c: AsgiClient) -> None:
     assert names == ["ray-head"]
 
 
-def test_apply_status_subresource_and_main_resource_ignore_each_other(c: AsgiClient) -> None:
+def test_apply_status_subresource_and_main_resource_ignore_each_other(c: Client) -> None:
     body = raycluster("a6")
     body["status"] = {"state": "ignored"}
     r = ssa(c, body, "mgr")
@@ -235,10 +233,10 @@ def test_apply_status_subresource_and_main_resource_ignore_each_other(c: AsgiCli
     assert e["subresource"] == "status" and managed.from_fields_v1(e["fieldsV1"]) == {("f:status", "f:state")}
 
 
-def test_apply_needs_a_field_manager(c: AsgiClient) -> None:
-    r = c.request("PATCH", f"{RC_PATH}/a7", yaml.safe_dump(raycluster("a7")), content_type=APPLY)
+def test_apply_needs_a_field_manager(c: Client) -> None:
+    r = c.send("PATCH", f"{RC_PATH}/a7", yaml.safe_dump(raycluster("a7")), content_type=APPLY)
     assert r.status == 422 and r.json()["details"]["causes"][0]["field"] == "fieldManager"
-    assert c.get(f"{RC_PATH}/a7").status == 404
+    assert c.send("GET", f"{RC_PATH}/a7").status == 404
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -246,21 +244,20 @@ def test_apply_needs_a_field_manager(c: AsgiClient) -> None:
     labels=st.dictionaries(st.sampled_from("abcdef"), st.sampled_from(["1", "2"]), max_size=4),
     later=st.dictionaries(st.sampled_from("abcdef"), st.sampled_from(["1", "2"]), max_size=4),
 )
-def test_apply_algebra(labels: dict[str, str], later: dict[str, str]) -> None:
+def test_apply_algebra(
+    connect: Callable[[FakeKube], Client], labels: dict[str, str], later: dict[str, str]
+) -> None:
     """Applying a configuration twice is a no-op (same resourceVersion); one manager's labels are
     exactly its latest configuration's (dropped ones pruned); its entry covers exactly those fields."""
-    c = AsgiClient(create_app())
-    try:
-        for conf in (labels, later):
-            body = raycluster("p", labels=dict(conf) or None)
-            first = ssa(c, copy.deepcopy(body), "mgr").json()
-            second = ssa(c, copy.deepcopy(body), "mgr").json()
-            assert second["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
-            assert second["metadata"].get("labels", {}) == conf
-            (entry,) = second["metadata"]["managedFields"]
-            assert managed.from_fields_v1(entry["fieldsV1"]) == managed.to_field_set(body, _rc_root())
-    finally:
-        c.close()
+    c = connect(create_app())
+    for conf in (labels, later):
+        body = raycluster("p", labels=dict(conf) or None)
+        first = ssa(c, copy.deepcopy(body), "mgr").json()
+        second = ssa(c, copy.deepcopy(body), "mgr").json()
+        assert second["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+        assert second["metadata"].get("labels", {}) == conf
+        (entry,) = second["metadata"]["managedFields"]
+        assert managed.from_fields_v1(entry["fieldsV1"]) == managed.to_field_set(body, _rc_root())
 
 
 # -- kubectl and the official client against ``fakekube serve`` ----------------------------------
@@ -351,18 +348,18 @@ def test_official_client_apply_patch(fakekube_url: str, namespace: str) -> None:
     assert done["spec"]["rayVersion"] == "2.10.0"
 
 
-def test_managed_fields_sent_by_the_client_replace_the_stored_ones(c: AsgiClient) -> None:
-    made = c.post(RC_PATH, raycluster("mf1", labels={"a": "1"})).json()
+def test_managed_fields_sent_by_the_client_replace_the_stored_ones(c: Client) -> None:
+    made = c.send("POST", RC_PATH, raycluster("mf1", labels={"a": "1"})).json()
     (entry,) = made["metadata"]["managedFields"]
     moved = [{**entry, "manager": "new-owner"}]
     ops = [{"op": "replace", "path": "/metadata/managedFields", "value": moved}]
-    r = c.request("PATCH", f"{RC_PATH}/mf1", ops, content_type="application/json-patch+json")
+    r = c.send("PATCH", f"{RC_PATH}/mf1", ops, content_type="application/json-patch+json")
     assert r.status == 200 and [e["manager"] for e in r.json()["metadata"]["managedFields"]] == ["new-owner"]
     assert r.json()["metadata"]["resourceVersion"] != made["metadata"]["resourceVersion"]
     # a body without managedFields keeps them; [{}] clears them (the documented reset)
-    r = c.request("PATCH", f"{RC_PATH}/mf1", {"metadata": {"managedFields": None}}, content_type=MERGE)
+    r = c.send("PATCH", f"{RC_PATH}/mf1", {"metadata": {"managedFields": None}}, content_type=MERGE)
     assert [e["manager"] for e in r.json()["metadata"]["managedFields"]] == ["new-owner"]
-    r = c.request("PATCH", f"{RC_PATH}/mf1", {"metadata": {"managedFields": [{}]}}, content_type=MERGE)
+    r = c.send("PATCH", f"{RC_PATH}/mf1", {"metadata": {"managedFields": [{}]}}, content_type=MERGE)
     assert r.status == 200 and "managedFields" not in r.json()["metadata"]
 
 
@@ -395,9 +392,9 @@ def test_kubectl_client_side_then_server_side_apply_migrates_ownership(
     assert labels["metadata"]["labels"] == {"a": "1"}
 
 
-def test_patch_options_force_and_field_manager_are_validated(c: AsgiClient) -> None:
-    c.post(RC_PATH, raycluster("po"))
-    r = c.request(
+def test_patch_options_force_and_field_manager_are_validated(c: Client) -> None:
+    c.send("POST", RC_PATH, raycluster("po"))
+    r = c.send(
         "PATCH",
         f"{RC_PATH}/po",
         {"metadata": {"labels": {"a": "b"}}},
@@ -407,7 +404,7 @@ def test_patch_options_force_and_field_manager_are_validated(c: AsgiClient) -> N
     assert r.status == 422 and r.json()["message"] == (
         'PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified for non-apply patch'
     )
-    r = c.request("POST", RC_PATH, raycluster("po2"), query={"fieldManager": "m" * 129})
+    r = c.send("POST", RC_PATH, raycluster("po2"), query={"fieldManager": "m" * 129})
     assert r.status == 422 and r.json()["details"]["causes"] == [
         {
             "reason": "FieldValueTooLong",
@@ -415,15 +412,15 @@ def test_patch_options_force_and_field_manager_are_validated(c: AsgiClient) -> N
             "field": "fieldManager",
         }
     ]
-    r = c.request("POST", RC_PATH, raycluster("po3"), query={"fieldManager": "a\tb"})
+    r = c.send("POST", RC_PATH, raycluster("po3"), query={"fieldManager": "a\tb"})
     assert r.status == 422 and r.json()["details"]["causes"][0]["message"] == (
         'Invalid value: "a\\tb": invalid character U+0009 (at position 1)'
     )
-    assert [i["metadata"]["name"] for i in c.get(RC_PATH).json()["items"]] == ["po"]
-    assert "labels" not in c.get(f"{RC_PATH}/po").json()["metadata"]
+    assert [i["metadata"]["name"] for i in c.send("GET", RC_PATH).json()["items"]] == ["po"]
+    assert "labels" not in c.send("GET", f"{RC_PATH}/po").json()["metadata"]
 
 
-def test_apply_keys_list_items_by_defaulted_key_fields(c: AsgiClient) -> None:
+def test_apply_keys_list_items_by_defaulted_key_fields(c: Client) -> None:
     """Service ports are keyed by (port, protocol); an applied port without protocol is the live
     TCP one (the schema default), so re-applying neither duplicates nor loses it."""
     path = "/api/v1/namespaces/default/services/s1"
@@ -434,9 +431,9 @@ def test_apply_keys_list_items_by_defaulted_key_fields(c: AsgiClient) -> None:
         "spec": {"ports": [{"port": 80, "name": "http"}, {"port": 443, "name": "https"}]},
     }
     q = {"fieldManager": "mgr"}
-    assert c.request("PATCH", path, yaml.safe_dump(svc), query=q, content_type=APPLY).status == 201
+    assert c.send("PATCH", path, yaml.safe_dump(svc), query=q, content_type=APPLY).status == 201
     svc["spec"]["ports"] = [{"port": 80, "name": "http"}]
-    r = c.request("PATCH", path, yaml.safe_dump(svc), query=q, content_type=APPLY)
+    r = c.send("PATCH", path, yaml.safe_dump(svc), query=q, content_type=APPLY)
     assert r.status == 200
     assert [(p["port"], p["protocol"]) for p in r.json()["spec"]["ports"]] == [(80, "TCP")]
     (entry,) = r.json()["metadata"]["managedFields"]

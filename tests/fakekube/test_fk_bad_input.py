@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from fk_client import AsgiClient
 from fk_objects import RC_PATH, raycluster
 
 from fakekube import FakeKube
+from fakekube.testing import Client
 
 CM_PATH = "/api/v1/namespaces/default/configmaps"
 
@@ -22,12 +23,13 @@ def state(app: FakeKube) -> tuple[int, dict[str, list[bytes]]]:
 
 
 @pytest.fixture
-def seeded(client: AsgiClient, app: FakeKube) -> AsgiClient:
+def seeded(client: Client, app: FakeKube) -> Client:
     """A client whose store holds RayCluster ``a`` (with a finalizer-free spec) and ConfigMap ``c``."""
-    assert client.post(RC_PATH, raycluster("a", {"x": "1"})).status == 201
-    assert client.post(CM_PATH, {"metadata": {"name": "c"}, "data": {"k": "v"}}).status == 201
+    assert client.send("POST", RC_PATH, raycluster("a", {"x": "1"})).status == 201
+    assert client.send("POST", CM_PATH, {"metadata": {"name": "c"}, "data": {"k": "v"}}).status == 201
     assert (
-        client.post(
+        client.send(
+            "POST",
             "/api/v1/namespaces/default/services",
             {"metadata": {"name": "svc"}, "spec": {"ports": [{"port": 80}]}},
         ).status
@@ -40,8 +42,8 @@ def _big() -> dict[str, Any]:
     return raycluster("big") | {"spec": {"blob": "x" * (3 * 1024 * 1024 + 10)}}
 
 
-def _stale(client: AsgiClient) -> dict[str, Any]:
-    obj: dict[str, Any] = client.get(f"{RC_PATH}/a").json()
+def _stale(client: Client) -> dict[str, Any]:
+    obj: dict[str, Any] = client.send("GET", f"{RC_PATH}/a").json()
     obj["metadata"]["resourceVersion"] = "1"
     return obj
 
@@ -531,12 +533,12 @@ CASES: list[tuple[str, str, str, Any, str, dict[str, str], int, str, str]] = [
 ]
 
 
-def test_no_new_finalizers_while_deleting(client: AsgiClient, app: FakeKube) -> None:
-    client.post(RC_PATH, raycluster("f") | {"metadata": {"name": "f", "finalizers": ["x.io/a"]}})
-    marked = client.request("DELETE", f"{RC_PATH}/f").json()
+def test_no_new_finalizers_while_deleting(client: Client, app: FakeKube) -> None:
+    client.send("POST", RC_PATH, raycluster("f") | {"metadata": {"name": "f", "finalizers": ["x.io/a"]}})
+    marked = client.send("DELETE", f"{RC_PATH}/f").json()
     before = state(app)
     marked["metadata"]["finalizers"] = ["x.io/a", "x.io/b"]
-    r = client.request("PUT", f"{RC_PATH}/f", marked)
+    r = client.send("PUT", f"{RC_PATH}/f", marked)
     assert r.status == 422 and r.json()["reason"] == "Invalid"
     assert r.json()["details"]["causes"][0] == {
         "reason": "FieldValueForbidden",
@@ -547,9 +549,9 @@ def test_no_new_finalizers_while_deleting(client: AsgiClient, app: FakeKube) -> 
     assert state(app) == before
 
 
-def test_watch_from_before_server_start_is_expired(client: AsgiClient) -> None:
-    r = client.get(RC_PATH, watch="1", resourceVersion="1")
-    (ev,) = [json.loads(x) for x in r.body.splitlines()]
+def test_watch_from_before_server_start_is_expired(client: Client) -> None:
+    r = client.send("GET", RC_PATH, query={"watch": "1", "resourceVersion": "1"})
+    (ev,) = [json.loads(x) for x in r.read().splitlines()]
     assert ev["type"] == "ERROR" and ev["object"]["code"] == 410
 
 
@@ -559,7 +561,7 @@ def test_watch_from_before_server_start_is_expired(client: AsgiClient) -> None:
     ids=[c[0] for c in CASES],
 )
 def test_rejected_and_store_unchanged(
-    seeded: AsgiClient,
+    seeded: Client,
     app: FakeKube,
     method: str,
     path: str,
@@ -573,8 +575,8 @@ def test_rejected_and_store_unchanged(
     if callable(body):
         body = body(seeded)
     before = state(app)
-    r = seeded.request(method, path, body, query=query, content_type=ctype or "application/json")
-    assert r.status == code, r.body[:500]
+    r = seeded.send(method, path, body, query=query, content_type=ctype or "application/json")
+    assert r.status == code, r.read()[:500]
     status = r.json()
     assert status["kind"] == "Status" and status["apiVersion"] == "v1" and status["status"] == "Failure"
     assert status["reason"] == reason and status["code"] == code
@@ -582,36 +584,35 @@ def test_rejected_and_store_unchanged(
     assert state(app) == before
 
 
-def test_expired_continue_is_410() -> None:
+def test_expired_continue_is_410(connect: Callable[[FakeKube], Client]) -> None:
     from fakekube import create_app
 
-    small = AsgiClient(create_app(history_size=2))
+    small = connect(create_app(history_size=2))
     for i in range(3):
-        assert small.post(RC_PATH, raycluster(f"r{i}")).status == 201
-    first = small.get(RC_PATH, limit="1").json()
+        assert small.send("POST", RC_PATH, raycluster(f"r{i}")).status == 201
+    first = small.send("GET", RC_PATH, query={"limit": "1"}).json()
     token = first["metadata"]["continue"]
     for i in range(3):
-        small.request(
+        small.send(
             "PATCH",
             f"{RC_PATH}/r{i}",
             {"metadata": {"labels": {"n": str(i)}}},
             content_type="application/merge-patch+json",
         )
-    r = small.get(RC_PATH, limit="1", **{"continue": token})
+    r = small.send("GET", RC_PATH, query={"limit": "1", "continue": token})
     assert r.status == 410 and r.json()["reason"] == "Expired"
     assert "continue parameter is too old" in r.json()["message"]
-    r = small.get(RC_PATH, limit="1", **{"continue": _EXPIRED_TOKEN})
+    r = small.send("GET", RC_PATH, query={"limit": "1", "continue": _EXPIRED_TOKEN})
     assert r.status == 410
-    small.close()
 
 
 def test_unexpected_errors_answer_a_status(
-    client: AsgiClient, app: FakeKube, monkeypatch: pytest.MonkeyPatch
+    client: Client, app: FakeKube, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def boom(*args: Any) -> None:
         raise RuntimeError("kaput")
 
     monkeypatch.setattr(app, "_get", boom)
-    r = client.get(f"{RC_PATH}/a")
+    r = client.send("GET", f"{RC_PATH}/a")
     assert r.status == 500 and r.json()["reason"] == "InternalError"
     assert r.json()["message"] == "Internal error occurred: RuntimeError: kaput"

@@ -7,18 +7,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fk_client import AsgiClient
 from fk_objects import RC_PATH, raycluster
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kubernetes import client
 
-from fakekube import create_app
+from fakekube import FakeKube, create_app
+from fakekube.testing import Client
 
 CM_PATH = "/api/v1/namespaces/default/configmaps"
 MERGE = "application/merge-patch+json"
@@ -26,10 +26,8 @@ KUBECTL = Path(sys.executable).parent / "kubectl"
 
 
 @pytest.fixture
-def c() -> Iterator[AsgiClient]:
-    client_ = AsgiClient(create_app())
-    yield client_
-    client_.close()
+def c(connect: Callable[[FakeKube], Client]) -> Client:
+    return connect(create_app())
 
 
 def owner_ref(obj: dict[str, Any], block: bool = False) -> dict[str, Any]:
@@ -53,113 +51,119 @@ def configmap(name: str, *owners: dict[str, Any], finalizers: list[str] | None =
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"k": "v"}}
 
 
-def names(c: AsgiClient, path: str = CM_PATH) -> list[str]:
-    return [i["metadata"]["name"] for i in c.get(path).json()["items"]]
+def names(c: Client, path: str = CM_PATH) -> list[str]:
+    return [i["metadata"]["name"] for i in c.send("GET", path).json()["items"]]
 
 
-def test_background_deletes_dependents_after_the_owner(c: AsgiClient) -> None:
-    owner = c.post(RC_PATH, raycluster("own")).json()
-    c.post(CM_PATH, configmap("dep1", owner_ref(owner)))
-    c.post(CM_PATH, configmap("dep2", owner_ref(owner)))
-    c.post(CM_PATH, configmap("free"))
-    rv = c.get(CM_PATH).json()["metadata"]["resourceVersion"]
-    r = c.request("DELETE", f"{RC_PATH}/own", query={"propagationPolicy": "Background"})
+def test_background_deletes_dependents_after_the_owner(c: Client) -> None:
+    owner = c.send("POST", RC_PATH, raycluster("own")).json()
+    c.send("POST", CM_PATH, configmap("dep1", owner_ref(owner)))
+    c.send("POST", CM_PATH, configmap("dep2", owner_ref(owner)))
+    c.send("POST", CM_PATH, configmap("free"))
+    rv = c.send("GET", CM_PATH).json()["metadata"]["resourceVersion"]
+    r = c.send("DELETE", f"{RC_PATH}/own", query={"propagationPolicy": "Background"})
     assert r.status == 200 and r.json()["status"] == "Success"
     assert names(c) == ["free"]
     # the owner went first, then its dependents (as the garbage collector sees the owner gone)
-    w = c.get("/api/v1/namespaces/default/configmaps", watch="1", resourceVersion=rv, timeoutSeconds="1")
-    evs = [json.loads(line) for line in w.body.splitlines() if line]
+    w = c.send(
+        "GET",
+        "/api/v1/namespaces/default/configmaps",
+        query={"watch": "1", "resourceVersion": rv, "timeoutSeconds": "1"},
+    )
+    evs = [json.loads(line) for line in w.read().splitlines() if line]
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in evs] == [
         ("DELETED", "dep1"),
         ("DELETED", "dep2"),
     ]
 
 
-def test_foreground_waits_for_blocking_dependents(c: AsgiClient) -> None:
-    owner = c.post(RC_PATH, raycluster("fg")).json()
-    c.post(CM_PATH, configmap("held", owner_ref(owner, block=True), finalizers=["x.io/hold"]))
-    c.post(CM_PATH, configmap("plain", owner_ref(owner, block=True)))
-    r = c.request("DELETE", f"{RC_PATH}/fg", {"propagationPolicy": "Foreground"})
+def test_foreground_waits_for_blocking_dependents(c: Client) -> None:
+    owner = c.send("POST", RC_PATH, raycluster("fg")).json()
+    c.send("POST", CM_PATH, configmap("held", owner_ref(owner, block=True), finalizers=["x.io/hold"]))
+    c.send("POST", CM_PATH, configmap("plain", owner_ref(owner, block=True)))
+    r = c.send("DELETE", f"{RC_PATH}/fg", {"propagationPolicy": "Foreground"})
     assert r.status == 200
     marked = r.json()["metadata"]
     assert marked["finalizers"] == ["foregroundDeletion"] and marked["deletionTimestamp"]
     # the owner stays while a blocking dependent remains; that one is being deleted
-    got = c.get(f"{RC_PATH}/fg").json()["metadata"]
+    got = c.send("GET", f"{RC_PATH}/fg").json()["metadata"]
     assert got["finalizers"] == ["foregroundDeletion"] and got["deletionGracePeriodSeconds"] == 0
     assert names(c) == ["held"]
-    held = c.get(f"{CM_PATH}/held").json()["metadata"]
+    held = c.send("GET", f"{CM_PATH}/held").json()["metadata"]
     # deleted in the foreground too; having no dependents of its own it lost foregroundDeletion again
     assert held["deletionTimestamp"] and held["finalizers"] == ["x.io/hold"]
-    c.request("PATCH", f"{CM_PATH}/held", {"metadata": {"finalizers": None}}, content_type=MERGE)
-    assert names(c) == [] and c.get(f"{RC_PATH}/fg").status == 404
+    c.send("PATCH", f"{CM_PATH}/held", {"metadata": {"finalizers": None}}, content_type=MERGE)
+    assert names(c) == [] and c.send("GET", f"{RC_PATH}/fg").status == 404
 
 
-def test_foreground_does_not_wait_for_non_blocking_dependents(c: AsgiClient) -> None:
-    owner = c.post(RC_PATH, raycluster("fg2")).json()
-    c.post(CM_PATH, configmap("held2", owner_ref(owner), finalizers=["x.io/hold"]))
-    c.request("DELETE", f"{RC_PATH}/fg2", query={"propagationPolicy": "Foreground"})
-    assert c.get(f"{RC_PATH}/fg2").status == 404
-    assert c.get(f"{CM_PATH}/held2").json()["metadata"]["deletionTimestamp"]
+def test_foreground_does_not_wait_for_non_blocking_dependents(c: Client) -> None:
+    owner = c.send("POST", RC_PATH, raycluster("fg2")).json()
+    c.send("POST", CM_PATH, configmap("held2", owner_ref(owner), finalizers=["x.io/hold"]))
+    c.send("DELETE", f"{RC_PATH}/fg2", query={"propagationPolicy": "Foreground"})
+    assert c.send("GET", f"{RC_PATH}/fg2").status == 404
+    assert c.send("GET", f"{CM_PATH}/held2").json()["metadata"]["deletionTimestamp"]
 
 
-def test_orphan_keeps_dependents_and_drops_their_references(c: AsgiClient) -> None:
-    owner = c.post(RC_PATH, raycluster("orph")).json()
-    other = c.post(RC_PATH, raycluster("other")).json()
-    c.post(CM_PATH, configmap("only", owner_ref(owner)))
-    c.post(CM_PATH, configmap("both", owner_ref(owner), owner_ref(other)))
-    r = c.request(
+def test_orphan_keeps_dependents_and_drops_their_references(c: Client) -> None:
+    owner = c.send("POST", RC_PATH, raycluster("orph")).json()
+    other = c.send("POST", RC_PATH, raycluster("other")).json()
+    c.send("POST", CM_PATH, configmap("only", owner_ref(owner)))
+    c.send("POST", CM_PATH, configmap("both", owner_ref(owner), owner_ref(other)))
+    r = c.send(
         "DELETE", f"{RC_PATH}/orph", {"kind": "DeleteOptions", "apiVersion": "v1", "orphanDependents": True}
     )
     assert r.status == 200 and r.json()["metadata"]["finalizers"] == ["orphan"]
-    assert c.get(f"{RC_PATH}/orph").status == 404
-    assert "ownerReferences" not in c.get(f"{CM_PATH}/only").json()["metadata"]
-    assert c.get(f"{CM_PATH}/both").json()["metadata"]["ownerReferences"] == [owner_ref(other)]
+    assert c.send("GET", f"{RC_PATH}/orph").status == 404
+    assert "ownerReferences" not in c.send("GET", f"{CM_PATH}/only").json()["metadata"]
+    assert c.send("GET", f"{CM_PATH}/both").json()["metadata"]["ownerReferences"] == [owner_ref(other)]
 
 
-def test_dependent_with_another_live_owner_survives_with_the_reference_dropped(c: AsgiClient) -> None:
-    a = c.post(RC_PATH, raycluster("oa")).json()
-    b = c.post(RC_PATH, raycluster("ob")).json()
-    c.post(CM_PATH, configmap("shared", owner_ref(a), owner_ref(b)))
-    c.request("DELETE", f"{RC_PATH}/oa")
-    assert c.get(f"{CM_PATH}/shared").json()["metadata"]["ownerReferences"] == [owner_ref(b)]
-    c.request("DELETE", f"{RC_PATH}/ob")
-    assert c.get(f"{CM_PATH}/shared").status == 404
+def test_dependent_with_another_live_owner_survives_with_the_reference_dropped(c: Client) -> None:
+    a = c.send("POST", RC_PATH, raycluster("oa")).json()
+    b = c.send("POST", RC_PATH, raycluster("ob")).json()
+    c.send("POST", CM_PATH, configmap("shared", owner_ref(a), owner_ref(b)))
+    c.send("DELETE", f"{RC_PATH}/oa")
+    assert c.send("GET", f"{CM_PATH}/shared").json()["metadata"]["ownerReferences"] == [owner_ref(b)]
+    c.send("DELETE", f"{RC_PATH}/ob")
+    assert c.send("GET", f"{CM_PATH}/shared").status == 404
 
 
-def test_dangling_owner_reference_is_collected(c: AsgiClient) -> None:
+def test_dangling_owner_reference_is_collected(c: Client) -> None:
     ghost = {"apiVersion": "ray.io/v1", "kind": "RayCluster", "name": "ghost", "uid": "0000-none"}
-    assert c.post(CM_PATH, configmap("stray", ghost)).status == 201
-    c.get("/version")
-    assert c.get(f"{CM_PATH}/stray").status == 404
+    assert c.send("POST", CM_PATH, configmap("stray", ghost)).status == 201
+    c.send("GET", "/version")
+    assert c.send("GET", f"{CM_PATH}/stray").status == 404
 
 
-def test_grace_period_is_accepted_and_checked(c: AsgiClient) -> None:
-    c.post(RC_PATH, raycluster("g1"))
-    c.post(RC_PATH, raycluster("g2"))
-    assert c.request("DELETE", f"{RC_PATH}/g1", query={"gracePeriodSeconds": "30"}).status == 200
-    assert c.request("DELETE", f"{RC_PATH}/g2", {"gracePeriodSeconds": 0}).status == 200
-    assert c.get(RC_PATH).json()["items"] == []  # custom resources have no graceful deletion
-    c.post(RC_PATH, raycluster("g3"))
-    r = c.request("DELETE", f"{RC_PATH}/g3", query={"gracePeriodSeconds": "soon"})
+def test_grace_period_is_accepted_and_checked(c: Client) -> None:
+    c.send("POST", RC_PATH, raycluster("g1"))
+    c.send("POST", RC_PATH, raycluster("g2"))
+    assert c.send("DELETE", f"{RC_PATH}/g1", query={"gracePeriodSeconds": "30"}).status == 200
+    assert c.send("DELETE", f"{RC_PATH}/g2", {"gracePeriodSeconds": 0}).status == 200
+    assert c.send("GET", RC_PATH).json()["items"] == []  # custom resources have no graceful deletion
+    c.send("POST", RC_PATH, raycluster("g3"))
+    r = c.send("DELETE", f"{RC_PATH}/g3", query={"gracePeriodSeconds": "soon"})
     assert r.status == 400 and r.json()["reason"] == "BadRequest"
-    assert c.get(f"{RC_PATH}/g3").status == 200
+    assert c.send("GET", f"{RC_PATH}/g3").status == 200
 
 
-def test_namespace_is_terminating_while_finalized_content_remains(c: AsgiClient) -> None:
-    c.post("/api/v1/namespaces", {"metadata": {"name": "gone"}})
+def test_namespace_is_terminating_while_finalized_content_remains(c: Client) -> None:
+    c.send("POST", "/api/v1/namespaces", {"metadata": {"name": "gone"}})
     path = "/apis/ray.io/v1/namespaces/gone/rayclusters"
-    c.post(path, raycluster("held") | {"metadata": {"name": "held", "finalizers": ["x.io/f"]}})
-    c.post(path, raycluster("free"))
-    r = c.request("DELETE", "/api/v1/namespaces/gone")
+    c.send("POST", path, raycluster("held") | {"metadata": {"name": "held", "finalizers": ["x.io/f"]}})
+    c.send("POST", path, raycluster("free"))
+    r = c.send("DELETE", "/api/v1/namespaces/gone")
     ns = r.json()
     assert ns["status"]["phase"] == "Terminating" and ns["spec"]["finalizers"] == ["kubernetes"]
     assert ns["metadata"]["deletionTimestamp"]
     # free content is gone at once; the finalized object is marked and holds the namespace
-    assert names(c, path) == ["held"] and c.get(f"{path}/held").json()["metadata"]["deletionTimestamp"]
-    assert c.get("/api/v1/namespaces/gone").json()["status"]["phase"] == "Terminating"
-    assert c.post(path, raycluster("new")).status == 403
-    c.request("PATCH", f"{path}/held", {"metadata": {"finalizers": None}}, content_type=MERGE)
-    assert c.get("/api/v1/namespaces/gone").status == 404
+    assert (
+        names(c, path) == ["held"] and c.send("GET", f"{path}/held").json()["metadata"]["deletionTimestamp"]
+    )
+    assert c.send("GET", "/api/v1/namespaces/gone").json()["status"]["phase"] == "Terminating"
+    assert c.send("POST", path, raycluster("new")).status == 403
+    c.send("PATCH", f"{path}/held", {"metadata": {"finalizers": None}}, content_type=MERGE)
+    assert c.send("GET", "/api/v1/namespaces/gone").status == 404
 
 
 # A forest of ConfigMaps (each names up to two earlier ones as owners) and deletions with policies.
@@ -180,45 +184,43 @@ _forest = st.integers(2, 7).flatmap(
 @settings(max_examples=60, deadline=None)
 @given(_forest)
 def test_collection_matches_the_garbage_collector_model(
+    connect: Callable[[FakeKube], Client],
     case: tuple[tuple[list[int], ...], list[tuple[int, str]]],
 ) -> None:
     """After each deletion, the surviving objects and their ownerReferences are what the garbage
     collector's rules give: an object goes when none of its owners is left (Orphan drops the
     references to the orphaning owner instead), and references to owners gone are dropped."""
     owners_of, deletions = case
-    c = AsgiClient(create_app())
-    try:
-        made: list[dict[str, Any]] = []
-        for i, owners in enumerate(owners_of):
-            made.append(c.post(CM_PATH, configmap(f"o{i}", *(owner_ref(made[j]) for j in owners))).json())
-        refs = {i: list(owners) for i, owners in enumerate(owners_of)}
-        for target, policy in deletions:
-            r = c.request("DELETE", f"{CM_PATH}/o{target}", query={"propagationPolicy": policy})
-            assert r.status == (200 if target in refs else 404)
-            if target not in refs:
-                continue
-            del refs[target]
-            if policy == "Orphan":
-                refs = {i: [j for j in rs if j != target] for i, rs in refs.items()}
-            changed = True
-            while changed:  # owners come first, but a pass per level keeps the model plain
-                changed = False
-                for i, rs in list(refs.items()):
-                    live = [j for j in rs if j in refs]
-                    if rs and not live:
-                        del refs[i]
-                        changed = True
-                    elif live != rs:
-                        refs[i] = live
-            got = {
-                int(o["metadata"]["name"][1:]): [
-                    int(ref["name"][1:]) for ref in o["metadata"].get("ownerReferences", [])
-                ]
-                for o in c.get(CM_PATH).json()["items"]
-            }
-            assert got == refs
-    finally:
-        c.close()
+    c = connect(create_app())
+    made: list[dict[str, Any]] = []
+    for i, owners in enumerate(owners_of):
+        made.append(c.send("POST", CM_PATH, configmap(f"o{i}", *(owner_ref(made[j]) for j in owners))).json())
+    refs = {i: list(owners) for i, owners in enumerate(owners_of)}
+    for target, policy in deletions:
+        r = c.send("DELETE", f"{CM_PATH}/o{target}", query={"propagationPolicy": policy})
+        assert r.status == (200 if target in refs else 404)
+        if target not in refs:
+            continue
+        del refs[target]
+        if policy == "Orphan":
+            refs = {i: [j for j in rs if j != target] for i, rs in refs.items()}
+        changed = True
+        while changed:  # owners come first, but a pass per level keeps the model plain
+            changed = False
+            for i, rs in list(refs.items()):
+                live = [j for j in rs if j in refs]
+                if rs and not live:
+                    del refs[i]
+                    changed = True
+                elif live != rs:
+                    refs[i] = live
+        got = {
+            int(o["metadata"]["name"][1:]): [
+                int(ref["name"][1:]) for ref in o["metadata"].get("ownerReferences", [])
+            ]
+            for o in c.send("GET", CM_PATH).json()["items"]
+        }
+        assert got == refs
 
 
 # -- real clients against ``fakekube serve`` -----------------------------------------------------
@@ -301,13 +303,13 @@ def test_kubectl_delete_cascade(fakekube_url: str, namespace: str) -> None:
     assert tmp.returncode == 0 and tmp.stdout.strip() == f'namespace "{namespace}" deleted', tmp.stderr
 
 
-def test_owner_of_a_kind_not_served_is_left_alone(c: AsgiClient) -> None:
+def test_owner_of_a_kind_not_served_is_left_alone(c: Client) -> None:
     """The collector cannot resolve a kind this server does not serve (no REST mapping), so it
     neither deletes the dependent nor drops the reference, as the real garbage collector."""
     deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "d", "uid": "1234"}
-    assert c.post(CM_PATH, configmap("by-deploy", deployment)).status == 201
-    owner = c.post(RC_PATH, raycluster("mixed")).json()
-    c.post(CM_PATH, configmap("two-owners", deployment, owner_ref(owner)))
-    c.request("DELETE", f"{RC_PATH}/mixed")
-    assert c.get(f"{CM_PATH}/by-deploy").json()["metadata"]["ownerReferences"] == [deployment]
-    assert c.get(f"{CM_PATH}/two-owners").json()["metadata"]["ownerReferences"] == [deployment]
+    assert c.send("POST", CM_PATH, configmap("by-deploy", deployment)).status == 201
+    owner = c.send("POST", RC_PATH, raycluster("mixed")).json()
+    c.send("POST", CM_PATH, configmap("two-owners", deployment, owner_ref(owner)))
+    c.send("DELETE", f"{RC_PATH}/mixed")
+    assert c.send("GET", f"{CM_PATH}/by-deploy").json()["metadata"]["ownerReferences"] == [deployment]
+    assert c.send("GET", f"{CM_PATH}/two-owners").json()["metadata"]["ownerReferences"] == [deployment]

@@ -7,17 +7,17 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 import yaml
-from fk_client import AsgiClient
 from fk_objects import RC_PATH, raycluster
 
 from fakekube import FakeKube, create_app
+from fakekube.testing import Client
 
 MERGE = "application/merge-patch+json"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
@@ -28,71 +28,73 @@ def events(body: bytes) -> list[dict[str, Any]]:
     return [json.loads(line) for line in body.splitlines() if line]
 
 
-def test_finalizers_keep_the_object_until_removed(client: AsgiClient, app: FakeKube) -> None:
+def test_finalizers_keep_the_object_until_removed(client: Client, app: FakeKube) -> None:
     obj = raycluster("f") | {"metadata": {"name": "f", "finalizers": ["ray.io/protect"]}}
-    rv0 = client.post(RC_PATH, obj).json()["metadata"]["resourceVersion"]
-    r = client.request("DELETE", f"{RC_PATH}/f")
+    rv0 = client.send("POST", RC_PATH, obj).json()["metadata"]["resourceVersion"]
+    r = client.send("DELETE", f"{RC_PATH}/f")
     assert r.status == 200
     kept = r.json()
     assert kept["kind"] == "RayCluster" and kept["metadata"]["deletionTimestamp"]
     assert kept["metadata"]["generation"] == 2  # marking deletion bumps generation
-    assert client.get(f"{RC_PATH}/f").json() == kept
+    assert client.send("GET", f"{RC_PATH}/f").json() == kept
     rv_marked = app.store.rv
-    assert client.request("DELETE", f"{RC_PATH}/f").json() == kept and app.store.rv == rv_marked
-    gone = client.request("PATCH", f"{RC_PATH}/f", {"metadata": {"finalizers": None}}, content_type=MERGE)
+    assert client.send("DELETE", f"{RC_PATH}/f").json() == kept and app.store.rv == rv_marked
+    gone = client.send("PATCH", f"{RC_PATH}/f", {"metadata": {"finalizers": None}}, content_type=MERGE)
     assert gone.status == 200
-    assert client.get(f"{RC_PATH}/f").status == 404
-    w = client.get(RC_PATH, watch="1", resourceVersion=rv0, timeoutSeconds="1")
-    assert [e["type"] for e in events(w.body)] == ["MODIFIED", "DELETED"]
+    assert client.send("GET", f"{RC_PATH}/f").status == 404
+    w = client.send("GET", RC_PATH, query={"watch": "1", "resourceVersion": rv0, "timeoutSeconds": "1"})
+    assert [e["type"] for e in events(w.read())] == ["MODIFIED", "DELETED"]
 
 
-def test_delete_collection_with_selector(client: AsgiClient) -> None:
+def test_delete_collection_with_selector(client: Client) -> None:
     for name, team in (("a", "x"), ("b", "x"), ("c", "y")):
-        client.post(RC_PATH, raycluster(name, {"team": team}))
-    r = client.request("DELETE", RC_PATH, query={"labelSelector": "team=x"})
+        client.send("POST", RC_PATH, raycluster(name, {"team": team}))
+    r = client.send("DELETE", RC_PATH, query={"labelSelector": "team=x"})
     assert r.status == 200
     body = r.json()
     assert body["kind"] == "RayClusterList" and [i["metadata"]["name"] for i in body["items"]] == ["a", "b"]
-    assert [i["metadata"]["name"] for i in client.get(RC_PATH).json()["items"]] == ["c"]
+    assert [i["metadata"]["name"] for i in client.send("GET", RC_PATH).json()["items"]] == ["c"]
 
 
-def test_namespace_deletion_removes_its_objects() -> None:
-    client = AsgiClient(create_app(namespace_finalize_delay=0.3))
-    assert client.post("/api/v1/namespaces", {"metadata": {"name": "tmp"}}).status == 201
+def test_namespace_deletion_removes_its_objects(connect: Callable[[FakeKube], Client]) -> None:
+    client = connect(create_app(namespace_finalize_delay=0.3))
+    assert client.send("POST", "/api/v1/namespaces", {"metadata": {"name": "tmp"}}).status == 201
     path = "/apis/ray.io/v1/namespaces/tmp/rayclusters"
-    assert client.post(path, raycluster("a")).status == 201
-    r = client.request("DELETE", "/api/v1/namespaces/tmp")
+    assert client.send("POST", path, raycluster("a")).status == 201
+    r = client.send("DELETE", "/api/v1/namespaces/tmp")
     assert r.status == 200 and r.json()["status"]["phase"] == "Terminating"
     # until the namespace controller's turn the namespace is Terminating with its contents
-    assert client.get("/api/v1/namespaces/tmp").json()["status"]["phase"] == "Terminating"
-    assert [i["metadata"]["name"] for i in client.get(path).json()["items"]] == ["a"]
-    assert client.post(path, raycluster("b")).status == 403
-    time.sleep(0.35)
-    client.get("/version")  # lets the event loop run the namespace controller
-    assert client.get(path).json()["items"] == []
-    assert client.get("/api/v1/namespaces/tmp").status == 404
-    assert client.post(path, raycluster("b")).json()["message"] == 'namespaces "tmp" not found'
-    client.close()
+    assert client.send("GET", "/api/v1/namespaces/tmp").json()["status"]["phase"] == "Terminating"
+    assert [i["metadata"]["name"] for i in client.send("GET", path).json()["items"]] == ["a"]
+    assert client.send("POST", path, raycluster("b")).status == 403
+    time.sleep(0.35)  # the namespace controller (a timer on the app's loop thread) has run by now
+    assert client.send("GET", path).json()["items"] == []
+    assert client.send("GET", "/api/v1/namespaces/tmp").status == 404
+    assert client.send("POST", path, raycluster("b")).json()["message"] == 'namespaces "tmp" not found'
 
 
-def test_watch_too_old_is_an_error_event() -> None:
-    c = AsgiClient(create_app(history_size=2))
+def test_watch_too_old_is_an_error_event(connect: Callable[[FakeKube], Client]) -> None:
+    c = connect(create_app(history_size=2))
     for i in range(4):
-        c.post(RC_PATH, raycluster(f"r{i}"))
-    r = c.get(RC_PATH, watch="true", resourceVersion="2")
+        c.send("POST", RC_PATH, raycluster(f"r{i}"))
+    r = c.send("GET", RC_PATH, query={"watch": "true", "resourceVersion": "2"})
     assert r.status == 200
-    (ev,) = events(r.body)
+    (ev,) = events(r.read())
     assert ev["type"] == "ERROR" and ev["object"]["code"] == 410 and ev["object"]["reason"] == "Expired"
     assert ev["object"]["message"].startswith("too old resource version: 2 (")
-    c.close()
 
 
-def test_watch_initial_events_timeout_and_bookmarks() -> None:
-    c = AsgiClient(create_app(bookmark_interval=0.2))
-    c.post(RC_PATH, raycluster("a", {"k": "1"}))
-    c.post(RC_PATH, raycluster("b"))
-    r = c.get(RC_PATH, watch="1", labelSelector="k=1", timeoutSeconds="1", allowWatchBookmarks="true")
-    evs = events(r.body)
+def test_watch_initial_events_timeout_and_bookmarks(connect: Callable[[FakeKube], Client]) -> None:
+    app = create_app(bookmark_interval=0.2)
+    c = connect(app)
+    c.send("POST", RC_PATH, raycluster("a", {"k": "1"}))
+    c.send("POST", RC_PATH, raycluster("b"))
+    r = c.send(
+        "GET",
+        RC_PATH,
+        query={"watch": "1", "labelSelector": "k=1", "timeoutSeconds": "1", "allowWatchBookmarks": "true"},
+    )
+    evs = events(r.read())
     assert evs[0]["type"] == "ADDED" and evs[0]["object"]["metadata"]["name"] == "a"
     assert {e["type"] for e in evs[1:]} == {"BOOKMARK"} and len(evs) >= 3
     # the initial events end with an annotated bookmark; later (periodic) ones carry only the rv
@@ -100,28 +102,30 @@ def test_watch_initial_events_timeout_and_bookmarks() -> None:
     assert evs[2]["object"] == {
         "kind": "RayCluster",
         "apiVersion": "ray.io/v1",
-        "metadata": {"resourceVersion": str(c.app.store.rv)},
+        "metadata": {"resourceVersion": str(app.store.rv)},
     }
-    r = c.get(
+    r = c.send(
+        "GET",
         RC_PATH,
-        watch="1",
-        sendInitialEvents="true",
-        allowWatchBookmarks="true",
-        resourceVersionMatch="NotOlderThan",
-        timeoutSeconds="1",
+        query={
+            "watch": "1",
+            "sendInitialEvents": "true",
+            "allowWatchBookmarks": "true",
+            "resourceVersionMatch": "NotOlderThan",
+            "timeoutSeconds": "1",
+        },
     )
-    evs = events(r.body)
+    evs = events(r.read())
     assert [e["type"] for e in evs[:3]] == ["ADDED", "ADDED", "BOOKMARK"]
     assert evs[2]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
-    c.close()
 
 
-def test_table_output(client: AsgiClient) -> None:
-    client.post(RC_PATH, raycluster("a"))
-    client.request(
+def test_table_output(client: Client) -> None:
+    client.send("POST", RC_PATH, raycluster("a"))
+    client.send(
         "PATCH", f"{RC_PATH}/a/status", {"status": {"state": "ready", "desiredCPU": "2"}}, content_type=MERGE
     )
-    t = client.request("GET", RC_PATH, headers={"accept": TABLE}).json()
+    t = client.send("GET", RC_PATH, headers={"accept": TABLE}).json()
     assert t["kind"] == "Table" and t["apiVersion"] == "meta.k8s.io/v1"
     cols = [c["name"] for c in t["columnDefinitions"]]
     assert cols[0] == "Name" and "age" in cols and "status" in cols
@@ -129,22 +133,22 @@ def test_table_output(client: AsgiClient) -> None:
     assert row["cells"][0] == "a" and row["cells"][cols.index("status")] == "ready"
     assert row["cells"][cols.index("cpus")] == "2"
     assert row["object"]["kind"] == "PartialObjectMetadata"
-    one = client.request("GET", f"{RC_PATH}/a", headers={"accept": TABLE}).json()
+    one = client.send("GET", f"{RC_PATH}/a", headers={"accept": TABLE}).json()
     assert one["kind"] == "Table" and len(one["rows"]) == 1
-    plain = client.get(RC_PATH).json()
+    plain = client.send("GET", RC_PATH).json()
     assert plain["kind"] == "RayClusterList"
-    ns = client.request("GET", "/api/v1/namespaces", headers={"accept": TABLE}).json()
+    ns = client.send("GET", "/api/v1/namespaces", headers={"accept": TABLE}).json()
     assert [c["name"] for c in ns["columnDefinitions"]] == ["Name", "Status", "Age"]
 
 
-def test_discovery(client: AsgiClient) -> None:
-    assert client.get("/api").json()["versions"] == ["v1"]
-    groups = {g["name"] for g in client.get("/apis").json()["groups"]}
+def test_discovery(client: Client) -> None:
+    assert client.send("GET", "/api").json()["versions"] == ["v1"]
+    groups = {g["name"] for g in client.send("GET", "/apis").json()["groups"]}
     assert groups == {"ray.io", "events.k8s.io", "apiextensions.k8s.io"}
-    ray = client.get("/apis/ray.io").json()
+    ray = client.send("GET", "/apis/ray.io").json()
     assert ray["preferredVersion"] == {"groupVersion": "ray.io/v1", "version": "v1"}
     assert [v["version"] for v in ray["versions"]] == ["v1", "v1alpha1"]
-    res = {r["name"]: r for r in client.get("/apis/ray.io/v1").json()["resources"]}
+    res = {r["name"]: r for r in client.send("GET", "/apis/ray.io/v1").json()["resources"]}
     assert set(res) == {
         f"{p}{s}" for p in ("rayclusters", "rayjobs", "rayservices", "raycronjobs") for s in ("", "/status")
     }
@@ -154,10 +158,10 @@ def test_discovery(client: AsgiClient) -> None:
         "patch",
         "update",
     ]
-    core = {r["name"] for r in client.get("/api/v1").json()["resources"]}
+    core = {r["name"] for r in client.send("GET", "/api/v1").json()["resources"]}
     assert {"namespaces", "configmaps", "services", "services/proxy", "events"} <= core
-    assert client.get("/apis/nope.io/v1").status == 404
-    assert client.get("/version").json()["minor"] == "37"
+    assert client.send("GET", "/apis/nope.io/v1").status == 404
+    assert client.send("GET", "/version").json()["minor"] == "37"
 
 
 class _Backend(BaseHTTPRequestHandler):
@@ -188,16 +192,17 @@ def backend() -> Iterator[str]:
     srv.server_close()
 
 
-def test_service_proxy_forwards_to_registered_backend(backend: str) -> None:
-    c = AsgiClient(create_app(service_backends={"default/head-svc": backend}))
+def test_service_proxy_forwards_to_registered_backend(
+    backend: str, connect: Callable[[FakeKube], Client]
+) -> None:
+    c = connect(create_app(service_backends={"default/head-svc": backend}))
     svc = {"metadata": {"name": "head-svc"}, "spec": {"ports": [{"port": 8265}]}}
-    assert c.post("/api/v1/namespaces/default/services", svc).status == 201
+    assert c.send("POST", "/api/v1/namespaces/default/services", svc).status == 201
     base = "/api/v1/namespaces/default/services/head-svc:8265/proxy"
-    r = c.request("GET", base + "/api/jobs/", query={"limit": "2"})
+    r = c.send("GET", base + "/api/jobs/", query={"limit": "2"})
     assert r.status == 200 and r.json() == {"method": "GET", "path": "/api/jobs/?limit=2", "body": ""}
-    r = c.request("POST", base + "/api/jobs/", {"entrypoint": "python x.py"})
+    r = c.send("POST", base + "/api/jobs/", {"entrypoint": "python x.py"})
     assert r.status == 201 and r.json()["body"] == '{"entrypoint": "python x.py"}'
-    c.close()
 
 
 def test_service_backend_flag_on_the_command_line(server_tools: Any, backend: str) -> None:
@@ -216,35 +221,35 @@ def test_service_backend_flag_on_the_command_line(server_tools: Any, backend: st
         server_tools.stop_server(proc)
 
 
-def test_dry_run_and_noop_writes_change_nothing(client: AsgiClient, app: FakeKube) -> None:
+def test_dry_run_and_noop_writes_change_nothing(client: Client, app: FakeKube) -> None:
     rv = app.store.rv
-    r = client.request("POST", RC_PATH, raycluster("d"), query={"dryRun": "All"})
+    r = client.send("POST", RC_PATH, raycluster("d"), query={"dryRun": "All"})
     assert r.status == 201 and r.json()["metadata"]["name"] == "d"
-    assert app.store.rv == rv and client.get(f"{RC_PATH}/d").status == 404
-    made = client.post(RC_PATH, raycluster("d")).json()
-    same = client.request("PUT", f"{RC_PATH}/d", made)
+    assert app.store.rv == rv and client.send("GET", f"{RC_PATH}/d").status == 404
+    made = client.send("POST", RC_PATH, raycluster("d")).json()
+    same = client.send("PUT", f"{RC_PATH}/d", made)
     assert same.status == 200 and same.json() == made and app.store.rv == rv + 1
 
 
-def test_list_at_exact_resource_version(client: AsgiClient) -> None:
-    client.post(RC_PATH, raycluster("a"))
-    rv = client.get(RC_PATH).json()["metadata"]["resourceVersion"]
-    client.post(RC_PATH, raycluster("b"))
-    client.request("DELETE", f"{RC_PATH}/a")
-    old = client.get(RC_PATH, resourceVersion=rv, resourceVersionMatch="Exact").json()
+def test_list_at_exact_resource_version(client: Client) -> None:
+    client.send("POST", RC_PATH, raycluster("a"))
+    rv = client.send("GET", RC_PATH).json()["metadata"]["resourceVersion"]
+    client.send("POST", RC_PATH, raycluster("b"))
+    client.send("DELETE", f"{RC_PATH}/a")
+    old = client.send("GET", RC_PATH, query={"resourceVersion": rv, "resourceVersionMatch": "Exact"}).json()
     assert [i["metadata"]["name"] for i in old["items"]] == ["a"] and old["metadata"]["resourceVersion"] == rv
 
 
-def test_server_side_apply_creates_then_merges(client: AsgiClient) -> None:
+def test_server_side_apply_creates_then_merges(client: Client) -> None:
     cfg = yaml.safe_dump(
         raycluster("s", {"a": "b"}) | {"spec": {**raycluster("s")["spec"], "rayVersion": "1"}}
     )
     ssa = "application/apply-patch+yaml"
-    r = client.request("PATCH", f"{RC_PATH}/s", cfg, content_type=ssa)
+    r = client.send("PATCH", f"{RC_PATH}/s", cfg, content_type=ssa)
     assert r.status == 422 and r.json()["details"]["causes"][0]["field"] == "fieldManager"
-    r = client.request("PATCH", f"{RC_PATH}/s", cfg, content_type=ssa, query={"fieldManager": "me"})
+    r = client.send("PATCH", f"{RC_PATH}/s", cfg, content_type=ssa, query={"fieldManager": "me"})
     assert r.status == 201 and r.json()["metadata"]["labels"] == {"a": "b"}
-    r = client.request(
+    r = client.send(
         "PATCH",
         f"{RC_PATH}/s",
         cfg.replace("rayVersion: '1'", "rayVersion: '2'"),
@@ -256,28 +261,28 @@ def test_server_side_apply_creates_then_merges(client: AsgiClient) -> None:
     )
 
 
-def test_openapi_v3_documents(client: AsgiClient) -> None:
-    root = client.get("/openapi/v3").json()
+def test_openapi_v3_documents(client: Client) -> None:
+    root = client.send("GET", "/openapi/v3").json()
     url = root["paths"]["apis/ray.io/v1"]["serverRelativeURL"]
     path, _, query = url.partition("?")
-    doc = client.request("GET", path, query=dict([query.split("=")])).json()
+    doc = client.send("GET", path, query=dict([query.split("=")])).json()
     op = doc["paths"]["/apis/ray.io/v1/namespaces/{namespace}/rayclusters/{name}"]["patch"]
     assert op["x-kubernetes-group-version-kind"] == {"group": "ray.io", "version": "v1", "kind": "RayCluster"}
     assert "fieldValidation" in {p["name"] for p in op["parameters"]}
-    assert client.get("/openapi/v3/apis/nope.io/v1").status == 404
-    v2 = client.get("/openapi/v2").json()
+    assert client.send("GET", "/openapi/v3/apis/nope.io/v1").status == 404
+    v2 = client.send("GET", "/openapi/v2").json()
     assert v2["swagger"] == "2.0" and "spec" in v2["definitions"]["io.ray.v1.RayCluster"]["properties"]
 
 
-def test_create_in_terminating_namespace_is_forbidden() -> None:
+def test_create_in_terminating_namespace_is_forbidden(connect: Callable[[FakeKube], Client]) -> None:
     app = create_app(namespace_finalize_delay=0)
-    client = AsgiClient(app)
-    client.post("/api/v1/namespaces", {"metadata": {"name": "busy"}})
+    client = connect(app)
+    client.send("POST", "/api/v1/namespaces", {"metadata": {"name": "busy"}})
     path = "/apis/ray.io/v1/namespaces/busy/rayclusters"
-    client.post(path, raycluster("held") | {"metadata": {"name": "held", "finalizers": ["x.io/f"]}})
-    assert client.request("DELETE", "/api/v1/namespaces/busy").json()["status"]["phase"] == "Terminating"
+    client.send("POST", path, raycluster("held") | {"metadata": {"name": "held", "finalizers": ["x.io/f"]}})
+    assert client.send("DELETE", "/api/v1/namespaces/busy").json()["status"]["phase"] == "Terminating"
     before = app.store.rv
-    r = client.post(path, raycluster("new"))
+    r = client.send("POST", path, raycluster("new"))
     assert r.status == 403 and r.json()["reason"] == "Forbidden"
     assert r.json()["message"] == (
         'rayclusters.ray.io "new" is forbidden: unable to create new content in '
@@ -285,45 +290,45 @@ def test_create_in_terminating_namespace_is_forbidden() -> None:
     )
     assert r.json()["details"]["causes"][0]["reason"] == "NamespaceTerminating" and app.store.rv == before
     # the held object was marked deleting; dropping its finalizer lets the namespace go too
-    client.request("PATCH", f"{path}/held", {"metadata": {"finalizers": None}}, content_type=MERGE)
-    assert client.get("/api/v1/namespaces/busy").status == 404
-    client.close()
+    client.send("PATCH", f"{path}/held", {"metadata": {"finalizers": None}}, content_type=MERGE)
+    assert client.send("GET", "/api/v1/namespaces/busy").status == 404
 
 
-def test_crd_schema_prunes_defaults_and_validates(client: AsgiClient, app: FakeKube) -> None:
+def test_crd_schema_prunes_defaults_and_validates(client: Client, app: FakeKube) -> None:
     body = raycluster("sch")
     body["spec"]["bogusField"] = 1
-    r = client.request("POST", RC_PATH, body, query={"fieldValidation": "Strict"})
+    r = client.send("POST", RC_PATH, body, query={"fieldValidation": "Strict"})
     assert r.status == 400 and 'strict decoding error: unknown field "spec.bogusField"' in r.json()["message"]
-    r = client.post(RC_PATH, body)  # default Warn: pruned, with a Warning header
+    r = client.send("POST", RC_PATH, body)  # default Warn: pruned, with a Warning header
     assert r.status == 201 and "bogusField" not in r.json()["spec"]
     assert r.headers["warning"] == '299 - "unknown field \\"spec.bogusField\\""'
     bad = raycluster("Bad_Name")
     bad["spec"]["headGroupSpec"]["rayStartParams"] = "not-a-map"
     before = app.store.rv
-    r = client.post(RC_PATH, bad)
+    r = client.send("POST", RC_PATH, bad)
     fields = [c["field"] for c in r.json()["details"]["causes"]]
     assert r.status == 422 and fields[0] == "metadata.name" and "spec.headGroupSpec.rayStartParams" in fields
     assert app.store.rv == before
 
 
-def test_schemas_can_be_turned_off() -> None:
-    c = AsgiClient(create_app(schemas=False))
-    r = c.post(
-        RC_PATH, {"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {"name": "x"}, "spec": {}}
+def test_schemas_can_be_turned_off(connect: Callable[[FakeKube], Client]) -> None:
+    c = connect(create_app(schemas=False))
+    r = c.send(
+        "POST",
+        RC_PATH,
+        {"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {"name": "x"}, "spec": {}},
     )
     assert r.status == 201 and r.json()["spec"] == {}
-    c.close()
 
 
-def test_generate_name_retries_a_taken_name(client: AsgiClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_generate_name_retries_a_taken_name(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
     from fakekube import objects
 
     draws = iter(["g-aaaaa", "g-aaaaa", "g-bbbbb"])
     monkeypatch.setattr(objects, "generate_name", lambda prefix: next(draws))
     body = raycluster("x") | {"metadata": {"generateName": "g-"}}
-    assert client.post(RC_PATH, body).json()["metadata"]["name"] == "g-aaaaa"
-    assert client.post(RC_PATH, body).json()["metadata"]["name"] == "g-bbbbb"
+    assert client.send("POST", RC_PATH, body).json()["metadata"]["name"] == "g-aaaaa"
+    assert client.send("POST", RC_PATH, body).json()["metadata"]["name"] == "g-bbbbb"
 
 
 def test_watch_ends_and_unsubscribes_when_the_client_goes_away(app: FakeKube) -> None:
@@ -354,26 +359,26 @@ def test_watch_ends_and_unsubscribes_when_the_client_goes_away(app: FakeKube) ->
     assert app.store._listeners == before
 
 
-def test_managed_fields_record_managers(client: AsgiClient) -> None:
-    made = client.request("POST", RC_PATH, raycluster("mf"), headers={"user-agent": "curl/8.5.0"}).json()
+def test_managed_fields_record_managers(client: Client) -> None:
+    made = client.send("POST", RC_PATH, raycluster("mf"), headers={"user-agent": "curl/8.5.0"}).json()
     (entry,) = made["metadata"]["managedFields"]
     assert (entry["manager"], entry["operation"], entry["fieldsType"]) == ("curl", "Update", "FieldsV1")
     assert "f:rayVersion" in entry["fieldsV1"]["f:spec"]
-    client.request(
+    client.send(
         "PATCH",
         f"{RC_PATH}/mf",
         {"metadata": {"labels": {"x": "y"}}},
         content_type=MERGE,
         query={"fieldManager": "patcher"},
     )
-    client.request(
+    client.send(
         "PATCH",
         f"{RC_PATH}/mf/status",
         {"status": {"state": "ready"}},
         content_type=MERGE,
         query={"fieldManager": "operator"},
     )
-    got = client.get(f"{RC_PATH}/mf").json()["metadata"]["managedFields"]
+    got = client.send("GET", f"{RC_PATH}/mf").json()["metadata"]["managedFields"]
     summary = {(e["manager"], e.get("subresource")): e["fieldsV1"] for e in got}
     assert summary[("patcher", None)] == {"f:metadata": {"f:labels": {".": {}, "f:x": {}}}}
     assert "f:state" in summary[("operator", "status")]["f:status"]

@@ -4,14 +4,14 @@ with any ``limit`` equals one unpaged list, also while writes happen between pag
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import hypothesis.strategies as st
-from fk_client import AsgiClient
 from fk_objects import RC_PATH, raycluster
 from hypothesis import HealthCheck, given, settings
 
-from fakekube import create_app
+from fakekube import FakeKube, create_app
 from fakekube.selectors import EVERYTHING, NO_FIELDS, SelectorError, parse_label_selector
 from fakekube.strategies import (
     INVALID_LABEL_SELECTORS,
@@ -21,6 +21,7 @@ from fakekube.strategies import (
     label_sets,
     operations,
 )
+from fakekube.testing import Client
 from fakekube.watch import WatchStream
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -86,9 +87,9 @@ def test_invalid_label_selectors_are_rejected_with_the_parse_error(
 op = operations()
 
 
-def _apply(c: AsgiClient, kind: str, name: str, arg: str) -> Any:
+def _apply(c: Client, kind: str, name: str, arg: str) -> Any:
     method, path, body, content_type = Operation(kind, name, arg).request(RC_PATH)
-    return c.request(method, path, body or None, content_type=content_type)
+    return c.send(method, path, body or None, content_type=content_type)
 
 
 def _drain(w: WatchStream) -> list[tuple[str, str, int]]:
@@ -108,10 +109,10 @@ def _drain(w: WatchStream) -> list[tuple[str, str, int]]:
 @SETTINGS
 @given(ops=st.lists(op, max_size=25), cut=st.integers(0, 25))
 def test_operation_sequences_keep_rv_increasing_and_watches_complete(
-    ops: list[tuple[str, str, str]], cut: int
+    connect: Callable[[FakeKube], Client], ops: list[tuple[str, str, str]], cut: int
 ) -> None:
     app = create_app()
-    c = AsgiClient(app)
+    c = connect(app)
     rt = app.registry.lookup("ray.io", "v1", "rayclusters")
     assert rt is not None
     render = lambda s: s.raw  # noqa: E731
@@ -159,11 +160,10 @@ def test_operation_sequences_keep_rv_increasing_and_watches_complete(
     resumed = WatchStream(app.store, rt, "default/", EVERYTHING, NO_FIELDS, render)
     resumed.start(str(rv_at_cut), False, False)
     assert _drain(resumed) == [e for e in expected if e[2] > rv_at_cut]
-    listed = c.get(RC_PATH).json()
+    listed = c.send("GET", RC_PATH).json()
     assert {i["metadata"]["name"]: i for i in listed["items"]} == model
     for w in (everything, selected, resumed):
         w.close()
-    c.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -179,17 +179,23 @@ def test_operation_sequences_keep_rv_increasing_and_watches_complete(
     labels=st.lists(st.sampled_from(["", "1", "2"]), min_size=25, max_size=25),
 )
 def test_paging_equals_one_list_even_with_writes_between_pages(
-    n: int, limit: int, selector: str, writes: list[tuple[str, str, str]], labels: list[str]
+    connect: Callable[[FakeKube], Client],
+    n: int,
+    limit: int,
+    selector: str,
+    writes: list[tuple[str, str, str]],
+    labels: list[str],
 ) -> None:
-    c = AsgiClient(create_app())
+    c = connect(create_app())
     for i in range(n):
         assert (
-            c.post(RC_PATH, raycluster(f"p{i:02d}", {"sel": labels[i]} if labels[i] else None)).status == 201
+            c.send("POST", RC_PATH, raycluster(f"p{i:02d}", {"sel": labels[i]} if labels[i] else None)).status
+            == 201
         )
-    whole = c.get(RC_PATH, labelSelector=selector).json()
+    whole = c.send("GET", RC_PATH, query={"labelSelector": selector}).json()
     pages: list[dict[str, Any]] = []
     query = {"labelSelector": selector, "limit": str(limit)}
-    page = c.get(RC_PATH, **query).json()
+    page = c.send("GET", RC_PATH, query=query).json()
     while True:
         pages.extend(page["items"])
         assert len(page["items"]) <= limit
@@ -202,6 +208,5 @@ def test_paging_equals_one_list_even_with_writes_between_pages(
         for w in writes:  # concurrent writers: later pages must still show the first page's snapshot
             _apply(c, *w)
         writes = []
-        page = c.get(RC_PATH, **{**query, "continue": token}).json()
+        page = c.send("GET", RC_PATH, query={**query, "continue": token}).json()
     assert pages == whole["items"]
-    c.close()
