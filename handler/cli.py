@@ -89,6 +89,12 @@ def _common(p: argparse.ArgumentParser, env: Settings) -> None:
         + _env_default(env, "field_selector_fields"),
     )
     p.add_argument(
+        "--watch-fanout",
+        action=argparse.BooleanOptionalAction,
+        default=env.watch_fanout,
+        help="identical concurrent watches share one upstream watch " + _env_default(env, "watch_fanout"),
+    )
+    p.add_argument(
         "--log-level",
         default=env.log_level,
         choices=["debug", "info", "warning", "error"],
@@ -222,6 +228,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     env = replace(
         env,
         defaults=args.defaults,
+        watch_fanout=args.watch_fanout,
         field_selector_fields=tuple(f.strip() for f in fields_arg.split(",") if f.strip())
         if fields_arg is not None
         else env.field_selector_fields,

@@ -54,6 +54,10 @@ class Settings:
     ``defaults`` is the path of a default-values YAML file (:mod:`handler.defaults`), or None;
     ``field_selector_fields`` the fields the gateway evaluates in ``fieldSelector`` itself
     (:mod:`handler.selectors`; comma-separated in ``KUBERAY_APISERVER_FIELD_SELECTOR_FIELDS``).
+    ``watch_fanout`` makes identical concurrent watches share one upstream watch
+    (:mod:`handler.watchcache`); ``watch_buffer_bytes`` bounds a shared watch's subscriber's unsent
+    bytes (one that falls further behind is ended); ``watch_history`` is how many events a shared
+    watch keeps for watches resuming from a resourceVersion.
     """
 
     host: str = "0.0.0.0"
@@ -74,6 +78,9 @@ class Settings:
     retry: RetrySettings = field(default_factory=RetrySettings)
     defaults: str | None = None
     field_selector_fields: tuple[str, ...] = DEFAULT_FIELDS
+    watch_fanout: bool = True
+    watch_buffer_bytes: int = 4 * 1024 * 1024
+    watch_history: int = 1000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
