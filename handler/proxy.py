@@ -68,6 +68,11 @@ class Responder:
         self.headers_at = time.monotonic()
         await self._guarded({"type": "http.response.start", "status": status, "headers": headers})
 
+    @property
+    def send(self) -> Send:
+        """The raw ASGI send (the watch fan-out writes events through it directly)."""
+        return self._send
+
     async def body(self, chunk: bytes, more: bool = True) -> None:
         """Send a body chunk (``more=False`` ends the response)."""
         await self._guarded({"type": "http.response.body", "body": chunk, "more_body": more})
@@ -307,7 +312,10 @@ class Proxy:
         if sub is None or sub.entry is None:
             return False
         headers = sub.entry.headers
-        await watchcache.serve(sub, headers, p.timeout, responder.start, responder.body, receive)
+        try:
+            await watchcache.serve(sub, headers, p.timeout, responder.start, responder.send, receive)
+        except (OSError, RuntimeError) as e:  # how the server reports a closed connection
+            raise ClientDisconnected() from e
         return True
 
     async def _run_hooks(

@@ -57,14 +57,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import types
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Generator, Iterable
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from litestar.types import Receive
+from litestar.types import HTTPResponseBodyEvent, Receive, Send
 from pyreqwest.exceptions import RequestError
 
 from handler.errors import RelayAborted
@@ -200,72 +201,151 @@ def added_line(obj_raw: bytes) -> bytes:
     return b'{"type":"ADDED","object":' + obj_raw + b"}\n"
 
 
-class Subscriber:
-    """One client of a shared watch: its unsent bytes and how to wake its writer.
+Message = HTTPResponseBodyEvent
 
-    ``chunks`` are event lines (shared ``bytes`` objects) not yet written; ``pending`` their size.
-    ``ended`` says no more will be added (timeout, upstream end, overflow, disconnect);
-    ``aborted`` that the upstream failed, so the response must be cut rather than ended.
+
+@types.coroutine
+def _resume(it: Generator[Any, None, Any], first: Any) -> Generator[Any, None, Any]:
+    """Finish awaiting an awaitable whose iterator ``it`` already yielded ``first``."""
+    try:
+        yield first
+    except BaseException:
+        close = getattr(it, "close", None)
+        if close is not None:
+            close()
+        raise
+    return (yield from it)
+
+
+class Subscriber:
+    """One client of a shared watch, written to directly by the fan-out.
+
+    An event is handed to the server's ASGI ``send`` at once when nothing is queued before it; most
+    sends complete without suspending (granian takes the bytes at once), so an idle subscriber costs
+    no task switch per event. A send that must wait starts a drain task, and later events queue in
+    ``backlog`` (``pending`` bytes) until it has written them. ``busy``: a writer owns the
+    connection (the request task while it sends the head and initial events, or a drain task).
+    ``ended``: no more events will be added (timeout, upstream end, overflow, disconnect);
+    ``aborted``: the upstream failed, so the response is cut rather than ended; ``gone``: the
+    caller left.
     """
 
     __slots__ = (
         "aborted",
+        "backlog",
         "bookmarks",
-        "chunks",
+        "busy",
+        "drainer",
         "ended",
         "entry",
+        "finished",
+        "gone",
         "limit",
         "overflowed",
         "pending",
-        "waiter",
+        "send",
+        "task",
     )
 
     def __init__(self, bookmarks: bool, limit: int) -> None:
         self.bookmarks = bookmarks
-        self.chunks: list[bytes] = []
+        self.backlog: list[bytes] = []
         self.pending = 0
         self.limit = limit
+        self.busy = True  # until the request task has sent the head and the initial events
         self.ended = False
+        self.finished = False
         self.overflowed = False
         self.aborted = False
-        self.waiter: asyncio.Future[None] | None = None
+        self.gone = False
+        self.send: Send | None = None
+        self.task: asyncio.Task[Any] | None = None
+        self.drainer: asyncio.Task[None] | None = None
         self.entry: SharedWatch | None = None
 
-    def push(self, line: bytes) -> None:
-        """Queue ``line``; end the subscriber (and drop its queue) when it falls too far behind."""
+    def deliver(self, data: bytes, message: Message) -> None:
+        """Write event bytes ``data`` (``message`` is the body message carrying them, shared by all
+        subscribers), or queue them behind a pending write; end a subscriber that fell too far behind."""
         if self.ended:
             return
-        self.chunks.append(line)
-        self.pending += len(line)
+        if not self.busy:
+            self._write(message)
+            return
+        self.backlog.append(data)
+        self.pending += len(data)
         # Behind = more than one event waiting and over the limit (one big event alone is not lag).
-        if self.pending > self.limit and len(self.chunks) > 1:
+        if self.pending > self.limit and len(self.backlog) > 1:
             self.overflowed = True
-            self.chunks.clear()
+            self.backlog.clear()
             self.pending = 0
             self.end()
+
+    def _write(self, message: Message) -> None:
+        """Send ``message`` now; if the send has to wait, a drain task completes it and the backlog."""
+        assert self.send is not None
+        try:
+            it = self.send(message).__await__()
+            first = next(it)
+        except StopIteration:
+            return  # written without suspending: the usual case
+        except (OSError, RuntimeError):
+            self._lost()
             return
-        self._wake()
+        self.busy = True
+        self.drainer = asyncio.ensure_future(self._drain(it, first))
+
+    async def _drain(self, it: Generator[Any, None, Any], first: Any) -> None:
+        try:
+            await _resume(it, first)
+            await self.flush()
+        except (OSError, RuntimeError):
+            self._lost()
+
+    async def flush(self) -> None:
+        """Write the backlog until none is left, then end the response if :attr:`ended`, else hand
+        writing back to the fan-out (``busy`` false). Raises OSError/RuntimeError when the caller is gone."""
+        assert self.send is not None
+        while True:
+            if self.backlog:
+                data = self.backlog[0] if len(self.backlog) == 1 else b"".join(self.backlog)
+                self.backlog = []
+                self.pending = 0
+                await self.send({"type": "http.response.body", "body": data, "more_body": True})
+                continue
+            if self.ended:
+                self._finish()
+            else:
+                self.busy = False
+            return
+
+    def _finish(self) -> None:
+        """Send the last chunk, or cut the response (aborted: the request task is cancelled and raises
+        RelayAborted), once."""
+        if self.finished or self.gone:
+            return
+        self.finished = True
+        if self.aborted:
+            if self.task is not None:
+                self.task.cancel()
+            return
+        self._write({"type": "http.response.body", "body": b"", "more_body": False})
 
     def end(self) -> None:
-        """No more events: the writer finishes the response once its queue is written."""
-        if not self.ended:
-            self.ended = True
-            if self.entry is not None:
-                self.entry.leave(self)
-        self._wake()
+        """No more events: the response ends after what is queued (idempotent)."""
+        if self.ended:
+            return
+        self.ended = True
+        if self.entry is not None:
+            self.entry.leave(self)
+        if not self.busy:
+            self._finish()
 
-    def _wake(self) -> None:
-        w = self.waiter
-        if w is not None and not w.done():
-            w.set_result(None)
-
-    def take(self) -> bytes:
-        """Everything queued, as one bytes object, and an empty queue."""
-        chunks = self.chunks
-        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        self.chunks = []
+    def _lost(self) -> None:
+        """The caller is gone: drop what is queued and leave."""
+        self.gone = True
+        self.backlog.clear()
         self.pending = 0
-        return data
+        self.end()
 
 
 class SharedWatch:
@@ -377,7 +457,7 @@ class SharedWatch:
         self.subscribers.add(sub)
         self.cache.metrics.watch_subscribers.inc()
         if initial:
-            sub.push(initial)
+            sub.backlog.append(initial)
         return True
 
     def leave(self, sub: Subscriber) -> None:
@@ -425,16 +505,17 @@ class SharedWatch:
         kind = event.get("type") if isinstance(event, dict) else None
         obj = event.get("object") if isinstance(event, dict) else None
         out = line + b"\n"
+        message: Message = {"type": "http.response.body", "body": out, "more_body": True}
         if kind == "ERROR" or not isinstance(obj, dict):
             for sub in list(self.subscribers):
-                sub.push(out)
+                sub.deliver(out, message)
             return False
         rv = _resource_version(obj)
         if kind == "BOOKMARK":
             self._record(rv, out, True)
             for sub in list(self.subscribers):
                 if sub.bookmarks:
-                    sub.push(out)
+                    sub.deliver(out, message)
             return True
         key = _object_key(obj)
         if kind == "DELETED":
@@ -443,7 +524,7 @@ class SharedWatch:
             self.objects[key] = _dumps(obj)
         self._record(rv, out, False)
         for sub in list(self.subscribers):
-            sub.push(out)
+            sub.deliver(out, message)
         return True
 
     async def _run(self, opened: tuple[Any, Any]) -> None:
@@ -530,50 +611,42 @@ class WatchCache:
         return sub
 
 
-Send = Callable[[bytes, bool], Awaitable[None]]
-
-
 async def serve(
     sub: Subscriber,
     headers: list[tuple[bytes, bytes]],
     timeout: float | None,
     start: Callable[[int, list[tuple[bytes, bytes]]], Awaitable[None]],
-    body: Send,
+    send: Send,
     receive: Receive,
 ) -> None:
-    """Write ``sub``'s events as the response until it ends, its ``timeout`` (seconds) passes or the
-    caller disconnects. ``start``/``body`` send the head and body chunks (``body(data, more)``).
-    Raises what ``body`` raises when the caller is gone, RelayAborted when the upstream failed."""
+    """Serve ``sub`` as the response until it ends, its ``timeout`` (seconds) passes or the caller
+    disconnects. ``start(status, headers)`` sends the head; ``send`` is the raw ASGI send the events
+    are written with. The request's task then only waits for ``http.disconnect`` (granian reports it
+    as soon as the response is complete). Raises OSError/RuntimeError when the caller is gone while
+    the initial events are written, RelayAborted when the upstream failed."""
     loop = asyncio.get_running_loop()
+    sub.send = send
+    sub.task = asyncio.current_task()
     timer = loop.call_later(timeout, sub.end) if timeout else None
-    gone = False
-
-    async def disconnected() -> None:
-        nonlocal gone
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        gone = True
-        sub.end()
-
-    watcher = asyncio.ensure_future(disconnected())
     try:
         await start(200, headers)
-        await body(b"", True)  # flush the head now, as the apiserver does for a watch
-        while True:
-            if sub.chunks:
-                await body(sub.take(), True)
-                continue
-            if sub.ended:
-                break
-            sub.waiter = loop.create_future()
-            await sub.waiter
-            sub.waiter = None
-        if sub.aborted:
-            raise RelayAborted()  # too late for a Status: cut the caller's response
-        if not gone:
-            await body(b"", False)
+        await send(
+            {"type": "http.response.body", "body": b"", "more_body": True}
+        )  # the head now, as the apiserver does
+        await sub.flush()
+        while (await receive())["type"] != "http.disconnect":
+            pass
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if not sub.aborted or task is None:
+            raise
+        task.uncancel()
+        raise RelayAborted() from None  # too late for a Status: cut the caller's response
     finally:
         if timer is not None:
             timer.cancel()
-        watcher.cancel()
+        if not sub.finished:
+            sub.gone = True
         sub.end()
+        if sub.drainer is not None:
+            sub.drainer.cancel()
