@@ -517,14 +517,15 @@ class SharedWatch:
                 if sub.bookmarks:
                     sub.deliver(out, message)
             return True
+        for sub in list(self.subscribers):
+            sub.deliver(out, message)
+        # State and history after the fan-out (no await in between, so no joiner sees a gap).
         key = _object_key(obj)
         if kind == "DELETED":
             self.objects.pop(key, None)
         else:
             self.objects[key] = _dumps(obj)
         self._record(rv, out, False)
-        for sub in list(self.subscribers):
-            sub.deliver(out, message)
         return True
 
     async def _run(self, opened: tuple[Any, Any]) -> None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
@@ -22,7 +24,7 @@ import pytest
 from gateway_procs import GatewayFactory, serve_gateway
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from procs import create_namespace, stop_server
+from procs import BIN, create_namespace, stop_server
 
 from fakekube.pytest_plugin import FakeKubeServer
 from handler.watchcache import plan
@@ -487,3 +489,22 @@ def test_plan_keys_on_the_upstream_request_not_per_client_parameters() -> None:
     assert plan(base, "watch=1", [("accept", "application/vnd.kubernetes.protobuf")]) is None
     assert plan(base, "watch=1&sendInitialEvents=true&allowWatchBookmarks=true", []) is None
     assert plan(base, "watch=1&timeoutSeconds=abc", []) is None
+
+
+def test_request_heads_above_the_http1_buffer_get_431(gateway: str) -> None:
+    """granian's HTTP/1 buffer at 8 KiB (KUBERAY_APISERVER_HTTP1_BUFFER_BYTES, see handler.settings)."""
+    with httpx.Client(timeout=10) as c:
+        assert c.get(gateway + "/healthz", headers={"X-Pad": "a" * 7000}).status_code == 200
+        assert c.get(gateway + "/healthz", headers={"X-Pad": "a" * 9000}).status_code == 431
+
+
+def test_http1_buffer_below_hypers_minimum_is_refused_at_start() -> None:
+    env = {**os.environ, "KUBERAY_APISERVER_HTTP1_BUFFER_BYTES": "4096"}
+    done = subprocess.run(
+        [str(BIN / "kuberay-apiserver"), "serve", "--upstream", "http://127.0.0.1:1"],
+        env=env,
+        capture_output=True,
+        timeout=30,
+    )
+    assert done.returncode != 0
+    assert b"KUBERAY_APISERVER_HTTP1_BUFFER_BYTES=4096 is below the minimum of 8192" in done.stderr
