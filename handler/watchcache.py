@@ -367,6 +367,7 @@ class SharedWatch:
         self.upstream = upstream
         self.subscribers: set[Subscriber] = set()
         self.objects: dict[str, bytes] = {}
+        self.snapshot: bytes | None = None  # the current objects as ADDED lines, until the next change
         self.history: deque[tuple[str, bytes, bool]] = deque()
         self.history_size = history
         self.positions: dict[str, int] = {}  # resourceVersion → absolute index of its history item
@@ -445,7 +446,9 @@ class SharedWatch:
         if self.closed:
             return False
         if resource_version in ("", "0"):
-            initial = b"".join(added_line(o) for o in self.objects.values())
+            if self.snapshot is None:  # built once per state, shared by every joiner until it changes
+                self.snapshot = b"".join(added_line(o) for o in self.objects.values())
+            initial = self.snapshot
         else:
             i = self.positions.get(resource_version)
             if i is None or i + 1 < self.base:
@@ -521,6 +524,7 @@ class SharedWatch:
             sub.deliver(out, message)
         # State and history after the fan-out (no await in between, so no joiner sees a gap).
         key = _object_key(obj)
+        self.snapshot = None
         if kind == "DELETED":
             self.objects.pop(key, None)
         else:
