@@ -30,7 +30,9 @@ https://kubernetes.io/docs/reference/using-api/api-concepts/#semantics-for-watch
 - a specific ``resourceVersion`` that is the shared watch's start or an event's / bookmark's in the
   history: the later events are replayed, then live ones. resourceVersions are compared for
   equality only (they are opaque). Any other one goes to a dedicated upstream watch, so a too old
-  one gets the upstream's real 410 ``Expired`` ``ERROR`` event.
+  one gets the upstream's real 410 ``Expired`` ``ERROR`` event. (So an informer's first watch, from
+  the resourceVersion of its own list, usually is dedicated; its re-watches, from the last event or
+  bookmark it got from the shared stream, share.)
 - ``timeoutSeconds``: the subscriber's own timer ends its response cleanly; the upstream watch is
   opened without one.
 - ``allowWatchBookmarks``: the shared watch always asks for bookmarks; they are forwarded only to
@@ -455,12 +457,11 @@ class SharedWatch:
                 return False
             later = islice(self.history, i + 1 - self.base, None)
             initial = b"".join(line for _, line, bm in later if sub.bookmarks or not bm)
-        sub.limit += len(initial)  # the backlog handed over at start is not lag
         sub.entry = self
         self.subscribers.add(sub)
         self.cache.metrics.watch_subscribers.inc()
         if initial:
-            sub.backlog.append(initial)
+            sub.backlog.append(initial)  # not counted in ``pending``: what is handed over at start is not lag
         return True
 
     def leave(self, sub: Subscriber) -> None:
