@@ -213,6 +213,7 @@ def test_identical_watches_share_one_upstream_watch_and_get_every_event_once_in_
         assert counting.open[path] == 2  # one shared for the six, plus the direct one
         metrics = (await gw.get(gateway + "/metrics")).text
         assert "kuberay_apiserver_shared_watch_subscribers 6.0" in metrics
+        assert "kuberay_apiserver_shared_watches 1.0" in metrics
         await create(fk, ns, "a")
         await create(fk, ns, "b")
         await relabel(fk, ns, "a", "2")
@@ -321,6 +322,7 @@ def test_bookmarks_go_only_to_watchers_that_asked(
         assert asked.names() == plain.names()
         await asked.close()
         await plain.close()
+        await until(lambda: counting.open[path] == 0)
 
     run(body, server.url)
 
@@ -373,7 +375,7 @@ def test_field_selector_watches_stay_correct(
 ) -> None:
     """A gateway-evaluated selector (status.state) and an upstream one (metadata.name) next to a plain
     watch: each gets exactly its matching events."""
-    server, _ = upstream
+    server, counting = upstream
     path = coll(ns)
 
     async def body(gw: httpx.AsyncClient, fk: httpx.AsyncClient) -> None:
@@ -397,6 +399,7 @@ def test_field_selector_watches_stay_correct(
         assert by_name.names() == [("ADDED", "b"), ("DELETED", "b")]
         for w in (plain, by_state, by_name):
             await w.close()
+        await until(lambda: counting.open[path] == 0)  # every test leaves no shared watch behind
 
     run(body, server.url)
 
@@ -468,6 +471,7 @@ def test_every_subscriber_folds_to_the_store_state(
         assert counting.open[path] == 1
         for w in watches:
             await w.close()
+        await until(lambda: counting.open[path] == 0)
 
     run(body, server.url)
 
