@@ -89,6 +89,12 @@ def _common(p: argparse.ArgumentParser, env: Settings) -> None:
         + _env_default(env, "field_selector_fields"),
     )
     p.add_argument(
+        "--watch-fanout",
+        action=argparse.BooleanOptionalAction,
+        default=env.watch_fanout,
+        help="identical concurrent watches share one upstream watch " + _env_default(env, "watch_fanout"),
+    )
+    p.add_argument(
         "--log-level",
         default=env.log_level,
         choices=["debug", "info", "warning", "error"],
@@ -100,11 +106,17 @@ def _common(p: argparse.ArgumentParser, env: Settings) -> None:
 
 
 def run(settings: Settings) -> None:
-    """Serve ``settings`` with granian (blocks until SIGINT/SIGTERM); raises CredentialsError early."""
+    """Serve ``settings`` with granian (blocks until SIGINT/SIGTERM); raises CredentialsError (and
+    SettingsError for an HTTP/1 buffer below 8192 bytes) early."""
     from granian import Granian
     from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
+    if settings.http1_buffer_bytes < 8192:  # hyper's minimum; granian would panic in every worker
+        raise SettingsError(
+            f"{ENV_PREFIX}HTTP1_BUFFER_BYTES={settings.http1_buffer_bytes} is below the minimum of 8192"
+        )
     resolve(settings)  # fail now, with a clear message, rather than in every worker
     if settings.defaults:
         load_defaults(settings.defaults)  # same: a broken defaults file stops the start
@@ -125,6 +137,7 @@ def run(settings: Settings) -> None:
         log_level=LogLevels(settings.log_level),
         log_dictconfig=config,
         websockets=True,
+        http1_settings=HTTP1Settings(max_buffer_size=settings.http1_buffer_bytes),
     ).serve()
     if metrics_dir is not None:
         metrics_dir.cleanup()
@@ -222,6 +235,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     env = replace(
         env,
         defaults=args.defaults,
+        watch_fanout=args.watch_fanout,
         field_selector_fields=tuple(f.strip() for f in fields_arg.split(",") if f.strip())
         if fields_arg is not None
         else env.field_selector_fields,
@@ -248,5 +262,5 @@ def main(argv: Sequence[str] | None = None) -> None:
             log_json=args.log_json,
         )
         run(settings)
-    except (CredentialsError, DefaultsError) as e:
+    except (CredentialsError, DefaultsError, SettingsError) as e:
         sys.exit(f"kuberay-apiserver: {e}")

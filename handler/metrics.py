@@ -32,7 +32,9 @@ class Metrics:
       headers were sent (a watch's lifetime is not latency);
     - ``kuberay_apiserver_upstream_retries_total{route,reason}``: retries made, reason is the
       upstream status code or ``connect``/``transport``;
-    - ``kuberay_apiserver_inflight_requests``: requests being served now (watches included).
+    - ``kuberay_apiserver_inflight_requests``: requests being served now (watches included);
+    - ``kuberay_apiserver_shared_watches``: shared upstream watches open (:mod:`handler.watchcache`);
+    - ``kuberay_apiserver_shared_watch_subscribers``: client watches served from them.
     """
 
     content_type = CONTENT_TYPE_LATEST
@@ -61,6 +63,18 @@ class Metrics:
         self.inflight = Gauge(
             "kuberay_apiserver_inflight_requests",
             "Requests being served.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.shared_watches = Gauge(
+            "kuberay_apiserver_shared_watches",
+            "Shared upstream watches open (one per distinct watch request).",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.watch_subscribers = Gauge(
+            "kuberay_apiserver_shared_watch_subscribers",
+            "Client watches served from a shared upstream watch.",
             registry=self.registry,
             multiprocess_mode="livesum",
         )

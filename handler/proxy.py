@@ -29,7 +29,7 @@ from litestar.types import Receive, Scope, Send
 from pyreqwest.exceptions import ConnectError, ConnectTimeoutError, RequestError, RequestTimeoutError
 from pyreqwest.response import Response
 
-from handler import discovery, filtering, hooks, retry, selectors, template_api, websocket
+from handler import discovery, filtering, hooks, retry, selectors, template_api, watchcache, websocket
 from handler.body import ClientDisconnected, RequestBody
 from handler.errors import (
     GatewayError,
@@ -67,6 +67,11 @@ class Responder:
         self.code = status
         self.headers_at = time.monotonic()
         await self._guarded({"type": "http.response.start", "status": status, "headers": headers})
+
+    @property
+    def send(self) -> Send:
+        """The raw ASGI send (the watch fan-out writes events through it directly)."""
+        return self._send
 
     async def body(self, chunk: bytes, more: bool = True) -> None:
         """Send a body chunk (``more=False`` ends the response)."""
@@ -146,6 +151,11 @@ class Proxy:
         self.hooks = list(hooks)
         self.metrics = metrics
         self._get_upstream = get_upstream
+        self.watches = (
+            watchcache.WatchCache(metrics, settings.watch_buffer_bytes, settings.watch_history)
+            if settings.watch_fanout
+            else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI HTTP request, or a WebSocket upgrade (services proxy only)."""
@@ -249,6 +259,8 @@ class Proxy:
             request.query = force_field_selector(request.query, api)
         elif route.kind is Kind.SERVICE_PROXY:
             await self._check_service(route, upstream)
+        if await self._shared_watch(request, route, receive, responder):
+            return
         watcher: asyncio.Task[None] | None = None
         if _is_watch(request.query) or route.kind is Kind.SERVICE_PROXY:
             main = asyncio.current_task()
@@ -267,6 +279,44 @@ class Proxy:
         finally:
             if watcher is not None:
                 watcher.cancel()
+
+    def _local_selector(self, query: str) -> bool:
+        """Whether ``query``'s field selector has terms the gateway evaluates itself."""
+        selector = ",".join(
+            v for k, v in parse_qsl(query, keep_blank_values=True) if k == "fieldSelector" and v
+        )
+        return bool(selector) and bool(selectors.plan(selector, self.settings.field_selector_fields).local)
+
+    async def _shared_watch(
+        self, request: GatewayRequest, route: Route, receive: Receive, responder: Responder
+    ) -> bool:
+        """Serve a collection watch from a shared upstream watch (:mod:`handler.watchcache`).
+
+        False (nothing sent) when fan-out is off or this watch needs its own upstream watch.
+        """
+        if (
+            self.watches is None
+            or route.kind not in (Kind.RAY, Kind.EVENTS)
+            or request.method != "GET"
+            or route.object_name
+            or route.subresource
+            or request.raw_body.has_body
+            or not _is_watch(request.query)
+            or (route.kind is Kind.RAY and self._local_selector(request.query))
+        ):
+            return False
+        p = watchcache.plan(request.path, request.query, request.headers)
+        if p is None:
+            return False
+        sub = await self.watches.subscribe(p, request.upstream)
+        if sub is None or sub.entry is None:
+            return False
+        headers = sub.entry.headers
+        try:
+            await watchcache.serve(sub, headers, p.timeout, responder.start, responder.send, receive)
+        except (OSError, RuntimeError) as e:  # how the server reports a closed connection
+            raise ClientDisconnected() from e
+        return True
 
     async def _run_hooks(
         self, request: GatewayRequest, route: Route, user: str | None, lookup: hooks.Lookup

@@ -97,9 +97,33 @@ def test_chunked_response_cut_mid_stream_is_cut_for_the_caller(
 ) -> None:
     stub.script(Reply(200, body=b'{"type":"ADDED","object":{}}\n', gate=threading.Event(), cut=True))
     with pytest.raises(httpx.RemoteProtocolError):
-        http.get(stub_gateway + LIST, params={"watch": "1"})
+        # A resourceVersion no shared watch has seen: the gateway opens a dedicated upstream watch.
+        http.get(stub_gateway + LIST, params={"watch": "1", "resourceVersion": "5"})
     time.sleep(0.3)
     assert len(stub.seen) == 1
+
+
+def test_shared_watch_cut_mid_stream_is_cut_for_every_caller(
+    stub: StubUpstream, stub_gateway: str, http: httpx.Client
+) -> None:
+    """The shared upstream watch (handler.watchcache: a list, then a watch) failing mid-stream cuts the
+    callers' responses too, rather than ending them as if the watch had closed normally."""
+    listed = (
+        b'{"kind":"RayClusterList","apiVersion":"ray.io/v1","metadata":{"resourceVersion":"1"},"items":[]}'
+    )
+    stub.script(
+        Reply(200, body=listed),
+        Reply(
+            200,
+            body=b'{"type":"ADDED","object":{"metadata":{"name":"a"}}}\n',
+            gate=threading.Event(),
+            cut=True,
+        ),
+    )
+    with pytest.raises(httpx.RemoteProtocolError):
+        http.get(stub_gateway + LIST, params={"watch": "1"})
+    assert [s.path.split("?")[0] for s in stub.seen] == [LIST, LIST]
+    assert "resourceVersion=1" in stub.seen[1].path
 
 
 def test_transport_error_before_the_response_is_retried_for_a_get(
