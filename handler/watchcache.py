@@ -36,9 +36,10 @@ https://kubernetes.io/docs/reference/using-api/api-concepts/#semantics-for-watch
 - ``timeoutSeconds``: the subscriber's own timer ends its response cleanly; the upstream watch is
   opened without one.
 - ``allowWatchBookmarks``: the shared watch always asks for bookmarks; they are forwarded only to
-  subscribers that asked. No "initial-events-end" bookmark is made up: the cacher only annotates
-  one for ``sendInitialEvents=true`` (``cacher.go`` ``getBookmarkAfterResourceVersionLockedFunc``),
-  which never shares.
+  subscribers that asked. A subscriber that asked and joined with ``resourceVersion`` unset or
+  ``"0"`` gets, after its synthetic ``ADDED`` events, a ``BOOKMARK`` at the state's
+  resourceVersion annotated ``k8s.io/initial-events-end: "true"``, as kube-apiserver v1.37 sends on
+  such a plain watch (checked against refkube; KEP-3157).
 - an upstream ``ERROR`` event is forwarded to every subscriber, then every response ends and the
   shared watch is dropped (clients re-watch, as after the apiserver's own ``ERROR``). When the
   upstream ends the watch cleanly (its own timeout) it is re-opened from the last resourceVersion,
@@ -375,6 +376,8 @@ class SharedWatch:
         self.positions: dict[str, int] = {}  # resourceVersion → absolute index of its history item
         self.base = 0  # absolute index of history[0]
         self.last_rv = ""
+        self.kind = ""  # the watched kind and apiVersion, from the list (for made-up bookmarks)
+        self.api_version = ""
         self.headers: list[tuple[bytes, bytes]] = [(b"content-type", b"application/json")]
         self.ready: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self.task: asyncio.Task[None] | None = None
@@ -406,6 +409,7 @@ class SharedWatch:
         kind = str(doc.get("kind", ""))
         kind = kind[: -len("List")] if kind.endswith("List") else kind
         api_version = doc.get("apiVersion")
+        self.kind, self.api_version = kind, str(api_version or "")
         for item in items:
             if isinstance(item, dict):
                 if kind and "kind" not in item:
@@ -451,6 +455,8 @@ class SharedWatch:
             if self.snapshot is None:  # built once per state, shared by every joiner until it changes
                 self.snapshot = b"".join(added_line(o) for o in self.objects.values())
             initial = self.snapshot
+            if sub.bookmarks:
+                initial += self._initial_events_end()
         else:
             i = self.positions.get(resource_version)
             if i is None or i + 1 < self.base:
@@ -463,6 +469,12 @@ class SharedWatch:
         if initial:
             sub.backlog.append(initial)  # not counted in ``pending``: what is handed over at start is not lag
         return True
+
+    def _initial_events_end(self) -> bytes:
+        """The ``BOOKMARK`` line that ends a plain watch's initial ``ADDED`` events."""
+        meta = {"resourceVersion": self.last_rv, "annotations": {"k8s.io/initial-events-end": "true"}}
+        obj = {"kind": self.kind, "apiVersion": self.api_version, "metadata": meta}
+        return _dumps({"type": "BOOKMARK", "object": obj}) + b"\n"
 
     def leave(self, sub: Subscriber) -> None:
         """Remove ``sub``; the last one leaving closes the upstream watch."""

@@ -327,6 +327,46 @@ def test_bookmarks_go_only_to_watchers_that_asked(
     run(body, server.url)
 
 
+def test_plain_watch_with_bookmarks_ends_its_initial_events_with_a_bookmark_as_the_apiserver_does(
+    upstream: tuple[FakeKubeServer, CountingApp], gateway: str, ns: str
+) -> None:
+    """kube-apiserver v1.37 ends the synthetic ADDED events of a watch without resourceVersion that
+    allows bookmarks with a BOOKMARK annotated ``k8s.io/initial-events-end`` (fakekube too); the
+    shared watch must send it to each such joiner, and only to those."""
+    server, counting = upstream
+    path = coll(ns)
+
+    def initial(w: Watch) -> list[tuple[str, Any]]:
+        return [(e["type"], e["object"]["metadata"].get("annotations")) for e in w.events[:2]]
+
+    async def body(gw: httpx.AsyncClient, fk: httpx.AsyncClient) -> None:
+        await create(fk, ns, "a")
+        first = Watch(f"{gateway}{path}?watch=1").start(gw)  # opens the shared watch, no bookmarks
+        await until(lambda: len(first.events) == 1)
+        asked = Watch(f"{gateway}{path}?watch=1&allowWatchBookmarks=true").start(gw)
+        direct = Watch(f"{server.url}{path}?watch=1&allowWatchBookmarks=true").start(gw)
+        await until(lambda: len(asked.events) >= 2 and len(direct.events) >= 2)
+        assert counting.open[path] == 2  # the shared one and the direct one
+        end = {"k8s.io/initial-events-end": "true"}
+        assert initial(asked) == initial(direct) == [("ADDED", None), ("BOOKMARK", end)]
+        bookmark = asked.events[1]["object"]
+        assert (bookmark["kind"], bookmark["apiVersion"]) == ("RayCluster", "ray.io/v1")
+        # Its resourceVersion is one the shared watch can resume from: a re-watch from it shares.
+        rv = bookmark["metadata"]["resourceVersion"]
+        again = Watch(f"{gateway}{path}?watch=1&resourceVersion={rv}").start(gw)
+        await opened(again)
+        await create(fk, ns, "b")
+        await until(lambda: len(again.events) == 1 and len(first.events) == 2)
+        assert again.names() == [("ADDED", "b")]
+        assert counting.opened[path] == 2
+        assert [e["type"] for e in first.events] == ["ADDED", "ADDED"]
+        for w in (first, asked, direct, again):
+            await w.close()
+        await until(lambda: counting.open[path] == 0)
+
+    run(body, server.url)
+
+
 def test_slow_watcher_is_ended_without_holding_back_the_others(
     upstream: tuple[FakeKubeServer, CountingApp], gateway: str, ns: str
 ) -> None:
