@@ -453,7 +453,8 @@ class SharedWatch:
             return False
         if resource_version in ("", "0"):
             if self.snapshot is None:  # built once per state, shared by every joiner until it changes
-                self.snapshot = b"".join(added_line(o) for o in self.objects.values())
+                # In key order, as the watch cache's sorted store lists them (namespace/name).
+                self.snapshot = b"".join(added_line(o) for _, o in sorted(self.objects.items()))
             initial = self.snapshot
             if sub.bookmarks:
                 initial += self._initial_events_end()

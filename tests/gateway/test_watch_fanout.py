@@ -367,6 +367,31 @@ def test_plain_watch_with_bookmarks_ends_its_initial_events_with_a_bookmark_as_t
     run(body, server.url)
 
 
+def test_a_late_joiner_gets_the_current_objects_in_key_order_as_a_direct_watch_does(
+    upstream: tuple[FakeKubeServer, CountingApp], gateway: str, ns: str
+) -> None:
+    server, counting = upstream
+    path = coll(ns)
+
+    async def body(gw: httpx.AsyncClient, fk: httpx.AsyncClient) -> None:
+        await create(fk, ns, "b")
+        first = Watch(f"{gateway}{path}?watch=1").start(gw)
+        await until(lambda: len(first.events) == 1)
+        await create(fk, ns, "a")  # joins the shared state after "b"
+        await until(lambda: len(first.events) == 2)
+        late = Watch(f"{gateway}{path}?watch=1").start(gw)
+        direct = Watch(f"{server.url}{path}?watch=1").start(gw)
+        await until(lambda: len(late.events) == 2 and len(direct.events) == 2)
+        assert late.data() == direct.data()
+        assert late.names() == [("ADDED", "a"), ("ADDED", "b")]
+        assert counting.opened[path] == 2
+        for w in (first, late, direct):
+            await w.close()
+        await until(lambda: counting.open[path] == 0)
+
+    run(body, server.url)
+
+
 def test_slow_watcher_is_ended_without_holding_back_the_others(
     upstream: tuple[FakeKubeServer, CountingApp], gateway: str, ns: str
 ) -> None:
