@@ -60,8 +60,18 @@ def upstream_request_headers(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[s
 
 def caller_response_headers(upstream: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     """The upstream response headers as ASGI header pairs for the caller, hop-by-hop ones dropped."""
-    pairs = [(k.lower(), v) for k, v in upstream]
-    drop = HOP_BY_HOP
-    if any(k == "connection" for k, _ in pairs):
-        drop = drop | _connection_tokens(pairs)
-    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in pairs if k not in drop]
+    # One pass (this runs for every response): names ``Connection`` lists are dropped afterwards,
+    # in the rare case they are not hop-by-hop already (``Connection: keep-alive`` is the usual one).
+    out: list[tuple[bytes, bytes]] = []
+    listed: set[str] = set()
+    for k, v in upstream:
+        name = k.lower()
+        if name in HOP_BY_HOP:
+            if name == "connection":
+                listed.update(_connection_tokens([(name, v)]))
+            continue
+        out.append((name.encode("latin-1"), v.encode("latin-1")))
+    listed -= HOP_BY_HOP
+    if listed:
+        out = [(k, v) for k, v in out if k.decode("latin-1") not in listed]
+    return out
