@@ -107,7 +107,12 @@ def _common(p: argparse.ArgumentParser, env: Settings) -> None:
 
 def run(settings: Settings) -> None:
     """Serve ``settings`` with granian (blocks until SIGINT/SIGTERM); raises CredentialsError (and
-    SettingsError for an HTTP/1 buffer below 8192 bytes) early."""
+    SettingsError for an HTTP/1 buffer below 8192 bytes) early.
+
+    granian's default event loop (``auto``) is uvloop, a runtime dependency, where it is installed
+    (not on Windows), else asyncio's: the proxy's per-request work is mostly event-loop
+    scheduling, which uvloop does in C.
+    """
     from granian import Granian
     from granian.constants import Interfaces
     from granian.http import HTTP1Settings

@@ -2,8 +2,10 @@
 
 Explicit Litestar routes serve ``/healthz``, ``/livez``, ``/readyz`` and ``/metrics``; every
 other path goes to the :class:`handler.proxy.Proxy` ASGI handler mounted at ``/`` (Litestar
-prefers explicit routes over a mount), which enforces the allowlist. The application is
-stateless: its only per-process state is the upstream connection pool and the metrics.
+prefers explicit routes over a mount), which enforces the allowlist. Without user ASGI
+middleware and CORS, proxied requests reach the proxy directly, skipping Litestar's layers
+(:mod:`handler.dispatch`); the answers are the same. The application is stateless: its only
+per-process state is the upstream connection pool and the metrics.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import inspect
 from collections.abc import Sequence
 from typing import Any
 
-from litestar import Litestar, MediaType, Response, get
+from litestar import MediaType, Response, get
 from litestar.config.cors import CORSConfig
 from litestar.handlers import asgi
 from litestar.types import Middleware, Receive, Scope, Send
@@ -20,6 +22,7 @@ from pyreqwest.exceptions import RequestError
 
 from handler import defaults, templates
 from handler.credentials import UpstreamCredentials, resolve
+from handler.dispatch import GatewayApp, raise_escaped
 from handler.hooks import ObjectHook
 from handler.metrics import Metrics
 from handler.middleware import GatewayMiddleware
@@ -92,8 +95,8 @@ def create_app(
     settings: Settings | None = None,
     middleware: Sequence[ObjectHook | GatewayMiddleware | Middleware] = (),
     credentials: UpstreamCredentials | None = None,
-) -> Litestar:
-    """Build the gateway application.
+) -> GatewayApp:
+    """Build the gateway application (a Litestar app, see :mod:`handler.dispatch`).
 
     ``settings`` defaults to ``Settings()``. ``middleware`` mixes object hooks
     (:func:`handler.hooks.object_hook`; run after the gateway's defaults and compute templates, in
@@ -141,6 +144,7 @@ def create_app(
     @asgi("/", is_mount=True, copy_scope=False)
     async def proxy_mount(scope: Scope, receive: Receive, send: Send) -> None:
         """Everything else: the allowlisted proxy."""
+        raise_escaped(scope)
         await proxy(scope, receive, send)
 
     cors = None
@@ -148,7 +152,7 @@ def create_app(
         cors = CORSConfig(
             allow_origins=list(settings.cors_allow_origin), allow_methods=["*"], allow_headers=["*"]
         )
-    app = Litestar(
+    app = GatewayApp(
         route_handlers=[healthz, livez, readyz, metrics_handler, proxy_mount],
         cors_config=cors,
         middleware=asgi_middleware,
@@ -156,6 +160,8 @@ def create_app(
         openapi_config=None,
         logging_config=None,
     )
+    if cors is None and not asgi_middleware:
+        app.enable_direct_lane(proxy)
     app.state.metrics = metrics
     app.state.upstream_holder = holder
     return app

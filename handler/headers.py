@@ -34,6 +34,12 @@ HOP_BY_HOP = frozenset(
 NOT_FORWARDED = frozenset({"host", "authorization", "content-length", "expect"})
 
 
+#: Names dropped from every request towards the upstream (before ``Connection``'s own tokens).
+_REQUEST_DROP = HOP_BY_HOP | NOT_FORWARDED
+#: Prefixes of identity headers the caller must not pass on (impersonation, authenticating proxy).
+_REQUEST_DROP_PREFIXES = ("impersonate-", "x-remote-")
+
+
 def _connection_tokens(headers: Iterable[tuple[str, str]]) -> set[str]:
     """Header names listed in ``Connection`` (they are hop-by-hop for this message too)."""
     tokens: set[str] = set()
@@ -46,12 +52,26 @@ def _connection_tokens(headers: Iterable[tuple[str, str]]) -> set[str]:
 def upstream_request_headers(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
     """The caller's ASGI headers (lower-case byte pairs) as the list to send upstream."""
     pairs = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw]
-    drop = HOP_BY_HOP | NOT_FORWARDED | _connection_tokens(pairs)
-    return [(k, v) for k, v in pairs if k not in drop and not k.startswith(("impersonate-", "x-remote-"))]
+    drop = _REQUEST_DROP
+    if any(k == "connection" for k, _ in pairs):  # rare on HTTP/1.1: skip the set union otherwise
+        drop = drop | _connection_tokens(pairs)
+    return [(k, v) for k, v in pairs if k not in drop and not k.startswith(_REQUEST_DROP_PREFIXES)]
 
 
 def caller_response_headers(upstream: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
     """The upstream response headers as ASGI header pairs for the caller, hop-by-hop ones dropped."""
-    pairs = [(k.lower(), v) for k, v in upstream]
-    drop = HOP_BY_HOP | _connection_tokens(pairs)
-    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in pairs if k not in drop]
+    # One pass (this runs for every response): names ``Connection`` lists are dropped afterwards,
+    # in the rare case they are not hop-by-hop already (``Connection: keep-alive`` is the usual one).
+    out: list[tuple[bytes, bytes]] = []
+    listed: set[str] = set()
+    for k, v in upstream:
+        name = k.lower()
+        if name in HOP_BY_HOP:
+            if name == "connection":
+                listed.update(_connection_tokens([(name, v)]))
+            continue
+        out.append((name.encode("latin-1"), v.encode("latin-1")))
+    listed -= HOP_BY_HOP
+    if listed:
+        out = [(k, v) for k, v in out if k.decode("latin-1") not in listed]
+    return out

@@ -78,11 +78,20 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="livesum",
         )
+        # The labelled children per (route, method, code): ``labels()`` validates and locks on
+        # every call (~3 % of a proxied request's CPU); a child lives as long as its family, and
+        # this map has exactly the families' label sets, so it grows no faster than they do.
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, route: str, method: str, code: int, seconds: float) -> None:
         """Record one answered request: ``code`` its HTTP status, ``seconds`` time to headers."""
-        self.requests.labels(route, method, str(code)).inc()
-        self.duration.labels(route, method).observe(seconds)
+        key = (route, method, code)
+        children = self._children.get(key)
+        if children is None:
+            children = (self.requests.labels(route, method, str(code)), self.duration.labels(route, method))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         """The text exposition format of every metric (summed over workers in multiprocess mode)."""

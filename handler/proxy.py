@@ -120,10 +120,15 @@ API_KINDS = frozenset({Kind.RAY, Kind.TEMPLATE_CONFIGMAPS, Kind.COMPUTE_TEMPLATE
 Relay = Callable[[Response, "Responder", str], Awaitable[None]]
 
 
+_USER_HEADER = hooks.USER_HEADER.encode()
+
+
 def _user(raw: Iterable[tuple[bytes, bytes]]) -> str | None:
     """The caller's ``X-Remote-User`` (read before the header is stripped from the upstream request)."""
-    want = hooks.USER_HEADER.encode()
-    return next((v.decode("latin-1") for k, v in raw if k.lower() == want), None)
+    for k, v in raw:
+        if k.lower() == _USER_HEADER:
+            return v.decode("latin-1")
+    return None
 
 
 def _is_watch(query: str) -> bool:
