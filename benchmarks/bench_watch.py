@@ -24,6 +24,7 @@ from benchmarks.servers import start_fakekube, start_gateway, start_kubectl_prox
 from benchmarks.system import Service, free_port, running, start_service, tree_rss_kb, venv_tool, wait_ready
 from benchmarks.upstream import raycluster
 from benchmarks.watchclient import WatchProtocol, open_watches, wait_heads
+from handler.settings import DEFAULT_HTTP1_BUFFER_BYTES
 
 TITLE = "1,000 concurrent watches over fakekube: RSS per watch and event delay"
 NAMESPACE = "default"
@@ -143,7 +144,8 @@ async def _idle_floor(svc: Service, watches: int) -> float:
 
 
 def idle_floor_kb(ctx: Context, watches: int) -> float:
-    """RSS per open connection of granian serving ``benchmarks.idle_app`` (one worker, server CPU)."""
+    """RSS per open connection of granian serving ``benchmarks.idle_app`` (one worker, server CPU),
+    with the gateway's default HTTP/1 buffer size, so the floor is the same server configuration."""
     port = free_port()
     cmd = [
         venv_tool("granian"),
@@ -152,6 +154,7 @@ def idle_floor_kb(ctx: Context, watches: int) -> float:
         f"--port={port}",
         "--workers=1",
         "--backlog=4096",
+        f"--http1-buffer-size={DEFAULT_HTTP1_BUFFER_BYTES}",
         "--log-level=warning",
         "benchmarks.idle_app:app",
     ]
@@ -219,7 +222,8 @@ def run(ctx: Context) -> Outcome:
     floor_kb = idle_floor_kb(ctx, watches)
     notes = [
         f"floor of the server stack: granian (1 worker) holding {watches} idle streamed responses of a "
-        f"bare ASGI app (benchmarks/idle_app.py) costs {floor_kb:.1f} KB RSS per connection",
+        f"bare ASGI app (benchmarks/idle_app.py), HTTP/1 buffer {DEFAULT_HTTP1_BUFFER_BYTES} B as the "
+        f"gateway's, costs {floor_kb:.1f} KB RSS per connection",
         "received / expected events: "
         + "; ".join(f"{s}: {[f'{len(r.delays_ms)}/{r.expected}' for r in runs[s]]}" for s in SIDES),
         "response heads by status (-1 = not sent before the first event): "
