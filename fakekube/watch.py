@@ -139,7 +139,13 @@ class WatchStream:
                     return
                 wait = min(left, bookmark_interval) if bookmark_interval else left
                 try:
-                    line = await asyncio.wait_for(self.queue.get(), wait)
+                    if self.queue.empty():
+                        # asyncio.timeout, not wait_for: wait_for wraps every get in a new Task,
+                        # a cost paid per event and per watch when one change fans out to many
+                        async with asyncio.timeout(wait):
+                            line = await self.queue.get()
+                    else:
+                        line = self.queue.get_nowait()
                 except TimeoutError:
                     if bookmark_interval and loop.time() < deadline:
                         yield self.bookmark()

@@ -17,6 +17,15 @@ from typing import Any
 from fakekube.crd.schema import MISSING, Node
 
 
+def deep_copy_json(v: Any) -> Any:
+    """Copy a decoded JSON value (dicts, lists, scalars), several times faster than ``copy.deepcopy``."""
+    if isinstance(v, dict):
+        return {k: deep_copy_json(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [deep_copy_json(x) for x in v]
+    return v
+
+
 def apply_defaults(x: Any, s: Node | None) -> None:
     """Fill in defaults from schema ``s`` into the decoded JSON value ``x`` (mutated in place)."""
     if s is None:

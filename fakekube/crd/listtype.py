@@ -24,7 +24,8 @@ from fakekube.crd.ratchet import old_child, old_items, unchanged
 from fakekube.crd.schema import MISSING, Node
 
 
-def _canon(v: Any) -> str:
+def canonical(v: Any) -> str:
+    """``v`` as canonical JSON (sorted keys, no spaces): equal values, equal strings."""
     return json.dumps(v, sort_keys=True, separators=(",", ":"))
 
 
@@ -39,7 +40,7 @@ def _walk(s: Node, x: Any, path: str, out: list[Cause], root: bool, old: Any) ->
         if s.list_type == "set":
             seen: set[str] = set()
             for i, item in enumerate(x):
-                key = _canon(item)
+                key = canonical(item)
                 if key in seen:
                     out.append(C.make(C.DUPLICATE, f"{path}[{i}]", item))
                 seen.add(key)
@@ -49,7 +50,7 @@ def _walk(s: Node, x: Any, path: str, out: list[Cause], root: bool, old: Any) ->
                 if not isinstance(item, dict):
                     continue
                 keys = {k: item[k] for k in s.list_map_keys if k in item}
-                canon = _canon([item.get(k) for k in s.list_map_keys])
+                canon = canonical([item.get(k) for k in s.list_map_keys])
                 if canon in seen_keys:
                     out.append(C.make(C.DUPLICATE, f"{path}[{i}]", keys))
                 seen_keys.add(canon)

@@ -245,6 +245,13 @@ class Validator:
                 self.validate(child, x, _join(path, k), old_child(s, old, k))
 
 
+def number_errors(s: Node, v: float) -> list[Cause]:
+    """The multipleOf / maximum / minimum violations of the number ``v`` at ``s`` (path ``<nil>``)."""
+    val = Validator()
+    val._number(s, v, "")
+    return val.causes
+
+
 def validate_value(root: Node, obj: Any, old: Any = MISSING) -> list[Cause]:
     """All OpenAPI schema violations of ``obj`` against ``root``, in document order.
 

@@ -77,6 +77,10 @@ class Node:
         "enum",
         "exclusive_maximum",
         "exclusive_minimum",
+        "fast_default",
+        "fast_prep",
+        "fast_root",
+        "fast_valid",
         "format",
         "int_or_string",
         "list_map_keys",
@@ -143,6 +147,11 @@ class Node:
         self._one_of: tuple[Node, ...] | None = None
         self._not: Node | Any | None = MISSING
         self._rules: Any = None
+        # closures and values compiled by fakekube.crd.fastpath on first use
+        self.fast_valid: Any = None
+        self.fast_prep: Any = None
+        self.fast_root: Any = None
+        self.fast_default: Any = None
 
     @property
     def properties(self) -> dict[str, Node]:
