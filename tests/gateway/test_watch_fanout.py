@@ -162,6 +162,14 @@ async def opened(*watches: Watch) -> None:
 Run = Callable[[httpx.AsyncClient, httpx.AsyncClient], Awaitable[None]]
 
 
+async def close_all(counting: CountingApp, path: str, *watches: Watch) -> None:
+    """Close ``watches``, then wait until no upstream watch of ``path`` is open: the last
+    subscriber leaving closes the shared one, and no test leaves one behind for the next."""
+    for w in watches:
+        await w.close()
+    await until(lambda: counting.open[path] == 0)
+
+
 def run(body: Run, upstream_url: str) -> None:
     """Run ``body(gateway_client, fakekube_client)`` in a fresh event loop."""
 
@@ -225,11 +233,7 @@ def test_identical_watches_share_one_upstream_watch_and_get_every_event_once_in_
         for w in watches:
             assert w.data() == expected
         assert counting.opened[path] == 2
-        for w in watches:
-            await w.close()
-        await direct.close()
-        # The last subscriber leaving closes the shared upstream watch.
-        await until(lambda: counting.open[path] == 0)
+        await close_all(counting, path, *watches, direct)
 
     run(body, server.url)
 
@@ -274,9 +278,7 @@ def test_late_joiners_get_state_or_replay_and_unseen_versions_get_the_real_410(
         assert len(expired.events) == 1 and expired.events[0]["type"] == "ERROR"
         status = expired.events[0]["object"]
         assert (status["kind"], status["code"], status["reason"]) == ("Status", 410, "Expired")
-        for w in (first, late, zero, seen):
-            await w.close()
-        await until(lambda: counting.open[path] == 0)
+        await close_all(counting, path, first, late, zero, seen)
 
     run(body, server.url)
 
@@ -298,8 +300,7 @@ def test_timeout_seconds_ends_only_that_client(
         await create(fk, ns, "after")
         await until(lambda: long.names() == [("ADDED", "after")])
         assert short.events == []
-        await long.close()
-        await until(lambda: counting.open[path] == 0)
+        await close_all(counting, path, long)
 
     run(body, server.url)
 
@@ -320,9 +321,7 @@ def test_bookmarks_go_only_to_watchers_that_asked(
         assert counting.open[path] == 1
         assert [e["type"] for e in plain.events] == ["ADDED"]
         assert asked.names() == plain.names()
-        await asked.close()
-        await plain.close()
-        await until(lambda: counting.open[path] == 0)
+        await close_all(counting, path, asked, plain)
 
     run(body, server.url)
 
@@ -360,9 +359,7 @@ def test_plain_watch_with_bookmarks_ends_its_initial_events_with_a_bookmark_as_t
         assert again.names() == [("ADDED", "b")]
         assert counting.opened[path] == 2
         assert [e["type"] for e in first.events] == ["ADDED", "ADDED"]
-        for w in (first, asked, direct, again):
-            await w.close()
-        await until(lambda: counting.open[path] == 0)
+        await close_all(counting, path, first, asked, direct, again)
 
     run(body, server.url)
 
@@ -385,9 +382,7 @@ def test_a_late_joiner_gets_the_current_objects_in_key_order_as_a_direct_watch_d
         assert late.data() == direct.data()
         assert late.names() == [("ADDED", "a"), ("ADDED", "b")]
         assert counting.opened[path] == 2
-        for w in (first, late, direct):
-            await w.close()
-        await until(lambda: counting.open[path] == 0)
+        await close_all(counting, path, first, late, direct)
 
     run(body, server.url)
 
@@ -429,8 +424,7 @@ def test_slow_watcher_is_ended_without_holding_back_the_others(
         slow.close()
         assert got.startswith(b"HTTP/1.1 200")
         assert 0 < got.count(b'"type":"ADDED"') < count
-        await fast.close()
-        await until(lambda: counting.open[path] == 0)
+        await close_all(counting, path, fast)
 
     run(body, server.url)
 
@@ -462,9 +456,7 @@ def test_field_selector_watches_stay_correct(
         await asyncio.sleep(0.2)
         assert by_state.names() == [("ADDED", "a")]
         assert by_name.names() == [("ADDED", "b"), ("DELETED", "b")]
-        for w in (plain, by_state, by_name):
-            await w.close()
-        await until(lambda: counting.open[path] == 0)  # every test leaves no shared watch behind
+        await close_all(counting, path, plain, by_state, by_name)
 
     run(body, server.url)
 
@@ -534,9 +526,7 @@ def test_every_subscriber_folds_to_the_store_state(
                     folded[name] = rv
             assert folded == state
         assert counting.open[path] == 1
-        for w in watches:
-            await w.close()
-        await until(lambda: counting.open[path] == 0)
+        await close_all(counting, path, *watches)
 
     run(body, server.url)
 
