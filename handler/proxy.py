@@ -264,10 +264,11 @@ class Proxy:
             request.query = force_field_selector(request.query, api)
         elif route.kind is Kind.SERVICE_PROXY:
             await self._check_service(route, upstream)
-        if await self._shared_watch(request, route, receive, responder):
+        watch = _is_watch(request.query)
+        if watch and await self._shared_watch(request, route, receive, responder):
             return
         watcher: asyncio.Task[None] | None = None
-        if _is_watch(request.query) or route.kind is Kind.SERVICE_PROXY:
+        if watch or route.kind is Kind.SERVICE_PROXY:
             main = asyncio.current_task()
             watcher = asyncio.ensure_future(self._watch_disconnect(body, receive, disconnected, main))
 
@@ -295,7 +296,8 @@ class Proxy:
     async def _shared_watch(
         self, request: GatewayRequest, route: Route, receive: Receive, responder: Responder
     ) -> bool:
-        """Serve a collection watch from a shared upstream watch (:mod:`handler.watchcache`).
+        """Serve a watch (``request`` has ``watch=true``) from a shared upstream watch
+        (:mod:`handler.watchcache`).
 
         False (nothing sent) when fan-out is off or this watch needs its own upstream watch.
         """
@@ -306,7 +308,6 @@ class Proxy:
             or route.object_name
             or route.subresource
             or request.raw_body.has_body
-            or not _is_watch(request.query)
             or (route.kind is Kind.RAY and self._local_selector(request.query))
         ):
             return False
