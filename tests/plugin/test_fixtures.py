@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client, watch
-from plugin_data import raycluster
 
 from fakekube.pytest_plugin import AsgiFakeKube, FakeKubeServer
+from fakekube.strategies import raycluster
 from fakekube.testing import FakeKubeError
 
 SAMPLE_YAML = """

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from kubernetes import client, config, watch
-from plugin_data import raycluster
 
 import fakekube
 from fakekube.mocking import FAKE_SERVER, Mock
+from fakekube.strategies import raycluster
 
 GROUP, VERSION, PLURAL = "ray.io", "v1", "rayclusters"
 # kr8s warns that it does not know Kubernetes 1.37 (what fakekube reports).
@@ -42,7 +42,7 @@ def kuberay_style_code() -> dict[str, Any]:
     """What operator-side code does: load config, create, read status, patch, list, delete."""
     config.load_kube_config()
     api = client.CustomObjectsApi()
-    api.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, raycluster("rc", app="demo"))
+    api.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, raycluster("rc", {"app": "demo"}))
     api.patch_namespaced_custom_object_status(
         GROUP, VERSION, "default", PLURAL, "rc", {"status": {"state": "ready"}}
     )
