@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 
 from litestar.types import Receive
 
-from handler.errors import GatewayError, too_large
+from handler.status_errors import GatewayError, too_large
 
 #: How much of an oversized body is read and discarded before the 413 is sent. A caller still
 #: sending sees a connection reset instead of the answer when the server stops reading early

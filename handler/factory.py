@@ -1,71 +1,57 @@
 """``create_app``: the gateway as a Litestar application.
 
 Explicit Litestar routes serve ``/healthz``, ``/livez``, ``/readyz`` and ``/metrics``; every
-other path goes to the :class:`handler.proxy.Proxy` ASGI handler mounted at ``/`` (Litestar
-prefers explicit routes over a mount), which enforces the allowlist. Without user ASGI
-middleware and CORS, proxied requests reach the proxy directly, skipping Litestar's layers
-(:mod:`handler.dispatch`); the answers are the same. The application is stateless: its only
-per-process state is the upstream connection pool and the metrics.
+other path goes to the :class:`handler.pipeline.Pipeline` ASGI handler mounted at ``/`` (Litestar
+prefers explicit routes over a mount), which serves the route table (:mod:`handler.routes`).
+Without user ASGI middleware and CORS, proxied requests reach the pipeline directly, skipping
+Litestar's layers (:mod:`handler.dispatch`); the answers are the same. The application is
+stateless: its only per-process state is the upstream connection pool, the shared watches and
+the metrics.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from litestar import MediaType, Response, get
 from litestar.config.cors import CORSConfig
 from litestar.handlers import asgi
 from litestar.types import Middleware, Receive, Scope, Send
-from pyreqwest.exceptions import RequestError
 
 from handler import defaults, templates
 from handler.credentials import UpstreamCredentials, resolve
 from handler.dispatch import GatewayApp, raise_escaped
 from handler.hooks import ObjectHook
 from handler.metrics import Metrics
-from handler.middleware import GatewayMiddleware
-from handler.proxy import Proxy
+from handler.pipeline import Pipeline
+from handler.request import RequestRule
+from handler.routes import gateway_routes
+from handler.routing import RouteTable
 from handler.settings import Settings
-from handler.upstream import Upstream
+from handler.status_errors import GatewayError
+from handler.upstream_client import UpstreamClient
+from handler.watch_fanout import WatchCache
 
-
-class _UpstreamHolder:
-    """The worker's upstream pool, created on start-up inside the event loop."""
-
-    def __init__(self, credentials: UpstreamCredentials, connect_timeout: float) -> None:
-        self.credentials = credentials
-        self.connect_timeout = connect_timeout
-        self.upstream: Upstream | None = None
-
-    def get(self) -> Upstream:
-        """The pool, built on first use (inside the worker's event loop)."""
-        if self.upstream is None:
-            self.upstream = Upstream(self.credentials, self.connect_timeout)
-        return self.upstream
-
-    async def close(self) -> None:
-        """Close the pool on shutdown."""
-        if self.upstream is not None:
-            await self.upstream.close()
-            self.upstream = None
+#: ``create_app(routes=...)``: a function that changes the route table in place.
+RouteCustomizer = Callable[[RouteTable], None]
 
 
 def split_middleware(
     middleware: Sequence[Any],
-) -> tuple[list[ObjectHook], list[GatewayMiddleware], list[Middleware]]:
+) -> tuple[list[ObjectHook], list[RequestRule], list[Middleware]]:
     """Sort ``middleware`` into object hooks, request rules and Litestar/ASGI middleware (order kept).
 
     - an :class:`handler.hooks.ObjectHook` (made with :func:`handler.hooks.object_hook`) is an
       object hook, run for the verbs and resources it was registered for;
     - any other async callable of one request (a coroutine function, or an object whose
-      ``__call__`` is one) is a request rule (:mod:`handler.middleware`), run for every request;
+      ``__call__`` is one) is a request rule (:mod:`handler.request`), run for every request;
     - anything else (``DefineMiddleware``, an ``ASGIMiddleware`` or ``AbstractMiddleware``, a
       factory ``app -> app``) is handed to Litestar, which wraps the whole application with it.
     """
     hooks: list[ObjectHook] = []
-    rules: list[GatewayMiddleware] = []
+    rules: list[RequestRule] = []
     asgi_middleware: list[Middleware] = []
     for item in middleware:
         call = getattr(item, "__call__", None)  # noqa: B004 - objects with an async __call__ count
@@ -93,27 +79,38 @@ def builtin_hooks(settings: Settings) -> list[ObjectHook]:
 
 def create_app(
     settings: Settings | None = None,
-    middleware: Sequence[ObjectHook | GatewayMiddleware | Middleware] = (),
+    middleware: Sequence[ObjectHook | RequestRule | Middleware] = (),
     credentials: UpstreamCredentials | None = None,
+    routes: RouteCustomizer | Sequence[RouteCustomizer] = (),
 ) -> GatewayApp:
     """Build the gateway application (a Litestar app, see :mod:`handler.dispatch`).
 
     ``settings`` defaults to ``Settings()``. ``middleware`` mixes object hooks
     (:func:`handler.hooks.object_hook`; run after the gateway's defaults and compute templates, in
-    the order given), request rules (async functions of a
-    :class:`handler.middleware.GatewayRequest`, run in order before any hook) and ordinary
-    Litestar/ASGI middleware (wrapping the whole app), see :func:`split_middleware`.
-    ``credentials`` overrides the upstream resolved from settings (tests, embedding). Raises
-    :class:`handler.credentials.CredentialsError` when the upstream's credentials cannot be loaded
-    and :class:`handler.defaults.DefaultsError` when the defaults file cannot.
+    the order given), request rules (async functions of a :class:`handler.request.GatewayRequest`,
+    run in order before any hook) and ordinary Litestar/ASGI middleware (wrapping the whole app),
+    see :func:`split_middleware`. ``routes`` is one function (or several, applied in order) that
+    changes the route table (:class:`handler.routing.RouteTable`: add a route, add or replace a
+    step) after the gateway's own routes were built. ``credentials`` overrides the upstream
+    resolved from settings (tests, embedding). Raises :class:`handler.credentials.CredentialsError`
+    when the upstream's credentials cannot be loaded and :class:`handler.defaults.DefaultsError`
+    when the defaults file cannot.
     """
     settings = settings or Settings()
     creds = credentials or resolve(settings)
-    holder = _UpstreamHolder(creds, settings.upstream_timeout)
     metrics = Metrics()
+    upstream = UpstreamClient(creds, settings.retry, metrics, settings.upstream_timeout)
     user_hooks, rules, asgi_middleware = split_middleware(middleware)
     hooks = [*builtin_hooks(settings), *user_hooks]
-    proxy = Proxy(settings, rules, metrics, holder.get, hooks)
+    watches = (
+        WatchCache(metrics, settings.watch_buffer_bytes, settings.watch_history)
+        if settings.watch_fanout
+        else None
+    )
+    table = gateway_routes(rules, hooks, watches, settings.field_selector_fields)
+    for customize in [routes] if callable(routes) else routes:
+        customize(table)
+    pipeline = Pipeline(table, upstream, metrics, settings.max_body_bytes)
 
     @get("/healthz", media_type=MediaType.TEXT, sync_to_thread=False)
     def healthz() -> str:
@@ -127,11 +124,13 @@ def create_app(
 
     @get("/readyz", media_type=MediaType.TEXT)
     async def readyz() -> Response[str]:
-        """Readiness: 200 ``ok`` when the upstream answers ``GET /version`` with 200, else 503."""
+        """Readiness: 200 ``ok`` when the upstream answers ``GET /version`` with 200, else 503
+        (one attempt: readiness says how the upstream is now)."""
         try:
-            status, _ = await holder.get().get_json("/version")
-        except RequestError as e:
-            return Response(f"upstream unreachable: {e.message}", status_code=503, media_type=MediaType.TEXT)
+            status, _ = await upstream.get_json("/version", route="readyz", retry_enabled=False)
+        except GatewayError as e:
+            detail = str(getattr(e.__cause__, "message", e.message))  # the transport error's own words
+            return Response(f"upstream unreachable: {detail}", status_code=503, media_type=MediaType.TEXT)
         if status != 200:
             return Response(f"upstream answered {status}", status_code=503, media_type=MediaType.TEXT)
         return Response("ok", media_type=MediaType.TEXT)
@@ -142,10 +141,10 @@ def create_app(
         return Response(metrics.render(), media_type=metrics.content_type)
 
     @asgi("/", is_mount=True, copy_scope=False)
-    async def proxy_mount(scope: Scope, receive: Receive, send: Send) -> None:
-        """Everything else: the allowlisted proxy."""
+    async def pipeline_mount(scope: Scope, receive: Receive, send: Send) -> None:
+        """Everything else: the route table."""
         raise_escaped(scope)
-        await proxy(scope, receive, send)
+        await pipeline(scope, receive, send)
 
     cors = None
     if settings.cors_allow_origin:
@@ -153,15 +152,16 @@ def create_app(
             allow_origins=list(settings.cors_allow_origin), allow_methods=["*"], allow_headers=["*"]
         )
     app = GatewayApp(
-        route_handlers=[healthz, livez, readyz, metrics_handler, proxy_mount],
+        route_handlers=[healthz, livez, readyz, metrics_handler, pipeline_mount],
         cors_config=cors,
         middleware=asgi_middleware,
-        on_shutdown=[holder.close],
+        on_shutdown=[upstream.close],
         openapi_config=None,
         logging_config=None,
     )
     if cors is None and not asgi_middleware:
-        app.enable_direct_lane(proxy)
+        app.enable_direct_lane(pipeline)
     app.state.metrics = metrics
-    app.state.upstream_holder = holder
+    app.state.upstream = upstream
+    app.state.routes = table
     return app

@@ -6,7 +6,7 @@ of Kubernetes verbs and resources with :func:`object_hook`, and passed to
 namespace, name, query, headers, a way to read the upstream) and the parsed request object (JSON
 or YAML body; ``None`` for requests without a body), and returns the object to send upstream
 (returning ``None`` keeps it unchanged). Raising :class:`HookError` (or any
-:class:`handler.errors.GatewayError`) refuses the request with a ``Status``; nothing is sent
+:class:`handler.status_errors.GatewayError`) refuses the request with a ``Status``; nothing is sent
 upstream then.
 
 For ``patch`` the object is the patch document (merge patch, JSON patch or server-side apply
@@ -34,22 +34,37 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from handler.errors import GatewayError, reason_for
-from handler.routes import Route
+from handler.request import USER_HEADER, watch_requested
+from handler.status_errors import GatewayError, reason_for
+from handler.target import RequestTarget
 
 #: Every verb a hook may be registered for.
 VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection", "get", "list", "watch"})
 
-#: The header carrying the authenticated user, as set by an authenticating front proxy (the
-#: kube-apiserver's ``--requestheader-username-headers`` convention). The gateway does not
-#: authenticate callers itself; it never forwards this header upstream.
-USER_HEADER = "x-remote-user"
+__all__ = [
+    "USER_HEADER",
+    "VERBS",
+    "HookError",
+    "ObjectHook",
+    "RequestContext",
+    "context",
+    "matching",
+    "object_hook",
+    "request_verb",
+    "verb_of",
+    "with_target",
+]
 
 Lookup = Callable[[str, str], Awaitable[tuple[int, Any]]]
 
 
-def request_verb(method: str, route: Route, query: str) -> str:
-    """The Kubernetes verb of ``method`` on ``route`` (see the module docstring for the mapping)."""
+def request_verb(method: str, route: RequestTarget, query: str) -> str:
+    """The Kubernetes verb of ``method`` on ``route`` with raw ``query`` (see the module docstring)."""
+    return verb_of(method, route, watch_requested(parse_qsl(query, keep_blank_values=True)))
+
+
+def verb_of(method: str, route: RequestTarget, watch: bool) -> str:
+    """The Kubernetes verb of ``method`` on ``route``; ``watch``: the query asks for a watch."""
     named = route.object_name is not None
     if method == "POST":
         return "create"
@@ -61,7 +76,6 @@ def request_verb(method: str, route: Route, query: str) -> str:
         return "delete" if named else "deletecollection"
     if named:
         return "get"
-    watch = any(k == "watch" and v in ("1", "true", "True") for k, v in parse_qsl(query))
     return "watch" if watch else "list"
 
 
@@ -190,7 +204,7 @@ def object_hook(
     return wrap
 
 
-def matching(hooks: Iterable[ObjectHook], verb: str, route: Route) -> list[ObjectHook]:
+def matching(hooks: Iterable[ObjectHook], verb: str, route: RequestTarget) -> list[ObjectHook]:
     """The hooks (in order) that run for ``verb`` on ``route``; none on subresources."""
     if route.resource is None or route.group is None or route.subresource is not None:
         return []
@@ -198,11 +212,16 @@ def matching(hooks: Iterable[ObjectHook], verb: str, route: Route) -> list[Objec
 
 
 def context(
-    verb: str, route: Route, query: str, headers: list[tuple[str, str]], user: str | None, lookup: Lookup
+    verb: str,
+    route: RequestTarget,
+    query: Iterable[tuple[str, str]],
+    headers: list[tuple[str, str]],
+    user: str | None,
+    lookup: Lookup,
 ) -> RequestContext:
-    """The :class:`RequestContext` of a matched request (``query`` is the raw query string)."""
+    """The :class:`RequestContext` of a matched request (``query``: its parameters as pairs)."""
     params: dict[str, str] = {}
-    for k, v in parse_qsl(query, keep_blank_values=True):
+    for k, v in query:
         params.setdefault(k, v)
     return RequestContext(
         verb=verb,

@@ -33,7 +33,7 @@ class Metrics:
     - ``kuberay_apiserver_upstream_retries_total{route,reason}``: retries made, reason is the
       upstream status code or ``connect``/``transport``;
     - ``kuberay_apiserver_inflight_requests``: requests being served now (watches included);
-    - ``kuberay_apiserver_shared_watches``: shared upstream watches open (:mod:`handler.watchcache`);
+    - ``kuberay_apiserver_shared_watches``: shared upstream watches open (:mod:`handler.watch_fanout`);
     - ``kuberay_apiserver_shared_watch_subscribers``: client watches served from them.
     """
 

@@ -1,205 +1,123 @@
-"""The gateway's allowlist: which paths and verbs it serves, and how it rewrites them.
+"""The gateway's route table: every path it serves, the verbs, the steps and the backend, on one screen.
 
-Everything not matched here is a 404 ``Status``. The allowlist follows KubeRay APIServer V2
-(``apiserversdk/proxy.go`` in the KubeRay repository):
-
-- ``/apis/ray.io/v1/...``: every verb, namespaced and cluster-wide lists, subresources, watch;
-- ``GET /apis/events.k8s.io/v1/namespaces/{ns}/events`` and ``GET /api/v1/namespaces/{ns}/events``
-  with the field selector forced to include ``regarding.apiVersion=ray.io/v1`` /
-  ``involvedObject.apiVersion=ray.io/v1`` (field selectors are ANDed, so no caller selector can
-  widen the result);
-- ``/api/v1/namespaces/{ns}/services/{svc}/proxy[/...]``: every verb, when the Service carries
-  ``app.kubernetes.io/name=kuberay`` (checked by the proxy, see :mod:`handler.proxy`);
-- discovery and OpenAPI documents, answered (filtered) by :mod:`handler.discovery`;
-- compute templates (:mod:`handler.template_api`): ``/api/v1/namespaces/{ns}/configmaps[/{name}]``
-  (only ConfigMaps labelled ``ray.io/config-type=compute-template``) and KubeRay APIServer V1's
-  ``/apis/v1/namespaces/{ns}/compute_templates[/{name}]`` and ``/apis/v1/compute_templates``.
-
-Paths are matched on the raw, percent-encoded request path; a segment that decodes to ``.``,
-``..``, or contains ``/`` is refused, because URL normalisation further along (the upstream
-client or the upstream server) would otherwise turn an allowed-looking path into another one.
+Read it as KubeRay APIServer V2's ``NewMux`` (apiserversdk/proxy.go in the KubeRay repository),
+where each ``mux.Handle(pattern, middleware(handler))`` line is one route here. A request runs its
+route's steps in order (:mod:`handler.steps`, :class:`handler.template_api.TemplateConfigMapGuard`),
+then the backend (:mod:`handler.backends`, :func:`handler.template_api.compute_templates_v1`).
+Anything no route matches is a 404 ``Status``; a served path with another verb is a 405. Pattern
+syntax: :mod:`handler.routing`. Users change the table through ``create_app(routes=...)``.
 """
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
-from urllib.parse import parse_qsl, unquote, urlencode
+from collections.abc import Sequence
 
-from handler.errors import method_not_allowed, not_found_path
-
-RAY_PREFIX = "/apis/ray.io/v1"
-ALL_VERBS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-READ_VERBS = frozenset({"GET", "HEAD"})
-#: Verbs on compute-template ConfigMaps: create, list (and watch); get, replace, delete one.
-TEMPLATE_COLLECTION_VERBS = frozenset({"GET", "HEAD", "POST"})
-TEMPLATE_ITEM_VERBS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
-
-#: The selector each events route forces (field name differs between the two Event APIs).
-EVENTS_SELECTOR = {
-    "events.k8s.io": "regarding.apiVersion=ray.io/v1",
-    "core": "involvedObject.apiVersion=ray.io/v1",
-}
-
-#: The label a Service needs before the gateway proxies to it (KubeRay's own Services carry it).
-KUBERAY_SERVICE_LABEL = ("app.kubernetes.io/name", "kuberay")
-
-
-class Kind(enum.Enum):
-    """What a matched path is."""
-
-    RAY = "ray"  # ray.io API objects: proxied, any verb
-    EVENTS = "events"  # event lists: proxied with a forced field selector
-    SERVICE_PROXY = "service-proxy"  # services/{svc}/proxy: proxied after the label check
-    DISCOVERY = "discovery"  # /api, /apis, /version, /openapi...: answered by handler.discovery
-    TEMPLATE_CONFIGMAPS = "template-configmaps"  # compute-template ConfigMaps, label-checked
-    COMPUTE_TEMPLATES = "compute-templates"  # KubeRay APIServer V1 compute_templates JSON API
-
-
-@dataclass(frozen=True)
-class Route:
-    """A matched request: its ``kind``, a low-cardinality ``name`` for metrics, and path parts.
-
-    ``namespace`` and ``service`` (the Service's name, without the ``scheme:`` / ``:port`` parts
-    of a proxy path) are set for the routes that have them. For API objects (``Kind.RAY``,
-    ``Kind.TEMPLATE_CONFIGMAPS``, ``Kind.COMPUTE_TEMPLATES``) ``group`` (``""`` for core),
-    ``resource`` (the plural), ``object_name`` and ``subresource`` are the decoded path parts.
-    """
-
-    kind: Kind
-    name: str
-    namespace: str | None = None
-    service: str | None = None
-    group: str | None = None
-    resource: str | None = None
-    object_name: str | None = None
-    subresource: str | None = None
-
-
-def _segments(path: str) -> list[str]:
-    """Split a raw path into segments, refusing dot segments and encoded slashes (404)."""
-    if not path.startswith("/"):
-        raise not_found_path()
-    parts = path[1:].split("/")
-    for i, p in enumerate(parts):
-        decoded = unquote(p)
-        if decoded in (".", "..") or "/" in decoded or "\\" in decoded:
-            raise not_found_path()
-        # Empty segments are only tolerated as a trailing slash.
-        if p == "" and i != len(parts) - 1:
-            raise not_found_path()
-    if parts and parts[-1] == "" and len(parts) > 1:
-        parts.pop()
-    return parts
-
-
-def service_name(segment: str) -> str:
-    """The Service name in a proxy path segment ``name``, ``name:port`` or ``scheme:name:port``.
-
-    Same forms as k8s.io/apimachinery/pkg/util/net ``SplitSchemeNamePort``.
-    """
-    pieces = unquote(segment).split(":")
-    if len(pieces) == 3:
-        return pieces[1]
-    return pieces[0]
-
-
-#: Discovery and OpenAPI documents (``/openapi/v3/<group-version>`` is matched by prefix).
-DISCOVERY_PATHS = frozenset(
-    {
-        "/api",
-        "/api/v1",
-        "/apis",
-        "/version",
-        "/openapi/v2",
-        "/openapi/v3",
-        "/apis/events.k8s.io",
-        "/apis/events.k8s.io/v1",
-    }
+from handler.backends import discovery_documents, upstream_passthrough
+from handler.hooks import ObjectHook
+from handler.request import RequestRule
+from handler.routing import ALL_VERBS, READ_VERBS, Route, RouteTable, path_segments, service_name
+from handler.steps import (
+    CancelOnDisconnect,
+    EvaluateFieldSelectorsLocally,
+    ForceEventsSelector,
+    ObjectHooks,
+    ReadApiBody,
+    RequestRules,
+    RequireKubeRayService,
+    ShareWatches,
+    force_field_selector,
+    is_kuberay_service,
 )
+from handler.target import RequestTarget, RouteFamily
+from handler.template_api import TemplateConfigMapGuard, compute_templates_v1
+from handler.watch_fanout import WatchCache
+
+__all__ = [
+    "force_field_selector",
+    "gateway_routes",
+    "is_kuberay_service",
+    "match",
+    "path_segments",
+    "service_name",
+]
+
+RAY, EVENTS, SERVICE_PROXY = RouteFamily.RAY, RouteFamily.EVENTS, RouteFamily.SERVICE_PROXY
+DISCOVERY, CONFIGMAPS, V1 = (
+    RouteFamily.DISCOVERY,
+    RouteFamily.TEMPLATE_CONFIGMAPS,
+    RouteFamily.COMPUTE_TEMPLATES,
+)
+ANY, READ = ALL_VERBS, READ_VERBS
+CREATE_LIST, ITEM = frozenset({"GET", "HEAD", "POST"}), frozenset({"GET", "HEAD", "PUT", "DELETE"})
+V1_COLLECTION, V1_ITEM = frozenset({"GET", "POST"}), frozenset({"GET", "DELETE"})
 
 
-def match(method: str, path: str) -> Route:
-    """Match ``method`` and raw ``path`` against the allowlist.
-
-    Returns the :class:`Route`; raises GatewayError 404 (path not served) or 405 (verb not
-    allowed on a served path).
-    """
-    segs = _segments(path)
-    norm = "/" + "/".join(segs)
-    if norm == RAY_PREFIX or norm == "/apis/ray.io":
-        return _check(method, READ_VERBS, Route(Kind.DISCOVERY, "discovery"))
-    if norm.startswith(RAY_PREFIX + "/"):
-        return _check(method, ALL_VERBS, _ray_route(segs[3:]))
-    n = len(segs)
-    # /api/v1/namespaces/{ns}/configmaps[/{name}]: compute-template ConfigMaps only
-    if n in (5, 6) and segs[:3] == ["api", "v1", "namespaces"] and segs[4] == "configmaps":
-        verbs = TEMPLATE_COLLECTION_VERBS if n == 5 else TEMPLATE_ITEM_VERBS
-        name = unquote(segs[5]) if n == 6 else None
-        route = Route(
-            Kind.TEMPLATE_CONFIGMAPS, "template-configmaps", unquote(segs[3]), None, "", "configmaps", name
-        )
-        return _check(method, verbs, route)
-    # KubeRay APIServer V1: /apis/v1/namespaces/{ns}/compute_templates[/{name}], /apis/v1/compute_templates
-    if n in (5, 6) and segs[:3] == ["apis", "v1", "namespaces"] and segs[4] == "compute_templates":
-        verbs = frozenset({"GET", "POST"}) if n == 5 else frozenset({"GET", "DELETE"})
-        name = unquote(segs[5]) if n == 6 else None
-        route = Route(
-            Kind.COMPUTE_TEMPLATES, "compute-templates", unquote(segs[3]), None, "", "compute_templates", name
-        )
-        return _check(method, verbs, route)
-    if segs == ["apis", "v1", "compute_templates"]:
-        route = Route(Kind.COMPUTE_TEMPLATES, "compute-templates", None, None, "", "compute_templates")
-        return _check(method, READ_VERBS, route)
-    # /api/v1/namespaces/{ns}/services/{svc}/proxy[/...]
-    if n >= 7 and segs[:3] == ["api", "v1", "namespaces"] and segs[4] == "services" and segs[6] == "proxy":
-        return Route(Kind.SERVICE_PROXY, "service-proxy", segs[3], service_name(segs[5]))
-    if n == 5 and segs[:3] == ["api", "v1", "namespaces"] and segs[4] == "events":
-        return _check(method, READ_VERBS, Route(Kind.EVENTS, "events-core", segs[3]))
-    if n == 6 and segs[:4] == ["apis", "events.k8s.io", "v1", "namespaces"] and segs[5] == "events":
-        return _check(method, READ_VERBS, Route(Kind.EVENTS, "events", segs[4]))
-    if norm in DISCOVERY_PATHS or norm.startswith("/openapi/v3/"):
-        return _check(method, READ_VERBS, Route(Kind.DISCOVERY, "discovery"))
-    raise not_found_path()
-
-
-def _ray_route(rest: list[str]) -> Route:
-    """The route of ``/apis/ray.io/v1/<rest>``: namespaced ``namespaces/{ns}/{plural}[/{name}[/{sub}]]``
-    or cluster-wide ``{plural}[/...]``; path parts percent-decoded."""
-    ns: str | None = None
-    if len(rest) >= 2 and rest[0] == "namespaces":
-        ns, rest = unquote(rest[1]), rest[2:]
-    parts = [unquote(p) for p in rest]
-    resource = parts[0] if parts else None
-    name = parts[1] if len(parts) >= 2 else None
-    sub = "/".join(parts[2:]) if len(parts) >= 3 else None
-    return Route(Kind.RAY, "ray", ns, None, "ray.io", resource, name, sub)
-
-
-def _check(method: str, allowed: frozenset[str], route: Route) -> Route:
-    if method not in allowed:
-        raise method_not_allowed(method)
-    return route
+def gateway_routes(
+    rules: Sequence[RequestRule] = (),
+    object_hooks: Sequence[ObjectHook] = (),
+    watches: WatchCache | None = None,
+    field_selector_fields: Sequence[str] = (),
+) -> RouteTable:
+    """The gateway's routes: ``rules`` are the request rules, ``object_hooks`` the object hooks in
+    run order (``apply_defaults``, ``apply_compute_templates``, then the caller's), ``watches`` the
+    shared-watch cache (None: fan-out off), ``field_selector_fields`` the fields the gateway
+    evaluates in ``fieldSelector`` itself."""
+    # The steps, by the names the table uses (each a handler.steps / handler.template_api object).
+    read_api_body, request_rules = ReadApiBody(), RequestRules(rules)
+    apply_object_hooks = ObjectHooks(object_hooks)  # apply_defaults, apply_compute_templates, the caller's
+    share_watches = ShareWatches(watches, field_selector_fields)  # not for locally evaluated selectors
+    share_event_watches = ShareWatches(watches)
+    cancel_watch_on_disconnect, cancel_on_disconnect = CancelOnDisconnect(), CancelOnDisconnect(always=True)
+    evaluate_field_selectors_locally = EvaluateFieldSelectorsLocally(field_selector_fields)
+    require_kuberay_service, template_configmap_guard = RequireKubeRayService(), TemplateConfigMapGuard()
+    core_events, events_v1 = ForceEventsSelector("core"), ForceEventsSelector("events.k8s.io")
+    passthrough, templates_v1, documents = upstream_passthrough, compute_templates_v1, discovery_documents
+    # fmt: off
+    return RouteTable([
+        #     pattern                                                 verbs          metrics name, family
+        #     steps, in order                                                                        backend
+        Route("/apis/ray.io/v1/{resource...}",                        ANY,           "ray", RAY,
+              (read_api_body, request_rules, apply_object_hooks, share_watches, cancel_watch_on_disconnect,
+               evaluate_field_selectors_locally),                                                 passthrough,
+              group="ray.io"),
+        Route("/api/v1/namespaces/{namespace}/configmaps",            CREATE_LIST,   "template-configmaps",
+              CONFIGMAPS,
+              (read_api_body, request_rules, apply_object_hooks, cancel_watch_on_disconnect,
+               template_configmap_guard),                                                         passthrough,
+              group="", resource="configmaps"),
+        Route("/api/v1/namespaces/{namespace}/configmaps/{name}",     ITEM,          "template-configmaps",
+              CONFIGMAPS,
+             (read_api_body, request_rules, apply_object_hooks, template_configmap_guard),        passthrough,
+              group="", resource="configmaps"),
+        Route("/apis/v1/namespaces/{namespace}/compute_templates",    V1_COLLECTION, "compute-templates", V1,
+              (read_api_body, request_rules),                                                   templates_v1),
+        Route("/apis/v1/namespaces/{namespace}/compute_templates/{name}", V1_ITEM,   "compute-templates", V1,
+              (read_api_body, request_rules),                                                   templates_v1),
+        Route("/apis/v1/compute_templates",                           READ,          "compute-templates", V1,
+              (read_api_body, request_rules),                                                   templates_v1),
+        Route("/api/v1/namespaces/{namespace:raw}/services/{service}/proxy/{path...}", None, "service-proxy",
+              SERVICE_PROXY,
+              (request_rules, require_kuberay_service, cancel_on_disconnect),                     passthrough,
+              websocket=(require_kuberay_service.check,)),
+        Route("/api/v1/namespaces/{namespace:raw}/events",            READ,          "events-core", EVENTS,
+           (request_rules, core_events, share_event_watches, cancel_watch_on_disconnect),        passthrough),
+        Route("/apis/events.k8s.io/v1/namespaces/{namespace:raw}/events", READ,      "events", EVENTS,
+           (request_rules, events_v1, share_event_watches, cancel_watch_on_disconnect),          passthrough),
+        *[Route(path,                                                 READ,          "discovery", DISCOVERY,
+              (),                                                                                   documents)
+          for path in ("/api", "/api/v1", "/apis", "/apis/ray.io", "/apis/ray.io/v1", "/apis/events.k8s.io",
+                  "/apis/events.k8s.io/v1", "/version", "/openapi/v2", "/openapi/v3", "/openapi/v3/{path+}")],
+    ])
+    # fmt: on
 
 
-def force_field_selector(query: str, api: str) -> str:
-    """Return ``query`` (a raw query string) with the Ray field selector ANDed into ``fieldSelector``.
-
-    ``api`` is ``"events.k8s.io"`` or ``"core"``. Every other parameter (``labelSelector``,
-    ``limit``, ``watch``...) is kept; several ``fieldSelector`` parameters are joined with ``,``
-    (AND), as the API server reads only one and a caller may have split theirs.
-    """
-    forced = EVENTS_SELECTOR[api]
-    pairs = parse_qsl(query, keep_blank_values=True)
-    selectors = [v for k, v in pairs if k == "fieldSelector" and v]
-    others = [(k, v) for k, v in pairs if k != "fieldSelector"]
-    others.append(("fieldSelector", ",".join([*selectors, forced])))
-    return urlencode(others)
+_default: RouteTable | None = None
 
 
-def is_kuberay_service(service: dict[str, object]) -> bool:
-    """Whether a Service object carries ``app.kubernetes.io/name=kuberay`` in ``metadata.labels``."""
-    metadata = service.get("metadata")
-    labels = metadata.get("labels") if isinstance(metadata, dict) else None
-    key, value = KUBERAY_SERVICE_LABEL
-    return isinstance(labels, dict) and labels.get(key) == value
+def match(method: str, path: str) -> RequestTarget:
+    """What ``method`` on raw ``path`` addresses in the default route table; GatewayError 404 (not
+    served) or 405 (verb not allowed on a served path)."""
+    global _default
+    if _default is None:
+        _default = gateway_routes()
+    return _default.match(method, path)[1]

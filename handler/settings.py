@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
-from handler.selectors import DEFAULT_FIELDS
+from handler.field_selectors import DEFAULT_FIELDS
 
 ENV_PREFIX = "KUBERAY_APISERVER_"
 
@@ -60,9 +60,9 @@ class Settings:
     connect timeout in seconds (reads are unbounded because watches are long-lived).
     ``defaults`` is the path of a default-values YAML file (:mod:`handler.defaults`), or None;
     ``field_selector_fields`` the fields the gateway evaluates in ``fieldSelector`` itself
-    (:mod:`handler.selectors`; comma-separated in ``KUBERAY_APISERVER_FIELD_SELECTOR_FIELDS``).
+    (:mod:`handler.field_selectors`; comma-separated in ``KUBERAY_APISERVER_FIELD_SELECTOR_FIELDS``).
     ``watch_fanout`` makes identical concurrent watches share one upstream watch
-    (:mod:`handler.watchcache`); ``watch_buffer_bytes`` bounds a shared watch's subscriber's unsent
+    (:mod:`handler.watch_fanout`); ``watch_buffer_bytes`` bounds a shared watch's subscriber's unsent
     bytes (one that falls further behind is ended); ``watch_history`` is how many events a shared
     watch keeps for watches resuming from a resourceVersion. ``http1_buffer_bytes`` is granian's
     HTTP/1 buffer bound per connection (:data:`DEFAULT_HTTP1_BUFFER_BYTES`; minimum 8192).

@@ -22,15 +22,16 @@ in the gateway (V1 answered gRPC status JSON).
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, quote, urlencode
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote, urlencode
 
-from handler.errors import GatewayError, from_upstream
-from handler.middleware import GatewayRequest
-from handler.routes import Route
+from handler.request import GatewayRequest
+from handler.responses import AnyResponse, json_response
+from handler.routing import Handler, Step
+from handler.status_errors import GatewayError, from_upstream
+from handler.target import RequestTarget
 from handler.templates import (
     NAME_LABEL,
     TYPE_LABEL,
@@ -43,21 +44,14 @@ from handler.templates import (
     to_v1,
 )
 
-if TYPE_CHECKING:
-    from handler.proxy import Responder
-
 log = logging.getLogger("handler.template_api")
 
 LABEL_SELECTOR = f"{TYPE_LABEL}={TYPE_VALUE}"
 
-Lookup = Callable[[str, str], Awaitable[tuple[int, Any]]]
-Send = Callable[[str, str, Any], Awaitable[tuple[int, Any]]]
-Forward = Callable[[GatewayRequest], Awaitable[None]]
 
-
-def force_label_selector(query: str) -> str:
-    """``query`` with ``ray.io/config-type=compute-template`` ANDed into ``labelSelector``."""
-    pairs = parse_qsl(query, keep_blank_values=True)
+def force_label_selector(pairs: Sequence[tuple[str, str]]) -> str:
+    """Query ``pairs`` as a raw query string with ``ray.io/config-type=compute-template`` ANDed
+    into ``labelSelector``."""
     selectors = [v for k, v in pairs if k == "labelSelector" and v]
     others = [(k, v) for k, v in pairs if k != "labelSelector"]
     others.append(("labelSelector", ",".join([*selectors, LABEL_SELECTOR])))
@@ -95,9 +89,9 @@ def _invalid(name: str, kind: str, field: str, error: TemplateError) -> GatewayE
     )
 
 
-async def _stored(lookup: Lookup, namespace: str, name: str) -> dict[str, Any] | None:
+async def _stored(request: GatewayRequest, namespace: str, name: str) -> dict[str, Any] | None:
     """The compute-template ConfigMap ``namespace/name``, None when absent or not a template."""
-    status, obj = await lookup(_configmap_path(namespace, name), "")
+    status, obj = await request.get_json(_configmap_path(namespace, name))
     if status == 404:
         return None
     if status != 200:
@@ -105,7 +99,7 @@ async def _stored(lookup: Lookup, namespace: str, name: str) -> dict[str, Any] |
     return obj if is_template_configmap(obj) else None
 
 
-def _check_body(obj: Any, route: Route) -> dict[str, Any]:
+def _check_body(obj: Any, route: RequestTarget) -> dict[str, Any]:
     """A ConfigMap body to create or replace: labelled, valid; name label filled in."""
     if not isinstance(obj, dict):
         raise GatewayError(400, "BadRequest", "the body must be a ConfigMap object")
@@ -128,29 +122,33 @@ def _check_body(obj: Any, route: Route) -> dict[str, Any]:
     return obj
 
 
-async def serve_configmaps(
-    request: GatewayRequest, route: Route, responder: Responder, lookup: Lookup, forward: Forward
-) -> None:
-    """Serve a request on ``/api/v1/namespaces/{ns}/configmaps[/{name}]`` (see the module docstring)."""
-    namespace, name = route.namespace or "", route.object_name
-    if name is None:
-        if request.method == "POST":
+class TemplateConfigMapGuard(Step):
+    """Confine ``/api/v1/namespaces/{ns}/configmaps[/{name}]`` to compute-template ConfigMaps (see
+    the module docstring): forces the label selector on lists and watches, checks created and
+    replaced bodies, answers GET of a template itself, and 404s any other ConfigMap."""
+
+    name = "template_configmap_guard"
+
+    async def __call__(self, request: GatewayRequest, next: Handler) -> AnyResponse:
+        """The guarded request's response."""
+        route = request.route
+        namespace, name = route.namespace or "", route.object_name
+        if name is None:
+            if request.method == "POST":
+                request.set_json(_check_body(await request.json(), route))
+            else:
+                request.query = force_label_selector(request.params)
+            return await next(request)
+        stored = await _stored(request, namespace, name)
+        if stored is None:
+            raise _not_found(name)
+        if request.method == "GET":
+            return json_response(200, stored)
+        if request.method == "PUT":
             request.set_json(_check_body(await request.json(), route))
-        else:
-            request.query = force_label_selector(request.query)
-        await forward(request)
-        return
-    stored = await _stored(lookup, namespace, name)
-    if stored is None:
-        raise _not_found(name)
-    if request.method == "GET":
-        await responder.json(200, json.dumps(stored, separators=(",", ":")).encode())
-        return
-    if request.method == "PUT":
-        request.set_json(_check_body(await request.json(), route))
-    elif request.method == "DELETE":
-        request.set_json(await _delete_options(request, stored))
-    await forward(request)
+        elif request.method == "DELETE":
+            request.set_json(await _delete_options(request, stored))
+        return await next(request)
 
 
 def _uid(obj: dict[str, Any]) -> str:
@@ -181,15 +179,11 @@ def _template(cm: Any) -> dict[str, Any] | None:
         return None
 
 
-async def serve_v1(
-    request: GatewayRequest, route: Route, responder: Responder, lookup: Lookup, send: Send
-) -> None:
-    """Serve KubeRay V1's ``compute_templates`` paths (see the module docstring)."""
+async def compute_templates_v1(request: GatewayRequest) -> AnyResponse:
+    """Backend of KubeRay V1's ``compute_templates`` paths (see the module docstring)."""
+    route = request.route
     namespace, name = route.namespace, route.object_name
-
-    async def answer(status: int, obj: Any) -> None:
-        await responder.json(status, json.dumps(obj, separators=(",", ":")).encode())
-
+    upstream, metric = request.upstream, route.name
     if request.method == "POST":
         assert namespace is not None
         body = await request.json()
@@ -198,32 +192,37 @@ async def serve_v1(
         except TemplateError as e:
             shown = body.get("name") if isinstance(body, dict) else ""
             raise _invalid(str(shown or ""), "ComputeTemplate", e.key, e) from None
-        status, created = await send("POST", _configmap_path(namespace), to_configmap(template))
+        status, created = await upstream.send_json(
+            "POST",
+            _configmap_path(namespace),
+            to_configmap(template),
+            route=metric,
+            identity=request.identity,
+        )
         if status != 201 and status != 200:
             raise from_upstream(status, created, f"cannot create compute template {template.name!r}")
-        await answer(200, to_v1(from_configmap(created)))
-        return
+        return json_response(200, to_v1(from_configmap(created)))
     if name is None:
-        status, listed = await lookup(
+        status, listed = await request.get_json(
             _configmap_path(namespace), urlencode({"labelSelector": LABEL_SELECTOR})
         )
         if status != 200:
             raise from_upstream(status, listed, "cannot list compute templates")
         items = [t for t in (_template(cm) for cm in listed.get("items", [])) if t is not None]
-        await answer(200, {"computeTemplates": items})
-        return
+        return json_response(200, {"computeTemplates": items})
     assert namespace is not None
-    stored = await _stored(lookup, namespace, name)
+    stored = await _stored(request, namespace, name)
     if stored is None:
         raise _template_not_found(name)
     if request.method == "DELETE":
         options = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": _uid(stored)}}
-        status, deleted = await send("DELETE", _configmap_path(namespace, name), options)
+        status, deleted = await upstream.send_json(
+            "DELETE", _configmap_path(namespace, name), options, route=metric, identity=request.identity
+        )
         if status not in (200, 202):
             raise from_upstream(status, deleted, f"cannot delete compute template {name!r}")
-        await answer(200, {})
-        return
+        return json_response(200, {})
     try:
-        await answer(200, to_v1(from_configmap(stored)))
+        return json_response(200, to_v1(from_configmap(stored)))
     except TemplateError as e:
         raise _invalid(name, "ComputeTemplate", e.key, e) from None

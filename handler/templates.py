@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from handler.errors import from_upstream
 from handler.hooks import HookError, ObjectHook, RequestContext, object_hook
 from handler.raycluster import (
     CLUSTER_SPEC_PATHS,
@@ -43,6 +42,7 @@ from handler.raycluster import (
     ray_container,
 )
 from handler.raycluster import groups as cluster_groups
+from handler.status_errors import from_upstream
 
 TYPE_LABEL = "ray.io/config-type"
 TYPE_VALUE = "compute-template"

@@ -18,9 +18,9 @@ from typing import Any, cast
 
 from litestar.types import Message, Receive, Scope, Send
 
-from handler.errors import GatewayError, upstream_unavailable
 from handler.headers import HOP_BY_HOP
-from handler.upstream import Upstream
+from handler.status_errors import GatewayError, upstream_unavailable
+from handler.upstream_client import UpstreamClient, UpstreamIdentity
 
 #: Handshake headers the websockets client writes itself, or that must not reach the upstream.
 NOT_FORWARDED = HOP_BY_HOP | {
@@ -76,31 +76,25 @@ async def deny_error(scope: Scope, send: Send, err: GatewayError) -> None:
 
 
 async def relay(
-    scope: Scope, receive: Receive, send: Send, upstream: Upstream, path: str, query: str, timeout: float
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    upstream: UpstreamClient,
+    path: str,
+    query: str,
+    identity: UpstreamIdentity | None = None,
 ) -> int:
-    """Open the upstream WebSocket for ``path``/``query``, accept the caller's, relay until closed.
+    """Open the upstream WebSocket for ``path``/``query`` (through ``upstream``, as ``identity``;
+    None: the gateway's), accept the caller's, relay until either side closes.
 
     Returns the HTTP status of the handshake as the caller saw it (101 when relayed).
     """
-    from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
     headers = handshake_headers(scope["headers"])
-    token = upstream.credentials.token.token()
-    if token:
-        headers.append(("authorization", "Bearer " + token))
     subprotocols = cast(list[Any], scope.get("subprotocols") or [])
     try:
-        conn = await connect(
-            upstream.websocket_url(path, query),
-            additional_headers=headers,
-            subprotocols=subprotocols or None,
-            ssl=upstream.websocket_ssl(),
-            open_timeout=timeout,
-            max_size=None,
-            compression=None,
-            user_agent_header=None,
-        )
+        conn = await upstream.websocket_connect(path, query, headers, subprotocols, identity)
     except InvalidStatus as e:
         ctype = e.response.headers.get("content-type", "text/plain").encode("latin-1")
         await deny(scope, send, e.response.status_code, bytes(e.response.body or b""), ctype)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -19,9 +19,11 @@ import pytest
 from gateway_procs import GatewayFactory
 from litestar.testing import TestClient
 
-from handler import Settings, create_app, filtering
-from handler.errors import GatewayError
-from handler.selectors import DEFAULT_FIELDS, SelectorSyntaxError, field_value, parse, plan
+from handler import Settings, create_app
+from handler import local_selection as filtering
+from handler.responses import Response
+from handler.status_errors import GatewayError
+from handler.field_selectors import DEFAULT_FIELDS, SelectorSyntaxError, field_value, parse, plan
 
 # -- parsing and splitting ------------------------------------------------------------------------
 
@@ -66,20 +68,21 @@ def test_field_values_compare_as_strings() -> None:
 
 
 class Recorder:
-    """A stand-in for the proxy's Responder collecting what would be sent."""
+    """Collects what the sender would send of a returned response (status, every body chunk)."""
 
     def __init__(self) -> None:
         self.status = 0
         self.chunks: list[bytes] = []
         self.ended = False
 
-    async def start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
-        self.status = status
-
-    async def body(self, chunk: bytes, more: bool = True) -> None:
-        assert not self.ended
-        self.chunks.append(chunk)
-        self.ended = not more
+    async def take(self, response: Awaitable[Response]) -> None:
+        r = await response
+        self.status = r.status
+        assert not isinstance(r.body, bytes)
+        async for chunk in r.body:
+            assert not self.ended
+            self.chunks.append(chunk)
+        self.ended = True
 
     def document(self) -> Any:
         return json.loads(b"".join(self.chunks))
@@ -110,7 +113,7 @@ class PagedUpstream:
 def run_list(up: PagedUpstream, query: str) -> Any:
     rec = Recorder()
     terms = plan("status.state=ready", DEFAULT_FIELDS).local
-    asyncio.run(filtering.serve_list(query, "", terms, filtering.Shape(), up.fetch, rec))
+    asyncio.run(rec.take(filtering.serve_list(query, "", terms, filtering.Shape(), up.fetch)))
     assert rec.status == 200 and rec.ended
     return rec.document()
 
@@ -160,7 +163,7 @@ def test_table_request_answered_with_a_plain_list_stays_a_list(small_pages: None
     up = PagedUpstream([obj("a", "ready"), obj("b", "new")])
     rec = Recorder()
     terms = plan("status.state=ready", DEFAULT_FIELDS).local
-    asyncio.run(filtering.serve_list("", "", terms, filtering.Shape(True), up.fetch, rec))
+    asyncio.run(rec.take(filtering.serve_list("", "", terms, filtering.Shape(True), up.fetch)))
     doc = rec.document()
     assert doc["kind"] == "RayClusterList" and [i["metadata"]["name"] for i in doc["items"]] == ["a"]
 

@@ -8,14 +8,14 @@ from gateway_stub import StubUpstream
 from litestar.testing import TestClient
 
 from handler import GatewayError, GatewayRequest, Settings, create_app
-from handler.routes import Kind
+from handler.target import RouteFamily
 
 BASE = "/apis/ray.io/v1/namespaces/default/rayclusters"
 
 
 async def stamp_team(request: GatewayRequest) -> None:
     """Label every created Ray object with the caller's X-Team header (parses the body)."""
-    if request.route.kind is Kind.RAY and request.method == "POST":
+    if request.route.family is RouteFamily.RAY and request.method == "POST":
         obj = await request.json()
         obj.setdefault("metadata", {}).setdefault("labels", {})["team"] = request.header("x-team") or "none"
         request.set_json(obj)

@@ -106,7 +106,7 @@ def test_chunked_response_cut_mid_stream_is_cut_for_the_caller(
 def test_shared_watch_cut_mid_stream_is_cut_for_every_caller(
     stub: StubUpstream, stub_gateway: str, http: httpx.Client
 ) -> None:
-    """The shared upstream watch (handler.watchcache: a list, then a watch) failing mid-stream cuts the
+    """The shared upstream watch (handler.watch_fanout: a list, then a watch) failing mid-stream cuts the
     callers' responses too, rather than ending them as if the watch had closed normally."""
     listed = (
         b'{"kind":"RayClusterList","apiVersion":"ray.io/v1","metadata":{"resourceVersion":"1"},"items":[]}'

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from handler import discovery, retry
+from handler import discovery_filter as discovery, retry
 from handler.credentials import (
     CredentialsError,
     FileToken,
@@ -21,9 +21,11 @@ from handler.credentials import (
     in_cluster,
     resolve,
 )
-from handler.errors import GatewayError
+from handler.status_errors import GatewayError
 from handler.headers import caller_response_headers, upstream_request_headers
-from handler.routes import Kind, force_field_selector, is_kuberay_service, match, service_name
+from handler.routes import match, service_name
+from handler.steps import EVENTS_SELECTOR, force_field_selector, is_kuberay_service
+from handler.target import RouteFamily
 from handler.settings import RetrySettings, Settings, SettingsError
 
 # -- routes -------------------------------------------------------------------------------------------
@@ -32,26 +34,26 @@ from handler.settings import RetrySettings, Settings, SettingsError
 @pytest.mark.parametrize(
     ("method", "path", "kind", "namespace"),
     [
-        ("GET", "/apis/ray.io/v1/namespaces/ns/rayclusters", Kind.RAY, "ns"),
-        ("POST", "/apis/ray.io/v1/namespaces/ns/rayjobs", Kind.RAY, "ns"),
-        ("PUT", "/apis/ray.io/v1/namespaces/ns/rayclusters/a/status", Kind.RAY, "ns"),
-        ("DELETE", "/apis/ray.io/v1/namespaces/ns/rayservices/a", Kind.RAY, "ns"),
-        ("GET", "/apis/ray.io/v1/rayclusters", Kind.RAY, None),
-        ("GET", "/apis/ray.io/v1/raycronjobs/", Kind.RAY, None),
-        ("GET", "/apis/events.k8s.io/v1/namespaces/ns/events", Kind.EVENTS, "ns"),
-        ("GET", "/api/v1/namespaces/ns/events", Kind.EVENTS, "ns"),
-        ("GET", "/api/v1/namespaces/ns/services/svc/proxy", Kind.SERVICE_PROXY, "ns"),
-        ("POST", "/api/v1/namespaces/ns/services/svc:8265/proxy/api/jobs/", Kind.SERVICE_PROXY, "ns"),
-        ("GET", "/apis/ray.io/v1", Kind.DISCOVERY, None),
-        ("GET", "/apis", Kind.DISCOVERY, None),
-        ("GET", "/api", Kind.DISCOVERY, None),
-        ("GET", "/version", Kind.DISCOVERY, None),
-        ("GET", "/openapi/v3/apis/ray.io/v1", Kind.DISCOVERY, None),
+        ("GET", "/apis/ray.io/v1/namespaces/ns/rayclusters", RouteFamily.RAY, "ns"),
+        ("POST", "/apis/ray.io/v1/namespaces/ns/rayjobs", RouteFamily.RAY, "ns"),
+        ("PUT", "/apis/ray.io/v1/namespaces/ns/rayclusters/a/status", RouteFamily.RAY, "ns"),
+        ("DELETE", "/apis/ray.io/v1/namespaces/ns/rayservices/a", RouteFamily.RAY, "ns"),
+        ("GET", "/apis/ray.io/v1/rayclusters", RouteFamily.RAY, None),
+        ("GET", "/apis/ray.io/v1/raycronjobs/", RouteFamily.RAY, None),
+        ("GET", "/apis/events.k8s.io/v1/namespaces/ns/events", RouteFamily.EVENTS, "ns"),
+        ("GET", "/api/v1/namespaces/ns/events", RouteFamily.EVENTS, "ns"),
+        ("GET", "/api/v1/namespaces/ns/services/svc/proxy", RouteFamily.SERVICE_PROXY, "ns"),
+        ("POST", "/api/v1/namespaces/ns/services/svc:8265/proxy/api/jobs/", RouteFamily.SERVICE_PROXY, "ns"),
+        ("GET", "/apis/ray.io/v1", RouteFamily.DISCOVERY, None),
+        ("GET", "/apis", RouteFamily.DISCOVERY, None),
+        ("GET", "/api", RouteFamily.DISCOVERY, None),
+        ("GET", "/version", RouteFamily.DISCOVERY, None),
+        ("GET", "/openapi/v3/apis/ray.io/v1", RouteFamily.DISCOVERY, None),
     ],
 )
-def test_allowlisted_routes(method: str, path: str, kind: Kind, namespace: str | None) -> None:
+def test_allowlisted_routes(method: str, path: str, kind: RouteFamily, namespace: str | None) -> None:
     route = match(method, path)
-    assert route.kind is kind
+    assert route.family is kind
     assert route.namespace == namespace
 
 
@@ -96,17 +98,19 @@ def test_service_proxy_route_carries_the_service_name() -> None:
 
 
 def test_forced_field_selector() -> None:
-    q = force_field_selector(
-        "labelSelector=a%3Db&fieldSelector=reason%3DX&fieldSelector=type%3DWarning&limit=1", "core"
-    )
     from urllib.parse import parse_qsl
+
+    q = force_field_selector(
+        parse_qsl("labelSelector=a%3Db&fieldSelector=reason%3DX&fieldSelector=type%3DWarning&limit=1"),
+        EVENTS_SELECTOR["core"],
+    )
 
     pairs = parse_qsl(q)
     assert ("labelSelector", "a=b") in pairs and ("limit", "1") in pairs
     assert [v for k, v in pairs if k == "fieldSelector"] == [
         "reason=X,type=Warning,involvedObject.apiVersion=ray.io/v1"
     ]
-    assert parse_qsl(force_field_selector("", "events.k8s.io")) == [
+    assert parse_qsl(force_field_selector([], EVENTS_SELECTOR["events.k8s.io"])) == [
         ("fieldSelector", "regarding.apiVersion=ray.io/v1")
     ]
 

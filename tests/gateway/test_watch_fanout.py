@@ -1,4 +1,4 @@
-"""Watch fan-out (handler.watchcache): identical watches through the gateway share one upstream watch.
+"""Watch fan-out (handler.watch_fanout): identical watches through the gateway share one upstream watch.
 
 Real sockets end to end: a fakekube served on a loopback port from a thread of this process (so the
 upstream watches it serves can be counted), a ``kuberay-apiserver serve`` subprocess in front of
@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from procs import BIN, create_namespace, stop_server
 
 from fakekube.pytest_plugin import FakeKubeServer
-from handler.watchcache import plan
+from handler.watch_fanout import plan
 
 #: Small limits so tests reach them: a slow watcher is ended past 512 KiB unsent.
 GATEWAY_ENV = {"KUBERAY_APISERVER_WATCH_BUFFER_BYTES": "524288", "KUBERAY_APISERVER_WATCH_HISTORY": "50"}

@@ -13,7 +13,7 @@ per-client parameters are set aside: ``watch``, ``timeoutSeconds``, ``resourceVe
 ``allowWatchBookmarks`` and ``limit`` (ignored by the apiserver for watches). Only JSON watches
 share (``Accept`` absent, ``application/json`` or ``*/*``); protobuf or Table watches,
 ``sendInitialEvents``, ``resourceVersionMatch`` and ``continue`` keep a dedicated upstream watch,
-and so do watches with a field selector the gateway evaluates itself (:mod:`handler.filtering`).
+and so do watches with a field selector the gateway evaluates itself (:mod:`handler.local_selection`).
 Headers that cannot change the upstream's answer (``User-Agent``, ``Accept-Encoding``: the shared
 watch is asked for identity encoding, tracing and forwarding headers) are left out of the key; any
 other header is part of it and sent upstream.
@@ -62,7 +62,7 @@ import json
 import logging
 import types
 from collections import deque
-from collections.abc import Awaitable, Callable, Generator, Iterable
+from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -71,12 +71,12 @@ from urllib.parse import parse_qsl, urlencode
 from litestar.types import HTTPResponseBodyEvent, Receive, Send
 from pyreqwest.exceptions import RequestError
 
-from handler.errors import RelayAborted
 from handler.headers import caller_response_headers
 from handler.metrics import Metrics
-from handler.upstream import Upstream
+from handler.status_errors import GatewayError, RelayAborted
+from handler.upstream_client import UpstreamClient, read_chunks
 
-log = logging.getLogger("handler.watchcache")
+log = logging.getLogger("handler.watch_fanout")
 
 #: Query parameters that belong to one client, not to the shared upstream watch.
 PER_CLIENT = frozenset({"watch", "timeoutSeconds", "resourceVersion", "allowWatchBookmarks", "limit"})
@@ -146,10 +146,13 @@ def _only_q(media: str) -> bool:
     return all(p.strip().startswith("q=") for p in media.split(";")[1:])
 
 
-def plan(path: str, query: str, headers: Iterable[tuple[str, str]]) -> Plan | None:
-    """The :class:`Plan` of a collection watch ``path?query`` with upstream ``headers``, or None when
-    it must keep a dedicated upstream watch (see the module docstring)."""
-    pairs = parse_qsl(query, keep_blank_values=True)
+def plan(
+    path: str, query: str | Sequence[tuple[str, str]], headers: Iterable[tuple[str, str]]
+) -> Plan | None:
+    """The :class:`Plan` of a collection watch ``path?query`` (raw, or already parsed pairs) with
+    upstream ``headers``, or None when it must keep a dedicated upstream watch (see the module
+    docstring)."""
+    pairs = parse_qsl(query, keep_blank_values=True) if isinstance(query, str) else query
     names = {k for k, _ in pairs}
     if names & NOT_SHARED:
         return None
@@ -362,7 +365,7 @@ class SharedWatch:
         self,
         cache: WatchCache,
         p: Plan,
-        upstream: Upstream,
+        upstream: UpstreamClient,
         history: int,
     ) -> None:
         self.cache = cache
@@ -392,13 +395,16 @@ class SharedWatch:
         """List, then open the upstream watch from the list's resourceVersion; True on success."""
         p = self.plan
         try:
-            builder = self.upstream.request("GET", p.path, p.query, self._request_headers())
-            resp = await builder.build().send()
-            raw = bytes(await resp.bytes())
-            if resp.status != 200:
-                return False
-            doc = json.loads(raw)
-        except (RequestError, ValueError):
+            resp = await self.upstream.stream(
+                "GET", p.path, p.query, self._request_headers(), None, "shared-watch", retry_enabled=False
+            )
+            try:
+                if resp.status != 200:
+                    return False
+                doc = json.loads(b"".join([chunk async for chunk in read_chunks(resp)]))
+            finally:
+                await resp.aclose()
+        except (GatewayError, RequestError, ValueError):
             return False
         meta = doc.get("metadata") if isinstance(doc, dict) else None
         items = doc.get("items") if isinstance(doc, dict) else None
@@ -430,19 +436,21 @@ class SharedWatch:
             [("watch", "1"), ("allowWatchBookmarks", "true"), ("resourceVersion", rv)]
         )
         try:
-            cm = self.upstream.request("GET", self.plan.path, q, self._request_headers()).build_streamed()
-            resp = await cm.__aenter__()
-        except RequestError:
+            opened = await self.upstream.stream(
+                "GET", self.plan.path, q, self._request_headers(), None, "shared-watch", retry_enabled=False
+            )
+        except GatewayError:
             return None
+        resp = opened.upstream
         if resp.status != 200:
-            await cm.__aexit__(None, None, None)
+            await opened.aclose()
             return None
         self.headers = [
             (k, v)
             for k, v in caller_response_headers(resp.headers.items())
             if k not in (b"content-length", b"date", b"audit-id")
         ]
-        return cm, resp
+        return opened, resp
 
     # -- joining --------------------------------------------------------------------------------
 
@@ -559,7 +567,7 @@ class SharedWatch:
                     log.warning("shared watch of %s failed mid-stream: %s", self.plan.path, e)
                     failed = True
                 finally:
-                    await cm.__aexit__(None, None, None)
+                    await cm.aclose()
                 if not clean or self.closed or not self.subscribers:
                     return
                 reopened = await self._open_watch(self.last_rv)
@@ -602,7 +610,7 @@ class WatchCache:
             del self.entries[entry.plan.key]
             self.metrics.shared_watches.dec()
 
-    async def subscribe(self, p: Plan, upstream: Upstream) -> Subscriber | None:
+    async def subscribe(self, p: Plan, upstream: UpstreamClient) -> Subscriber | None:
         """A subscriber joined to the shared watch of ``p`` (opened when needed), or None when this
         watch needs a dedicated upstream watch (unseen resourceVersion, upstream refused)."""
         entry = self.entries.get(p.key)

@@ -1,4 +1,4 @@
-"""Lists and watches with field selectors the gateway evaluates itself (see :mod:`handler.selectors`).
+"""Lists and watches with field selectors the gateway evaluates itself (see :mod:`handler.field_selectors`).
 
 Lists: the upstream is read page by page (``limit`` = :func:`page_size`, with the selector terms it
 supports), each page's items are matched one by one and written to the caller as they are found,
@@ -24,24 +24,23 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from pyreqwest.exceptions import RequestError
 
-from handler.errors import GatewayError, RelayAborted, from_upstream
-from handler.selectors import Term, matches
-
-if TYPE_CHECKING:
-    from handler.proxy import Responder
+from handler.field_selectors import Term, matches
+from handler.headers import caller_response_headers
+from handler.request import GatewayRequest
+from handler.responses import JSON_HEADERS, Response, UpstreamResponse
+from handler.status_errors import GatewayError, RelayAborted, from_upstream
 
 #: Upstream page size bounds (items): at least the caller's limit, within these.
 MIN_PAGE = 500
 MAX_PAGE = 5000
 TOKEN_VERSION = "kuberay-apiserver/fs1"
-JSON_HEADERS = [(b"content-type", b"application/json")]
 
 FetchPage = Callable[[str], Awaitable[tuple[int, Any]]]
 
@@ -170,13 +169,13 @@ async def serve_list(
     terms: Sequence[Term],
     shape: Shape,
     fetch: FetchPage,
-    responder: Responder,
-) -> None:
+) -> Response:
     """Answer a list request filtered by ``terms``; ``fetch(query)`` GETs one upstream page.
 
     ``query`` is the caller's raw query string (already adapted with :meth:`Shape.upstream_params`),
-    ``shape`` the list's shape (plain or Table). Raises GatewayError before the response starts
-    (bad ``limit`` / ``continue``, upstream error on the first page), RelayAborted after.
+    ``shape`` the list's shape (plain or Table). Returns a 200 response whose body streams the
+    matching items page by page. Raises GatewayError before the response starts (bad ``limit`` /
+    ``continue``, upstream error on the first page); the body raises RelayAborted after.
     """
     pairs = parse_qsl(query, keep_blank_values=True)
     params = dict(pairs)
@@ -197,23 +196,43 @@ async def serve_list(
         base.append(("fieldSelector", upstream_selector))
     base.append(("limit", str(page)))
     upstream_continue = str(token["c"]) if token else ""
+
+    def page_query(token: str) -> str:
+        return urlencode([*base, *([("continue", token)] if token else [])])
+
+    status, doc = await fetch(page_query(upstream_continue))
+    if status != 200 or not isinstance(doc, dict):
+        raise from_upstream(status, doc, f"the upstream answered {status}")
+    body = _list_body(doc, fetch, page_query, terms, shape, limit, token, upstream_continue, page)
+    return Response(200, JSON_HEADERS, body)
+
+
+async def _list_body(
+    doc: dict[str, Any],
+    fetch: FetchPage,
+    page_query: Callable[[str], str],
+    terms: Sequence[Term],
+    shape: Shape,
+    limit: int | None,
+    token: dict[str, Any] | None,
+    upstream_continue: str,
+    page: int,
+) -> AsyncIterator[bytes]:
+    """The chunks of a filtered list whose first upstream page is ``doc`` (see :func:`serve_list`)."""
     after: str | None = str(token["k"]) if token else None
     resource_version = str(token["rv"]) if token else ""
     emitted = 0
     next_token = ""
     first = True
     while True:
-        q = urlencode([*base, *([("continue", upstream_continue)] if upstream_continue else [])])
-        try:
-            status, doc = await fetch(q)
-        except GatewayError:
-            if first:
-                raise
-            raise RelayAborted() from None
-        if status != 200 or not isinstance(doc, dict):
-            if first:
-                raise from_upstream(status, doc, f"the upstream answered {status}")
-            raise RelayAborted()
+        if not first:
+            try:
+                status, fetched = await fetch(page_query(upstream_continue))
+            except GatewayError:
+                raise RelayAborted() from None
+            if status != 200 or not isinstance(fetched, dict):
+                raise RelayAborted()
+            doc = fetched
         if shape.table and doc.get("kind") != "Table":
             shape = Shape()  # the upstream answered the JSON fallback of the caller's Accept
         raw_meta, raw_items = doc.get("metadata"), doc.get(shape.items_key)
@@ -221,8 +240,7 @@ async def serve_list(
         if first:
             resource_version = resource_version or str(meta.get("resourceVersion", ""))
             head = json.dumps(shape.head(doc), separators=(",", ":"))[:-1].encode()
-            await responder.start(200, JSON_HEADERS)
-            await responder.body(head + f',"{shape.items_key}":['.encode())
+            yield head + f',"{shape.items_key}":['.encode()
             first = False
         items: list[Any] = raw_items if isinstance(raw_items, list) else []
         subjects = [shape.subject(item) for item in items]
@@ -233,7 +251,7 @@ async def serve_list(
             if not matches(terms, subjects[i]):
                 continue
             prefix = b"," if emitted else b""
-            await responder.body(prefix + json.dumps(shape.present(items[i]), separators=(",", ":")).encode())
+            yield prefix + json.dumps(shape.present(items[i]), separators=(",", ":")).encode()
             emitted += 1
             if limit is not None and emitted >= limit:
                 if i < len(items) - 1 or page_continue:
@@ -247,9 +265,7 @@ async def serve_list(
     list_meta: dict[str, Any] = {"resourceVersion": resource_version}
     if next_token:
         list_meta["continue"] = next_token
-    await responder.body(
-        b'],"metadata":' + json.dumps(list_meta, separators=(",", ":")).encode() + b"}", more=False
-    )
+    yield b'],"metadata":' + json.dumps(list_meta, separators=(",", ":")).encode() + b"}"
 
 
 class WatchFilter:
@@ -332,22 +348,22 @@ async def seed(
         base = [(k, v) for k, v in base if k not in ("resourceVersion", "resourceVersionMatch")]
 
 
-async def relay_watch(
-    resp: Any, terms: Sequence[Term], shape: Shape, responder: Responder, known: dict[str, bool] | None = None
-) -> None:
-    """Relay the upstream watch response ``resp`` (pyreqwest, streamed) through a WatchFilter.
+def relay_watch(
+    resp: UpstreamResponse, terms: Sequence[Term], shape: Shape, known: dict[str, bool] | None = None
+) -> Response:
+    """The upstream watch response ``resp`` relayed through a WatchFilter, as a streamed response.
 
-    ``known`` is the match state at the watch's start (:func:`seed`), None when unknown.
-
-    A non-200 answer is relayed unchanged. Raises RelayAborted when the upstream fails mid-stream.
+    ``known`` is the match state at the watch's start (:func:`seed`), None when unknown. A non-200
+    answer is relayed unchanged. The body raises RelayAborted when the upstream fails mid-stream.
     """
-    from handler.headers import caller_response_headers
+    upstream = resp.upstream
+    headers = [(k, v) for k, v in caller_response_headers(upstream.headers.items()) if k != b"content-length"]
+    filt = WatchFilter(terms, shape, known) if upstream.status == 200 else None
+    return Response(upstream.status, headers, _filtered_events(resp, filt), True, resp.aclose)
 
-    headers = [(k, v) for k, v in caller_response_headers(resp.headers.items()) if k != b"content-length"]
-    await responder.start(resp.status, headers)
-    await responder.body(b"")  # flush the headers now, as the API server does for a watch
-    filt = WatchFilter(terms, shape, known) if resp.status == 200 else None
-    reader = resp.body_reader
+
+async def _filtered_events(resp: UpstreamResponse, filt: WatchFilter | None) -> AsyncIterator[bytes]:
+    reader = resp.upstream.body_reader
     pending = b""
     while True:
         try:
@@ -358,15 +374,53 @@ async def relay_watch(
             break
         data = bytes(chunk)
         if filt is None:
-            await responder.body(data)
+            yield data
             continue
         pending += data
         *lines, pending = pending.split(b"\n")
         out = [e for e in (filt.event(line) for line in lines if line.strip()) if e is not None]
         if out:
-            await responder.body(b"\n".join(out) + b"\n")
+            yield b"\n".join(out) + b"\n"
     if pending.strip() and filt is not None:
         last = filt.event(pending)
         if last is not None:
-            await responder.body(last + b"\n")
-    await responder.body(b"", more=False)
+            yield last + b"\n"
+
+
+async def filtered_list(request: GatewayRequest, upstream_selector: str, terms: Sequence[Term]) -> Response:
+    """A Ray list whose field selector has local ``terms``: the upstream pages (with the
+    ``upstream_selector`` terms it supports) filtered by the gateway (:func:`serve_list`)."""
+    accept = request.header("accept") or "application/json"
+    shape = Shape.for_request(accept, request.params)
+    upstream_pairs = shape.upstream_params([(k, v) for k, v in request.params if k != "fieldSelector"])
+
+    async def page(q: str) -> tuple[int, Any]:
+        return await request.get_json(request.path, q, accept)
+
+    return await serve_list(urlencode(upstream_pairs), upstream_selector, terms, shape, page)
+
+
+async def filtered_watch(request: GatewayRequest, upstream_selector: str, terms: Sequence[Term]) -> Response:
+    """A Ray watch whose field selector has local ``terms``: the upstream watch (with the
+    ``upstream_selector`` terms) relayed through a :class:`WatchFilter` seeded by :func:`seed`."""
+    accept = request.header("accept") or "application/json"
+    shape = Shape.for_request(accept, request.params)
+    upstream_pairs = shape.upstream_params([(k, v) for k, v in request.params if k != "fieldSelector"])
+
+    async def listing(q: str) -> tuple[int, Any]:
+        return await request.get_json(request.path, q)
+
+    known = await seed(request.query, upstream_selector, terms, listing)
+    if upstream_selector:
+        upstream_pairs.append(("fieldSelector", upstream_selector))
+    request.query = urlencode(upstream_pairs)
+    resp = await request.upstream.stream(
+        request.method,
+        request.path,
+        request.query,
+        request.headers,
+        request.raw_body,
+        request.route.name,
+        request.identity,
+    )
+    return relay_watch(resp, terms, shape, known)

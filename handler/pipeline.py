@@ -1,0 +1,157 @@
+"""The gateway's ASGI entry: match the route, run its steps and backend, send the response.
+
+Per HTTP request, in one direction only::
+
+    ASGI scope ─► RouteTable.match (handler.routes)   404 / 405 Status when not served
+               ─► GatewayRequest (handler.request)    parsed once: path, query, headers, body
+               ─► route steps ─► backend              return a response value (handler.responses)
+               ─► ResponseSender (handler.sending)     the only writer of HTTP responses
+
+A ``GatewayError`` raised anywhere before the response started is answered as its ``Status``.
+WebSocket upgrades go to the route's WebSocket checks and then :mod:`handler.websocket`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from urllib.parse import quote
+
+from litestar.enums import ScopeType
+from litestar.types import Receive, Scope, Send
+
+from handler import websocket
+from handler.body import ClientDisconnected, RequestBody
+from handler.headers import upstream_request_headers
+from handler.metrics import Metrics
+from handler.request import GatewayRequest
+from handler.responses import status_response
+from handler.routing import RouteTable
+from handler.sending import ResponseSender
+from handler.status_errors import GatewayError, RelayAborted, not_found_path
+from handler.upstream_client import UpstreamClient
+
+log = logging.getLogger("handler.pipeline")
+
+
+def _body_framing(raw: Iterable[tuple[bytes, bytes]]) -> tuple[int | None, bool]:
+    """``(Content-Length or None, whether Transfer-Encoding is present)`` of the caller's request."""
+    length: int | None = None
+    chunked = False
+    for k, v in raw:
+        name = k.lower()
+        if name == b"content-length" and v.strip().isdigit():
+            length = int(v)
+        elif name == b"transfer-encoding":
+            chunked = True
+    return length, chunked
+
+
+def request_target(scope: Scope) -> tuple[str, str]:
+    """The raw (percent-encoded) path and query string of the request, as the caller sent them."""
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if isinstance(raw_path, bytes) else quote(str(scope["path"]))
+    # ASGI's raw_path excludes the query, but some servers (Litestar's TestClient) include it.
+    return path.split("?", 1)[0], scope["query_string"].decode("latin-1")
+
+
+class Pipeline:
+    """The ASGI callable mounted at ``/`` of the Litestar app (explicit routes win over it).
+
+    ``routes`` is the route table, ``upstream`` the worker's upstream client, ``max_body_bytes``
+    the bound on a request body read whole.
+    """
+
+    def __init__(
+        self, routes: RouteTable, upstream: UpstreamClient, metrics: Metrics, max_body_bytes: int
+    ) -> None:
+        self.routes = routes
+        self.upstream = upstream
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one ASGI HTTP request, or a WebSocket upgrade."""
+        if scope["type"] == ScopeType.WEBSOCKET:
+            await self._websocket(scope, receive, send)
+            return
+        t0 = time.monotonic()
+        method: str = scope["method"]
+        path, query = request_target(scope)
+        sender = ResponseSender(send)
+        route_name = "refused"
+        request: GatewayRequest | None = None
+        self.metrics.inflight.inc()
+        try:
+            route, target = self.routes.match(method, path)
+            route_name = route.name
+            raw_headers = scope["headers"]
+            content_length, chunked = _body_framing(raw_headers)
+            request = GatewayRequest(
+                method,
+                path,
+                query,
+                upstream_request_headers(raw_headers),
+                target,
+                RequestBody(receive, content_length, chunked),
+                self.upstream,
+                self.max_body_bytes,
+                receive,
+                raw_headers,
+            )
+            response = await self.routes.handler(route)(request)
+            try:
+                await sender.send(response, receive)
+            finally:
+                await response.aclose()
+        except GatewayError as e:
+            if not sender.started:
+                await sender.send(status_response(e), receive)
+        except ClientDisconnected:
+            pass
+        except RelayAborted as e:
+            log.warning("upstream failed mid-response for %s %s: %s", method, path, e.__cause__)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if request is None or not request.disconnected.is_set() or task is None:
+                raise
+            task.uncancel()
+        finally:
+            if request is not None and request.disconnect_watcher is not None:
+                request.disconnect_watcher.cancel()
+            self.metrics.inflight.dec()
+            done = sender.headers_at or time.monotonic()
+            self.metrics.observe(route_name, method, sender.code or 499, done - t0)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket upgrade: allowed on routes with WebSocket checks (the services proxy)."""
+        t0 = time.monotonic()
+        path, query = request_target(scope)
+        route_name = "refused"
+        code = 0
+        self.metrics.inflight.inc()
+        try:
+            if (await receive())["type"] != "websocket.connect":
+                return
+            try:
+                route, target = self.routes.match("GET", path)
+                if route.websocket is None:
+                    raise not_found_path()
+                route_name = route.name
+                request = GatewayRequest(
+                    "GET", path, query, [], target, RequestBody(receive, 0, False), self.upstream, 0
+                )
+                for check in route.websocket:
+                    await check(request)
+            except GatewayError as e:
+                code = e.code
+                await websocket.deny_error(scope, send, e)
+                return
+            self.metrics.observe(route_name, "WEBSOCKET", 101, time.monotonic() - t0)
+            code = await websocket.relay(scope, receive, send, self.upstream, path, query, request.identity)
+        finally:
+            self.metrics.inflight.dec()
+            if code != 101:
+                self.metrics.observe(route_name, "WEBSOCKET", code or 499, time.monotonic() - t0)

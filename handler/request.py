@@ -1,0 +1,194 @@
+"""``GatewayRequest``: one request on its way through a route's steps to its backend.
+
+Created once per request by :mod:`handler.pipeline` after the route matched; every step, request
+rule and backend reads and changes this one object. It carries the parsed request (method, raw
+path, query, filtered headers, the matched route and its path parts), the body reader, the
+upstream client and the upstream identity the request is made with.
+
+Request rules (the lower-level form of middleware, see the README "Object hooks") are async
+callables ``(request: GatewayRequest) -> None`` passed in ``handler.create_app(settings,
+middleware=[...])``; they run for every request, after the route matched and before any object
+hook. A rule may
+
+- read ``request.method``, ``request.path``, ``request.query``, ``request.headers`` and
+  ``request.route`` (a :class:`handler.target.RequestTarget`: ``route.family`` is
+  ``RouteFamily.RAY``, ``RouteFamily.EVENTS``, ``RouteFamily.SERVICE_PROXY``...);
+- parse the body with ``await request.json()`` (JSON or, for ``application/yaml``, YAML) and
+  replace it with ``request.set_json(obj)``; a body nobody asked for is never parsed and is passed
+  through as bytes;
+- look things up on the upstream with ``await request.upstream.get_json(path)`` (with the
+  request's upstream identity; retried as any GET);
+- refuse the request by raising :class:`handler.status_errors.GatewayError` (answered as a
+  ``Status``; nothing is sent upstream).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+import yaml
+
+from handler.body import RequestBody
+from handler.status_errors import GatewayError
+
+if TYPE_CHECKING:
+    from litestar.types import Receive
+
+    from handler.target import RequestTarget
+    from handler.upstream_client import UpstreamClient, UpstreamIdentity
+
+YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
+#: Server-side apply bodies are YAML (JSON is a subset).
+APPLY_PATCH_YAML = "application/apply-patch+yaml"
+#: The header carrying the authenticated user, as set by an authenticating front proxy (the
+#: kube-apiserver's ``--requestheader-username-headers`` convention); never forwarded upstream.
+USER_HEADER = "x-remote-user"
+_USER_HEADER = USER_HEADER.encode()
+
+
+def watch_requested(pairs: Iterable[tuple[str, str]]) -> bool:
+    """Whether query ``pairs`` ask for a watch, as the API server reads ``watch``: its first value,
+    true unless ``0`` or ``false`` (any case); see k8s.io/apimachinery/pkg/runtime conversion
+    ``Convert_Slice_string_To_bool``."""
+    for k, v in pairs:
+        if k == "watch":
+            return not (v == "0" or v.lower() == "false")
+    return False
+
+
+class GatewayRequest:
+    """One request on its way upstream; fields are mutable by steps and request rules.
+
+    ``path`` is the raw (percent-encoded) upstream path, ``query`` the raw query string (assigning
+    it re-parses :attr:`params` on next use), ``headers`` lower-case ``(name, value)`` pairs
+    already stripped of hop-by-hop and credential headers, ``route`` the matched route.
+    ``max_body_bytes`` bounds :meth:`body`. ``identity`` is who the upstream sees the request as
+    (None: the gateway's own credentials; the identity issue sets a caller's here).
+    """
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: list[tuple[str, str]],
+        route: RequestTarget,
+        body: RequestBody,
+        upstream: UpstreamClient,
+        max_body_bytes: int,
+        receive: Receive | None = None,
+        raw_headers: Iterable[tuple[bytes, bytes]] = (),
+    ) -> None:
+        self.method = method
+        self.path = path
+        self._query = query
+        self._params: list[tuple[str, str]] | None = None
+        self.headers = headers
+        self.route = route
+        self.upstream = upstream
+        self.max_body_bytes = max_body_bytes
+        self.identity: UpstreamIdentity | None = None
+        self.receive = receive
+        self.raw_headers = raw_headers
+        self.disconnected = asyncio.Event()
+        self.disconnect_watcher: asyncio.Task[None] | None = None
+        self._body = body
+
+    @property
+    def query(self) -> str:
+        """The raw query string sent upstream."""
+        return self._query
+
+    @query.setter
+    def query(self, value: str) -> None:
+        self._query = value
+        self._params = None
+
+    @property
+    def params(self) -> list[tuple[str, str]]:
+        """The query as ``(name, value)`` pairs (blank values kept), parsed once per query string."""
+        if self._params is None:
+            self._params = parse_qsl(self._query, keep_blank_values=True) if self._query else []
+        return self._params
+
+    def param(self, name: str) -> str | None:
+        """The first value of query parameter ``name``, or None."""
+        return next((v for k, v in self.params if k == name), None)
+
+    @property
+    def watch(self) -> bool:
+        """Whether the request is a watch (``watch`` read as the API server reads it)."""
+        return "watch" in self._query and watch_requested(self.params)
+
+    @property
+    def raw_body(self) -> RequestBody:
+        """The underlying body reader."""
+        return self._body
+
+    @property
+    def user(self) -> str | None:
+        """The caller's ``X-Remote-User`` (read from the caller's headers before filtering)."""
+        for k, v in self.raw_headers:
+            if k.lower() == _USER_HEADER:
+                return v.decode("latin-1")
+        return None
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), or None."""
+        name = name.lower()
+        return next((v for k, v in self.headers if k == name), None)
+
+    def set_header(self, name: str, value: str) -> None:
+        """Replace every value of header ``name`` with ``value``."""
+        name = name.lower()
+        self.headers = [(k, v) for k, v in self.headers if k != name]
+        self.headers.append((name, value))
+
+    async def body(self) -> bytes:
+        """The whole body as bytes; GatewayError 413 above ``max_body_bytes``."""
+        return await self._body.read(self.max_body_bytes)
+
+    async def json(self) -> Any:
+        """The body decoded as JSON, or YAML when ``Content-Type`` is a YAML type; None when empty.
+
+        Raises GatewayError 400 ``BadRequest`` for a body that does not decode, with the message
+        shape of the API server's decoder errors.
+        """
+        raw = await self.body()
+        if not raw.strip():
+            return None
+        ctype = (self.header("content-type") or "").split(";")[0].strip().lower()
+        try:
+            if ctype in YAML_TYPES or ctype == APPLY_PATCH_YAML:
+                return yaml.safe_load(raw)
+            return json.loads(raw)
+        except (ValueError, yaml.YAMLError) as e:
+            raise GatewayError(
+                400, "BadRequest", f"the body of the request was in an unknown format: {e}"
+            ) from None
+
+    def set_body(self, data: bytes) -> None:
+        """Replace the body with ``data`` (Content-Type unchanged)."""
+        self._body.replace(data)
+
+    def set_json(self, obj: Any) -> None:
+        """Replace the body with ``obj`` encoded as JSON and set ``Content-Type: application/json``."""
+        self._body.replace(json.dumps(obj, separators=(",", ":")).encode())
+        self.set_header("content-type", "application/json")
+
+    async def get_json(self, path: str, query: str = "", accept: str = "application/json") -> tuple[int, Any]:
+        """GET ``path`` (raw) upstream as this request's identity, retried as any GET, under this
+        route's metrics name: ``(status, decoded JSON or None)``; GatewayError 503/504 when the
+        upstream cannot be reached."""
+        return await self.upstream.get_json(path, query, accept, self.route.name, self.identity)
+
+
+RequestRule = Callable[[GatewayRequest], Awaitable[None]]
+"""A request rule: ``async def rule(request: GatewayRequest) -> None`` (raise GatewayError to refuse)."""
+
+GatewayMiddleware = RequestRule
+"""The request rule's earlier name, kept for code written against it."""

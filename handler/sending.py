@@ -1,0 +1,128 @@
+"""The one place HTTP responses are written to ASGI: :class:`ResponseSender`.
+
+Steps and backends return response values (:mod:`handler.responses`); this module turns them into
+``http.response.start`` / ``http.response.body`` messages. (The WebSocket relay,
+:mod:`handler.websocket`, writes its own ``websocket.*`` messages, and a shared watch's
+subscriber writes event bodies straight to the ``send`` handed to it here, see
+:mod:`handler.watch_fanout`.)
+
+Streaming: an upstream body is relayed as pyreqwest yields it (``read_chunk``), so a watch event
+reaches the caller when the upstream sends it and a large list is never held whole. Once the
+response has started, an upstream failure can only abort it (:class:`RelayAborted`: the caller
+sees a truncated body, never a response spliced from two attempts).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from litestar.types import Receive, Send
+from pyreqwest.exceptions import RequestError
+
+from handler import watch_fanout
+from handler.body import ClientDisconnected
+from handler.headers import caller_response_headers
+from handler.responses import AnyResponse, Headers, Response, SharedWatchResponse, UpstreamResponse
+from handler.status_errors import RelayAborted
+
+
+class ResponseSender:
+    """Writes one request's response to ASGI ``send``; remembers whether it started, its status and
+    when the head went out (``headers_at``, a ``time.monotonic()``), for the metrics."""
+
+    __slots__ = ("_send", "code", "headers_at", "started")
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+        self.code = 0
+        self.headers_at: float | None = None
+
+    async def send(self, response: AnyResponse, receive: Receive) -> None:
+        """Send ``response`` whole (``receive`` is read by shared watches for the disconnect).
+
+        Raises ClientDisconnected when the caller went away, RelayAborted when the upstream failed
+        after the response started.
+        """
+        if type(response) is UpstreamResponse:
+            await self._relay(response)
+        elif type(response) is SharedWatchResponse:
+            await self._shared_watch(response, receive)
+        else:
+            assert isinstance(response, Response)
+            await self._made(response)
+
+    async def _start(self, status: int, headers: Headers) -> None:
+        self.started = True
+        self.code = status
+        self.headers_at = time.monotonic()
+        await self._guarded({"type": "http.response.start", "status": status, "headers": headers})
+
+    async def _body(self, chunk: bytes, more: bool = True) -> None:
+        await self._guarded({"type": "http.response.body", "body": chunk, "more_body": more})
+
+    async def _guarded(self, message: Any) -> None:
+        try:
+            await self._send(message)
+        except (OSError, RuntimeError) as e:  # the server reports a closed connection this way
+            raise ClientDisconnected() from e
+
+    async def _made(self, response: Response) -> None:
+        body = response.body
+        if isinstance(body, bytes):
+            headers = response.headers
+            if not any(k == b"content-length" for k, _ in headers):
+                headers = [*headers, (b"content-length", str(len(body)).encode())]
+            await self._start(response.status, headers)
+            await self._body(body, more=False)
+            return
+        await self._start(response.status, response.headers)
+        if response.flush_head:
+            await self._body(b"")
+        async for chunk in body:
+            await self._body(chunk)
+        await self._body(b"", more=False)
+
+    async def _relay(self, response: UpstreamResponse) -> None:
+        """Relay status, headers and body chunks of an upstream response as they arrive."""
+        resp = response.upstream
+        await self._start(resp.status, caller_response_headers(resp.headers.items()))
+        if response.method == "HEAD":
+            await self._body(b"", more=False)
+            return
+        length = resp.get_header("content-length")
+        remaining = int(length) if length is not None and length.isdigit() else None
+        if remaining is None:
+            # A body of unknown length (a watch, a streamed list): granian holds the headers back
+            # until the first body message, so an empty one sends them now, as the apiserver
+            # flushes a watch's headers before its first event.
+            await self._body(b"")
+        elif remaining == 0:
+            await self._body(b"", more=False)
+            return
+        reader = resp.body_reader
+        try:
+            while True:
+                chunk = await reader.read_chunk()
+                if chunk is None:
+                    break
+                data = bytes(chunk)
+                if remaining is not None:
+                    remaining -= len(data)
+                    if remaining <= 0:  # the last chunk ends the response: one ASGI message fewer
+                        await self._body(data, more=False)
+                        return
+                await self._body(data)
+        except RequestError as e:
+            raise RelayAborted() from e  # too late for a Status: cut the caller's response too
+        await self._body(b"", more=False)
+
+    async def _shared_watch(self, response: SharedWatchResponse, receive: Receive) -> None:
+        """Hand the connection to the shared watch's subscriber (:func:`handler.watch_fanout.serve`)."""
+        try:
+            await watch_fanout.serve(
+                response.subscriber, response.headers, response.timeout, self._start, self._send, receive
+            )
+        except (OSError, RuntimeError) as e:  # how the server reports a closed connection
+            raise ClientDisconnected() from e

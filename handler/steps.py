@@ -1,0 +1,277 @@
+"""The gateway's steps: the small pieces a route in :mod:`handler.routes` is made of.
+
+Each step is a :class:`handler.routing.Step`: ``await step(request, next)`` returns the response,
+either by changing the request and calling ``next`` (the rest of the route), or by answering
+itself (a shared watch, a locally filtered list), or by raising a ``GatewayError`` (answered as a
+``Status``; nothing goes upstream). Each can be built and run alone (tests/gateway/test_steps.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Sequence
+from urllib.parse import quote, urlencode
+
+from handler import hooks, local_selection, watch_fanout
+from handler.field_selectors import plan as selector_plan
+from handler.hooks import ObjectHook
+from handler.request import GatewayRequest, RequestRule
+from handler.responses import AnyResponse, SharedWatchResponse
+from handler.routing import Handler, Step
+from handler.status_errors import GatewayError, from_upstream
+from handler.upstream_client import cancel_on_disconnect
+
+log = logging.getLogger("handler.steps")
+
+#: The selector each events API gets forced (the field name differs between the two Event APIs).
+EVENTS_SELECTOR = {
+    "events.k8s.io": "regarding.apiVersion=ray.io/v1",
+    "core": "involvedObject.apiVersion=ray.io/v1",
+}
+
+#: The label a Service needs before the gateway proxies to it (KubeRay's own Services carry it).
+KUBERAY_SERVICE_LABEL = ("app.kubernetes.io/name", "kuberay")
+
+
+class ReadApiBody(Step):
+    """Read a Kubernetes API request body whole (bounded by ``Settings.max_body_bytes``; 413 above),
+    so that a write refused with 429 can be replayed and hooks can parse it. The apiserver itself
+    refuses bodies above 3 MiB."""
+
+    name = "read_api_body"
+
+    async def __call__(self, request: GatewayRequest, next: Handler) -> AnyResponse:
+        """Read the body (when there is one), then go on."""
+        if request.raw_body.has_body:
+            await request.body()
+        return await next(request)
+
+
+class RequestRules(Step):
+    """Run the request rules (``create_app(middleware=[...])``'s async functions of a request), in
+    order, for every request of the route."""
+
+    name = "request_rules"
+
+    def __init__(self, rules: Sequence[RequestRule]) -> None:
+        self.rules = list(rules)
+
+    async def __call__(self, request: GatewayRequest, next: Handler) -> AnyResponse:
+        """Run every rule, then go on."""
+        for rule in self.rules:
+            await rule(request)
+        return await next(request)
+
+
+class ObjectHooks(Step):
+    """Run the object hooks matching the request (:mod:`handler.hooks`), in order, on its parsed body.
+
+    The gateway's own come first: ``apply_defaults`` (:mod:`handler.defaults`, when configured),
+    then ``apply_compute_templates`` (:mod:`handler.templates`), then the caller's. The body is
+    parsed only when a hook matches and wants it; a rewritten body is sent upstream as JSON. A
+    hook's GatewayError is answered as its ``Status``; any other exception as a 500 ``Status``.
+    """
+
+    name = "object_hooks"
+
+    def __init__(self, object_hooks: Sequence[ObjectHook]) -> None:
+        self.hooks = list(object_hooks)
+
+    def __repr__(self) -> str:
+        names = ", ".join(getattr(h.function, "__name__", "?") for h in self.hooks)
+        return f"<step object_hooks: {names}>"
+
+    async def __call__(self, request: GatewayRequest, next: Handler) -> AnyResponse:
+        """Run the matching hooks, then go on."""
+        if self.hooks:
+            await self._run(request)
+        return await next(request)
+
+    async def _run(self, request: GatewayRequest) -> None:
+        target = request.route
+        verb = hooks.verb_of(request.method, target, request.watch)
+        matched = hooks.matching(self.hooks, verb, target)
+        if not matched:
+            return
+        has_body = request.raw_body.has_body
+        raw = await request.body() if has_body else None
+        if not any(h.wants(raw) for h in matched):
+            return  # every hook said the body is none of its business: it stays bytes
+        obj = await request.json() if has_body else None
+        ctx = hooks.context(verb, target, request.params, request.headers, request.user, request.get_json)
+        for hook in matched:
+            try:
+                result = await hook(ctx, obj)
+            except hooks.HookError as e:
+                raise hooks.with_target(e, ctx, obj) from None
+            except GatewayError:
+                raise
+            except Exception as e:
+                name = getattr(hook.function, "__name__", repr(hook.function))
+                log.exception("object hook %s failed", name)
+                # Worded as the API server's NewInternalError (k8s.io/apimachinery/pkg/api/errors).
+                raise GatewayError(
+                    500, "InternalError", f"Internal error occurred: object hook {name} failed: {e}"
+                ) from e
+            if result is not None:
+                obj = result
+        if has_body and verb == "patch":
+            # A patch keeps its patch type (merge, JSON patch, apply); JSON is valid YAML for apply.
+            request.set_body(json.dumps(obj, separators=(",", ":")).encode())
+        elif has_body:
+            request.set_json(obj)
+
+
+def force_field_selector(pairs: Sequence[tuple[str, str]], forced: str) -> str:
+    """Query ``pairs`` as a raw query string with ``forced`` ANDed into ``fieldSelector``.
+
+    Every other parameter (``labelSelector``, ``limit``, ``watch``...) is kept; several
+    ``fieldSelector`` parameters are joined with ``,`` (AND), as the API server reads only one and
+    a caller may have split theirs.
+    """
+    selectors = [v for k, v in pairs if k == "fieldSelector" and v]
+    others = [(k, v) for k, v in pairs if k != "fieldSelector"]
+    others.append(("fieldSelector", ",".join([*selectors, forced])))
+    return urlencode(others)
+
+
+class ForceEventsSelector(Step):
+    """AND ``regarding.apiVersion=ray.io/v1`` (``events.k8s.io``) or
+    ``involvedObject.apiVersion=ray.io/v1`` (core) into the ``fieldSelector`` of an events list or
+    watch, so no caller selector can widen it to events about other objects. Placed after the
+    request rules, so no rule can undo it."""
+
+    name = "force_events_selector"
+
+    def __init__(self, api: str) -> None:
+        self.forced = EVENTS_SELECTOR[api]
+
+    async def __call__(self, request: GatewayRequest, next: Handler) -> AnyResponse:
+        """Rewrite the query, then go on."""
+        request.query = force_field_selector(request.params, self.forced)
+        return await next(request)
+
+
+def is_kuberay_service(service: dict[str, object]) -> bool:
+    """Whether a Service object carries ``app.kubernetes.io/name=kuberay`` in ``metadata.labels``."""
+    metadata = service.get("metadata")
+    labels = metadata.get("labels") if isinstance(metadata, dict) else None
+    key, value = KUBERAY_SERVICE_LABEL
+    return isinstance(labels, dict) and labels.get(key) == value
+
+
+class RequireKubeRayService(Step):
+    """Refuse the services proxy (404, as if the Service did not exist) unless the Service exists
+    and carries ``app.kubernetes.io/name=kuberay``; KubeRay APIServer V2's ``requireKubeRayService``
+    (apiserversdk/proxy.go). Also a WebSocket check (:meth:`check`)."""
+
+    name = "require_kuberay_service"
+
+    async def __call__(self, request: GatewayRequest, next: Handler) -> AnyResponse:
+        """Check the Service, then go on."""
+        await self.check(request)
+        return await next(request)
+
+    async def check(self, request: GatewayRequest) -> None:
+        """Raise GatewayError 404 unless the request's Service is a KubeRay Service."""
+        target = request.route
+        assert target.namespace is not None and target.service is not None
+        path = f"/api/v1/namespaces/{quote(target.namespace)}/services/{quote(target.service)}"
+        status, obj = await request.get_json(path)
+        details = {"name": target.service, "kind": "services"}
+        if status == 404:
+            raise GatewayError(404, "NotFound", f'services "{target.service}" not found', details)
+        if status != 200:
+            raise from_upstream(status, obj, f"cannot read service {target.service}")
+        if not isinstance(obj, dict) or not is_kuberay_service(obj):
+            raise GatewayError(
+                404,
+                "NotFound",
+                f'services "{target.service}" not found: the gateway only proxies to services labelled '
+                "app.kubernetes.io/name=kuberay",
+                details,
+            )
+
+
+def _field_selector(request: GatewayRequest) -> str:
+    return ",".join(v for k, v in request.params if k == "fieldSelector" and v)
+
+
+class ShareWatches(Step):
+    """Serve a collection watch from a shared upstream watch (:mod:`handler.watch_fanout`) when it
+    can be; otherwise go on. Not for watches with a field selector the gateway evaluates itself
+    (``fields``: the allowlist), with a body, or on one object or a subresource."""
+
+    name = "share_watches"
+
+    def __init__(self, cache: watch_fanout.WatchCache | None, fields: Sequence[str] = ()) -> None:
+        self.cache = cache
+        self.fields = tuple(fields)
+
+    async def __call__(self, request: GatewayRequest, next: Handler) -> AnyResponse:
+        """A :class:`SharedWatchResponse`, or the rest of the route's."""
+        if self.cache is None or request.method != "GET" or not request.watch:
+            return await next(request)
+        target = request.route
+        if target.object_name or target.subresource or request.raw_body.has_body:
+            return await next(request)
+        if self.fields:
+            selector = _field_selector(request)
+            if selector and selector_plan(selector, self.fields).local:
+                return await next(request)
+        p = watch_fanout.plan(request.path, request.params, request.headers)
+        if p is None:
+            return await next(request)
+        sub = await self.cache.subscribe(p, request.upstream)
+        if sub is None or sub.entry is None:
+            return await next(request)
+        return SharedWatchResponse(sub, sub.entry.headers, p.timeout)
+
+
+class CancelOnDisconnect(Step):
+    """Cancel the request (and its upstream call) when the caller disconnects: for watches, and for
+    every request when ``always`` (the services proxy, whose answers may take long). The watcher
+    lives until the response was sent (:mod:`handler.pipeline` stops it)."""
+
+    name = "cancel_on_disconnect"
+
+    def __init__(self, always: bool = False) -> None:
+        self.always = always
+
+    async def __call__(self, request: GatewayRequest, next: Handler) -> AnyResponse:
+        """Start watching for the caller's disconnect, then go on."""
+        if (self.always or request.watch) and request.receive is not None:
+            request.disconnect_watcher = asyncio.ensure_future(
+                cancel_on_disconnect(
+                    request.raw_body, request.receive, request.disconnected, asyncio.current_task()
+                )
+            )
+        return await next(request)
+
+
+class EvaluateFieldSelectorsLocally(Step):
+    """Serve a Ray list or watch whose ``fieldSelector`` names allowlisted fields (``fields``) the
+    upstream cannot select on: the gateway filters the upstream's answer itself
+    (:mod:`handler.local_selection`). Any other request goes on."""
+
+    name = "evaluate_field_selectors_locally"
+
+    def __init__(self, fields: Sequence[str]) -> None:
+        self.fields = tuple(fields)
+
+    async def __call__(self, request: GatewayRequest, next: Handler) -> AnyResponse:
+        """The locally filtered list or watch, or the rest of the route's."""
+        target = request.route
+        if request.method != "GET" or target.object_name or target.subresource:
+            return await next(request)
+        selector = _field_selector(request)
+        if not selector:
+            return await next(request)
+        split = selector_plan(selector, self.fields)
+        if not split.local:
+            return await next(request)
+        if request.watch:
+            return await local_selection.filtered_watch(request, split.upstream, split.local)
+        return await local_selection.filtered_list(request, split.upstream, split.local)
