@@ -25,8 +25,6 @@ from handler.status_errors import GatewayError
 if TYPE_CHECKING:
     from pyreqwest.response import Response as PyreqwestResponse
 
-    from handler.watch_fanout import Subscriber
-
 Headers = list[tuple[bytes, bytes]]
 JSON_HEADERS: Headers = [(b"content-type", b"application/json")]
 
@@ -102,12 +100,14 @@ class UpstreamResponse:
 
 
 class SharedWatchResponse:
-    """A watch served from a shared upstream watch: ``subscriber`` joined it, ``headers`` are the
-    shared watch's response headers, ``timeout`` the caller's ``timeoutSeconds`` (None: none)."""
+    """A watch served from a shared upstream watch: ``subscriber`` (a
+    :class:`handler.watch_fanout.Subscriber`, typed ``Any`` here so this module stays below the
+    fan-out in the import graph) joined it, ``headers`` are the shared watch's response headers,
+    ``timeout`` the caller's ``timeoutSeconds`` (None: none)."""
 
     __slots__ = ("headers", "status", "subscriber", "timeout")
 
-    def __init__(self, subscriber: Subscriber, headers: Headers, timeout: float | None) -> None:
+    def __init__(self, subscriber: Any, headers: Headers, timeout: float | None) -> None:
         self.status = 200
         self.subscriber = subscriber
         self.headers = headers

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from handler import discovery_filter as discovery, retry
+from handler import discovery_filter as discovery
+from handler import retry
 from handler.credentials import (
     CredentialsError,
     FileToken,
@@ -21,12 +22,12 @@ from handler.credentials import (
     in_cluster,
     resolve,
 )
-from handler.status_errors import GatewayError
 from handler.headers import caller_response_headers, upstream_request_headers
 from handler.routes import match, service_name
+from handler.settings import RetrySettings, Settings, SettingsError
+from handler.status_errors import GatewayError
 from handler.steps import EVENTS_SELECTOR, force_field_selector, is_kuberay_service
 from handler.target import RouteFamily
-from handler.settings import RetrySettings, Settings, SettingsError
 
 # -- routes -------------------------------------------------------------------------------------------
 
