@@ -21,9 +21,9 @@ if TYPE_CHECKING:
     from handler.responses import Response, SharedWatchResponse, UpstreamResponse, json_response
     from handler.routing import Handler, Route, RouteTable, Step, WebSocketCheck, step
     from handler.settings import RetrySettings, Settings
-    from handler.status_errors import GatewayError
     from handler.target import RequestTarget, RouteFamily
     from handler.upstream_client import UpstreamClient, UpstreamIdentity
+    from kubeapi.status import StatusError as GatewayError
 
 _EXPORTS = {
     "create_app": "handler.factory",
@@ -47,12 +47,16 @@ _EXPORTS = {
     "step": "handler.routing",
     "RetrySettings": "handler.settings",
     "Settings": "handler.settings",
-    "GatewayError": "handler.status_errors",
+    "GatewayError": "kubeapi.status",
     "RequestTarget": "handler.target",
     "RouteFamily": "handler.target",
     "UpstreamClient": "handler.upstream_client",
     "UpstreamIdentity": "handler.upstream_client",
 }
+
+#: Exported names that are another module's name for the same object.
+#: ``GatewayError`` is kubeapi's ``StatusError`` (one Status exception for the gateway and fakekube).
+_RENAMED = {"GatewayError": "StatusError"}
 
 __all__ = [
     "GatewayError",
@@ -89,4 +93,4 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'handler' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    return getattr(importlib.import_module(module), _RENAMED.get(name, name))

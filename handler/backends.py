@@ -15,7 +15,7 @@ from __future__ import annotations
 from handler import discovery_filter
 from handler.request import GatewayRequest
 from handler.responses import AnyResponse, json_response
-from handler.status_errors import from_upstream, not_found_path
+from kubeapi.status import from_status_object, new_path_not_found
 
 
 async def upstream_passthrough(request: GatewayRequest) -> AnyResponse:
@@ -36,11 +36,11 @@ async def discovery_documents(request: GatewayRequest) -> AnyResponse:
     unchanged when no filter applies; 404 for an OpenAPI group-version it does not serve."""
     path = request.path
     if not discovery_filter.allowed(path):
-        raise not_found_path()
+        raise new_path_not_found()
     keep = discovery_filter.filter_for(path)
     if keep is None:
         return await upstream_passthrough(request)
     status, doc = await request.get_json(path, request.query)
     if status != 200:
-        raise from_upstream(status, doc, f"the upstream answered {status} for {path}")
+        raise from_status_object(status, doc, f"the upstream answered {status} for {path}")
     return json_response(status, keep(doc))

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 
 from litestar.types import Receive
 
-from handler.status_errors import GatewayError, too_large
+from kubeapi.status import StatusError, new_request_entity_too_large_limit
 
 #: How much of an oversized body is read and discarded before the 413 is sent. A caller still
 #: sending sees a connection reset instead of the answer when the server stops reading early
@@ -41,14 +41,14 @@ class RequestBody:
         self.done = not self.has_body
 
     async def read(self, limit: int) -> bytes:
-        """The whole body (cached); raises GatewayError 413 above ``limit`` bytes."""
+        """The whole body (cached); raises StatusError 413 above ``limit`` bytes."""
         if self._data is not None:
             return self._data
         if self.stream_started:
-            raise GatewayError(500, "InternalError", "request body already streamed")
+            raise StatusError(500, "InternalError", "request body already streamed")
         if self.content_length is not None and self.content_length > limit:
             await self._discard(self._chunks())
-            raise too_large(limit)
+            raise new_request_entity_too_large_limit(limit)
         parts: list[bytes] = []
         size = 0
         chunks = self._chunks()
@@ -56,7 +56,7 @@ class RequestBody:
             size += len(chunk)
             if size > limit:
                 await self._discard(chunks)
-                raise too_large(limit)
+                raise new_request_entity_too_large_limit(limit)
             parts.append(chunk)
         self._data = b"".join(parts)
         return self._data

@@ -30,9 +30,9 @@ from handler.request import RequestRule
 from handler.routes import gateway_routes
 from handler.routing import RouteTable
 from handler.settings import Settings
-from handler.status_errors import GatewayError
 from handler.upstream_client import UpstreamClient
 from handler.watch_fanout import WatchCache
+from kubeapi.status import StatusError
 
 #: ``create_app(routes=...)``: a function that changes the route table in place.
 RouteCustomizer = Callable[[RouteTable], None]
@@ -128,7 +128,7 @@ def create_app(
         (one attempt: readiness says how the upstream is now)."""
         try:
             status, _ = await upstream.get_json("/version", route="readyz", retry_enabled=False)
-        except GatewayError as e:
+        except StatusError as e:
             detail = str(getattr(e.__cause__, "message", e.message))  # the transport error's own words
             return Response(f"upstream unreachable: {detail}", status_code=503, media_type=MediaType.TEXT)
         if status != 200:

@@ -83,7 +83,7 @@ def _term(raw: str) -> Term:
 
 
 @dataclass(frozen=True)
-class Plan:
+class SelectorSplit:
     """How to serve a selector: ``upstream`` is the selector text to send upstream (may be empty),
     ``local`` the terms the gateway evaluates. ``local`` empty means pass the request through."""
 
@@ -91,18 +91,18 @@ class Plan:
     local: tuple[Term, ...]
 
 
-def plan(selector: str, allowlist: Sequence[str]) -> Plan:
+def plan(selector: str, allowlist: Sequence[str]) -> SelectorSplit:
     """Split ``selector`` between the upstream and the gateway (see the module docstring)."""
     try:
         terms = parse(selector)
     except SelectorSyntaxError:
-        return Plan(selector, ())
+        return SelectorSplit(selector, ())
     allowed = set(allowlist)
     if any(t.field not in UPSTREAM_FIELDS and t.field not in allowed for t in terms):
-        return Plan(selector, ())
+        return SelectorSplit(selector, ())
     upstream = ",".join(t.raw for t in terms if t.field in UPSTREAM_FIELDS)
     local = tuple(t for t in terms if t.field not in UPSTREAM_FIELDS)
-    return Plan(upstream, local)
+    return SelectorSplit(upstream, local)
 
 
 def field_value(obj: Any, path: str) -> str:

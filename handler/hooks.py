@@ -6,7 +6,7 @@ of Kubernetes verbs and resources with :func:`object_hook`, and passed to
 namespace, name, query, headers, a way to read the upstream) and the parsed request object (JSON
 or YAML body; ``None`` for requests without a body), and returns the object to send upstream
 (returning ``None`` keeps it unchanged). Raising :class:`HookError` (or any
-:class:`handler.status_errors.GatewayError`) refuses the request with a ``Status``; nothing is sent
+:class:`kubeapi.status.StatusError`) refuses the request with a ``Status``; nothing is sent
 upstream then.
 
 For ``patch`` the object is the patch document (merge patch, JSON patch or server-side apply
@@ -32,11 +32,11 @@ import inspect
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
 
-from handler.request import USER_HEADER, watch_requested
-from handler.status_errors import GatewayError, reason_for
+from handler.request import USER_HEADER
 from handler.target import RequestTarget
+from kubeapi.query import Query
+from kubeapi.status import StatusError, reason_for_code
 
 #: Every verb a hook may be registered for.
 VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection", "get", "list", "watch"})
@@ -60,7 +60,7 @@ Lookup = Callable[[str, str], Awaitable[tuple[int, Any]]]
 
 def request_verb(method: str, route: RequestTarget, query: str) -> str:
     """The Kubernetes verb of ``method`` on ``route`` with raw ``query`` (see the module docstring)."""
-    return verb_of(method, route, watch_requested(parse_qsl(query, keep_blank_values=True)))
+    return verb_of(method, route, Query.parse(query).bool("watch"))
 
 
 def verb_of(method: str, route: RequestTarget, watch: bool) -> str:
@@ -110,12 +110,12 @@ class RequestContext:
         """GET ``path`` (raw, percent-encoded) on the upstream with the gateway's credentials.
 
         Returns ``(HTTP status, decoded JSON or None)``; transient failures are retried as for any
-        GET. Raises GatewayError 503/504 when the upstream cannot be reached.
+        GET. Raises StatusError 503/504 when the upstream cannot be reached.
         """
         return await self.lookup(path, query)
 
 
-class HookError(GatewayError):
+class HookError(StatusError):
     """A hook's refusal, answered as a ``Status`` with HTTP ``code``.
 
     ``reason`` defaults to the Kubernetes ``StatusReason`` of the code (``Invalid`` for 422,
@@ -136,7 +136,7 @@ class HookError(GatewayError):
         causes = list(causes)
         if causes:
             merged["causes"] = causes
-        super().__init__(code, reason or reason_for(code), message, merged or None)
+        super().__init__(code, reason or reason_for_code(code), message, merged or None)
 
 
 HookFunction = Callable[[RequestContext, Any], Awaitable[Any]]

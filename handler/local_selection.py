@@ -27,15 +27,16 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from pyreqwest.exceptions import RequestError
 
 from handler.field_selectors import Term, matches
 from handler.headers import caller_response_headers
 from handler.request import GatewayRequest
-from handler.responses import JSON_HEADERS, Response, UpstreamResponse
-from handler.status_errors import GatewayError, RelayAborted, from_upstream
+from handler.responses import JSON_HEADERS, RelayAborted, Response, UpstreamResponse
+from kubeapi.query import Query
+from kubeapi.status import StatusError, from_status_object
 
 #: Upstream page size bounds (items): at least the caller's limit, within these.
 MIN_PAGE = 500
@@ -135,7 +136,7 @@ def encode_token(upstream_continue: str, key: str, resource_version: str, page: 
 
 
 def decode_token(token: str) -> dict[str, Any]:
-    """Decode a token from :func:`encode_token`; GatewayError 400 (as the API server's
+    """Decode a token from :func:`encode_token`; StatusError 400 (as the API server's
     ``continue key is not valid``) for anything else."""
     try:
         doc = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
@@ -143,7 +144,7 @@ def decode_token(token: str) -> dict[str, Any]:
             return doc
     except (ValueError, TypeError):
         pass
-    raise GatewayError(
+    raise StatusError(
         400, "BadRequest", "continue key is not valid: not a continue token of this field selector list"
     )
 
@@ -174,19 +175,21 @@ async def serve_list(
 
     ``query`` is the caller's raw query string (already adapted with :meth:`Shape.upstream_params`),
     ``shape`` the list's shape (plain or Table). Returns a 200 response whose body streams the
-    matching items page by page. Raises GatewayError before the response starts (bad ``limit`` /
+    matching items page by page. Raises StatusError before the response starts (bad ``limit`` /
     ``continue``, upstream error on the first page); the body raises RelayAborted after.
     """
-    pairs = parse_qsl(query, keep_blank_values=True)
-    params = dict(pairs)
+    q = Query.parse(query)
+    pairs = q.pairs
     limit: int | None = None
-    if params.get("limit"):
+    raw_limit = q.get("limit")
+    if raw_limit:
         try:
-            limit = int(params["limit"])
+            limit = int(raw_limit)
         except ValueError:
-            raise GatewayError(400, "BadRequest", f"invalid limit {params['limit']!r}") from None
+            raise StatusError(400, "BadRequest", f"invalid limit {raw_limit!r}") from None
         limit = limit if limit > 0 else None
-    token = decode_token(params["continue"]) if params.get("continue") else None
+    raw_continue = q.get("continue")
+    token = decode_token(raw_continue) if raw_continue else None
     page = int(token["p"]) if token else page_size(limit)
     dropped = {"fieldSelector", "limit", "continue"}
     if token:
@@ -202,7 +205,7 @@ async def serve_list(
 
     status, doc = await fetch(page_query(upstream_continue))
     if status != 200 or not isinstance(doc, dict):
-        raise from_upstream(status, doc, f"the upstream answered {status}")
+        raise from_status_object(status, doc, f"the upstream answered {status}")
     body = _list_body(doc, fetch, page_query, terms, shape, limit, token, upstream_continue, page)
     return Response(200, JSON_HEADERS, body)
 
@@ -228,7 +231,7 @@ async def _list_body(
         if not first:
             try:
                 status, fetched = await fetch(page_query(upstream_continue))
-            except GatewayError:
+            except StatusError:
                 raise RelayAborted() from None
             if status != 200 or not isinstance(fetched, dict):
                 raise RelayAborted()
@@ -323,10 +326,10 @@ async def seed(
     the watch has no such starting point or the upstream cannot list at R (410 Expired, or an
     upstream without exact lists): the filter then works without the initial state.
     """
-    pairs = parse_qsl(query, keep_blank_values=True)
-    params = dict(pairs)
-    rv = params.get("resourceVersion", "")
-    if not rv or rv == "0" or params.get("sendInitialEvents") == "true":
+    q = Query.parse(query)
+    pairs = q.pairs
+    rv = q.get("resourceVersion") or ""
+    if not rv or rv == "0" or q.bool("sendInitialEvents"):
         return None
     base = [(k, v) for k, v in pairs if k == "labelSelector"]
     if upstream_selector:
@@ -391,8 +394,9 @@ async def filtered_list(request: GatewayRequest, upstream_selector: str, terms: 
     """A Ray list whose field selector has local ``terms``: the upstream pages (with the
     ``upstream_selector`` terms it supports) filtered by the gateway (:func:`serve_list`)."""
     accept = request.header("accept") or "application/json"
-    shape = Shape.for_request(accept, request.params)
-    upstream_pairs = shape.upstream_params([(k, v) for k, v in request.params if k != "fieldSelector"])
+    pairs = request.params.pairs
+    shape = Shape.for_request(accept, pairs)
+    upstream_pairs = shape.upstream_params([(k, v) for k, v in pairs if k != "fieldSelector"])
 
     async def page(q: str) -> tuple[int, Any]:
         return await request.get_json(request.path, q, accept)
@@ -404,8 +408,9 @@ async def filtered_watch(request: GatewayRequest, upstream_selector: str, terms:
     """A Ray watch whose field selector has local ``terms``: the upstream watch (with the
     ``upstream_selector`` terms) relayed through a :class:`WatchFilter` seeded by :func:`seed`."""
     accept = request.header("accept") or "application/json"
-    shape = Shape.for_request(accept, request.params)
-    upstream_pairs = shape.upstream_params([(k, v) for k, v in request.params if k != "fieldSelector"])
+    pairs = request.params.pairs
+    shape = Shape.for_request(accept, pairs)
+    upstream_pairs = shape.upstream_params([(k, v) for k, v in pairs if k != "fieldSelector"])
 
     async def listing(q: str) -> tuple[int, Any]:
         return await request.get_json(request.path, q)

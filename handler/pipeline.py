@@ -27,11 +27,11 @@ from handler.body import ClientDisconnected, RequestBody
 from handler.headers import upstream_request_headers
 from handler.metrics import Metrics
 from handler.request import GatewayRequest
-from handler.responses import status_response
+from handler.responses import RelayAborted, status_response
 from handler.routing import RouteTable
 from handler.sending import ResponseSender
-from handler.status_errors import GatewayError, RelayAborted, not_found_path
 from handler.upstream_client import UpstreamClient
+from kubeapi.status import StatusError, new_path_not_found
 
 log = logging.getLogger("handler.pipeline")
 
@@ -106,7 +106,7 @@ class Pipeline:
                 await sender.send(response, receive)
             finally:
                 await response.aclose()
-        except GatewayError as e:
+        except StatusError as e:
             if not sender.started:
                 await sender.send(status_response(e), receive)
         except ClientDisconnected:
@@ -138,14 +138,14 @@ class Pipeline:
             try:
                 route, target = self.routes.match("GET", path)
                 if route.websocket is None:
-                    raise not_found_path()
+                    raise new_path_not_found()
                 route_name = route.name
                 request = GatewayRequest(
                     "GET", path, query, [], target, RequestBody(receive, 0, False), self.upstream, 0
                 )
                 for check in route.websocket:
                     await check(request)
-            except GatewayError as e:
+            except StatusError as e:
                 code = e.code
                 await websocket.deny_error(scope, send, e)
                 return

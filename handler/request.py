@@ -18,7 +18,7 @@ hook. A rule may
   through as bytes;
 - look things up on the upstream with ``await request.upstream.get_json(path)`` (with the
   request's upstream identity; retried as any GET);
-- refuse the request by raising :class:`handler.status_errors.GatewayError` (answered as a
+- refuse the request by raising :class:`kubeapi.status.StatusError` (answered as a
   ``Status``; nothing is sent upstream).
 """
 
@@ -28,12 +28,13 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
 
 import yaml
 
 from handler.body import RequestBody
-from handler.status_errors import GatewayError
+from kubeapi.query import Query
+from kubeapi.requestinfo import RequestInfo, request_info
+from kubeapi.status import StatusError
 
 if TYPE_CHECKING:
     from litestar.types import Receive
@@ -48,16 +49,6 @@ APPLY_PATCH_YAML = "application/apply-patch+yaml"
 #: kube-apiserver's ``--requestheader-username-headers`` convention); never forwarded upstream.
 USER_HEADER = "x-remote-user"
 _USER_HEADER = USER_HEADER.encode()
-
-
-def watch_requested(pairs: Iterable[tuple[str, str]]) -> bool:
-    """Whether query ``pairs`` ask for a watch, as the API server reads ``watch``: its first value,
-    true unless ``0`` or ``false`` (any case); see k8s.io/apimachinery/pkg/runtime conversion
-    ``Convert_Slice_string_To_bool``."""
-    for k, v in pairs:
-        if k == "watch":
-            return not (v == "0" or v.lower() == "false")
-    return False
 
 
 class GatewayRequest:
@@ -86,7 +77,8 @@ class GatewayRequest:
         self.method = method
         self.path = path
         self._query = query
-        self._params: list[tuple[str, str]] | None = None
+        self._params: Query | None = None
+        self._info: RequestInfo | None = None
         self.headers = headers
         self.route = route
         self.upstream = upstream
@@ -107,22 +99,31 @@ class GatewayRequest:
     def query(self, value: str) -> None:
         self._query = value
         self._params = None
+        self._info = None
 
     @property
-    def params(self) -> list[tuple[str, str]]:
-        """The query as ``(name, value)`` pairs (blank values kept), parsed once per query string."""
+    def params(self) -> Query:
+        """The query, parsed once per query string with Go's rules (:class:`kubeapi.query.Query`:
+        ``get``, ``values``, ``bool``, ``int``, ``pairs``, ``replace``...)."""
         if self._params is None:
-            self._params = parse_qsl(self._query, keep_blank_values=True) if self._query else []
+            self._params = Query.parse(self._query)
         return self._params
 
-    def param(self, name: str) -> str | None:
-        """The first value of query parameter ``name``, or None."""
-        return next((v for k, v in self.params if k == name), None)
+    @property
+    def info(self) -> RequestInfo:
+        """The request as kube-apiserver's ``RequestInfo`` reads it (:mod:`kubeapi.requestinfo`:
+        verb, API group and version, namespace, resource, name, subresource), built on first use
+        from the method, the raw path and :attr:`params`. Raises StatusError for a path
+        kube-apiserver cannot read (``/api/v1/watch`` with nothing after it)."""
+        if self._info is None:
+            self._info = request_info(self.method, self.path, self.params)
+        return self._info
 
     @property
     def watch(self) -> bool:
-        """Whether the request is a watch (``watch`` read as the API server reads it)."""
-        return "watch" in self._query and watch_requested(self.params)
+        """Whether the query asks for a watch: ``watch`` read as kube-apiserver reads it
+        (``Convert_Slice_string_To_bool``: any value but ``0`` / ``false`` in any case)."""
+        return "watch" in self._query and self.params.bool("watch")
 
     @property
     def raw_body(self) -> RequestBody:
@@ -149,13 +150,13 @@ class GatewayRequest:
         self.headers.append((name, value))
 
     async def body(self) -> bytes:
-        """The whole body as bytes; GatewayError 413 above ``max_body_bytes``."""
+        """The whole body as bytes; StatusError 413 above ``max_body_bytes``."""
         return await self._body.read(self.max_body_bytes)
 
     async def json(self) -> Any:
         """The body decoded as JSON, or YAML when ``Content-Type`` is a YAML type; None when empty.
 
-        Raises GatewayError 400 ``BadRequest`` for a body that does not decode, with the message
+        Raises StatusError 400 ``BadRequest`` for a body that does not decode, with the message
         shape of the API server's decoder errors.
         """
         raw = await self.body()
@@ -167,7 +168,7 @@ class GatewayRequest:
                 return yaml.safe_load(raw)
             return json.loads(raw)
         except (ValueError, yaml.YAMLError) as e:
-            raise GatewayError(
+            raise StatusError(
                 400, "BadRequest", f"the body of the request was in an unknown format: {e}"
             ) from None
 
@@ -182,13 +183,13 @@ class GatewayRequest:
 
     async def get_json(self, path: str, query: str = "", accept: str = "application/json") -> tuple[int, Any]:
         """GET ``path`` (raw) upstream as this request's identity, retried as any GET, under this
-        route's metrics name: ``(status, decoded JSON or None)``; GatewayError 503/504 when the
+        route's metrics name: ``(status, decoded JSON or None)``; StatusError 503/504 when the
         upstream cannot be reached."""
         return await self.upstream.get_json(path, query, accept, self.route.name, self.identity)
 
 
 RequestRule = Callable[[GatewayRequest], Awaitable[None]]
-"""A request rule: ``async def rule(request: GatewayRequest) -> None`` (raise GatewayError to refuse)."""
+"""A request rule: ``async def rule(request: GatewayRequest) -> None`` (raise StatusError to refuse)."""
 
 GatewayMiddleware = RequestRule
 """The request rule's earlier name, kept for code written against it."""

@@ -20,13 +20,18 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from handler.status_errors import GatewayError
+from kubeapi.status import StatusError
 
 if TYPE_CHECKING:
     from pyreqwest.response import Response as PyreqwestResponse
 
 Headers = list[tuple[bytes, bytes]]
 JSON_HEADERS: Headers = [(b"content-type", b"application/json")]
+
+
+class RelayAborted(Exception):
+    """The upstream failed after the response had started: the caller's response is cut short
+    (raised by a streamed body; the pipeline logs it and lets the connection end)."""
 
 
 class Response:
@@ -67,8 +72,8 @@ def json_response(status: int, obj: Any) -> Response:
     return Response(status, JSON_HEADERS, json.dumps(obj, separators=(",", ":")).encode())
 
 
-def status_response(error: GatewayError) -> Response:
-    """A ``Status`` error (:class:`handler.status_errors.GatewayError`) as its JSON response."""
+def status_response(error: StatusError) -> Response:
+    """A ``Status`` error (:class:`kubeapi.status.StatusError`) as its JSON response."""
     return Response(error.code, JSON_HEADERS, error.body())
 
 

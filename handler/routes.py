@@ -118,7 +118,7 @@ _default: RouteTable | None = None
 
 
 def match(method: str, path: str) -> RequestTarget:
-    """What ``method`` on raw ``path`` addresses in the default route table; GatewayError 404 (not
+    """What ``method`` on raw ``path`` addresses in the default route table; StatusError 404 (not
     served) or 405 (verb not allowed on a served path)."""
     global _default
     if _default is None:

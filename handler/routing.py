@@ -5,7 +5,8 @@ that matches a request against them, as Go's ``http.ServeMux`` patterns do in Ku
 Patterns are matched on the raw, percent-encoded request path, segment by segment. A segment that
 decodes to ``.`` or ``..``, or contains ``/`` or ``\\``, is refused (404), because URL
 normalisation further along (the upstream client or server) would otherwise turn an
-allowed-looking path into another one; empty segments are tolerated only as a trailing slash.
+allowed-looking path into another one; empty segments are tolerated only as a trailing slash
+(:func:`kubeapi.requestinfo.split_path`, the rules fakekube applies too).
 Pattern segments:
 
 - a literal (``api``, ``namespaces``...);
@@ -24,10 +25,10 @@ import functools
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
-from urllib.parse import unquote
 
-from handler.status_errors import method_not_allowed, not_found_path
 from handler.target import RequestTarget, RouteFamily
+from kubeapi.requestinfo import path_unescape, split_path, split_scheme_name_port
+from kubeapi.status import new_method_not_allowed_for, new_path_not_found
 
 if TYPE_CHECKING:
     from handler.request import GatewayRequest
@@ -44,7 +45,7 @@ class Step:
     """One step of a route: ``await step(request, next)`` returns the response.
 
     A step may change the request then ``return await next(request)``, answer itself without
-    calling ``next`` (a refusal is ``raise GatewayError``), or look at the response ``next``
+    calling ``next`` (a refusal is ``raise StatusError``), or look at the response ``next``
     returned. ``name`` identifies it in :meth:`RouteTable.replace_step` / ``add_step``.
     Subclass it, or wrap an async function with :func:`step`.
     """
@@ -59,7 +60,7 @@ class Step:
         return f"<step {self.name}>"
 
 
-#: A check a WebSocket upgrade must pass: returns, or raises GatewayError to refuse the handshake.
+#: A check a WebSocket upgrade must pass: returns, or raises StatusError to refuse the handshake.
 WebSocketCheck = Callable[["GatewayRequest"], Awaitable[None]]
 
 StepFunction = Callable[["GatewayRequest", Handler], Awaitable["AnyResponse"]]
@@ -124,37 +125,27 @@ class Route:
 
 
 def path_segments(path: str) -> list[str]:
-    """Split a raw path into segments, refusing dot segments and encoded slashes (GatewayError 404)."""
-    if not path.startswith("/"):
-        raise not_found_path()
-    parts = path[1:].split("/")
-    last = len(parts) - 1
-    for i, p in enumerate(parts):
-        decoded = unquote(p) if "%" in p else p
-        if decoded in (".", "..") or "/" in decoded or "\\" in decoded:
-            raise not_found_path()
-        if p == "" and i != last:  # empty segments only as a trailing slash
-            raise not_found_path()
-    if parts and parts[-1] == "" and len(parts) > 1:
-        parts.pop()
-    return parts
+    """The raw segments of ``path`` (a trailing slash dropped), after kube-apiserver-compatible
+    safety checks (:func:`kubeapi.requestinfo.split_path`): StatusError 404 for a dot segment, an
+    encoded slash or backslash, or an inner empty segment."""
+    return split_path(path)[0]
 
 
 def service_name(segment: str) -> str:
-    """The Service name in a proxy path segment ``name``, ``name:port`` or ``scheme:name:port``
-    (the forms of k8s.io/apimachinery/pkg/util/net ``SplitSchemeNamePort``)."""
-    pieces = unquote(segment).split(":")
-    if len(pieces) == 3:
-        return pieces[1]
-    return pieces[0]
+    """The Service name in a raw proxy path segment ``name``, ``name:port`` or ``scheme:name:port``
+    (:func:`kubeapi.requestinfo.split_scheme_name_port`); for a segment that function refuses, the
+    text before the first ``:`` (the upstream then answers for the Service it does not have)."""
+    decoded = path_unescape(segment)
+    target = split_scheme_name_port(decoded)
+    return target.name if target is not None else decoded.split(":")[0]
 
 
 def _api_tail(route: Route, rest: Sequence[str]) -> RequestTarget:
     """``[namespaces/{ns}/]{plural}[/{name}[/{sub...}]]`` of an API path, percent-decoded."""
     ns: str | None = None
     if len(rest) >= 2 and rest[0] == "namespaces":
-        ns, rest = unquote(rest[1]), rest[2:]
-    parts = [unquote(p) for p in rest]
+        ns, rest = path_unescape(rest[1]), rest[2:]
+    parts = [path_unescape(p) for p in rest]
     resource = parts[0] if parts else None
     name = parts[1] if len(parts) >= 2 else None
     sub = "/".join(parts[2:]) if len(parts) >= 3 else None
@@ -192,11 +183,11 @@ def _match_one(route: Route, segs: list[str]) -> RequestTarget | None:
     return RequestTarget(
         route.family,
         route.name,
-        raw_ns if raw_ns is not None else (unquote(ns) if ns is not None else None),
+        raw_ns if raw_ns is not None else (path_unescape(ns) if ns is not None else None),
         service_name(svc) if svc is not None else None,
         route.group,
         route.resource,
-        unquote(name) if name is not None else None,
+        path_unescape(name) if name is not None else None,
     )
 
 
@@ -285,15 +276,15 @@ class RouteTable:
 
     def match(self, method: str, path: str) -> tuple[Route, RequestTarget]:
         """The route serving ``method`` on raw ``path`` and what the request addresses;
-        GatewayError 404 (no route) or 405 (a route matches the path but not the verb)."""
+        StatusError 404 (no route) or 405 (a route matches the path but not the verb)."""
         segs = path_segments(path)
         for route in self.routes:
             matched = _match_one(route, segs)
             if matched is not None:
                 if route.verbs is not None and method not in route.verbs:
-                    raise method_not_allowed(method)
+                    raise new_method_not_allowed_for(method)
                 return route, matched
-        raise not_found_path()
+        raise new_path_not_found()
 
     def handler(self, route: Route) -> Handler:
         """``route``'s composed steps and backend (built once per table state)."""

@@ -23,8 +23,14 @@ from pyreqwest.exceptions import RequestError
 from handler import watch_fanout
 from handler.body import ClientDisconnected
 from handler.headers import caller_response_headers
-from handler.responses import AnyResponse, Headers, Response, SharedWatchResponse, UpstreamResponse
-from handler.status_errors import RelayAborted
+from handler.responses import (
+    AnyResponse,
+    Headers,
+    RelayAborted,
+    Response,
+    SharedWatchResponse,
+    UpstreamResponse,
+)
 
 
 class ResponseSender:

@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Sequence
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from handler import hooks, local_selection, watch_fanout
 from handler.field_selectors import plan as selector_plan
@@ -20,8 +20,9 @@ from handler.hooks import ObjectHook
 from handler.request import GatewayRequest, RequestRule
 from handler.responses import AnyResponse, SharedWatchResponse
 from handler.routing import Handler, Step
-from handler.status_errors import GatewayError, from_upstream
 from handler.upstream_client import cancel_on_disconnect
+from kubeapi.query import Query
+from kubeapi.status import StatusError, from_status_object
 
 log = logging.getLogger("handler.steps")
 
@@ -71,7 +72,7 @@ class ObjectHooks(Step):
     The gateway's own come first: ``apply_defaults`` (:mod:`handler.defaults`, when configured),
     then ``apply_compute_templates`` (:mod:`handler.templates`), then the caller's. The body is
     parsed only when a hook matches and wants it; a rewritten body is sent upstream as JSON. A
-    hook's GatewayError is answered as its ``Status``; any other exception as a 500 ``Status``.
+    hook's StatusError is answered as its ``Status``; any other exception as a 500 ``Status``.
     """
 
     name = "object_hooks"
@@ -100,19 +101,20 @@ class ObjectHooks(Step):
         if not any(h.wants(raw) for h in matched):
             return  # every hook said the body is none of its business: it stays bytes
         obj = await request.json() if has_body else None
-        ctx = hooks.context(verb, target, request.params, request.headers, request.user, request.get_json)
+        query, user = request.params.pairs, request.user
+        ctx = hooks.context(verb, target, query, request.headers, user, request.get_json)
         for hook in matched:
             try:
                 result = await hook(ctx, obj)
             except hooks.HookError as e:
                 raise hooks.with_target(e, ctx, obj) from None
-            except GatewayError:
+            except StatusError:
                 raise
             except Exception as e:
                 name = getattr(hook.function, "__name__", repr(hook.function))
                 log.exception("object hook %s failed", name)
                 # Worded as the API server's NewInternalError (k8s.io/apimachinery/pkg/api/errors).
-                raise GatewayError(
+                raise StatusError(
                     500, "InternalError", f"Internal error occurred: object hook {name} failed: {e}"
                 ) from e
             if result is not None:
@@ -124,17 +126,15 @@ class ObjectHooks(Step):
             request.set_json(obj)
 
 
-def force_field_selector(pairs: Sequence[tuple[str, str]], forced: str) -> str:
-    """Query ``pairs`` as a raw query string with ``forced`` ANDed into ``fieldSelector``.
+def force_field_selector(query: Query, forced: str) -> str:
+    """``query`` as a raw query string with ``forced`` ANDed into ``fieldSelector``.
 
-    Every other parameter (``labelSelector``, ``limit``, ``watch``...) is kept; several
-    ``fieldSelector`` parameters are joined with ``,`` (AND), as the API server reads only one and
-    a caller may have split theirs.
+    Every other parameter (``labelSelector``, ``limit``, ``watch``...) is kept as the caller wrote
+    it; several ``fieldSelector`` parameters are joined with ``,`` (AND), as the API server reads
+    only the first and a caller may have split theirs.
     """
-    selectors = [v for k, v in pairs if k == "fieldSelector" and v]
-    others = [(k, v) for k, v in pairs if k != "fieldSelector"]
-    others.append(("fieldSelector", ",".join([*selectors, forced])))
-    return urlencode(others)
+    selectors = [v for v in query.values("fieldSelector") if v]
+    return query.replace("fieldSelector", [",".join([*selectors, forced])]).encode()
 
 
 class ForceEventsSelector(Step):
@@ -175,18 +175,18 @@ class RequireKubeRayService(Step):
         return await next(request)
 
     async def check(self, request: GatewayRequest) -> None:
-        """Raise GatewayError 404 unless the request's Service is a KubeRay Service."""
+        """Raise StatusError 404 unless the request's Service is a KubeRay Service."""
         target = request.route
         assert target.namespace is not None and target.service is not None
         path = f"/api/v1/namespaces/{quote(target.namespace)}/services/{quote(target.service)}"
         status, obj = await request.get_json(path)
         details = {"name": target.service, "kind": "services"}
         if status == 404:
-            raise GatewayError(404, "NotFound", f'services "{target.service}" not found', details)
+            raise StatusError(404, "NotFound", f'services "{target.service}" not found', details)
         if status != 200:
-            raise from_upstream(status, obj, f"cannot read service {target.service}")
+            raise from_status_object(status, obj, f"cannot read service {target.service}")
         if not isinstance(obj, dict) or not is_kuberay_service(obj):
-            raise GatewayError(
+            raise StatusError(
                 404,
                 "NotFound",
                 f'services "{target.service}" not found: the gateway only proxies to services labelled '
@@ -196,7 +196,7 @@ class RequireKubeRayService(Step):
 
 
 def _field_selector(request: GatewayRequest) -> str:
-    return ",".join(v for k, v in request.params if k == "fieldSelector" and v)
+    return ",".join(v for v in request.params.values("fieldSelector") if v)
 
 
 class ShareWatches(Step):
@@ -221,7 +221,7 @@ class ShareWatches(Step):
             selector = _field_selector(request)
             if selector and selector_plan(selector, self.fields).local:
                 return await next(request)
-        p = watch_fanout.plan(request.path, request.params, request.headers)
+        p = watch_fanout.plan(request.path, request.params.pairs, request.headers)
         if p is None:
             return await next(request)
         sub = await self.cache.subscribe(p, request.upstream)

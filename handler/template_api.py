@@ -23,14 +23,12 @@ in the gateway (V1 answered gRPC status JSON).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from handler.request import GatewayRequest
 from handler.responses import AnyResponse, json_response
 from handler.routing import Handler, Step
-from handler.status_errors import GatewayError, from_upstream
 from handler.target import RequestTarget
 from handler.templates import (
     NAME_LABEL,
@@ -43,19 +41,19 @@ from handler.templates import (
     to_configmap,
     to_v1,
 )
+from kubeapi.query import Query
+from kubeapi.status import StatusError, from_status_object
 
 log = logging.getLogger("handler.template_api")
 
 LABEL_SELECTOR = f"{TYPE_LABEL}={TYPE_VALUE}"
 
 
-def force_label_selector(pairs: Sequence[tuple[str, str]]) -> str:
-    """Query ``pairs`` as a raw query string with ``ray.io/config-type=compute-template`` ANDed
-    into ``labelSelector``."""
-    selectors = [v for k, v in pairs if k == "labelSelector" and v]
-    others = [(k, v) for k, v in pairs if k != "labelSelector"]
-    others.append(("labelSelector", ",".join([*selectors, LABEL_SELECTOR])))
-    return urlencode(others)
+def force_label_selector(query: Query) -> str:
+    """``query`` as a raw query string with ``ray.io/config-type=compute-template`` ANDed into
+    ``labelSelector`` (the caller's other parameters kept as written)."""
+    selectors = [v for v in query.values("labelSelector") if v]
+    return query.replace("labelSelector", [",".join([*selectors, LABEL_SELECTOR])]).encode()
 
 
 def _configmap_path(namespace: str | None, name: str | None = None) -> str:
@@ -63,21 +61,21 @@ def _configmap_path(namespace: str | None, name: str | None = None) -> str:
     return base + (f"/{quote(name, safe='')}" if name else "")
 
 
-def _not_found(name: str) -> GatewayError:
-    return GatewayError(
+def _not_found(name: str) -> StatusError:
+    return StatusError(
         404, "NotFound", f'configmaps "{name}" not found', {"name": name, "kind": "configmaps"}
     )
 
 
-def _template_not_found(name: str) -> GatewayError:
-    return GatewayError(
+def _template_not_found(name: str) -> StatusError:
+    return StatusError(
         404, "NotFound", f'compute template "{name}" not found', {"name": name, "kind": "compute_templates"}
     )
 
 
-def _invalid(name: str, kind: str, field: str, error: TemplateError) -> GatewayError:
+def _invalid(name: str, kind: str, field: str, error: TemplateError) -> StatusError:
     detail = str(error)
-    return GatewayError(
+    return StatusError(
         422,
         "Invalid",
         f'{kind} "{name}" is invalid: {field}: {detail}',
@@ -95,19 +93,19 @@ async def _stored(request: GatewayRequest, namespace: str, name: str) -> dict[st
     if status == 404:
         return None
     if status != 200:
-        raise from_upstream(status, obj, f"cannot read configmap {name!r}")
+        raise from_status_object(status, obj, f"cannot read configmap {name!r}")
     return obj if is_template_configmap(obj) else None
 
 
 def _check_body(obj: Any, route: RequestTarget) -> dict[str, Any]:
     """A ConfigMap body to create or replace: labelled, valid; name label filled in."""
     if not isinstance(obj, dict):
-        raise GatewayError(400, "BadRequest", "the body must be a ConfigMap object")
+        raise StatusError(400, "BadRequest", "the body must be a ConfigMap object")
     raw_meta = obj.get("metadata")
     meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
     name = str(meta.get("name") or route.object_name or "")
     if not is_template_configmap(obj):
-        raise GatewayError(
+        raise StatusError(
             403,
             "Forbidden",
             f'configmaps "{name}" is forbidden: '
@@ -200,14 +198,14 @@ async def compute_templates_v1(request: GatewayRequest) -> AnyResponse:
             identity=request.identity,
         )
         if status != 201 and status != 200:
-            raise from_upstream(status, created, f"cannot create compute template {template.name!r}")
+            raise from_status_object(status, created, f"cannot create compute template {template.name!r}")
         return json_response(200, to_v1(from_configmap(created)))
     if name is None:
         status, listed = await request.get_json(
             _configmap_path(namespace), urlencode({"labelSelector": LABEL_SELECTOR})
         )
         if status != 200:
-            raise from_upstream(status, listed, "cannot list compute templates")
+            raise from_status_object(status, listed, "cannot list compute templates")
         items = [t for t in (_template(cm) for cm in listed.get("items", [])) if t is not None]
         return json_response(200, {"computeTemplates": items})
     assert namespace is not None
@@ -220,7 +218,7 @@ async def compute_templates_v1(request: GatewayRequest) -> AnyResponse:
             "DELETE", _configmap_path(namespace, name), options, route=metric, identity=request.identity
         )
         if status not in (200, 202):
-            raise from_upstream(status, deleted, f"cannot delete compute template {name!r}")
+            raise from_status_object(status, deleted, f"cannot delete compute template {name!r}")
         return json_response(200, {})
     try:
         return json_response(200, to_v1(from_configmap(stored)))

@@ -42,7 +42,7 @@ from handler.raycluster import (
     ray_container,
 )
 from handler.raycluster import groups as cluster_groups
-from handler.status_errors import from_upstream
+from kubeapi.status import from_status_object
 
 TYPE_LABEL = "ray.io/config-type"
 TYPE_VALUE = "compute-template"
@@ -343,7 +343,7 @@ def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str]]) -> 
 async def fetch(ctx: RequestContext, namespace: str, name: str) -> dict[str, Any] | None:
     """The compute-template ConfigMap ``name`` in ``namespace`` (None when absent or not a template).
 
-    Raises GatewayError with the upstream's code for any other failure to read it.
+    Raises StatusError with the upstream's code for any other failure to read it.
     """
     status, obj = await ctx.get_json(
         f"/api/v1/namespaces/{quote(namespace, safe='')}/configmaps/{quote(name, safe='')}"
@@ -351,7 +351,7 @@ async def fetch(ctx: RequestContext, namespace: str, name: str) -> dict[str, Any
     if status == 404:
         return None
     if status != 200:
-        raise from_upstream(status, obj, f"cannot read compute template {name!r}")
+        raise from_status_object(status, obj, f"cannot read compute template {name!r}")
     return obj if is_template_configmap(obj) else None
 
 

@@ -45,7 +45,7 @@ from handler.credentials import TokenSource, UpstreamCredentials
 from handler.metrics import Metrics
 from handler.responses import UpstreamResponse
 from handler.settings import RetrySettings
-from handler.status_errors import GatewayError, upstream_timeout, upstream_unavailable
+from kubeapi.status import StatusError, new_upstream_timeout, new_upstream_unavailable
 
 if TYPE_CHECKING:
     from litestar.types import Receive
@@ -109,11 +109,11 @@ def never_sent(e: RequestError) -> bool:
     return any(c.get("message") == "client error (Connect)" for c in causes)
 
 
-def transport_error(e: RequestError) -> GatewayError:
+def transport_error(e: RequestError) -> StatusError:
     """A transport failure as a 504 ``Timeout`` (timeouts) or 503 ``ServiceUnavailable`` ``Status``."""
     if isinstance(e, RequestTimeoutError):
-        return upstream_timeout(e.message)
-    return upstream_unavailable(e.message)
+        return new_upstream_timeout(e.message)
+    return new_upstream_unavailable(e.message)
 
 
 def _decode(raw: bytes) -> Any:
@@ -203,7 +203,7 @@ class UpstreamClient:
         ``status_of(answer)`` gives its HTTP status and ``Retry-After``; ``discard`` releases an
         answer that is replayed; ``replayable()`` says whether the request can still be sent again
         (a streamed body the upstream started reading cannot). ``route`` labels the retries metric.
-        Returns the last answer; raises GatewayError 503/504 for a transport error not retried.
+        Returns the last answer; raises StatusError 503/504 for a transport error not retried.
         """
         policy = self.policy
         started = time.monotonic()
@@ -249,7 +249,7 @@ class UpstreamClient:
 
         ``body`` is sent as bytes when it was read whole (so it can be replayed), else streamed
         from the caller. Retries as :mod:`handler.retry` says; the returned response must be
-        released with ``aclose()`` (the sender does). Raises GatewayError 503/504.
+        released with ``aclose()`` (the sender does). Raises StatusError 503/504.
         """
 
         async def once() -> UpstreamResponse:
@@ -313,7 +313,7 @@ class UpstreamClient:
         """GET ``path`` (raw) asking for ``accept``: ``(status, decoded JSON or None)``.
 
         Retried as any GET (transient statuses, transport errors); the last answer is returned.
-        ``route`` labels the retries metric. Raises GatewayError 503/504 when the upstream could
+        ``route`` labels the retries metric. Raises StatusError 503/504 when the upstream could
         not be reached.
         """
         answer = await self._buffered(
@@ -332,7 +332,7 @@ class UpstreamClient:
     ) -> tuple[int, Any]:
         """``method`` on ``path`` (raw) with ``obj`` as a JSON body (none when None):
         ``(status, decoded JSON or None)``. Writes are replayed only when the upstream cannot have
-        acted (429, or a connection that failed before sending). Raises GatewayError 503/504."""
+        acted (429, or a connection that failed before sending). Raises StatusError 503/504."""
         headers = [("accept", "application/json")]
         payload = None
         if obj is not None:

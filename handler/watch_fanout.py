@@ -66,15 +66,17 @@ from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from litestar.types import HTTPResponseBodyEvent, Receive, Send
 from pyreqwest.exceptions import RequestError
 
 from handler.headers import caller_response_headers
 from handler.metrics import Metrics
-from handler.status_errors import GatewayError, RelayAborted
+from handler.responses import RelayAborted
 from handler.upstream_client import UpstreamClient, read_chunks
+from kubeapi.query import Query, is_false
+from kubeapi.status import StatusError
 
 log = logging.getLogger("handler.watch_fanout")
 
@@ -108,11 +110,10 @@ IGNORED_HEADERS = frozenset(
     }
 )
 JSON_MEDIA = frozenset({"application/json", "*/*", "application/*"})
-TRUE = frozenset({"1", "true", "True"})
 
 
 @dataclass(frozen=True)
-class Plan:
+class SharePlan:
     """How one watch request joins a shared watch.
 
     ``key`` identifies the shared upstream watch (path, normalised query, key headers);
@@ -148,15 +149,17 @@ def _only_q(media: str) -> bool:
 
 def plan(
     path: str, query: str | Sequence[tuple[str, str]], headers: Iterable[tuple[str, str]]
-) -> Plan | None:
-    """The :class:`Plan` of a collection watch ``path?query`` (raw, or already parsed pairs) with
+) -> SharePlan | None:
+    """The :class:`SharePlan` of a collection watch ``path?query`` (raw, or already parsed pairs) with
     upstream ``headers``, or None when it must keep a dedicated upstream watch (see the module
     docstring)."""
-    pairs = parse_qsl(query, keep_blank_values=True) if isinstance(query, str) else query
+    pairs = Query.parse(query).pairs if isinstance(query, str) else query
     names = {k for k, _ in pairs}
     if names & NOT_SHARED:
         return None
-    params = dict(pairs)
+    params: dict[str, str] = {}
+    for k, v in pairs:
+        params.setdefault(k, v)  # the first value counts, as in Go
     timeout: float | None = None
     raw_timeout = params.get("timeoutSeconds", "")
     if raw_timeout:
@@ -175,14 +178,15 @@ def plan(
         return None
     kept_t = tuple(sorted(kept))
     upstream_query = urlencode(rest)
-    return Plan(
+    return SharePlan(
         key=(path, upstream_query, kept_t),
         path=path,
         query=upstream_query,
         headers=kept_t,
         resource_version=params.get("resourceVersion", ""),
         timeout=timeout,
-        bookmarks=params.get("allowWatchBookmarks", "") in TRUE,
+        # Convert_Slice_string_To_bool, as kube-apiserver reads it: any value but 0 / false.
+        bookmarks="allowWatchBookmarks" in params and not is_false(params["allowWatchBookmarks"]),
     )
 
 
@@ -364,7 +368,7 @@ class SharedWatch:
     def __init__(
         self,
         cache: WatchCache,
-        p: Plan,
+        p: SharePlan,
         upstream: UpstreamClient,
         history: int,
     ) -> None:
@@ -404,7 +408,7 @@ class SharedWatch:
                 doc = json.loads(b"".join([chunk async for chunk in read_chunks(resp)]))
             finally:
                 await resp.aclose()
-        except (GatewayError, RequestError, ValueError):
+        except (StatusError, RequestError, ValueError):
             return False
         meta = doc.get("metadata") if isinstance(doc, dict) else None
         items = doc.get("items") if isinstance(doc, dict) else None
@@ -439,7 +443,7 @@ class SharedWatch:
             opened = await self.upstream.stream(
                 "GET", self.plan.path, q, self._request_headers(), None, "shared-watch", retry_enabled=False
             )
-        except GatewayError:
+        except StatusError:
             return None
         resp = opened.upstream
         if resp.status != 200:
@@ -595,7 +599,7 @@ class SharedWatch:
 
 
 class WatchCache:
-    """The shared watches of one worker, by :attr:`Plan.key`; ``buffer_bytes`` bounds each
+    """The shared watches of one worker, by :attr:`SharePlan.key`; ``buffer_bytes`` bounds each
     subscriber's unsent bytes, ``history`` the events kept per shared watch for resumption."""
 
     def __init__(self, metrics: Metrics, buffer_bytes: int, history: int) -> None:
@@ -610,7 +614,7 @@ class WatchCache:
             del self.entries[entry.plan.key]
             self.metrics.shared_watches.dec()
 
-    async def subscribe(self, p: Plan, upstream: UpstreamClient) -> Subscriber | None:
+    async def subscribe(self, p: SharePlan, upstream: UpstreamClient) -> Subscriber | None:
         """A subscriber joined to the shared watch of ``p`` (opened when needed), or None when this
         watch needs a dedicated upstream watch (unseen resourceVersion, upstream refused)."""
         entry = self.entries.get(p.key)

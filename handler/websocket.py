@@ -19,8 +19,8 @@ from typing import Any, cast
 from litestar.types import Message, Receive, Scope, Send
 
 from handler.headers import HOP_BY_HOP
-from handler.status_errors import GatewayError, upstream_unavailable
 from handler.upstream_client import UpstreamClient, UpstreamIdentity
+from kubeapi.status import StatusError, new_upstream_unavailable
 
 #: Handshake headers the websockets client writes itself, or that must not reach the upstream.
 NOT_FORWARDED = HOP_BY_HOP | {
@@ -70,7 +70,7 @@ async def deny(
         await send(_event(type="websocket.close", code=1008))
 
 
-async def deny_error(scope: Scope, send: Send, err: GatewayError) -> None:
+async def deny_error(scope: Scope, send: Send, err: StatusError) -> None:
     """Refuse the handshake with a ``Status`` body."""
     await deny(scope, send, err.code, err.body())
 
@@ -100,7 +100,7 @@ async def relay(
         await deny(scope, send, e.response.status_code, bytes(e.response.body or b""), ctype)
         return int(e.response.status_code)
     except (OSError, TimeoutError, InvalidHandshake) as e:
-        err = upstream_unavailable(str(e) or type(e).__name__)
+        err = new_upstream_unavailable(str(e) or type(e).__name__)
         await deny_error(scope, send, err)
         return err.code
 

@@ -19,11 +19,10 @@ import pytest
 from gateway_procs import GatewayFactory
 from litestar.testing import TestClient
 
-from handler import Settings, create_app
+from handler import GatewayError, Settings, create_app
 from handler import local_selection as filtering
 from handler.field_selectors import DEFAULT_FIELDS, SelectorSyntaxError, field_value, parse, plan
 from handler.responses import Response
-from handler.status_errors import GatewayError
 
 # -- parsing and splitting ------------------------------------------------------------------------
 

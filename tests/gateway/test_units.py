@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from handler import GatewayError, retry
 from handler import discovery_filter as discovery
-from handler import retry
 from handler.credentials import (
     CredentialsError,
     FileToken,
@@ -25,9 +25,9 @@ from handler.credentials import (
 from handler.headers import caller_response_headers, upstream_request_headers
 from handler.routes import match, service_name
 from handler.settings import RetrySettings, Settings, SettingsError
-from handler.status_errors import GatewayError
 from handler.steps import EVENTS_SELECTOR, force_field_selector, is_kuberay_service
 from handler.target import RouteFamily
+from kubeapi.query import Query
 
 # -- routes -------------------------------------------------------------------------------------------
 
@@ -102,7 +102,7 @@ def test_forced_field_selector() -> None:
     from urllib.parse import parse_qsl
 
     q = force_field_selector(
-        parse_qsl("labelSelector=a%3Db&fieldSelector=reason%3DX&fieldSelector=type%3DWarning&limit=1"),
+        Query.parse("labelSelector=a%3Db&fieldSelector=reason%3DX&fieldSelector=type%3DWarning&limit=1"),
         EVENTS_SELECTOR["core"],
     )
 
@@ -111,7 +111,7 @@ def test_forced_field_selector() -> None:
     assert [v for k, v in pairs if k == "fieldSelector"] == [
         "reason=X,type=Warning,involvedObject.apiVersion=ray.io/v1"
     ]
-    assert parse_qsl(force_field_selector([], EVENTS_SELECTOR["events.k8s.io"])) == [
+    assert parse_qsl(force_field_selector(Query.parse(""), EVENTS_SELECTOR["events.k8s.io"])) == [
         ("fieldSelector", "regarding.apiVersion=ray.io/v1")
     ]
 
