@@ -24,7 +24,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 from handler.target import RequestTarget, RouteFamily
 from kubeapi.requestinfo import path_unescape, split_path, split_scheme_name_port
@@ -67,12 +67,22 @@ StepFunction = Callable[["GatewayRequest", Handler], Awaitable["AnyResponse"]]
 
 
 class _FunctionStep(Step):
+    """A step made of an async function (see :func:`step`)."""
+
     def __init__(self, fn: StepFunction, name: str) -> None:
         self.fn = fn
         self.name = name
 
     async def __call__(self, request: GatewayRequest, next: Handler) -> AnyResponse:
         return await self.fn(request, next)
+
+
+@overload
+def step(fn: StepFunction, *, name: str | None = None) -> Step: ...
+
+
+@overload
+def step(fn: None = None, *, name: str | None = None) -> Callable[[StepFunction], Step]: ...
 
 
 def step(fn: StepFunction | None = None, *, name: str | None = None) -> Step | Callable[[StepFunction], Step]:

@@ -1,0 +1,318 @@
+"""Each step of the route table alone: a GatewayRequest, a recording ``next``, a fake upstream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from handler import GatewayError, GatewayRequest, ObjectHook, RequestContext, object_hook
+from handler.body import RequestBody
+from handler.request import USER_HEADER
+from handler.responses import AnyResponse, Response, SharedWatchResponse, json_response
+from handler.routing import RouteTable
+from handler.routes import gateway_routes
+from handler.steps import (
+    CancelOnDisconnect,
+    EvaluateFieldSelectorsLocally,
+    ForceEventsSelector,
+    ObjectHooks,
+    ReadApiBody,
+    RequestRules,
+    RequireKubeRayService,
+    ShareWatches,
+)
+from handler.target import RequestTarget
+from handler.template_api import TemplateConfigMapGuard
+from kubeapi.query import Query
+
+TABLE: RouteTable = gateway_routes(field_selector_fields=("status.state",))
+PASSED = json_response(299, {"passed": True})
+
+
+class FakeUpstream:
+    """Answers ``get_json`` from a dict of path → (status, object); records every call."""
+
+    def __init__(self, objects: dict[str, tuple[int, Any]] | None = None) -> None:
+        self.objects = objects or {}
+        self.calls: list[tuple[str, str]] = []
+
+    async def get_json(
+        self, path: str, query: str = "", accept: str = "", route: str = "", identity: Any = None
+    ) -> tuple[int, Any]:
+        self.calls.append((path, query))
+        return self.objects.get(path, (404, {"kind": "Status", "reason": "NotFound", "message": "nope"}))
+
+
+def receive_of(body: bytes) -> Callable[[], Awaitable[dict[str, Any]]]:
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+def request(
+    method: str,
+    path: str,
+    query: str = "",
+    body: Any = None,
+    upstream: Any = None,
+    headers: list[tuple[str, str]] | None = None,
+) -> GatewayRequest:
+    """A GatewayRequest for ``method path?query`` matched in the gateway's table."""
+    raw = json.dumps(body).encode() if body is not None else b""
+    _, target = TABLE.match(method, path)
+    hdrs = [("content-type", "application/json")] if body is not None else []
+    receive = receive_of(raw)
+    return GatewayRequest(
+        method,
+        path,
+        query,
+        hdrs + (headers or []),
+        target,
+        RequestBody(receive, len(raw), False),  # type: ignore[arg-type]
+        upstream or FakeUpstream(),
+        3 * 1024 * 1024,
+        receive,  # type: ignore[arg-type]
+        [(USER_HEADER.encode(), b"alice")],
+    )
+
+
+class Next:
+    """A recording ``next``: remembers the request it got and answers PASSED."""
+
+    def __init__(self) -> None:
+        self.seen: GatewayRequest | None = None
+
+    async def __call__(self, r: GatewayRequest) -> AnyResponse:
+        self.seen = r
+        return PASSED
+
+
+def run(step: Any, r: GatewayRequest) -> tuple[AnyResponse, Next]:
+    nxt = Next()
+    return asyncio.run(step(r, next=nxt)), nxt
+
+
+RAY = "/apis/ray.io/v1/namespaces/ns/rayclusters"
+
+
+def test_read_api_body_reads_the_body_whole_before_going_on() -> None:
+    r = request("POST", RAY, body={"a": 1})
+    response, nxt = run(ReadApiBody(), r)
+    assert response is PASSED and nxt.seen is r and r.raw_body.buffered == b'{"a": 1}'
+
+
+def test_request_rules_run_in_order_and_can_refuse() -> None:
+    order: list[str] = []
+
+    async def first(req: GatewayRequest) -> None:
+        order.append("first")
+        req.set_header("x-first", "1")
+
+    async def second(req: GatewayRequest) -> None:
+        order.append("second")
+        if req.method == "DELETE":
+            raise GatewayError(403, "Forbidden", "no")
+
+    r = request("GET", RAY)
+    response, _ = run(RequestRules([first, second]), r)
+    assert response is PASSED and order == ["first", "second"] and r.header("x-first") == "1"
+    with pytest.raises(GatewayError) as e:
+        run(RequestRules([first, second]), request("DELETE", RAY + "/a"))
+    assert e.value.code == 403
+
+
+def test_object_hooks_rewrite_the_parsed_body_for_matching_verbs_only() -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    @object_hook(verbs=["create"], resources=["ray.io/rayclusters"])
+    async def add_label(ctx: RequestContext, obj: Any) -> Any:
+        seen.append((ctx.verb, ctx.user))
+        obj["metadata"]["labels"] = {"stamped": "yes"}
+        return obj
+
+    r = request("POST", RAY, body={"metadata": {"name": "a"}})
+    response, nxt = run(ObjectHooks([add_label]), r)
+    assert response is PASSED and seen == [("create", "alice")]
+    assert json.loads(r.raw_body.buffered or b"") == {"metadata": {"name": "a", "labels": {"stamped": "yes"}}}
+    assert r.header("content-type") == "application/json"
+    run(ObjectHooks([add_label]), request("GET", RAY))  # a list: not a create
+    run(ObjectHooks([add_label]), request("PUT", RAY + "/a/status", body={"metadata": {}}))  # subresource
+    assert len(seen) == 1
+
+
+def test_object_hooks_answer_an_unexpected_exception_as_500() -> None:
+    @object_hook(verbs=["create"], resources=["*"])
+    async def broken(ctx: RequestContext, obj: Any) -> Any:
+        raise RuntimeError("boom")
+
+    assert isinstance(broken, ObjectHook)
+    with pytest.raises(GatewayError) as e:
+        run(ObjectHooks([broken]), request("POST", RAY, body={"metadata": {"name": "a"}}))
+    assert e.value.code == 500 and "object hook broken failed: boom" in e.value.message
+
+
+def test_force_events_selector_ands_the_ray_selector_into_the_callers() -> None:
+    r = request("GET", "/api/v1/namespaces/ns/events", "fieldSelector=reason%3DX&limit=5")
+    run(ForceEventsSelector("core"), r)
+    assert r.params.values("fieldSelector") == ["reason=X,involvedObject.apiVersion=ray.io/v1"]
+    assert r.params.get("limit") == "5"
+    r = request("GET", "/apis/events.k8s.io/v1/namespaces/ns/events")
+    run(ForceEventsSelector("events.k8s.io"), r)
+    assert r.params.values("fieldSelector") == ["regarding.apiVersion=ray.io/v1"]
+
+
+SVC = "/api/v1/namespaces/ns/services/head:8265/proxy/api/jobs/"
+SVC_OBJECT = "/api/v1/namespaces/ns/services/head"
+
+
+@pytest.mark.parametrize(
+    ("answer", "passes"),
+    [
+        ((200, {"metadata": {"labels": {"app.kubernetes.io/name": "kuberay"}}}), True),
+        ((200, {"metadata": {"labels": {"app.kubernetes.io/name": "other"}}}), False),
+        ((404, {"kind": "Status"}), False),
+    ],
+)
+def test_require_kuberay_service_checks_the_service_label(answer: tuple[int, Any], passes: bool) -> None:
+    upstream = FakeUpstream({SVC_OBJECT: answer})
+    r = request("GET", SVC, upstream=upstream)
+    assert r.route.service == "head"
+    if passes:
+        response, nxt = run(RequireKubeRayService(), r)
+        assert response is PASSED and nxt.seen is r
+    else:
+        with pytest.raises(GatewayError) as e:
+            run(RequireKubeRayService(), r)
+        assert e.value.code == 404 and e.value.details == {"name": "head", "kind": "services"}
+    assert upstream.calls == [(SVC_OBJECT, "")]
+
+
+def test_share_watches_goes_on_when_fanout_is_off_or_the_request_is_not_a_shareable_watch() -> None:
+    for r in (
+        request("GET", RAY, "watch=1"),  # fan-out off (no cache)
+    ):
+        response, nxt = run(ShareWatches(None), r)
+        assert response is PASSED and nxt.seen is r
+
+    class NoCache:
+        async def subscribe(self, plan: Any, upstream: Any) -> Any:
+            raise AssertionError("must not be asked")
+
+    step = ShareWatches(NoCache(), ("status.state",))  # type: ignore[arg-type]
+    for r in (
+        request("GET", RAY),  # a list
+        request("GET", RAY + "/a", "watch=1"),  # one object
+        request("GET", RAY, "watch=1&fieldSelector=status.state%3Dready"),  # evaluated locally
+        request("GET", RAY, "watch=1", headers=[("accept", "application/json;as=Table;g=meta.k8s.io;v=v1")]),
+    ):
+        response, _ = run(step, r)
+        assert response is PASSED
+
+
+def test_share_watches_answers_a_shareable_watch_from_the_cache() -> None:
+    class Entry:
+        headers = [(b"content-type", b"application/json")]
+
+    class Sub:
+        entry = Entry()
+
+    class Cache:
+        plans: list[Any] = []
+
+        async def subscribe(self, plan: Any, upstream: Any) -> Any:
+            self.plans.append(plan)
+            return Sub()
+
+    cache = Cache()
+    response, nxt = run(ShareWatches(cache), request("GET", RAY, "watch=yes&timeoutSeconds=7"))  # type: ignore[arg-type]
+    assert isinstance(response, SharedWatchResponse) and nxt.seen is None
+    assert response.timeout == 7.0 and cache.plans[0].path == RAY
+
+
+def test_cancel_on_disconnect_watches_only_watches_unless_always() -> None:
+    async def go(step: CancelOnDisconnect, r: GatewayRequest) -> bool:
+        await step(r, next=Next())
+        started = r.disconnect_watcher is not None
+        if r.disconnect_watcher is not None:
+            r.disconnect_watcher.cancel()
+        return started
+
+    assert asyncio.run(go(CancelOnDisconnect(), request("GET", RAY, "watch=true")))
+    assert not asyncio.run(go(CancelOnDisconnect(), request("GET", RAY)))
+    assert asyncio.run(go(CancelOnDisconnect(always=True), request("GET", RAY)))
+
+
+def test_evaluate_field_selectors_locally_filters_a_list_and_passes_the_rest() -> None:
+    items = [
+        {"metadata": {"namespace": "ns", "name": "a"}, "status": {"state": "ready"}},
+        {"metadata": {"namespace": "ns", "name": "b"}, "status": {"state": "failed"}},
+    ]
+
+    class Pages(FakeUpstream):
+        async def get_json(
+            self, path: str, query: str = "", accept: str = "", route: str = "", identity: Any = None
+        ) -> tuple[int, Any]:
+            self.calls.append((path, query))
+            return 200, {"kind": "RayClusterList", "metadata": {"resourceVersion": "9"}, "items": items}
+
+    step = EvaluateFieldSelectorsLocally(("status.state",))
+    upstream = Pages()
+    response, nxt = run(step, request("GET", RAY, "fieldSelector=status.state%3Dready", upstream=upstream))
+    assert isinstance(response, Response) and nxt.seen is None and response.status == 200
+
+    async def body() -> bytes:
+        assert not isinstance(response.body, bytes)
+        return b"".join([c async for c in response.body])
+
+    doc = json.loads(asyncio.run(body()))
+    assert [i["metadata"]["name"] for i in doc["items"]] == ["a"]
+    assert "fieldSelector" not in Query.parse(upstream.calls[0][1])  # no upstream-supported terms
+    for r in (
+        request("GET", RAY),
+        request("GET", RAY, "fieldSelector=metadata.name%3Da"),  # the upstream's own
+        request("GET", RAY + "/a", "fieldSelector=status.state%3Dready"),
+    ):
+        assert run(step, r)[0] is PASSED
+
+
+TEMPLATE = {
+    "metadata": {
+        "name": "small",
+        "uid": "u1",
+        "labels": {"ray.io/config-type": "compute-template", "ray.io/compute-template": "small"},
+    },
+    "data": {"name": "small", "namespace": "ns", "cpu": "2", "memory": "4"},
+}
+CM = "/api/v1/namespaces/ns/configmaps"
+
+
+def test_template_configmap_guard_confines_configmaps_to_templates() -> None:
+    guard = TemplateConfigMapGuard()
+    r = request("GET", CM, "labelSelector=team%3Dml")
+    run(guard, r)
+    assert r.params.values("labelSelector") == ["team=ml,ray.io/config-type=compute-template"]
+    upstream = FakeUpstream({CM + "/small": (200, TEMPLATE), CM + "/other": (200, {"metadata": {"name": "other"}})})
+    response, nxt = run(guard, request("GET", CM + "/small", upstream=upstream))
+    assert isinstance(response, Response) and json.loads(response.body) == TEMPLATE  # type: ignore[arg-type]
+    assert nxt.seen is None
+    with pytest.raises(GatewayError) as e:
+        run(guard, request("GET", CM + "/other", upstream=upstream))
+    assert e.value.code == 404
+    r = request("DELETE", CM + "/small", upstream=upstream)
+    response, nxt = run(guard, r)
+    assert response is PASSED and json.loads(r.raw_body.buffered or b"")["preconditions"] == {"uid": "u1"}
+    with pytest.raises(GatewayError) as e:
+        run(guard, request("POST", CM, body={"metadata": {"name": "plain"}}))
+    assert e.value.code == 403
