@@ -80,7 +80,9 @@ def test_audit_log_records_every_request_with_its_status(fakekube_url: str, name
 
 def test_readonly_routes_serve_one_configmap_and_a_static_document(fakekube_url: str, namespace: str) -> None:
     settings_cm = {"metadata": {"name": "ray-settings"}, "data": {"image": "rayproject/ray:2.9.0"}}
-    httpx.post(f"{fakekube_url}/api/v1/namespaces/{namespace}/configmaps", json=settings_cm).raise_for_status()
+    httpx.post(
+        f"{fakekube_url}/api/v1/namespaces/{namespace}/configmaps", json=settings_cm
+    ).raise_for_status()
     app = create_app(Settings(upstream=fakekube_url), routes=example("readonly_route").readonly_routes)
     with TestClient(app) as c:
         assert c.get(f"/ray-settings/namespaces/{namespace}").json() == {"image": "rayproject/ray:2.9.0"}

@@ -97,7 +97,9 @@ def test_the_check_finds_a_circle(tmp_path: Path) -> None:
 
 def test_kubeapi_imports_neither_side() -> None:
     graph = import_graph(ROOT, (*PACKAGES, "fakekube"))
-    assert not {t for m, ts in graph.items() if m.startswith("kubeapi") for t in ts if not t.startswith("kubeapi")}
+    assert not {
+        t for m, ts in graph.items() if m.startswith("kubeapi") for t in ts if not t.startswith("kubeapi")
+    }
 
 
 def test_gateway_classes_stay_small_and_public_modules_are_documented() -> None:

@@ -58,7 +58,9 @@ def test_the_table_lists_every_route_with_its_steps_in_order() -> None:
             "evaluate_field_selectors_locally",
         ]
     ]
-    assert steps_of(table, "service-proxy") == [["request_rules", "require_kuberay_service", "cancel_on_disconnect"]]
+    assert steps_of(table, "service-proxy") == [
+        ["request_rules", "require_kuberay_service", "cancel_on_disconnect"]
+    ]
     assert steps_of(table, "events") == [
         ["request_rules", "force_events_selector", "share_watches", "cancel_on_disconnect"]
     ]
@@ -68,12 +70,22 @@ def test_the_table_lists_every_route_with_its_steps_in_order() -> None:
 @pytest.mark.parametrize(
     ("method", "path", "route", "parts"),
     [
-        ("GET", "/apis/ray.io/v1/namespaces/a%20b/rayjobs/j/status", "ray", ("a b", "rayjobs", "j", "status")),
+        (
+            "GET",
+            "/apis/ray.io/v1/namespaces/a%20b/rayjobs/j/status",
+            "ray",
+            ("a b", "rayjobs", "j", "status"),
+        ),
         ("GET", "/apis/ray.io/v1/rayclusters", "ray", (None, "rayclusters", None, None)),
         ("PUT", "/api/v1/namespaces/ns/configmaps/t", "template-configmaps", ("ns", "configmaps", "t", None)),
         ("GET", "/apis/v1/compute_templates", "compute-templates", (None, "compute_templates", None, None)),
         ("GET", "/openapi/v3/apis/ray.io/v1", "discovery", (None, None, None, None)),
-        ("PATCH", "/api/v1/namespaces/ns/services/https:svc:443/proxy", "service-proxy", ("ns", None, None, None)),
+        (
+            "PATCH",
+            "/api/v1/namespaces/ns/services/https:svc:443/proxy",
+            "service-proxy",
+            ("ns", None, None, None),
+        ),
     ],
 )
 def test_patterns_capture_the_path_parts(

@@ -13,8 +13,8 @@ from handler import GatewayError, GatewayRequest, ObjectHook, RequestContext, ob
 from handler.body import RequestBody
 from handler.request import USER_HEADER
 from handler.responses import AnyResponse, Response, SharedWatchResponse, json_response
-from handler.routing import RouteTable
 from handler.routes import gateway_routes
+from handler.routing import RouteTable
 from handler.steps import (
     CancelOnDisconnect,
     EvaluateFieldSelectorsLocally,
@@ -25,7 +25,6 @@ from handler.steps import (
     RequireKubeRayService,
     ShareWatches,
 )
-from handler.target import RequestTarget
 from handler.template_api import TemplateConfigMapGuard
 from kubeapi.query import Query
 
@@ -144,7 +143,7 @@ def test_object_hooks_rewrite_the_parsed_body_for_matching_verbs_only() -> None:
 
     r = request("POST", RAY, body={"metadata": {"name": "a"}})
     response, nxt = run(ObjectHooks([add_label]), r)
-    assert response is PASSED and seen == [("create", "alice")]
+    assert response is PASSED and nxt.seen is r and seen == [("create", "alice")]
     assert json.loads(r.raw_body.buffered or b"") == {"metadata": {"name": "a", "labels": {"stamped": "yes"}}}
     assert r.header("content-type") == "application/json"
     run(ObjectHooks([add_label]), request("GET", RAY))  # a list: not a create
@@ -223,13 +222,16 @@ def test_share_watches_goes_on_when_fanout_is_off_or_the_request_is_not_a_sharea
 
 def test_share_watches_answers_a_shareable_watch_from_the_cache() -> None:
     class Entry:
-        headers = [(b"content-type", b"application/json")]
+        def __init__(self) -> None:
+            self.headers = [(b"content-type", b"application/json")]
 
     class Sub:
-        entry = Entry()
+        def __init__(self) -> None:
+            self.entry = Entry()
 
     class Cache:
-        plans: list[Any] = []
+        def __init__(self) -> None:
+            self.plans: list[Any] = []
 
         async def subscribe(self, plan: Any, upstream: Any) -> Any:
             self.plans.append(plan)
@@ -303,7 +305,9 @@ def test_template_configmap_guard_confines_configmaps_to_templates() -> None:
     r = request("GET", CM, "labelSelector=team%3Dml")
     run(guard, r)
     assert r.params.values("labelSelector") == ["team=ml,ray.io/config-type=compute-template"]
-    upstream = FakeUpstream({CM + "/small": (200, TEMPLATE), CM + "/other": (200, {"metadata": {"name": "other"}})})
+    upstream = FakeUpstream(
+        {CM + "/small": (200, TEMPLATE), CM + "/other": (200, {"metadata": {"name": "other"}})}
+    )
     response, nxt = run(guard, request("GET", CM + "/small", upstream=upstream))
     assert isinstance(response, Response) and json.loads(response.body) == TEMPLATE  # type: ignore[arg-type]
     assert nxt.seen is None
