@@ -9,7 +9,9 @@ from types import ModuleType
 from typing import Any
 
 import httpx
+from gateway_stub import StubUpstream
 from litestar.testing import TestClient
+from test_readme_templates import section_blocks
 
 from fakekube.strategies import raycluster
 from handler import Settings, create_app
@@ -101,3 +103,28 @@ def test_asgi_middleware_wraps_every_response(fakekube_url: str, namespace: str)
         assert len(c.get("/healthz").headers["x-request-id"]) == 32
         r = c.get(clusters(namespace), headers={"X-Request-Id": "abc"})
         assert r.status_code == 200 and r.headers["x-request-id"] == "abc"
+
+
+def test_readme_extension_example(stub: StubUpstream) -> None:
+    (code,) = section_blocks("Extending the gateway", "python")
+    code = code.replace(
+        'Settings(upstream="https://my-apiserver:6443", token_file="/run/token")',
+        f'Settings(upstream="{stub.url}")',
+    )
+    scope: dict[str, Any] = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    stub.reset()
+    base = "/apis/ray.io/v1/namespaces/default/rayclusters/a"
+    with TestClient(scope["app"]) as c:
+        refused = c.patch(
+            base, json={"spec": {"suspend": True}}, headers={"Content-Type": "application/merge-patch+json"}
+        )
+        assert refused.status_code == 403 and refused.json()["message"].startswith("suspending")
+        assert (
+            c.patch(
+                base, json={"metadata": {}}, headers={"Content-Type": "application/merge-patch+json"}
+            ).status_code
+            == 200
+        )
+        assert c.get("/whoami", headers={"X-Remote-User": "bob"}).json() == {"user": "bob"}
+    assert [s.method for s in stub.seen] == ["PATCH"]
