@@ -1,10 +1,10 @@
 """``create_app``: the gateway as a Litestar application.
 
 Explicit Litestar routes serve ``/healthz``, ``/livez``, ``/readyz`` and ``/metrics``; every
-other path goes to the :class:`handler.pipeline.Pipeline` ASGI handler mounted at ``/`` (Litestar
+other path goes to the :class:`handler._pipeline.Pipeline` ASGI handler mounted at ``/`` (Litestar
 prefers explicit routes over a mount), which serves the route table (:mod:`handler.routes`).
 Without user ASGI middleware and CORS, proxied requests reach the pipeline directly, skipping
-Litestar's layers (:mod:`handler.dispatch`); the answers are the same. The application is
+Litestar's layers (:mod:`handler._direct_lane`); the answers are the same. The application is
 stateless: its only per-process state is the upstream connection pool, the shared watches and
 the metrics.
 """
@@ -21,11 +21,11 @@ from litestar.handlers import asgi
 from litestar.types import Middleware, Receive, Scope, Send
 
 from handler import defaults, templates
+from handler._direct_lane import GatewayApp, raise_escaped
+from handler._pipeline import Pipeline
 from handler.credentials import UpstreamCredentials, resolve
-from handler.dispatch import GatewayApp, raise_escaped
 from handler.hooks import ObjectHook
 from handler.metrics import Metrics
-from handler.pipeline import Pipeline
 from handler.request import RequestRule
 from handler.routes import gateway_routes
 from handler.routing import RouteTable
@@ -83,7 +83,7 @@ def create_app(
     credentials: UpstreamCredentials | None = None,
     routes: RouteCustomizer | Sequence[RouteCustomizer] = (),
 ) -> GatewayApp:
-    """Build the gateway application (a Litestar app, see :mod:`handler.dispatch`).
+    """Build the gateway application (a Litestar app, see :mod:`handler._direct_lane`).
 
     ``settings`` defaults to ``Settings()``. ``middleware`` mixes object hooks
     (:func:`handler.hooks.object_hook`; run after the gateway's defaults and compute templates, in

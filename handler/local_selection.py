@@ -31,8 +31,8 @@ from urllib.parse import urlencode
 
 from pyreqwest.exceptions import RequestError
 
+from handler._headers import caller_response_headers
 from handler.field_selectors import Term, matches
-from handler.headers import caller_response_headers
 from handler.request import GatewayRequest
 from handler.responses import JSON_HEADERS, RelayAborted, Response, UpstreamResponse
 from kubeapi.query import Query

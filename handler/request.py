@@ -1,6 +1,6 @@
 """``GatewayRequest``: one request on its way through a route's steps to its backend.
 
-Created once per request by :mod:`handler.pipeline` after the route matched; every step, request
+Created once per request by :mod:`handler._pipeline` after the route matched; every step, request
 rule and backend reads and changes this one object. It carries the parsed request (method, raw
 path, query, filtered headers, the matched route and its path parts), the body reader, the
 upstream client and the upstream identity the request is made with.
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from handler.body import RequestBody
+from handler._body import RequestBody
 from kubeapi.query import Query
 from kubeapi.requestinfo import RequestInfo, request_info
 from kubeapi.status import StatusError

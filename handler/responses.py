@@ -1,4 +1,4 @@
-"""What steps and backends return: responses as values, sent to ASGI by :mod:`handler.sending` only.
+"""What steps and backends return: responses as values, sent to ASGI by :mod:`handler._sending` only.
 
 Modelled on Starlette's ``responses.py``: a response is a status, headers and a body that is either
 ``bytes`` (sent whole) or an async iterator of chunks (streamed as produced). Three kinds:

@@ -233,7 +233,7 @@ class ShareWatches(Step):
 class CancelOnDisconnect(Step):
     """Cancel the request (and its upstream call) when the caller disconnects: for watches, and for
     every request when ``always`` (the services proxy, whose answers may take long). The watcher
-    lives until the response was sent (:mod:`handler.pipeline` stops it)."""
+    lives until the response was sent (:mod:`handler._pipeline` stops it)."""
 
     name = "cancel_on_disconnect"
 

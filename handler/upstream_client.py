@@ -50,7 +50,7 @@ from kubeapi.status import StatusError, new_upstream_timeout, new_upstream_unava
 if TYPE_CHECKING:
     from litestar.types import Receive
 
-    from handler.body import RequestBody
+    from handler._body import RequestBody
 
 log = logging.getLogger("handler.upstream_client")
 
@@ -174,7 +174,7 @@ class UpstreamClient:
         self, method: str, path: str, query: str, headers: Headers, identity: UpstreamIdentity | None = None
     ) -> RequestBuilder:
         """A request builder for ``method`` on ``path`` (raw, percent-encoded) and raw ``query``,
-        with ``headers`` (already filtered, :mod:`handler.headers`) and ``identity``'s credentials
+        with ``headers`` (already filtered, :mod:`handler._headers`) and ``identity``'s credentials
         (None: the gateway's). One attempt, no retries: prefer :meth:`stream` / :meth:`get_json`."""
         url = self.base_url + path + ("?" + query if query else "")
         # A read-ahead limit of 0 makes the response available as soon as its headers arrive; with

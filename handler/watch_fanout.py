@@ -3,7 +3,7 @@
 The kube-apiserver serves watches from a cache fed by ONE watch on etcd per resource
 (k8s.io/apiserver/pkg/storage/cacher: ``cacher.go`` ``Cacher.Watch``, ``watch_cache.go``,
 ``cache_watcher.go``). The gateway does the same per worker: it calls the upstream with its own
-credentials (:mod:`handler.headers` drops the caller's ``Authorization``, ``Impersonate-*`` and
+credentials (:mod:`handler._headers` drops the caller's ``Authorization``, ``Impersonate-*`` and
 ``X-Remote-*``), so watches whose upstream requests are identical get identical responses, and
 sharing one upstream watch between them crosses no authorization boundary.
 
@@ -71,7 +71,7 @@ from urllib.parse import urlencode
 from litestar.types import HTTPResponseBodyEvent, Receive, Send
 from pyreqwest.exceptions import RequestError
 
-from handler.headers import caller_response_headers
+from handler._headers import caller_response_headers
 from handler.metrics import Metrics
 from handler.responses import RelayAborted
 from handler.upstream_client import UpstreamClient, read_chunks

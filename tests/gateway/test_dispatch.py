@@ -1,4 +1,4 @@
-"""The direct lane (:mod:`handler.dispatch`): proxied requests skip Litestar's layers, same answers.
+"""The direct lane (:mod:`handler._direct_lane`): proxied requests skip Litestar's layers, same answers.
 
 The reference is the same app with a pass-through ASGI middleware, which turns the lane off, so
 every request goes through Litestar's router and exception handling as before the lane existed.
@@ -15,7 +15,7 @@ from litestar.testing import TestClient
 from litestar.types import ASGIApp
 
 from handler import GatewayRequest, Settings, create_app
-from handler.dispatch import GatewayApp
+from handler._direct_lane import GatewayApp
 
 BASE = "/apis/ray.io/v1/namespaces/default/rayclusters"
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from handler import GatewayError, GatewayRequest, ObjectHook, RequestContext, object_hook
-from handler.body import RequestBody
+from handler._body import RequestBody
 from handler.request import USER_HEADER
 from handler.responses import AnyResponse, Response, SharedWatchResponse, json_response
 from handler.routes import gateway_routes

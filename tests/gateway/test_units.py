@@ -14,6 +14,7 @@ import yaml
 
 from handler import GatewayError, retry
 from handler import discovery_filter as discovery
+from handler._headers import caller_response_headers, upstream_request_headers
 from handler.credentials import (
     CredentialsError,
     FileToken,
@@ -22,7 +23,6 @@ from handler.credentials import (
     in_cluster,
     resolve,
 )
-from handler.headers import caller_response_headers, upstream_request_headers
 from handler.routes import match, service_name
 from handler.settings import RetrySettings, Settings, SettingsError
 from handler.steps import EVENTS_SELECTOR, force_field_selector, is_kuberay_service

@@ -5,10 +5,10 @@ Per HTTP request, in one direction only::
     ASGI scope ─► RouteTable.match (handler.routes)   404 / 405 Status when not served
                ─► GatewayRequest (handler.request)    parsed once: path, query, headers, body
                ─► route steps ─► backend              return a response value (handler.responses)
-               ─► ResponseSender (handler.sending)     the only writer of HTTP responses
+               ─► ResponseSender (handler._sending)     the only writer of HTTP responses
 
 A ``GatewayError`` raised anywhere before the response started is answered as its ``Status``.
-WebSocket upgrades go to the route's WebSocket checks and then :mod:`handler.websocket`.
+WebSocket upgrades go to the route's WebSocket checks and then :mod:`handler._websocket_relay`.
 """
 
 from __future__ import annotations
@@ -22,18 +22,18 @@ from urllib.parse import quote
 from litestar.enums import ScopeType
 from litestar.types import Receive, Scope, Send
 
-from handler import websocket
-from handler.body import ClientDisconnected, RequestBody
-from handler.headers import upstream_request_headers
+from handler import _websocket_relay as websocket
+from handler._body import ClientDisconnected, RequestBody
+from handler._headers import upstream_request_headers
+from handler._sending import ResponseSender
 from handler.metrics import Metrics
 from handler.request import GatewayRequest
 from handler.responses import RelayAborted, status_response
 from handler.routing import RouteTable
-from handler.sending import ResponseSender
 from handler.upstream_client import UpstreamClient
 from kubeapi.status import StatusError, new_path_not_found
 
-log = logging.getLogger("handler.pipeline")
+log = logging.getLogger("handler._pipeline")
 
 
 def _body_framing(raw: Iterable[tuple[bytes, bytes]]) -> tuple[int | None, bool]:

@@ -2,7 +2,7 @@
 
 Steps and backends return response values (:mod:`handler.responses`); this module turns them into
 ``http.response.start`` / ``http.response.body`` messages. (The WebSocket relay,
-:mod:`handler.websocket`, writes its own ``websocket.*`` messages, and a shared watch's
+:mod:`handler._websocket_relay`, writes its own ``websocket.*`` messages, and a shared watch's
 subscriber writes event bodies straight to the ``send`` handed to it here, see
 :mod:`handler.watch_fanout`.)
 
@@ -21,8 +21,8 @@ from litestar.types import Receive, Send
 from pyreqwest.exceptions import RequestError
 
 from handler import watch_fanout
-from handler.body import ClientDisconnected
-from handler.headers import caller_response_headers
+from handler._body import ClientDisconnected
+from handler._headers import caller_response_headers
 from handler.responses import (
     AnyResponse,
     Headers,

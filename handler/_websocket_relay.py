@@ -18,7 +18,7 @@ from typing import Any, cast
 
 from litestar.types import Message, Receive, Scope, Send
 
-from handler.headers import HOP_BY_HOP
+from handler._headers import HOP_BY_HOP
 from handler.upstream_client import UpstreamClient, UpstreamIdentity
 from kubeapi.status import StatusError, new_upstream_unavailable
 
