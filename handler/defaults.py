@@ -40,6 +40,7 @@ import yaml
 
 from handler.hooks import ObjectHook, RequestContext, object_hook
 from handler.raycluster import HEAD_CONTAINER, WORKER_CONTAINER, cluster_spec, groups
+from kubeapi.types import JSON
 
 #: Kinds the file may give defaults for, and their plurals.
 KIND_PLURALS = {
@@ -59,8 +60,8 @@ class DefaultsError(ValueError):
 class Defaults:
     """Parsed defaults: ``kinds`` plural → partial object, ``groups`` the partial group spec."""
 
-    kinds: dict[str, dict[str, Any]] = field(default_factory=dict)
-    groups: dict[str, Any] = field(default_factory=dict)
+    kinds: dict[str, JSON] = field(default_factory=dict)
+    groups: JSON = field(default_factory=dict)
 
 
 def parse(doc: Any, source: str = "defaults") -> Defaults:
@@ -76,7 +77,7 @@ def parse(doc: Any, source: str = "defaults") -> Defaults:
     kinds = {} if kinds is None else kinds
     if not isinstance(kinds, dict):
         raise DefaultsError(f"{source}: kinds must be a mapping of kind to partial object")
-    by_plural: dict[str, dict[str, Any]] = {}
+    by_plural: dict[str, JSON] = {}
     for kind, partial in kinds.items():
         if kind not in KIND_PLURALS:
             raise DefaultsError(f"{source}: kinds.{kind}: not one of {', '.join(KIND_PLURALS)}")
@@ -113,7 +114,7 @@ def _list_key(name: str, target: list[Any], default: list[Any]) -> str | None:
     return None
 
 
-def fill(target: dict[str, Any], default: dict[str, Any]) -> None:
+def fill(target: JSON, default: JSON) -> None:
     """Fill ``target`` in place from ``default`` (see the module docstring); never overwrites."""
     for key, value in default.items():
         current = target.get(key)
@@ -131,7 +132,7 @@ def fill(target: dict[str, Any], default: dict[str, Any]) -> None:
                     fill(item, by_key[item[merge_key]])
 
 
-def _for_group(partial: dict[str, Any], ray_container: str) -> dict[str, Any]:
+def _for_group(partial: JSON, ray_container: str) -> JSON:
     """``partial`` without the default containers meant for the other kind of group."""
     other = WORKER_CONTAINER if ray_container == HEAD_CONTAINER else HEAD_CONTAINER
     spec = partial.get("template", {}).get("spec", {}) if isinstance(partial.get("template"), dict) else {}

@@ -37,6 +37,7 @@ from handler.request import USER_HEADER
 from handler.target import RequestTarget
 from kubeapi.query import Query
 from kubeapi.status import StatusError, reason_for_code
+from kubeapi.types import JSON
 
 #: Every verb a hook may be registered for.
 VERBS = frozenset({"create", "update", "patch", "delete", "deletecollection", "get", "list", "watch"})
@@ -130,7 +131,7 @@ class HookError(StatusError):
         message: str,
         reason: str | None = None,
         causes: Iterable[dict[str, str]] = (),
-        details: dict[str, Any] | None = None,
+        details: JSON | None = None,
     ) -> None:
         merged = dict(details or {})
         causes = list(causes)

@@ -32,11 +32,15 @@ from urllib.parse import urlencode
 from pyreqwest.exceptions import RequestError
 
 from handler._headers import caller_response_headers
-from handler.field_selectors import Term, matches
+from handler.field_selectors import matches
 from handler.request import GatewayRequest
 from handler.responses import JSON_HEADERS, RelayAborted, Response, UpstreamResponse
+from kubeapi.fields import FieldRequirement
+from kubeapi.meta import object_key
 from kubeapi.query import Query
 from kubeapi.status import StatusError, from_status_object
+from kubeapi.types import JSON
+from kubeapi.watchevents import OBJECT_EVENT_TYPES, encode_event, parse_event
 
 #: Upstream page size bounds (items): at least the caller's limit, within these.
 MIN_PAGE = 500
@@ -100,7 +104,7 @@ class Shape:
             }
         return row
 
-    def head(self, doc: dict[str, Any]) -> dict[str, Any]:
+    def head(self, doc: JSON) -> JSON:
         """The members written before the entries."""
         if self.table:
             return {
@@ -135,7 +139,7 @@ def encode_token(upstream_continue: str, key: str, resource_version: str, page: 
     return base64.urlsafe_b64encode(json.dumps(doc, separators=(",", ":")).encode()).decode()
 
 
-def decode_token(token: str) -> dict[str, Any]:
+def decode_token(token: str) -> JSON:
     """Decode a token from :func:`encode_token`; StatusError 400 (as the API server's
     ``continue key is not valid``) for anything else."""
     try:
@@ -149,25 +153,19 @@ def decode_token(token: str) -> dict[str, Any]:
     )
 
 
-def _key(obj: Any) -> str:
-    meta = obj.get("metadata") if isinstance(obj, dict) else None
-    meta = meta if isinstance(meta, dict) else {}
-    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
-
-
 def _skip_to(items: list[Any], after: str) -> int:
     """Index of the first item after key ``after``: just past it when present, else the first
     item whose key sorts after it (items are in key order, as etcd returns them)."""
     for i, item in enumerate(items):
-        if _key(item) == after:
+        if object_key(item) == after:
             return i + 1
-    return next((i for i, item in enumerate(items) if _key(item) > after), len(items))
+    return next((i for i, item in enumerate(items) if object_key(item) > after), len(items))
 
 
 async def serve_list(
     query: str,
     upstream_selector: str,
-    terms: Sequence[Term],
+    terms: Sequence[FieldRequirement],
     shape: Shape,
     fetch: FetchPage,
 ) -> Response:
@@ -211,13 +209,13 @@ async def serve_list(
 
 
 async def _list_body(
-    doc: dict[str, Any],
+    doc: JSON,
     fetch: FetchPage,
     page_query: Callable[[str], str],
-    terms: Sequence[Term],
+    terms: Sequence[FieldRequirement],
     shape: Shape,
     limit: int | None,
-    token: dict[str, Any] | None,
+    token: JSON | None,
     upstream_continue: str,
     page: int,
 ) -> AsyncIterator[bytes]:
@@ -239,7 +237,7 @@ async def _list_body(
         if shape.table and doc.get("kind") != "Table":
             shape = Shape()  # the upstream answered the JSON fallback of the caller's Accept
         raw_meta, raw_items = doc.get("metadata"), doc.get(shape.items_key)
-        meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+        meta: JSON = raw_meta if isinstance(raw_meta, dict) else {}
         if first:
             resource_version = resource_version or str(meta.get("resourceVersion", ""))
             head = json.dumps(shape.head(doc), separators=(",", ":"))[:-1].encode()
@@ -258,14 +256,16 @@ async def _list_body(
             emitted += 1
             if limit is not None and emitted >= limit:
                 if i < len(items) - 1 or page_continue:
-                    next_token = encode_token(upstream_continue, _key(subjects[i]), resource_version, page)
+                    next_token = encode_token(
+                        upstream_continue, object_key(subjects[i]), resource_version, page
+                    )
                 break
         else:
             if page_continue:
                 upstream_continue = page_continue
                 continue
         break
-    list_meta: dict[str, Any] = {"resourceVersion": resource_version}
+    list_meta: JSON = {"resourceVersion": resource_version}
     if next_token:
         list_meta["continue"] = next_token
     yield b'],"metadata":' + json.dumps(list_meta, separators=(",", ":")).encode() + b"}"
@@ -275,7 +275,10 @@ class WatchFilter:
     """Rewrites watch events for a gateway-evaluated selector (see the module docstring)."""
 
     def __init__(
-        self, terms: Sequence[Term], shape: Shape | None = None, known: dict[str, bool] | None = None
+        self,
+        terms: Sequence[FieldRequirement],
+        shape: Shape | None = None,
+        known: dict[str, bool] | None = None,
     ) -> None:
         self.terms = list(terms)
         self.shape = shape or Shape()
@@ -286,18 +289,15 @@ class WatchFilter:
 
     def event(self, line: bytes) -> bytes | None:
         """The event line to send for upstream event ``line`` (JSON), or None to drop it."""
-        try:
-            event = json.loads(line)
-        except ValueError:
-            return line  # not ours to judge: relay as is
-        if not isinstance(event, dict) or event.get("type") not in ("ADDED", "MODIFIED", "DELETED"):
-            return line
-        obj = event.get("object")
+        event = parse_event(line)
+        if event is None or event.type not in OBJECT_EVENT_TYPES:
+            return line  # not ours to judge (BOOKMARK, ERROR, not JSON): relay as is
+        obj = event.object
         subject = self.shape.event_subject(obj)
-        key = _key(subject)
+        key = object_key(subject)
         now = matches(self.terms, subject)
         before = self.matched.get(key)
-        kind = event["type"]
+        kind = event.type
         if kind == "DELETED":
             self.matched.pop(key, None)
             out = "DELETED" if (now or before) else None
@@ -310,13 +310,11 @@ class WatchFilter:
                 out = "DELETED" if kind == "MODIFIED" and was else None
         if out is None:
             return None
-        return json.dumps(
-            {"type": out, "object": self.shape.event_present(obj)}, separators=(",", ":")
-        ).encode()
+        return encode_event(out, self.shape.event_present(obj))[:-1]  # the caller adds the newline
 
 
 async def seed(
-    query: str, upstream_selector: str, terms: Sequence[Term], fetch: FetchPage
+    query: str, upstream_selector: str, terms: Sequence[FieldRequirement], fetch: FetchPage
 ) -> dict[str, bool] | None:
     """Which objects matched ``terms`` at the resourceVersion a watch starts from, or None.
 
@@ -342,7 +340,7 @@ async def seed(
         if status != 200 or not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
             return None
         for item in doc["items"]:
-            known[_key(item)] = matches(terms, item)
+            known[object_key(item)] = matches(terms, item)
         meta = doc.get("metadata")
         token = str(meta.get("continue") or "") if isinstance(meta, dict) else ""
         if not token:
@@ -352,7 +350,10 @@ async def seed(
 
 
 def relay_watch(
-    resp: UpstreamResponse, terms: Sequence[Term], shape: Shape, known: dict[str, bool] | None = None
+    resp: UpstreamResponse,
+    terms: Sequence[FieldRequirement],
+    shape: Shape,
+    known: dict[str, bool] | None = None,
 ) -> Response:
     """The upstream watch response ``resp`` relayed through a WatchFilter, as a streamed response.
 
@@ -390,7 +391,9 @@ async def _filtered_events(resp: UpstreamResponse, filt: WatchFilter | None) -> 
             yield last + b"\n"
 
 
-async def filtered_list(request: GatewayRequest, upstream_selector: str, terms: Sequence[Term]) -> Response:
+async def filtered_list(
+    request: GatewayRequest, upstream_selector: str, terms: Sequence[FieldRequirement]
+) -> Response:
     """A Ray list whose field selector has local ``terms``: the upstream pages (with the
     ``upstream_selector`` terms it supports) filtered by the gateway (:func:`serve_list`)."""
     accept = request.header("accept") or "application/json"
@@ -404,7 +407,9 @@ async def filtered_list(request: GatewayRequest, upstream_selector: str, terms: 
     return await serve_list(urlencode(upstream_pairs), upstream_selector, terms, shape, page)
 
 
-async def filtered_watch(request: GatewayRequest, upstream_selector: str, terms: Sequence[Term]) -> Response:
+async def filtered_watch(
+    request: GatewayRequest, upstream_selector: str, terms: Sequence[FieldRequirement]
+) -> Response:
     """A Ray watch whose field selector has local ``terms``: the upstream watch (with the
     ``upstream_selector`` terms) relayed through a :class:`WatchFilter` seeded by :func:`seed`."""
     accept = request.header("accept") or "application/json"

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from kubeapi.types import JSON
+
 #: plural → (kind, path of the RayCluster spec inside the object)
 CLUSTER_SPEC_PATHS: dict[str, tuple[str, tuple[str, ...]]] = {
     "rayclusters": ("RayCluster", ("spec",)),
@@ -35,7 +37,7 @@ class Group:
     ``worker group "gpu"``); ``ray_container`` the Ray container's conventional name.
     """
 
-    spec: dict[str, Any]
+    spec: JSON
     field: str
     label: str
     ray_container: str
@@ -47,7 +49,7 @@ def kind_of(resource: str) -> str:
     return entry[0] if entry else resource
 
 
-def cluster_spec(obj: Any, resource: str) -> tuple[dict[str, Any] | None, str]:
+def cluster_spec(obj: Any, resource: str) -> tuple[JSON | None, str]:
     """The RayCluster spec dict inside ``obj`` of plural ``resource`` and its dotted path.
 
     ``(None, path)`` when the object has no such spec (or ``resource`` embeds none).
@@ -61,7 +63,7 @@ def cluster_spec(obj: Any, resource: str) -> tuple[dict[str, Any] | None, str]:
     return (node if isinstance(node, dict) else None), ".".join(entry[1])
 
 
-def groups(spec: dict[str, Any], prefix: str) -> Iterator[Group]:
+def groups(spec: JSON, prefix: str) -> Iterator[Group]:
     """The head group then each worker group of cluster ``spec`` (dicts only), ``prefix`` its path."""
     head = spec.get("headGroupSpec")
     if isinstance(head, dict):
@@ -74,7 +76,7 @@ def groups(spec: dict[str, Any], prefix: str) -> Iterator[Group]:
                 yield Group(w, f"{prefix}.workerGroupSpecs[{i}]", label, WORKER_CONTAINER)
 
 
-def pod_spec(group: dict[str, Any], create: bool = True) -> dict[str, Any] | None:
+def pod_spec(group: JSON, create: bool = True) -> JSON | None:
     """``group.template.spec`` (created as empty dicts when ``create``), None when absent or not a dict."""
     node: Any = group
     for key in ("template", "spec"):
@@ -86,14 +88,14 @@ def pod_spec(group: dict[str, Any], create: bool = True) -> dict[str, Any] | Non
     return node if isinstance(node, dict) else None
 
 
-def containers(group: dict[str, Any]) -> list[dict[str, Any]]:
+def containers(group: JSON) -> list[JSON]:
     """The container dicts of the group's pod template (empty when none)."""
     spec = pod_spec(group, create=False)
     items = spec.get("containers") if spec else None
     return [c for c in items if isinstance(c, dict)] if isinstance(items, list) else []
 
 
-def ray_container(group: Group) -> dict[str, Any] | None:
+def ray_container(group: Group) -> JSON | None:
     """The group's Ray container: the one named ``ray-head`` / ``ray-worker``, else the first."""
     items = containers(group.spec)
     named = next((c for c in items if c.get("name") == group.ray_container), None)

@@ -29,9 +29,10 @@ import json
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from handler._body import RequestBody
+from kubeapi.decode import DecodeError, DecodeLimits, decode
+from kubeapi.media import JSON as JSON_MEDIA_TYPE
+from kubeapi.media import MediaTypeError, parse_media_type
 from kubeapi.query import Query
 from kubeapi.requestinfo import RequestInfo, request_info
 from kubeapi.status import StatusError
@@ -42,9 +43,6 @@ if TYPE_CHECKING:
     from handler.target import RequestTarget
     from handler.upstream_client import UpstreamClient, UpstreamIdentity
 
-YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
-#: Server-side apply bodies are YAML (JSON is a subset).
-APPLY_PATCH_YAML = "application/apply-patch+yaml"
 #: The header carrying the authenticated user, as set by an authenticating front proxy (the
 #: kube-apiserver's ``--requestheader-username-headers`` convention); never forwarded upstream.
 USER_HEADER = "x-remote-user"
@@ -154,20 +152,23 @@ class GatewayRequest:
         return await self._body.read(self.max_body_bytes)
 
     async def json(self) -> Any:
-        """The body decoded as JSON, or YAML when ``Content-Type`` is a YAML type; None when empty.
+        """The body decoded as JSON, or YAML when ``Content-Type`` is a YAML type (``application/yaml``,
+        the apply patch's ``application/apply-patch+yaml``...), with kube-apiserver's decoding rules
+        and limits (:mod:`kubeapi.decode`); None when empty.
 
-        Raises StatusError 400 ``BadRequest`` for a body that does not decode, with the message
-        shape of the API server's decoder errors.
+        Raises StatusError 400 ``BadRequest`` (``the body of the request was in an unknown format:
+        ERR``, ERR in Go's words) for a body that does not decode.
         """
         raw = await self.body()
         if not raw.strip():
             return None
-        ctype = (self.header("content-type") or "").split(";")[0].strip().lower()
         try:
-            if ctype in YAML_TYPES or ctype == APPLY_PATCH_YAML:
-                return yaml.safe_load(raw)
-            return json.loads(raw)
-        except (ValueError, yaml.YAMLError) as e:
+            media_type, _ = parse_media_type(self.header("content-type") or JSON_MEDIA_TYPE)
+        except MediaTypeError:
+            media_type = JSON_MEDIA_TYPE
+        try:
+            return decode(raw, media_type, DecodeLimits(max_bytes=self.max_body_bytes))
+        except DecodeError as e:
             raise StatusError(
                 400, "BadRequest", f"the body of the request was in an unknown format: {e}"
             ) from None

@@ -43,6 +43,7 @@ from handler.templates import (
 )
 from kubeapi.query import Query
 from kubeapi.status import StatusError, from_status_object
+from kubeapi.types import JSON
 
 log = logging.getLogger("handler.template_api")
 
@@ -87,7 +88,7 @@ def _invalid(name: str, kind: str, field: str, error: TemplateError) -> StatusEr
     )
 
 
-async def _stored(request: GatewayRequest, namespace: str, name: str) -> dict[str, Any] | None:
+async def _stored(request: GatewayRequest, namespace: str, name: str) -> JSON | None:
     """The compute-template ConfigMap ``namespace/name``, None when absent or not a template."""
     status, obj = await request.get_json(_configmap_path(namespace, name))
     if status == 404:
@@ -97,12 +98,12 @@ async def _stored(request: GatewayRequest, namespace: str, name: str) -> dict[st
     return obj if is_template_configmap(obj) else None
 
 
-def _check_body(obj: Any, route: RequestTarget) -> dict[str, Any]:
+def _check_body(obj: Any, route: RequestTarget) -> JSON:
     """A ConfigMap body to create or replace: labelled, valid; name label filled in."""
     if not isinstance(obj, dict):
         raise StatusError(400, "BadRequest", "the body must be a ConfigMap object")
     raw_meta = obj.get("metadata")
-    meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+    meta: JSON = raw_meta if isinstance(raw_meta, dict) else {}
     name = str(meta.get("name") or route.object_name or "")
     if not is_template_configmap(obj):
         raise StatusError(
@@ -149,16 +150,16 @@ class TemplateConfigMapGuard(Step):
         return await next(request)
 
 
-def _uid(obj: dict[str, Any]) -> str:
+def _uid(obj: JSON) -> str:
     meta = obj.get("metadata")
     return str(meta.get("uid", "")) if isinstance(meta, dict) else ""
 
 
-async def _delete_options(request: GatewayRequest, stored: dict[str, Any]) -> dict[str, Any]:
+async def _delete_options(request: GatewayRequest, stored: JSON) -> JSON:
     """The caller's ``DeleteOptions`` with ``preconditions.uid`` of the ConfigMap that was checked, so
     a ConfigMap replaced between the label check and the delete is not deleted (409 instead)."""
     body = await request.json() if request.raw_body.has_body else None
-    options: dict[str, Any] = body if isinstance(body, dict) else {}
+    options: JSON = body if isinstance(body, dict) else {}
     options.setdefault("apiVersion", "v1")
     options.setdefault("kind", "DeleteOptions")
     uid = _uid(stored)
@@ -167,7 +168,7 @@ async def _delete_options(request: GatewayRequest, stored: dict[str, Any]) -> di
     return options
 
 
-def _template(cm: Any) -> dict[str, Any] | None:
+def _template(cm: Any) -> JSON | None:
     try:
         return to_v1(from_configmap(cm))
     except TemplateError as e:

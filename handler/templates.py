@@ -44,6 +44,7 @@ from handler.raycluster import (
 )
 from handler.raycluster import groups as cluster_groups
 from kubeapi.status import from_status_object
+from kubeapi.types import JSON
 
 TYPE_LABEL = "ray.io/config-type"
 TYPE_VALUE = "compute-template"
@@ -157,7 +158,7 @@ def _extended(key: str, raw: Any) -> dict[str, int]:
 
 
 def parse(
-    fields: dict[str, Any], name: str, namespace: str, keys: dict[str, str] | None = None
+    fields: JSON, name: str, namespace: str, keys: dict[str, str] | None = None
 ) -> ComputeTemplate:
     """Validate template ``fields`` (ConfigMap data, or V1 JSON mapped to data keys) into a template.
 
@@ -205,7 +206,7 @@ def is_template_configmap(obj: Any) -> bool:
     return isinstance(labels, dict) and labels.get(TYPE_LABEL) == TYPE_VALUE
 
 
-def from_configmap(cm: dict[str, Any]) -> ComputeTemplate:
+def from_configmap(cm: JSON) -> ComputeTemplate:
     """The template stored in ConfigMap ``cm``; raises TemplateError naming a malformed data key."""
     meta = cm.get("metadata") or {}
     data = cm.get("data") or {}
@@ -215,7 +216,7 @@ def from_configmap(cm: dict[str, Any]) -> ComputeTemplate:
     return parse(data, name, str(meta.get("namespace") or data.get("namespace") or ""))
 
 
-def to_configmap(t: ComputeTemplate) -> dict[str, Any]:
+def to_configmap(t: ComputeTemplate) -> JSON:
     """The ConfigMap storing ``t``, in KubeRay's layout (name and labels from the template name)."""
     data = {
         "name": t.name,
@@ -264,7 +265,7 @@ def from_v1(obj: Any, namespace: str) -> ComputeTemplate:
     """
     if not isinstance(obj, dict):
         raise TemplateError("computeTemplate", "the body must be a JSON object")
-    fields: dict[str, Any] = {}
+    fields: JSON = {}
     for k, v in obj.items():
         key = V1_FIELDS.get(k, k if k in _V1_BY_KEY else None)
         if key is not None:
@@ -281,9 +282,9 @@ def _number(value: str) -> int | float | str:
     return float(value) if _NUMBER.match(value) else value
 
 
-def to_v1(t: ComputeTemplate) -> dict[str, Any]:
+def to_v1(t: ComputeTemplate) -> JSON:
     """``t`` as KubeRay V1 ``ComputeTemplate`` JSON (zero values omitted, as protojson does)."""
-    out: dict[str, Any] = {
+    out: JSON = {
         "name": t.name,
         "namespace": t.namespace,
         "cpu": _number(t.cpu),
@@ -341,7 +342,7 @@ def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str]]) -> 
     )
 
 
-async def fetch(ctx: RequestContext, namespace: str, name: str) -> dict[str, Any] | None:
+async def fetch(ctx: RequestContext, namespace: str, name: str) -> JSON | None:
     """The compute-template ConfigMap ``name`` in ``namespace`` (None when absent or not a template).
 
     Raises StatusError with the upstream's code for any other failure to read it.

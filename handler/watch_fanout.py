@@ -75,8 +75,10 @@ from handler._headers import caller_response_headers
 from handler.metrics import Metrics
 from handler.responses import RelayAborted
 from handler.upstream_client import UpstreamClient, read_chunks
+from kubeapi.meta import object_key, resource_version
 from kubeapi.query import Query, is_false
 from kubeapi.status import StatusError
+from kubeapi.watchevents import ADDED, dumps, event_line, initial_events_end_event
 
 log = logging.getLogger("handler.watch_fanout")
 
@@ -190,25 +192,9 @@ def plan(
     )
 
 
-def _object_key(obj: Any) -> str:
-    meta = obj.get("metadata") if isinstance(obj, dict) else None
-    meta = meta if isinstance(meta, dict) else {}
-    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
-
-
-def _resource_version(obj: Any) -> str:
-    meta = obj.get("metadata") if isinstance(obj, dict) else None
-    rv = meta.get("resourceVersion") if isinstance(meta, dict) else None
-    return rv if isinstance(rv, str) else ""
-
-
-def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
-
-
 def added_line(obj_raw: bytes) -> bytes:
     """A synthetic ``ADDED`` event line (newline-terminated) for an object's JSON bytes."""
-    return b'{"type":"ADDED","object":' + obj_raw + b"}\n"
+    return event_line(ADDED, obj_raw)
 
 
 Message = HTTPResponseBodyEvent
@@ -424,7 +410,7 @@ class SharedWatch:
             if isinstance(item, dict):
                 if kind and "kind" not in item:
                     item = {"kind": kind, "apiVersion": api_version, **item}
-                self.objects[_object_key(item)] = _dumps(item)
+                self.objects[object_key(item)] = dumps(item)
         self.last_rv = rv
         self.positions[rv] = -1
         resp_cm = await self._open_watch(rv)
@@ -485,9 +471,7 @@ class SharedWatch:
 
     def _initial_events_end(self) -> bytes:
         """The ``BOOKMARK`` line that ends a plain watch's initial ``ADDED`` events."""
-        meta = {"resourceVersion": self.last_rv, "annotations": {"k8s.io/initial-events-end": "true"}}
-        obj = {"kind": self.kind, "apiVersion": self.api_version, "metadata": meta}
-        return _dumps({"type": "BOOKMARK", "object": obj}) + b"\n"
+        return initial_events_end_event(self.kind, self.api_version, self.last_rv)
 
     def leave(self, sub: Subscriber) -> None:
         """Remove ``sub``; the last one leaving closes the upstream watch."""
@@ -539,7 +523,7 @@ class SharedWatch:
             for sub in list(self.subscribers):
                 sub.deliver(out, message)
             return False
-        rv = _resource_version(obj)
+        rv = resource_version(obj)
         if kind == "BOOKMARK":
             self._record(rv, out, True)
             for sub in list(self.subscribers):
@@ -549,12 +533,12 @@ class SharedWatch:
         for sub in list(self.subscribers):
             sub.deliver(out, message)
         # State and history after the fan-out (no await in between, so no joiner sees a gap).
-        key = _object_key(obj)
+        key = object_key(obj)
         self.snapshot = None
         if kind == "DELETED":
             self.objects.pop(key, None)
         else:
-            self.objects[key] = _dumps(obj)
+            self.objects[key] = dumps(obj)
         self._record(rv, out, False)
         return True
 

@@ -21,22 +21,30 @@ from litestar.testing import TestClient
 
 from handler import GatewayError, Settings, create_app
 from handler import local_selection as filtering
-from handler.field_selectors import DEFAULT_FIELDS, SelectorSyntaxError, field_value, parse, plan
+from handler.field_selectors import DEFAULT_FIELDS, plan
 from handler.responses import Response
+from kubeapi.fields import FieldSelectorSyntaxError, field_value, parse_field_selector
 
 # -- parsing and splitting ------------------------------------------------------------------------
 
 
 def test_parse_operators_and_escapes() -> None:
-    terms = parse(r"status.state=ready,spec.rayVersion!=2.9,metadata.name==a\,b\=c")
-    assert [(t.field, t.op, t.value) for t in terms] == [
-        ("status.state", "=", "ready"),
-        ("spec.rayVersion", "!=", "2.9"),
-        ("metadata.name", "=", "a,b=c"),
-    ]
-    for bad in ("status.state", "=x", r"a=b\x", "a=b=c"):
-        with pytest.raises(SelectorSyntaxError):
-            parse(bad)
+    # The gateway parses with kubeapi.fields (fields.ParseSelector), which sorts the terms as Go does.
+    terms = parse_field_selector(
+        r"status.state=ready,spec.rayVersion!=2.9,metadata.name==a\,b\=c"
+    ).requirements
+    assert sorted((t.field, t.operator, t.value) for t in terms) == sorted(
+        [
+            ("status.state", "=", "ready"),
+            ("spec.rayVersion", "!=", "2.9"),
+            ("metadata.name", "=", "a,b=c"),
+        ]
+    )
+    for bad in ("status.state", r"a=b\x", "a=b=c"):
+        with pytest.raises(FieldSelectorSyntaxError):
+            parse_field_selector(bad)
+    # "=x" is a term on the empty field name for Go (no error): the gateway leaves it to the upstream.
+    assert plan("=x", DEFAULT_FIELDS).local == ()
 
 
 def test_plan_splits_supported_and_local_terms() -> None:
