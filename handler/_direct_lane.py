@@ -1,10 +1,11 @@
-"""``GatewayApp``: the gateway's Litestar application with a direct lane to the proxy.
+"""``GatewayApp``: the gateway's Litestar application with a direct lane to the pipeline.
 
-Almost every request the gateway serves is proxied, and Litestar's layers in front of the proxy
+Almost every request the gateway serves is proxied, and Litestar's layers in front of the pipeline
 mount (exception middleware, router, route handler) cost ~6 µs of a ~75 µs request on the
 benchmark machine (``benchmarks/`` proxy, py-spy profile of a worker at 32 connections). So an
-HTTP request that Litestar would hand to the proxy mount anyway is handed to the proxy directly,
-when that is indistinguishable from going through Litestar:
+HTTP request that Litestar would hand to the pipeline mount anyway is handed to the pipeline
+(:class:`handler._pipeline.Pipeline`) directly, when that is indistinguishable from going through
+Litestar:
 
 - only when the application has no user ASGI middleware, no CORS and no ``before_send`` hook
   (:meth:`GatewayApp.enable_direct_lane` is not called otherwise): those wrap every request,
@@ -14,8 +15,8 @@ when that is indistinguishable from going through Litestar:
   ``/readyz``, ``/metrics``, compared after the same normalisation as Litestar's router:
   leading/trailing and repeated slashes do not matter), and whose ``Host`` header, if any,
   passes Litestar's own validity check (an invalid one gets Litestar's 400 as before);
-- an exception escaping the proxy before the response started is re-raised inside Litestar's
-  proxy mount (:func:`raise_escaped`), so Litestar's exception handling answers it exactly as
+- an exception escaping the pipeline before the response started is re-raised inside Litestar's
+  pipeline mount (:func:`raise_escaped`), so Litestar's exception handling answers it exactly as
   it would have; after the response started it propagates to the server, as Litestar's does.
 """
 
@@ -31,7 +32,7 @@ from litestar.plugins.core import MsgspecDIPlugin
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from litestar.types.asgi_types import LifeSpanReceive, LifeSpanScope, LifeSpanSend
 
-#: Scope key carrying an exception from the direct lane into the proxy mount (see raise_escaped).
+#: Scope key carrying an exception from the direct lane into the pipeline mount (see raise_escaped).
 ESCAPED = "kuberay_apiserver.escaped"
 
 

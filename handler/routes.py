@@ -70,7 +70,8 @@ def gateway_routes(
     cancel_watch_on_disconnect, cancel_on_disconnect = CancelOnDisconnect(), CancelOnDisconnect(always=True)
     evaluate_field_selectors_locally = EvaluateFieldSelectorsLocally(field_selector_fields)
     require_kuberay_service, template_configmap_guard = RequireKubeRayService(), TemplateConfigMapGuard()
-    core_events, events_v1 = ForceEventsSelector("core"), ForceEventsSelector("events.k8s.io")
+    force_core_events_selector = ForceEventsSelector("core")  # involvedObject.apiVersion=ray.io/v1
+    force_events_selector = ForceEventsSelector("events.k8s.io")  # regarding.apiVersion=ray.io/v1
     passthrough, templates_v1, documents = upstream_passthrough, compute_templates_v1, discovery_documents
     # fmt: off
     return RouteTable([
@@ -101,10 +102,11 @@ def gateway_routes(
               steps=(request_rules, require_kuberay_service, cancel_on_disconnect), backend=passthrough,
               websocket=(require_kuberay_service.check,)),
         Route("/api/v1/namespaces/{namespace:raw}/events", READ, "events-core", EVENTS,
-              steps=(request_rules, core_events, share_event_watches, cancel_watch_on_disconnect),
+              steps=(request_rules, force_core_events_selector, share_event_watches,
+                     cancel_watch_on_disconnect),
               backend=passthrough),
         Route("/apis/events.k8s.io/v1/namespaces/{namespace:raw}/events", READ, "events", EVENTS,
-              steps=(request_rules, events_v1, share_event_watches, cancel_watch_on_disconnect),
+              steps=(request_rules, force_events_selector, share_event_watches, cancel_watch_on_disconnect),
               backend=passthrough),
         *[Route(path, READ, "discovery", DISCOVERY, steps=(), backend=documents)
           for path in ("/api", "/api/v1", "/apis", "/apis/ray.io", "/apis/ray.io/v1", "/apis/events.k8s.io",

@@ -13,12 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 from handler.field_selectors import DEFAULT_FIELDS
+from kubeapi.decode import MAX_BODY_BYTES
 
 ENV_PREFIX = "KUBERAY_APISERVER_"
 
 #: The kube-apiserver's own limit on a request body (``MaxRequestBodyBytes``, 3 MiB), see
 #: k8s.io/apiserver/pkg/server/config.go. Kubernetes API bodies above it are refused with 413.
-DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024
+DEFAULT_MAX_BODY_BYTES = MAX_BODY_BYTES
 
 
 #: granian's HTTP/1 connection buffer bound (hyper's ``max_buf_size``). At its minimum, 8 KiB, an

@@ -21,6 +21,7 @@ from handler.request import GatewayRequest, RequestRule
 from handler.responses import AnyResponse, SharedWatchResponse
 from handler.routing import Handler, Step
 from handler.upstream_client import cancel_on_disconnect
+from kubeapi import meta
 from kubeapi.query import Query
 from kubeapi.status import StatusError, from_status_object
 
@@ -156,10 +157,8 @@ class ForceEventsSelector(Step):
 
 def is_kuberay_service(service: dict[str, object]) -> bool:
     """Whether a Service object carries ``app.kubernetes.io/name=kuberay`` in ``metadata.labels``."""
-    metadata = service.get("metadata")
-    labels = metadata.get("labels") if isinstance(metadata, dict) else None
     key, value = KUBERAY_SERVICE_LABEL
-    return isinstance(labels, dict) and labels.get(key) == value
+    return meta.labels(service).get(key) == value
 
 
 class RequireKubeRayService(Step):

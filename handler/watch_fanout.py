@@ -75,10 +75,11 @@ from handler._headers import caller_response_headers
 from handler.metrics import Metrics
 from handler.responses import RelayAborted
 from handler.upstream_client import UpstreamClient, read_chunks
+from kubeapi.media import parse_accept
 from kubeapi.meta import object_key, resource_version
 from kubeapi.query import Query, is_false
 from kubeapi.status import StatusError
-from kubeapi.watchevents import ADDED, dumps, event_line, initial_events_end_event
+from kubeapi.watchevents import ADDED, dumps, event_line, initial_events_end_event, parse_event
 
 log = logging.getLogger("handler.watch_fanout")
 
@@ -134,19 +135,16 @@ class SharePlan:
 
 
 def _json_accept(accept: str | None) -> bool:
-    """Whether ``Accept`` asks for plain JSON only (absent, ``application/json``, ``*/*``)."""
+    """Whether ``Accept`` asks for plain JSON only (absent, ``application/json``, ``*/*``; a ``q``
+    weight allowed, any other parameter such as ``as=Table`` not), read as kube-apiserver reads it
+    (:func:`kubeapi.media.parse_accept`). A clause goautoneg drops as malformed keeps the watch
+    dedicated, so the upstream judges it."""
     if accept is None or not accept.strip():
         return True
-    for part in accept.split(","):
-        media = part.strip().lower()
-        if media.split(";", 1)[0].strip() not in JSON_MEDIA or (";" in media and not _only_q(media)):
-            return False
-    return True
-
-
-def _only_q(media: str) -> bool:
-    """Whether the media range's parameters are only a ``q`` weight (it does not change the format)."""
-    return all(p.strip().startswith("q=") for p in media.split(";")[1:])
+    clauses = parse_accept(accept)
+    if len(clauses) != accept.count(",") + 1:
+        return False
+    return all(f"{c.type}/{c.subtype}".lower() in JSON_MEDIA and not c.params for c in clauses)
 
 
 def plan(
@@ -511,12 +509,9 @@ class SharedWatch:
 
     def _event(self, line: bytes) -> bool:
         """Fan one event line out; False after an ``ERROR`` (the shared watch must end)."""
-        try:
-            event = json.loads(line)
-        except ValueError:
-            event = None
-        kind = event.get("type") if isinstance(event, dict) else None
-        obj = event.get("object") if isinstance(event, dict) else None
+        event = parse_event(line)
+        kind = event.type if event is not None else None
+        obj = event.object if event is not None else None
         out = line + b"\n"
         message: Message = {"type": "http.response.body", "body": out, "more_body": True}
         if kind == "ERROR" or not isinstance(obj, dict):
