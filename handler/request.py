@@ -121,7 +121,8 @@ class GatewayRequest:
     def watch(self) -> bool:
         """Whether the query asks for a watch: ``watch`` read as kube-apiserver reads it
         (``Convert_Slice_string_To_bool``: any value but ``0`` / ``false`` in any case)."""
-        return "watch" in self._query and self.params.bool("watch")
+        raw = self._query
+        return ("watch" in raw or "%" in raw) and self.params.bool("watch")
 
     @property
     def raw_body(self) -> RequestBody:

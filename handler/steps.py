@@ -195,6 +195,9 @@ class RequireKubeRayService(Step):
 
 
 def _field_selector(request: GatewayRequest) -> str:
+    """The request's ``fieldSelector`` values joined with ``,`` (AND); ``""`` without a query."""
+    if not request.query:
+        return ""  # the common case, without parsing anything
     return ",".join(v for v in request.params.values("fieldSelector") if v)
 
 

@@ -123,6 +123,46 @@ def _decode(raw: bytes) -> Any:
         return None
 
 
+def build_pool(credentials: UpstreamCredentials, connect_timeout: float) -> Client:
+    """The pyreqwest pool for ``credentials`` (TLS trust, client certificate) with the gateway's
+    settings: no automatic decompression, no redirects, ``connect_timeout`` seconds to connect."""
+    builder = (
+        ClientBuilder()
+        .gzip(False)
+        .brotli(False)
+        .zstd(False)
+        .deflate(False)
+        .follow_redirects(False)
+        .referer(False)
+        .connect_timeout(timedelta(seconds=connect_timeout))
+        .user_agent("kuberay-apiserver/0.1")
+    )
+    if credentials.ca_pem:
+        builder = builder.add_root_certificate_pem(credentials.ca_pem)
+    if credentials.identity_pem:
+        builder = builder.identity_pem(credentials.identity_pem)
+    if credentials.insecure:
+        builder = builder.danger_accept_invalid_certs(True)
+    return builder.build()
+
+
+def websocket_ssl_context(credentials: UpstreamCredentials) -> ssl.SSLContext:
+    """The TLS context for WebSocket connections: the same trust and client identity as the pool."""
+    ctx = ssl.create_default_context()
+    if credentials.ca_pem:
+        ctx.load_verify_locations(cadata=credentials.ca_pem.decode())
+    if credentials.insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if credentials.identity_pem:
+        # ssl wants a file: a private temporary one, removed as soon as it is loaded.
+        with tempfile.NamedTemporaryFile("wb", suffix=".pem") as f:
+            f.write(credentials.identity_pem)
+            f.flush()
+            ctx.load_cert_chain(f.name)
+    return ctx
+
+
 class UpstreamClient:
     """A connection pool to one upstream API server, with the retry policy and the metrics.
 
@@ -149,25 +189,7 @@ class UpstreamClient:
 
     def _pool(self) -> Client:
         if self._client is None:
-            creds = self.credentials
-            builder = (
-                ClientBuilder()
-                .gzip(False)
-                .brotli(False)
-                .zstd(False)
-                .deflate(False)
-                .follow_redirects(False)
-                .referer(False)
-                .connect_timeout(timedelta(seconds=self.connect_timeout))
-                .user_agent("kuberay-apiserver/0.1")
-            )
-            if creds.ca_pem:
-                builder = builder.add_root_certificate_pem(creds.ca_pem)
-            if creds.identity_pem:
-                builder = builder.identity_pem(creds.identity_pem)
-            if creds.insecure:
-                builder = builder.danger_accept_invalid_certs(True)
-            self._client = builder.build()
+            self._client = build_pool(self.credentials, self.connect_timeout)
         return self._client
 
     def request(
@@ -197,20 +219,29 @@ class UpstreamClient:
         discard: Callable[[_T], Awaitable[None]],
         replayable: Callable[[], bool] = lambda: True,
         enabled: bool = True,
+        first: tuple[float, _T | RequestError] | None = None,
     ) -> _T:
         """Run ``attempt_once`` until an answer may not (or need not) be replayed.
 
         ``status_of(answer)`` gives its HTTP status and ``Retry-After``; ``discard`` releases an
         answer that is replayed; ``replayable()`` says whether the request can still be sent again
         (a streamed body the upstream started reading cannot). ``route`` labels the retries metric.
+        ``first`` is ``(time.monotonic() when it started, outcome)`` of a first attempt the caller
+        already made (:meth:`stream`'s fast path), taken as this loop's first outcome.
         Returns the last answer; raises StatusError 503/504 for a transport error not retried.
         """
         policy = self.policy
-        started = time.monotonic()
+        started = first[0] if first is not None else time.monotonic()
         attempt = 0
         while True:
             try:
-                answer = await attempt_once()
+                if first is not None:
+                    outcome, first = first[1], None
+                    if isinstance(outcome, RequestError):
+                        raise outcome
+                    answer = outcome
+                else:
+                    answer = await attempt_once()
             except RequestError as e:
                 before_send = never_sent(e)
                 if not (enabled and replayable() and retry.may_retry_error(method, before_send)):
@@ -252,16 +283,20 @@ class UpstreamClient:
         released with ``aclose()`` (the sender does). Raises StatusError 503/504.
         """
 
+        started = time.monotonic()
+        try:
+            outcome: UpstreamResponse | RequestError = await self._open(
+                method, path, query, headers, body, identity
+            )
+        except RequestError as e:
+            outcome = e
+        if isinstance(outcome, UpstreamResponse) and (
+            not retry_enabled or outcome.upstream.status not in self.policy.statuses
+        ):
+            return outcome  # the common case: nothing to consider replaying, no closures made
+
         async def once() -> UpstreamResponse:
-            builder = self.request(method, path, query, headers, identity)
-            if body is not None:
-                buffered = body.buffered
-                if buffered:
-                    builder = builder.body_bytes(buffered)
-                elif buffered is None:
-                    builder = builder.body_stream(body.stream())
-            context = builder.build_streamed()
-            return UpstreamResponse(await context.__aenter__(), context, method)
+            return await self._open(method, path, query, headers, body, identity)
 
         def status_of(r: UpstreamResponse) -> tuple[int, str | None]:
             return r.upstream.status, r.upstream.get_header("retry-after")
@@ -272,7 +307,30 @@ class UpstreamClient:
         def replayable() -> bool:
             return body is None or body.buffered is not None or not body.stream_started
 
-        return await self._retrying(method, route, once, status_of, discard, replayable, retry_enabled)
+        return await self._retrying(
+            method, route, once, status_of, discard, replayable, retry_enabled, (started, outcome)
+        )
+
+    async def _open(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Headers,
+        body: RequestBody | None,
+        identity: UpstreamIdentity | None,
+    ) -> UpstreamResponse:
+        """One attempt of :meth:`stream`: the response once its headers arrived (pyreqwest raises
+        its transport errors)."""
+        builder = self.request(method, path, query, headers, identity)
+        if body is not None:
+            buffered = body.buffered
+            if buffered:
+                builder = builder.body_bytes(buffered)
+            elif buffered is None:
+                builder = builder.body_stream(body.stream())
+        context = builder.build_streamed()
+        return UpstreamResponse(await context.__aenter__(), context, method)
 
     async def _buffered(
         self,
@@ -375,24 +433,9 @@ class UpstreamClient:
         )
 
     def _websocket_ssl(self) -> ssl.SSLContext | None:
-        """The TLS context for WebSocket connections (same trust and identity as the pool), or None."""
-        if not self.base_url.startswith("https://"):
-            return None
-        if self._ws_ssl is None:
-            creds = self.credentials
-            ctx = ssl.create_default_context()
-            if creds.ca_pem:
-                ctx.load_verify_locations(cadata=creds.ca_pem.decode())
-            if creds.insecure:
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
-            if creds.identity_pem:
-                # ssl wants a file: a private temporary one, removed as soon as it is loaded.
-                with tempfile.NamedTemporaryFile("wb", suffix=".pem") as f:
-                    f.write(creds.identity_pem)
-                    f.flush()
-                    ctx.load_cert_chain(f.name)
-            self._ws_ssl = ctx
+        """The TLS context for WebSocket connections (built once), or None for ``http://``."""
+        if self._ws_ssl is None and self.base_url.startswith("https://"):
+            self._ws_ssl = websocket_ssl_context(self.credentials)
         return self._ws_ssl
 
     async def close(self) -> None:
