@@ -320,3 +320,10 @@ def test_template_configmap_guard_confines_configmaps_to_templates() -> None:
     with pytest.raises(GatewayError) as e:
         run(guard, request("POST", CM, body={"metadata": {"name": "plain"}}))
     assert e.value.code == 403
+
+
+def test_request_watch_reads_the_parameter_as_go_does() -> None:
+    assert request("GET", RAY, "watch=TRUE").watch and request("GET", RAY, "watch=").watch
+    assert request("GET", RAY, "w%61tch=1").watch  # Go decodes the name too
+    assert not request("GET", RAY, "watch=0").watch and not request("GET", RAY, "watch=fAlSe").watch
+    assert not request("GET", RAY, "limit=1").watch and not request("GET", RAY).watch
