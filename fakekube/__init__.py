@@ -5,7 +5,7 @@
 pytest fixtures are in :mod:`fakekube.pytest_plugin`, Hypothesis strategies in :mod:`fakekube.strategies`.
 """
 
-from fakekube.app import FakeKube, create_app
 from fakekube.mocking import mock
+from fakekube.server import FakeKube, create_app
 
 __all__ = ["FakeKube", "create_app", "mock"]

@@ -35,7 +35,7 @@ from urllib.parse import urlencode
 
 import yaml
 
-from fakekube.app import FakeKube, create_app
+from fakekube.server import FakeKube, create_app
 
 JSON = dict[str, Any]
 Scope = MutableMapping[str, Any]

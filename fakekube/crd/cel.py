@@ -1,7 +1,8 @@
 """``x-kubernetes-validations`` CEL rules of a custom resource, evaluated with a maintained CEL library.
 
 Programs are compiled once (on first use of the schema node, :func:`rules_of`; the node itself
-only keeps the raw rules, so :mod:`fakekube.crd.schema` does not import this module) with ``common-expression-language``
+only keeps the raw rules, so :mod:`fakekube.crd.schema` does not import this module) with
+``common-expression-language``
 (the ``cel`` module, Rust bindings of the ``cel`` crate). Semantics follow
 https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#validation-rules
 and ``k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel/validation.go``:

@@ -18,7 +18,7 @@ CM_PATH = "/api/v1/namespaces/default/configmaps"
 
 def state(app: FakeKube) -> tuple[int, dict[str, list[bytes]]]:
     """The store's resourceVersion and every stored object's bytes."""
-    keys = {rt.storage_key for rt in app.registry.types()}
+    keys = {rt.storage_key for rt in app.kinds.types()}
     return app.store.rv, {k: [s.raw for _, s in app.store.scan(k)] for k in sorted(keys)}
 
 

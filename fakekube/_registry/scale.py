@@ -14,10 +14,10 @@ import json
 from collections.abc import MutableMapping
 from typing import Any
 
-from fakekube import errors
-from fakekube.errors import ApiError
-from fakekube.http import Send
-from fakekube.resources import ResourceType
+from fakekube import _apierrors as errors
+from fakekube._apierrors import ApiError
+from fakekube._endpoints.asgi import Send
+from fakekube._resources import ResourceType
 
 JSON = dict[str, Any]
 

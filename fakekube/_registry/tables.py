@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from fakekube.resources import CONFIGMAPS, CORE_EVENTS, CRDS, EVENTS_V1, NAMESPACES, SERVICES, ResourceType
+from fakekube._resources import CONFIGMAPS, CORE_EVENTS, CRDS, EVENTS_V1, NAMESPACES, SERVICES, ResourceType
 
 JSON = dict[str, Any]
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import Message
 
-from fakekube.errors import ApiError, service_unavailable
+from fakekube._apierrors import ApiError, service_unavailable
 
 # Request headers that describe one hop, not the message (RFC 9110 §7.6.1).
 _HOP = frozenset(

@@ -31,9 +31,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from fakekube import objects
-from fakekube.resources import NAMESPACES, ResourceType
-from fakekube.store import DELETED, Change, Store, Stored, object_key
+from fakekube._registry import objects
+from fakekube._resources import NAMESPACES, ResourceType
+from fakekube._storage.store import DELETED, Change, Store, Stored, object_key
 
 JSON = dict[str, Any]
 

@@ -18,10 +18,10 @@ import contextlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from fakekube import errors
-from fakekube.resources import ResourceType
-from fakekube.selectors import FieldSelector, LabelSelector
-from fakekube.store import ADDED, DELETED, MODIFIED, Change, Store, Stored, TooOld, dumps
+from fakekube import _apierrors as errors
+from fakekube._resources import ResourceType
+from fakekube._storage.selection import FieldSelector, LabelSelector
+from fakekube._storage.store import ADDED, DELETED, MODIFIED, Change, Store, Stored, TooOld, dumps
 
 JSON = dict[str, Any]
 Render = Callable[[Stored], bytes]

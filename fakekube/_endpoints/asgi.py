@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
-from fakekube.errors import ApiError, too_large
-from fakekube.store import dumps
+from fakekube._apierrors import ApiError, too_large
+from fakekube._storage.store import dumps
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

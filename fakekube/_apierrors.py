@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fakekube.resources import ResourceType
+from fakekube._resources import ResourceType
 from kubeapi.status import failure_status
 
 JSON = dict[str, Any]

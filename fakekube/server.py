@@ -22,24 +22,30 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fakekube import apply, decode, discovery, errors, gc, managed, objects, patch, proxy, scale, tables
-from fakekube.crd import CustomResourceDefinition
-from fakekube.crds import Registry, crd_document, load_sources, prepare_crd
-from fakekube.crds import encoder as crd_encoder
-from fakekube.errors import ApiError
-from fakekube.http import Receive, Request, Scope, Send, respond, respond_error, respond_json
-from fakekube.openapi import OpenAPI
-from fakekube.resources import CRDS, NAMESPACES, ResourceType
-from fakekube.schemas import Schemas, warning_header
-from fakekube.selectors import (
+from fakekube import _apierrors as errors
+from fakekube._admission.schema import Schemas, warning_header
+from fakekube._apierrors import ApiError
+from fakekube._endpoints import apidiscovery as discovery
+from fakekube._endpoints import decoding as decode
+from fakekube._endpoints import serviceproxy as proxy
+from fakekube._endpoints.asgi import Receive, Request, Scope, Send, respond, respond_error, respond_json
+from fakekube._endpoints.openapidocs import OpenAPI
+from fakekube._registry import apply, objects, patch, scale, tables
+from fakekube._registry import deletion as gc
+from fakekube._registry import managedfields as managed
+from fakekube._registry.kinds import ServedKinds, crd_document, load_sources, prepare_crd
+from fakekube._registry.kinds import encoder as crd_encoder
+from fakekube._resources import CRDS, NAMESPACES, ResourceType
+from fakekube._storage.selection import (
     FieldSelector,
     LabelSelector,
     SelectorError,
     parse_field_selector,
     parse_label_selector,
 )
-from fakekube.store import Store, Stored, TooOld, dumps, object_key
-from fakekube.watch import WatchStream
+from fakekube._storage.store import Store, Stored, TooOld, dumps, object_key
+from fakekube._storage.watchers import WatchStream
+from fakekube.crd import CustomResourceDefinition
 
 JSON = dict[str, Any]
 
@@ -128,7 +134,7 @@ class FakeKube:
     ``schemas`` turns CRD schema pruning/defaulting/validation of Ray objects on;
     ``namespace_finalize_delay`` is how long (s) the namespace controller waits before emptying a
     Terminating namespace (0: at once);
-    ``registry`` the served kinds (:class:`fakekube.crds.Registry`, built-in kinds only by default)."""
+    ``kinds`` the served kinds (:class:`fakekube._registry.kinds.ServedKinds`, built-in kinds only by default)."""
 
     def __init__(
         self,
@@ -138,20 +144,20 @@ class FakeKube:
         watch_timeout: float = 1800.0,
         schemas: bool = True,
         namespace_finalize_delay: float = 0.0,
-        registry: Registry | None = None,
+        kinds: ServedKinds | None = None,
     ) -> None:
         self.store = store
         #: The served kinds (built-in + installed CRDs), kept in step with the stored CRDs.
-        self.registry = registry or Registry()
-        self.registry.follow(store)
-        self.openapi = OpenAPI(self.registry)
+        self.kinds = kinds or ServedKinds()
+        self.kinds.follow(store)
+        self.openapi = OpenAPI(self.kinds)
         self.namespace_finalize_delay = namespace_finalize_delay
         self.schemas = Schemas() if schemas else None
         self.service_backends: dict[str, str] = dict(service_backends or {})
         self.bookmark_interval = bookmark_interval
         self.watch_timeout = watch_timeout
         self.on_startup: list[Callable[[], None]] = []
-        self.collector = gc.Collector(store, self.registry.types, namespace_finalize_delay)
+        self.collector = gc.Collector(store, self.kinds.types, namespace_finalize_delay)
 
     # -- ASGI entry ----------------------------------------------------------------------------
 
@@ -221,7 +227,7 @@ class FakeKube:
             raise errors.path_not_found()
         accept = req.headers.get("accept", "")
         if len(segs) == 1 and req.method == "GET" and discovery.wants_aggregated(accept):
-            agg = discovery.aggregated(self.registry, segs[0] == "api")
+            agg = discovery.aggregated(self.kinds, segs[0] == "api")
             await respond(send, 200, dumps(agg), discovery.AGGREGATED_TYPE.encode())
             return
         doc = self._discovery(req, segs)
@@ -251,12 +257,12 @@ class FakeKube:
             host = req.headers.get("host", "127.0.0.1")
             return discovery.api_versions(host)
         if segs == ["apis"]:
-            return discovery.api_group_list(self.registry)
+            return discovery.api_group_list(self.kinds)
         if segs[0] == "apis" and len(segs) == 2:
-            return discovery.api_group(self.registry, segs[1]) or _raise(errors.path_not_found())
+            return discovery.api_group(self.kinds, segs[1]) or _raise(errors.path_not_found())
         if (segs[0] == "api" and len(segs) == 2) or (segs[0] == "apis" and len(segs) == 3):
             group, version = ("", segs[1]) if segs[0] == "api" else (segs[1], segs[2])
-            found = discovery.api_resource_list(self.registry, group, version)
+            found = discovery.api_resource_list(self.kinds, group, version)
             return found or _raise(errors.path_not_found())
         return None
 
@@ -274,7 +280,7 @@ class FakeKube:
             ns, plural, tail = rest[1], rest[2], rest[3:]
         else:
             plural, tail = rest[0], rest[1:]
-        rt = self.registry.lookup(group, version, plural)
+        rt = self.kinds.lookup(group, version, plural)
         # Unknown paths under a served group fall through to the apiserver's plain-text 404; the
         # core group (go-restful) answers a Status.
         missing = errors.page_not_found() if group else errors.path_not_found()
@@ -401,7 +407,7 @@ class FakeKube:
         return hook
 
     def _schema_root(self, rt: ResourceType) -> Any:
-        """The schema :mod:`fakekube.managed` reads list/map semantics from (the CRD's, if any)."""
+        """The schema :mod:`fakekube._registry.managedfields` reads list/map semantics from (the CRD's, if any)."""
         return managed.schema_root(rt, rt.crd)
 
     def _manager(self, req: Request) -> str:
@@ -417,7 +423,7 @@ class FakeKube:
         subresource: str | None,
         base: list[JSON] | None = None,
     ) -> JSON:
-        """``new`` with its managedFields updated for this request's manager (:mod:`fakekube.managed`);
+        """``new`` with its managedFields updated for this request's manager (:mod:`fakekube._registry.managedfields`);
         ``base``: the entries to start from (those the client sent), else ``old``'s."""
         if base is not None:
             entries = list(base)
@@ -511,7 +517,7 @@ class FakeKube:
 
     async def _scale_write(self, req: Request, send: Send, t: Target, doc: Any, dry: bool) -> None:
         """PUT/PATCH of ``/scale``: ``spec.replicas`` written at the CRD's ``specReplicasPath``
-        through the ordinary update, answered with the ``Scale`` (:mod:`fakekube.scale`)."""
+        through the ordinary update, answered with the ``Scale`` (:mod:`fakekube._registry.scale`)."""
         old = self._existing(t)
         new = scale.apply_scale(t.rt, objects.deep_copy(old.raw), doc)
         rv = str((doc.get("metadata") or {}).get("resourceVersion") or "")
@@ -599,7 +605,7 @@ class FakeKube:
         await self._commit_update(req, send, t, old, patched, meta.get("resourceVersion") or "", dry)
 
     async def _apply(self, req: Request, send: Send, t: Target, dry: bool) -> None:
-        """Server-side apply (:mod:`fakekube.apply`): ``fieldManager`` is required (422 as the real
+        """Server-side apply (:mod:`fakekube._registry.apply`): ``fieldManager`` is required (422 as the real
         server); a missing object is created (201); otherwise the configuration is merged in, fields
         the manager no longer applies are pruned, and fields owned by other managers conflict (409)
         unless ``force=true``."""
@@ -1133,14 +1139,14 @@ def create_app(
     from fakekube.crd import builtin_crds
 
     store = Store(history_size=history_size)
-    registry = Registry()
+    kinds = ServedKinds()
     crds = list(crds)
     given = [c for c in crds if isinstance(c, CustomResourceDefinition)]
     given += load_sources([c for c in crds if not isinstance(c, CustomResourceDefinition)])
     names = {c.name for c in given}
     now = objects.now()
     for crd in [*(c for c in builtin_crds() if c.name not in names), *given]:
-        registry.install(crd)
+        kinds.install(crd)
         doc = objects.prepare_create(CRDS, None, crd_document(crd, now))
         store.create(CRDS.storage_key, crd.name, doc, crd_encoder(crd))
     for ns in namespaces:
@@ -1151,5 +1157,5 @@ def create_app(
     # Like a freshly started watch cache: history begins now, older resourceVersions are 410.
     store.compacted_rv = store.rv
     return FakeKube(
-        store, service_backends, bookmark_interval, watch_timeout, schemas, namespace_finalize_delay, registry
+        store, service_backends, bookmark_interval, watch_timeout, schemas, namespace_finalize_delay, kinds
     )

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from fakekube import errors
-from fakekube.resources import ResourceType
+from fakekube import _apierrors as errors
+from fakekube._resources import ResourceType
 
 JSON = dict[str, Any]
 
@@ -28,7 +28,8 @@ class SchemaOutcome:
 
 
 class Schemas:
-    """Applies a custom resource's CRD (``ResourceType.crd``, see :mod:`fakekube.crds`) to its writes."""
+    """Applies a custom resource's CRD (``ResourceType.crd``, see :mod:`fakekube._registry.kinds`)
+    to its writes."""
 
     def check(self, rt: ResourceType, obj: JSON, old: JSON | None, field_validation: str) -> SchemaOutcome:
         """Prune, default and validate ``obj`` (not modified) against ``rt``'s version of its CRD;

@@ -33,8 +33,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from fakekube._resources import ResourceType
 from fakekube.crd.schema import MISSING, Node, compiled
-from fakekube.resources import ResourceType
 
 JSON = dict[str, Any]
 Path = tuple[str, ...]

@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from fakekube import errors
-from fakekube.resources import ALL_TYPES, ResourceType
+from fakekube import _apierrors as errors
+from fakekube._resources import ALL_TYPES, ResourceType
 
 JSON = dict[str, Any]
 

@@ -27,10 +27,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from fakekube import errors, validation
-from fakekube.crds import has_cel_rules
-from fakekube.errors import ApiError
-from fakekube.resources import CRDS, EVENTS_V1, NAMESPACES, SERVICES, ResourceType
+from fakekube import _apierrors as errors
+from fakekube import _validation as validation
+from fakekube._apierrors import ApiError
+from fakekube._registry.kinds import has_cel_rules
+from fakekube._resources import CRDS, EVENTS_V1, NAMESPACES, SERVICES, ResourceType
 
 JSON = dict[str, Any]
 

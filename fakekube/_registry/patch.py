@@ -14,7 +14,7 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
-from fakekube.errors import ApiError, bad_request
+from fakekube._apierrors import ApiError, bad_request
 
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"

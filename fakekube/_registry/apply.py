@@ -1,7 +1,7 @@
 """Server-side apply (``application/apply-patch+yaml``): merge, prune, conflicts, ownership.
 
 ``merge.Updater.Apply`` of ``sigs.k8s.io/structured-merge-diff/v4`` as the apiserver runs it
-(``fieldmanager/internal/structuredmerge.go``), over :mod:`fakekube.managed` field sets:
+(``fieldmanager/internal/structuredmerge.go``), over :mod:`fakekube._registry.managedfields` field sets:
 
 1. the applied configuration is merged into the live object: maps member by member, map lists
    item by key, set lists as a union, atomic lists/maps and scalars replaced (``Merge``);
@@ -18,9 +18,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fakekube.crd.schema import Node
-from fakekube.errors import ApiError
-from fakekube.managed import (
+from fakekube._apierrors import ApiError
+from fakekube._registry.managedfields import (
     FieldSet,
     Path,
     _child,
@@ -38,6 +37,7 @@ from fakekube.managed import (
     to_field_set,
     to_fields_v1,
 )
+from fakekube.crd.schema import Node
 
 JSON = dict[str, Any]
 

@@ -5,7 +5,7 @@ Label selectors follow ``k8s.io/apimachinery/pkg/labels/selector.go`` (lexer, pa
 ``k``, ``!k``, ``k>1``, ``k<1``, joined by ``,`` (AND). Field selectors follow
 ``k8s.io/apimachinery/pkg/fields/selector.go``: ``field=v``, ``field==v``, ``field!=v`` with ``\\``
 escapes; which fields a kind supports is decided by :func:`parse_field_selector` from its
-:class:`~fakekube.resources.ResourceType`. Errors raise :class:`SelectorError` whose text is the
+:class:`~fakekube._resources.ResourceType`. Errors raise :class:`SelectorError` whose text is the
 message the apiserver puts into its 400 ``BadRequest``.
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fakekube import validation
-from fakekube.resources import ResourceType
+from fakekube import _validation as validation
+from fakekube._resources import ResourceType
 from kubeapi import fields
 
 
