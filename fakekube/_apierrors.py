@@ -12,30 +12,25 @@ from __future__ import annotations
 from typing import Any
 
 from fakekube._resources import ResourceType
-from kubeapi.status import failure_status
+from kubeapi.status import StatusError, failure_status
 
 JSON = dict[str, Any]
 
 
-class ApiError(Exception):
-    """A request failure that is answered with the ``Status`` object :attr:`status` (HTTP :attr:`code`)."""
+class ApiError(StatusError):
+    """A :class:`kubeapi.status.StatusError` with what fakekube adds: ``Warning`` texts to send
+    with it and the ``metadata.continue`` of an expired list. ``plain``: answer with ``message`` as
+    text/plain instead of a Status (the mux's own 404)."""
 
     def __init__(
         self, code: int, reason: str, message: str, details: JSON | None = None, plain: bool = False
     ) -> None:
-        super().__init__(message)
-        #: Answer with ``message`` as text/plain instead of a Status (the mux's own 404).
-        self.plain = plain
+        super().__init__(code, reason, message, details, plain=plain)
         #: ``Warning`` header texts sent with the error (e.g. unknown fields of an undecodable body).
         self.warnings: list[str] = []
         #: ``metadata.continue`` of the Status (a 410 for an expired continue token).
         self.list_continue = ""
-        self.code = code
-        self.reason = reason
-        self.message = message
-        self.details = details
 
-    @property
     def status(self) -> JSON:
         """The ``Status`` body (a dict ready for JSON)."""
         body = failure_status(self.code, self.reason, self.message, self.details)

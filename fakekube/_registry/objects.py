@@ -1,42 +1,35 @@
-"""Object lifecycle rules: what the server sets, keeps, defaults and validates on each write.
+"""Helpers every strategy and the generic store share: server-set metadata, ObjectMeta validation,
+key order, copies, and the conversions between served and stored forms.
 
-These are the apiserver's ``rest.BeforeCreate`` / ``rest.BeforeUpdate`` and the kinds' registry
-strategies, reduced to the served kinds:
+* ``generateName`` (5 random characters from ``k8s.io/apiserver/pkg/storage/names``), the time
+  format of ``metav1.Time``;
+* ObjectMeta validation (name per kind: RFC 1123 subdomain, RFC 1123 label for namespaces,
+  RFC 1035 label for Services; labels and annotation keys and size), the 422 it makes, and the
+  "rules were not checked" cause of a blocked CEL validation;
+* the key order the apiserver writes (:func:`canonical`), no-op write detection;
+* core ``v1`` ⇄ ``events.k8s.io/v1`` Event conversion and served ⇄ stored ``apiVersion``.
 
-* create: ``generateName`` (5 random characters from ``k8s.io/apiserver/pkg/storage/names``),
-  ``uid``, ``creationTimestamp``, ``generation: 1`` (custom resources), deletion fields cleared;
-  with a ``status`` subresource, ``status`` is dropped (apiextensions ``strategy.PrepareForCreate``).
-* update: identity and system metadata come from the stored object; with a ``status`` subresource a
-  write to the object keeps the stored ``status`` and a write to ``/status`` keeps everything but
-  ``status`` (apiextensions ``strategy.go`` / ``status_strategy.go``); ``generation`` increments when
-  anything but ``metadata`` and ``status`` changed (custom resources).
-* validation: ``metadata.name`` (per kind: RFC 1123 subdomain, RFC 1123 label for namespaces,
-  RFC 1035 label for Services), labels and annotation keys, the kind of a custom resource.
-* Namespace and Service defaults; core ``v1`` ⇄ ``events.k8s.io/v1`` Event conversion.
+What differs between kinds is in :mod:`fakekube._registry.strategy`; the create/update/delete
+steps are :mod:`fakekube._registry.generic`.
 """
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
-import ipaddress
-import itertools
 import json
 import random
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from fakekube import _apierrors as errors
 from fakekube import _validation as validation
 from fakekube._apierrors import ApiError
-from fakekube._registry.kinds import has_cel_rules
-from fakekube._resources import CRDS, EVENTS_V1, NAMESPACES, SERVICES, ResourceType
+from fakekube._resources import EVENTS_V1, ResourceType
 
 JSON = dict[str, Any]
 
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-_SYSTEM_META = (
+SYSTEM_META = (
     "uid",
     "creationTimestamp",
     "deletionTimestamp",
@@ -51,6 +44,11 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def new_uid() -> str:
+    """A new ``metadata.uid`` (a random UUID, as ``uuid.NewUUID`` in the apiserver)."""
+    return str(uuid.uuid4())
+
+
 def generate_name(prefix: str) -> str:
     """``prefix`` plus 5 random characters (names.SimpleNameGenerator; prefix cut to fit 63)."""
     if len(prefix) > 58:
@@ -63,7 +61,8 @@ ANNOTATIONS_SIZE_LIMIT = 256 * 1024
 
 
 def validate_meta(rt: ResourceType, obj: JSON) -> list[JSON]:
-    """``details.causes`` for invalid metadata of ``obj`` (name, labels, annotation keys and size)."""
+    """``details.causes`` for invalid metadata of ``obj`` (name, labels, annotation keys and size),
+    as apimachinery's ``ValidateObjectMeta`` (``api/validation/objectmeta.go``)."""
     meta = obj["metadata"]
     causes: list[JSON] = []
     name = meta.get("name", "")
@@ -86,117 +85,12 @@ def validate_meta(rt: ResourceType, obj: JSON) -> list[JSON]:
     if size > ANNOTATIONS_SIZE_LIMIT:
         msg = f"Too long: may not be more than {ANNOTATIONS_SIZE_LIMIT} bytes"
         causes.append({"reason": "FieldValueTooLong", "message": msg, "field": "metadata.annotations"})
-    if rt.custom and obj.get("kind") != rt.kind:
-        causes.append(errors.field_invalid("kind", obj.get("kind", ""), f"must be {rt.kind}"))
     return causes
 
 
 def invalid(rt: ResourceType, obj: JSON, causes: list[JSON]) -> ApiError:
     """The 422 for ``causes`` found in ``obj`` (named by the body's kind, as apiextensions does)."""
     return errors.invalid(rt, obj["metadata"].get("name", ""), causes, obj.get("kind"))
-
-
-_cluster_ips = itertools.count(10)
-
-
-def _service_defaults(obj: JSON) -> list[JSON]:
-    """Defaults and minimal validation of a Service spec; returns causes."""
-    spec = obj.setdefault("spec", {})
-    if not isinstance(spec, dict):
-        raise errors.bad_request(
-            "json: cannot unmarshal into Go struct field Service.spec of type v1.ServiceSpec"
-        )
-    spec.setdefault("type", "ClusterIP")
-    causes: list[JSON] = []
-    ports = spec.get("ports") or []
-    headless = spec.get("clusterIP") == "None"
-    if not ports and not headless and spec["type"] != "ExternalName":
-        causes.append(errors.field_required("spec.ports", ""))
-    for i, p in enumerate(ports):
-        if not isinstance(p, dict) or not isinstance(p.get("port"), int):
-            causes.append(errors.field_required(f"spec.ports[{i}].port", ""))
-            continue
-        p.setdefault("protocol", "TCP")
-        p.setdefault("targetPort", p["port"])
-    if spec["type"] != "ExternalName":
-        if not spec.get("clusterIP"):
-            n = next(_cluster_ips)
-            spec["clusterIP"] = str(ipaddress.IPv4Address("10.96.0.0") + n)
-        spec.setdefault("clusterIPs", [spec["clusterIP"]])
-        spec.setdefault("ipFamilies", ["IPv4"])
-        spec.setdefault("ipFamilyPolicy", "SingleStack")
-        spec.setdefault("internalTrafficPolicy", "Cluster")
-    spec.setdefault("sessionAffinity", "None")
-    obj.setdefault("status", {"loadBalancer": {}})
-    return causes
-
-
-def _event_defaults(obj: JSON) -> None:
-    """The zero values a typed core v1 Event serializes (null times, empty strings/source)."""
-    obj.setdefault("involvedObject", {})
-    for f in ("firstTimestamp", "lastTimestamp", "eventTime"):
-        obj.setdefault(f, None)
-    obj.setdefault("source", {})
-    obj.setdefault("reportingComponent", "")
-    obj.setdefault("reportingInstance", "")
-
-
-def _namespace_defaults(obj: JSON) -> None:
-    meta = obj["metadata"]
-    meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
-    obj["spec"] = {"finalizers": ["kubernetes"]}
-    obj["status"] = {"phase": "Active"}
-
-
-SchemaHook = Callable[[JSON, "JSON | None"], "tuple[JSON, list[JSON]]"]
-
-
-def prepare_create(
-    rt: ResourceType, namespace: str | None, obj: JSON, schema: SchemaHook | None = None
-) -> JSON:
-    """Turn a create body (already shape- and type-checked, owned by the caller) into the object to store.
-
-    ``schema(obj, old)`` returns the pruned/defaulted object and its schema causes (custom
-    resources); they are reported together with the metadata causes, metadata first, as the
-    apiextensions strategy's Validate does. Raises 400 on a contradicting namespace, 422 Invalid
-    on bad names/labels/kind/schema.
-    """
-    meta = obj["metadata"]
-    if rt.namespaced:
-        if meta.get("namespace") and meta["namespace"] != namespace:
-            raise errors.bad_request(
-                "the namespace of the provided object does not match the namespace sent on the request"
-            )
-        meta["namespace"] = namespace
-    else:
-        meta.pop("namespace", None)
-    if not meta.get("name") and meta.get("generateName"):
-        meta["name"] = generate_name(meta["generateName"])
-    for f in _SYSTEM_META:
-        meta.pop(f, None)
-    meta.pop("managedFields", None)
-    if "status" in rt.subresources and rt.custom:
-        obj.pop("status", None)  # PrepareForCreate drops it before validation
-    causes = validate_meta(rt, obj)
-    if schema is not None:
-        obj, schema_causes = schema(obj, None)
-        meta = obj["metadata"]
-        causes += schema_causes
-        if rt.custom and has_cel_rules(rt):
-            causes += _cel_skipped(causes)
-    if rt is SERVICES:
-        causes += _service_defaults(obj)
-    if causes:
-        raise invalid(rt, obj, causes)
-    meta["uid"] = str(uuid.uuid4())
-    meta["creationTimestamp"] = now()
-    if rt.custom or rt is CRDS:  # CRDs too (apiextensions customresourcedefinition/strategy.go)
-        meta["generation"] = 1
-    if rt is NAMESPACES:
-        _namespace_defaults(obj)
-    if rt.storage == "events":
-        _event_defaults(obj)
-    return canonical(rt, obj)
 
 
 _META_ORDER = (
@@ -232,7 +126,7 @@ def canonical(rt: ResourceType, obj: JSON) -> JSON:
     return out
 
 
-def _without(obj: JSON, *keys: str) -> JSON:
+def without(obj: JSON, *keys: str) -> JSON:
     return {k: v for k, v in obj.items() if k not in keys}
 
 
@@ -254,7 +148,7 @@ _SKIPPED = {
 }
 
 
-def _cel_skipped(causes: list[JSON]) -> list[JSON]:
+def cel_skipped(causes: list[JSON]) -> list[JSON]:
     """The "rules were not checked" cause the strategy adds when a blocking error (also a metadata
     one, e.g. a missing name) kept a CRD's CEL rules from running; [] otherwise. Only for a CRD
     version that has rules (a CRD without, and the CRD kind itself, get no such cause)."""
@@ -263,86 +157,13 @@ def _cel_skipped(causes: list[JSON]) -> list[JSON]:
     return []
 
 
-def prepare_update(
-    rt: ResourceType, old: JSON, new: JSON, subresource: str | None, schema: SchemaHook | None = None
-) -> JSON:
-    """The object an update of ``old`` with body ``new`` (owned by the caller) stores.
-
-    ``subresource`` is None or ``"status"``. Identity and system metadata are taken from ``old``;
-    the status split and ``generation`` rule are described in the module docstring; ``schema`` as
-    for :func:`prepare_create` (with ``old`` for ratcheting and transition rules). Raises 422 on
-    invalid metadata or schema.
-    """
-    if subresource == "status":
-        result = copy.deepcopy(old)
-        if "status" in new:
-            result["status"] = new["status"]
-        else:
-            result.pop("status", None)
-        if schema is not None:
-            result, causes = schema(result, old)
-            if causes:
-                raise invalid(rt, result, causes)
-        return result
-    meta = new["metadata"]
-    old_meta = old["metadata"]
-    for f in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
-        if f in old_meta:
-            meta[f] = old_meta[f]
-        else:
-            meta.pop(f, None)
-    meta["name"] = old_meta["name"]
-    if rt.namespaced:
-        meta["namespace"] = old_meta["namespace"]
-    meta.pop("managedFields", None)
-    if "status" in rt.subresources and rt.custom:
-        if "status" in old:
-            new["status"] = old["status"]
-        else:
-            new.pop("status", None)
-    if rt is NAMESPACES:
-        new["spec"] = old.get("spec", {})
-        new["status"] = old.get("status", {})
-    causes = validate_meta(rt, new)
-    if schema is not None:
-        new, schema_causes = schema(new, old)
-        meta = new["metadata"]
-        causes += schema_causes
-        if rt.custom and has_cel_rules(rt):
-            causes += _cel_skipped(causes)
-    if old_meta.get("deletionTimestamp"):
-        added = [f for f in meta.get("finalizers") or [] if f not in (old_meta.get("finalizers") or [])]
-        if added:
-            # ValidateObjectMetaUpdate: a deleting object may lose finalizers but not gain any.
-            shown = ", ".join(f'"{f}"' for f in added)
-            cause = {
-                "reason": "FieldValueForbidden",
-                "field": "metadata.finalizers",
-                "message": "Forbidden: no new finalizers can be added if the object is being "
-                f"deleted, found new finalizers []string{{{shown}}}",
-            }
-            causes += [cause, cause]  # reported twice by the real server (object and meta update checks)
-    if rt is SERVICES:
-        # clusterIP is immutable once allocated.
-        spec = new.setdefault("spec", {})
-        if isinstance(spec, dict) and not spec.get("clusterIP"):
-            spec["clusterIP"] = old.get("spec", {}).get("clusterIP", "")
-        causes += _service_defaults(new)
-    if causes:
-        raise invalid(rt, new, causes)
-    versioned = rt.custom or rt is CRDS
-    if versioned and _without(new, "metadata", "status") != _without(old, "metadata", "status"):
-        meta["generation"] = old_meta.get("generation", 1) + 1
-    return canonical(rt, new)
-
-
 def same_content(a: JSON, b: JSON) -> bool:
     """Whether two objects differ only in ``metadata.resourceVersion`` (a no-op write)."""
     if a.keys() != b.keys():
         return False
     for k in a:
         if k == "metadata":
-            if _without(a[k], "resourceVersion") != _without(b[k], "resourceVersion"):
+            if without(a[k], "resourceVersion") != without(b[k], "resourceVersion"):
                 return False
         elif a[k] != b[k]:
             return False

@@ -10,13 +10,10 @@ the object is left alone). Source: ``k8s.io/apiextensions-apiserver/pkg/registry
 
 from __future__ import annotations
 
-import json
-from collections.abc import MutableMapping
 from typing import Any
 
 from fakekube import _apierrors as errors
 from fakekube._apierrors import ApiError
-from fakekube._endpoints.asgi import Send
 from fakekube._resources import ResourceType
 
 JSON = dict[str, Any]
@@ -88,25 +85,3 @@ def apply_scale(rt: ResourceType, obj: JSON, scale: Any) -> JSON:
         cur = nxt
     cur[parts[-1]] = replicas
     return obj
-
-
-def scale_send(send: Send, rt: ResourceType) -> Send:
-    """A ``send`` that turns the object a write answers with into its ``Scale`` (errors pass as
-    they are); used so that a scale write runs through the ordinary update path."""
-    start: MutableMapping[str, Any] | None = None
-
-    async def wrapped(msg: MutableMapping[str, Any]) -> None:
-        nonlocal start
-        if msg["type"] == "http.response.start":
-            start = msg
-            return
-        assert start is not None
-        body = msg.get("body", b"")
-        if start["status"] < 300:
-            body = json.dumps(to_scale(rt, json.loads(body)), separators=(",", ":")).encode()
-        headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
-        headers.append((b"content-length", str(len(body)).encode()))
-        await send({**start, "headers": headers})
-        await send({**msg, "body": body})
-
-    return wrapped

@@ -102,7 +102,7 @@ class WatchStream:
         try:
             changes: Iterable[Change] = self.store.changes_since(rv)
         except TooOld as e:
-            status = errors.expired(str(e)).status
+            status = errors.expired(str(e)).status()
             self.queue.put_nowait(event_line("ERROR", dumps(status)))
             self.queue.put_nowait(None)
             return

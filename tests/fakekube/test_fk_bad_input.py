@@ -612,7 +612,9 @@ def test_unexpected_errors_answer_a_status(
     def boom(*args: Any) -> None:
         raise RuntimeError("kaput")
 
-    monkeypatch.setattr(app, "_get", boom)
+    from fakekube._endpoints.handlers import HANDLERS
+
+    monkeypatch.setitem(HANDLERS, "get", boom)
     r = client.send("GET", f"{RC_PATH}/a")
     assert r.status == 500 and r.json()["reason"] == "InternalError"
     assert r.json()["message"] == "Internal error occurred: RuntimeError: kaput"
