@@ -24,7 +24,6 @@ from typing import Any
 
 from fakekube import _apierrors as errors
 from fakekube._admission.schema import Schemas, warning_header
-from fakekube._apierrors import ApiError
 from fakekube._controllers import ControllerManager
 from fakekube._controllers.garbagecollector import GarbageCollector
 from fakekube._controllers.namespace import NamespaceController
@@ -125,14 +124,9 @@ class FakeKube:
 
         try:
             await self._dispatch(req, send_with_warnings)
-        except ApiError as e:
-            req.warnings.extend(e.warnings)
-            if e.plain:
-                await respond(send_with_warnings, e.code, e.message.encode(), _TEXT)
-            else:
-                await respond_error(send_with_warnings, e)
         except StatusError as e:
-            await respond(send_with_warnings, e.code, e.body(), _TEXT if e.plain else b"application/json")
+            req.warnings.extend(e.warnings)
+            await respond(send_with_warnings, e.code, e.body(), e.content_type.encode())
         except Exception as e:
             # A bug must still answer with a Status (as the apiserver's panic recovery does).
             if started:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from fakekube import _apierrors as errors
-from fakekube._apierrors import ApiError
 from fakekube._resources import NAMESPACES, ResourceType
 from fakekube._storage.store import Store
+from kubeapi.status import StatusError
 
 JSON = dict[str, Any]
 
@@ -42,7 +42,7 @@ class NamespaceLifecycle:
                     "message": f"namespace {namespace} is being terminated",
                 }
             ]
-            raise ApiError(
+            raise StatusError(
                 403,
                 "Forbidden",
                 f'{rt.group_resource} "{name}" is forbidden: unable to create new content in '

@@ -13,10 +13,11 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import quote
 
-from fakekube._apierrors import ApiError, too_large
+from fakekube._apierrors import too_large
 from fakekube._storage.store import dumps
 from kubeapi.query import Query
 from kubeapi.requestinfo import RequestInfo, request_info
+from kubeapi.status import StatusError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -59,7 +60,7 @@ class Request:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
 
     async def body(self) -> bytes:
-        """The whole body; raises ApiError 413 past :data:`MAX_BODY` bytes."""
+        """The whole body; raises StatusError 413 past :data:`MAX_BODY` bytes."""
         if self._body is not None:
             return self._body
         length = self.headers.get("content-length")
@@ -107,6 +108,6 @@ async def respond_json(send: Send, status: int, obj: Any) -> None:
     await respond(send, status, dumps(obj))
 
 
-async def respond_error(send: Send, err: ApiError) -> None:
+async def respond_error(send: Send, err: StatusError) -> None:
     """Send the ``Status`` of ``err`` with its code."""
     await respond(send, err.code, dumps(err.status()))

@@ -55,7 +55,7 @@ def go_json_error(e: json.JSONDecodeError) -> str:
     return f"invalid character {shown} {where}" if where else e.msg
 
 
-def _unrecognized(rt: ResourceType, err: str, body: bytes) -> errors.ApiError:
+def _unrecognized(rt: ResourceType, err: str, body: bytes) -> errors.StatusError:
     return errors.bad_request(
         f"the object provided is unrecognized (must be of type {rt.kind}): {err} ({summarize(body)})"
     )

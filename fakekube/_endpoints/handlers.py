@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fakekube import _apierrors as errors
-from fakekube._apierrors import ApiError
 from fakekube._endpoints import decoding, options, rendering, serviceproxy
 from fakekube._endpoints.asgi import Request, Send, respond, respond_json
 from fakekube._endpoints.routing import Target
@@ -32,6 +31,7 @@ from fakekube._resources import ResourceType
 from fakekube._storage import versioning
 from fakekube._storage.store import Store, Stored, dumps
 from fakekube._storage.watchers import WatchStream
+from kubeapi.status import StatusError
 
 JSON = dict[str, Any]
 
@@ -68,7 +68,7 @@ async def _read_object(req: Request, rt: ResourceType) -> JSON:
     return objects.to_storage(rt, obj)
 
 
-def _name_mismatch(body_name: str, url_name: str | None) -> ApiError:
+def _name_mismatch(body_name: str, url_name: str | None) -> StatusError:
     """400 for a body whose ``metadata.name`` differs from the URL's (handlers/rest.go checkName)."""
     return errors.bad_request(
         f"the name of the object ({body_name}) does not match the name on the URL ({url_name})"

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from fakekube import _apierrors as errors
-from fakekube._apierrors import ApiError
 from fakekube._endpoints.asgi import Request
 from fakekube._endpoints.routing import Target
 from fakekube._registry import managedfields, patch
@@ -25,11 +24,11 @@ from fakekube._storage import versioning
 from fakekube._storage.selection import (
     FieldSelector,
     LabelSelector,
-    SelectorError,
     parse_field_selector,
     parse_label_selector,
 )
 from kubeapi.query import NumError
+from kubeapi.status import StatusError
 
 JSON = dict[str, Any]
 
@@ -52,7 +51,7 @@ def selectors(req: Request, rt: ResourceType) -> tuple[LabelSelector, FieldSelec
     try:
         labels = parse_label_selector(req.query.get("labelSelector", "") or "")
         fields = parse_field_selector(req.query.get("fieldSelector", "") or "", rt)
-    except SelectorError as e:
+    except ValueError as e:  # LabelSelectorError, FieldSelectorSyntaxError, FieldLabelError
         raise errors.bad_request(str(e)) from None
     return labels, fields
 
@@ -63,7 +62,7 @@ def key_prefix(t: Target, fields: FieldSelector) -> str:
     if t.namespace is not None:
         return t.namespace + "/"
     if t.rt.namespaced:
-        ns = fields.exact("metadata.namespace")
+        ns = fields.requires_exact_match("metadata.namespace")
         if ns is not None:
             return ns + "/"
     return ""
@@ -119,14 +118,16 @@ def list_options(req: Request, rt: ResourceType) -> ListOptions:
     return ListOptions(labels, fields, limit, at, start, bool(token))
 
 
-def _list_options_invalid(field: str, reason: str, message: str) -> ApiError:
+def _list_options_invalid(field: str, reason: str, message: str) -> StatusError:
     """422 for bad list options (``ValidateListOptions``): ``ListOptions.meta.k8s.io "" is invalid``."""
     return options_invalid("ListOptions", field, message, reason)
 
 
-def options_invalid(kind: str, field: str, message: str, reason: str = "FieldValueNotSupported") -> ApiError:
+def options_invalid(
+    kind: str, field: str, message: str, reason: str = "FieldValueNotSupported"
+) -> StatusError:
     """422 for a bad option: ``CreateOptions.meta.k8s.io "" is invalid: dryRun: ...``."""
-    return ApiError(
+    return StatusError(
         422,
         "Invalid",
         f'{kind}.meta.k8s.io "" is invalid: {field}: {message}',

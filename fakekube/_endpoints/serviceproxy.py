@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import Message
 
-from fakekube._apierrors import ApiError, service_unavailable
+from fakekube._apierrors import service_unavailable
+from kubeapi.status import StatusError
 
 # Request headers that describe one hop, not the message (RFC 9110 §7.6.1).
 _HOP = frozenset(
@@ -100,7 +101,7 @@ async def forward(
     body: bytes,
     timeout: float = 30.0,
 ) -> ProxyResponse:
-    """Send the request to ``base_url`` + ``path`` (+ ``?query``); raise ApiError 503 when unreachable."""
+    """Send the request to ``base_url`` + ``path`` (+ ``?query``); raise StatusError 503 when unreachable."""
     url = base_url.rstrip("/") + (path or "/") + (f"?{query}" if query else "")
     try:
         return await asyncio.to_thread(_forward_blocking, method, url, headers, body, timeout)
@@ -109,6 +110,6 @@ async def forward(
         raise service_unavailable(f"error trying to reach service: {reason}") from None
 
 
-def no_endpoints(name: str) -> ApiError:
+def no_endpoints(name: str) -> StatusError:
     """503 for a Service without a registered backend."""
     return service_unavailable(f'no endpoints available for service "{name}"')

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fakekube._apierrors import ApiError
 from fakekube._registry.managedfields import (
     FieldSet,
     Path,
@@ -38,6 +37,7 @@ from fakekube._registry.managedfields import (
     to_fields_v1,
 )
 from fakekube.crd.schema import Node
+from kubeapi.status import StatusError
 
 JSON = dict[str, Any]
 
@@ -117,7 +117,7 @@ def _conflict_manager(e: JSON) -> str:
     return out
 
 
-def conflict_error(conflicts: list[tuple[JSON, Path]]) -> ApiError:
+def conflict_error(conflicts: list[tuple[JSON, Path]]) -> StatusError:
     """The 409 of an apply that conflicts (``NewConflictError``): one ``FieldManagerConflict``
     cause per field, and the message ``Apply failed with N conflict(s): ...``."""
     causes = [
@@ -137,7 +137,7 @@ def conflict_error(conflicts: list[tuple[JSON, Path]]) -> ApiError:
             lines.append(f"conflicts with {who}:")
             lines += [f"- {path_string(p)}" for e, p in conflicts if _conflict_manager(e) == who]
         message = f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
-    return ApiError(409, "Conflict", message, {"causes": causes})
+    return StatusError(409, "Conflict", message, {"causes": causes})
 
 
 def apply(

@@ -34,14 +34,14 @@ from typing import Any
 from fakekube import _apierrors as errors
 from fakekube._admission.lifecycle import NamespaceLifecycle
 from fakekube._admission.schema import Schemas
-from fakekube._apierrors import ApiError
 from fakekube._registry import apply, deletion, managedfields, objects
 from fakekube._registry.kinds import ServedKinds
 from fakekube._registry.strategy import Strategy, WriteContext, strategy_for
 from fakekube._resources import ResourceType
 from fakekube._storage import versioning
-from fakekube._storage.selection import FieldSelector, LabelSelector
+from fakekube._storage.selection import FieldSelector, LabelSelector, field_matches
 from fakekube._storage.store import Store, Stored, TooOld, dumps, object_key
+from kubeapi.status import StatusError
 
 JSON = dict[str, Any]
 
@@ -130,7 +130,7 @@ class GenericStore:
             s = stored[keys[i]]
             if not everything and not (
                 labels.matches(s.obj["metadata"].get("labels"))
-                and (not check_fields or fields.matches(s.obj))
+                and (not check_fields or field_matches(fields, s.obj, rt))
             ):
                 continue
             if limit and len(items) >= limit:
@@ -147,7 +147,7 @@ class GenericStore:
         return [
             s
             for _, s in self.storage.scan(self.rt.storage_key, prefix)
-            if labels.matches(s.obj["metadata"].get("labels")) and fields.matches(s.obj)
+            if labels.matches(s.obj["metadata"].get("labels")) and field_matches(fields, s.obj, self.rt)
         ]
 
     # -- create --------------------------------------------------------------------------------
@@ -178,7 +178,7 @@ class GenericStore:
         if self.storage.get(rt.storage_key, key) is not None:
             raise errors.already_exists(rt, name)
         if entries is None:
-            obj = self._manage(ctx, None, obj, "Update", None, sent)
+            obj = _manage(rt, ctx, None, obj, "Update", None, sent)
         else:
             obj["metadata"]["managedFields"] = entries
             obj = objects.canonical(rt, obj)
@@ -269,7 +269,7 @@ class GenericStore:
         ):
             return old
         if entries is None:
-            result = self._manage(ctx, old.obj, result, operation, subresource, sent)
+            result = _manage(rt, ctx, old.obj, result, operation, subresource, sent)
         else:
             result["metadata"]["managedFields"] = entries
             if not entries:
@@ -326,54 +326,13 @@ class GenericStore:
             meta["generation"] = old_meta.get("generation", 1) + 1
         return objects.canonical(rt, new)
 
-    def _manage(
-        self,
-        ctx: WriteContext,
-        old: JSON | None,
-        new: JSON,
-        operation: str,
-        subresource: str | None,
-        base: builtins.list[JSON] | None,
-    ) -> JSON:
-        """``new`` with its managedFields updated for ``ctx.manager`` (:mod:`.managedfields`);
-        ``base``: the entries to start from (those the client sent), else ``old``'s."""
-        if base is not None:
-            entries = list(base)
-        else:
-            entries = list(old["metadata"].get("managedFields") or []) if old else []
-        new["metadata"]["managedFields"] = managedfields.record(
-            entries,
-            old,
-            new,
-            ctx.manager,
-            operation,
-            self.rt.api_version,
-            objects.now(),
-            subresource,
-            managedfields.schema_root(self.rt, self.rt.crd),
-        )
-        if not new["metadata"]["managedFields"]:
-            del new["metadata"]["managedFields"]
-        return objects.canonical(self.rt, new)
-
     # -- delete --------------------------------------------------------------------------------
 
     def delete(self, ctx: WriteContext, old: Stored, options: JSON) -> tuple[Stored | JSON, bool]:
         """Delete ``old`` with DeleteOptions ``options`` (checked ``preconditions``,
         ``propagationPolicy``/``orphanDependents``): (the object as answered, deleted now?).
         Raises 409 Conflict for a failed precondition, 400 for malformed ones."""
-        meta = old.obj["metadata"]
-        pre = options.get("preconditions") or {}
-        if not isinstance(pre, dict):
-            raise errors.bad_request(
-                "json: cannot unmarshal into Go struct field DeleteOptions.preconditions"
-            )
-        if pre.get("uid") and pre["uid"] != meta["uid"]:
-            raise _precondition_conflict(self.rt, meta["name"], "UID", pre["uid"], meta["uid"])
-        if pre.get("resourceVersion") and pre["resourceVersion"] != meta["resourceVersion"]:
-            raise _precondition_conflict(
-                self.rt, meta["name"], "ResourceVersion", pre["resourceVersion"], meta["resourceVersion"]
-            )
+        _check_preconditions(self.rt, old.obj["metadata"], options.get("preconditions") or {})
         return self.delete_stored(old, deletion.policy_of(options, None), ctx.dry_run)
 
     def delete_stored(
@@ -408,6 +367,37 @@ class Registry:
         return s
 
 
+def _manage(
+    rt: ResourceType,
+    ctx: WriteContext,
+    old: JSON | None,
+    new: JSON,
+    operation: str,
+    subresource: str | None,
+    base: list[JSON] | None,
+) -> JSON:
+    """``new`` with its managedFields updated for ``ctx.manager`` (:mod:`.managedfields`);
+    ``base``: the entries to start from (those the client sent), else ``old``'s."""
+    if base is not None:
+        entries = list(base)
+    else:
+        entries = list(old["metadata"].get("managedFields") or []) if old else []
+    new["metadata"]["managedFields"] = managedfields.record(
+        entries,
+        old,
+        new,
+        ctx.manager,
+        operation,
+        rt.api_version,
+        objects.now(),
+        subresource,
+        managedfields.schema_root(rt, rt.crd),
+    )
+    if not new["metadata"]["managedFields"]:
+        del new["metadata"]["managedFields"]
+    return objects.canonical(rt, new)
+
+
 def _finalizers_on_deleting(meta: JSON, old_meta: JSON) -> list[JSON]:
     """``ValidateObjectMetaUpdate``: a deleting object may lose finalizers but not gain any
     (reported twice by the real server: the object and the metadata update checks)."""
@@ -426,7 +416,20 @@ def _finalizers_on_deleting(meta: JSON, old_meta: JSON) -> list[JSON]:
     return [cause, cause]
 
 
-def _precondition_conflict(rt: ResourceType, name: str, what: str, want: str, have: str) -> ApiError:
+def _check_preconditions(rt: ResourceType, meta: JSON, pre: Any) -> None:
+    """DeleteOptions ``preconditions`` (``uid``, ``resourceVersion``) against the stored ``meta``:
+    409 Conflict when one differs, 400 when they are not an object."""
+    if not isinstance(pre, dict):
+        raise errors.bad_request("json: cannot unmarshal into Go struct field DeleteOptions.preconditions")
+    if pre.get("uid") and pre["uid"] != meta["uid"]:
+        raise _precondition_conflict(rt, meta["name"], "UID", pre["uid"], meta["uid"])
+    if pre.get("resourceVersion") and pre["resourceVersion"] != meta["resourceVersion"]:
+        raise _precondition_conflict(
+            rt, meta["name"], "ResourceVersion", pre["resourceVersion"], meta["resourceVersion"]
+        )
+
+
+def _precondition_conflict(rt: ResourceType, name: str, what: str, want: str, have: str) -> StatusError:
     """409 Conflict for a failed delete precondition (the generic store's Preconditions check)."""
     tail = (
         "The object might have been deleted and then recreated"
@@ -437,7 +440,7 @@ def _precondition_conflict(rt: ResourceType, name: str, what: str, want: str, ha
     if rt.group:
         details["group"] = rt.group
     details["kind"] = rt.kind
-    return ApiError(
+    return StatusError(
         409,
         "Conflict",
         f'Operation cannot be fulfilled on {rt.group_kind} "{name}": the {what} in the precondition ({want}) '

@@ -23,8 +23,8 @@ from typing import Any
 
 from fakekube import _apierrors as errors
 from fakekube import _validation as validation
-from fakekube._apierrors import ApiError
 from fakekube._resources import EVENTS_V1, ResourceType
+from kubeapi.status import StatusError
 
 JSON = dict[str, Any]
 
@@ -88,7 +88,7 @@ def validate_meta(rt: ResourceType, obj: JSON) -> list[JSON]:
     return causes
 
 
-def invalid(rt: ResourceType, obj: JSON, causes: list[JSON]) -> ApiError:
+def invalid(rt: ResourceType, obj: JSON, causes: list[JSON]) -> StatusError:
     """The 422 for ``causes`` found in ``obj`` (named by the body's kind, as apiextensions does)."""
     return errors.invalid(rt, obj["metadata"].get("name", ""), causes, obj.get("kind"))
 
@@ -231,7 +231,7 @@ def from_storage(rt: ResourceType, obj: JSON) -> JSON:
     return out
 
 
-def fail_if(cond: bool, err: ApiError) -> None:
+def fail_if(cond: bool, err: StatusError) -> None:
     """Raise ``err`` when ``cond`` holds (keeps request handlers linear)."""
     if cond:
         raise err

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from fakekube import _apierrors as errors
-from fakekube._apierrors import ApiError
 from fakekube._resources import ResourceType
+from kubeapi.status import StatusError
 
 JSON = dict[str, Any]
 
@@ -64,7 +64,7 @@ def apply_scale(rt: ResourceType, obj: JSON, scale: Any) -> JSON:
         raise errors.bad_request(f"Scale.autoscaling/v1: spec.replicas must be an integer, got {replicas!r}")
     if replicas < 0:
         msg = f"Invalid value: {replicas}: must be greater than or equal to 0"
-        raise ApiError(
+        raise StatusError(
             422,
             "Invalid",
             f'Scale.autoscaling "{name}" is invalid: spec.replicas: {msg}',

@@ -13,8 +13,8 @@ import binascii
 import json
 
 from fakekube import _apierrors as errors
-from fakekube._apierrors import ApiError
 from fakekube._endpoints.decoding import go_json_error
+from kubeapi.status import StatusError
 
 #: The 410 message for a continue token older than the kept history (``storage/etcd3`` ``store.go``).
 EXPIRED_CONTINUE = (
@@ -38,7 +38,7 @@ def decode_continue(token: str) -> tuple[int, str]:
     state" (the inconsistent token a 410 offers). Raises 400 BadRequest when malformed, with the
     etcd3 store's texts (``invalid continue token: continue key is not valid: ...``)."""
 
-    def bad(why: str) -> ApiError:
+    def bad(why: str) -> StatusError:
         return errors.bad_request(f"invalid continue token: continue key is not valid: {why}")
 
     try:

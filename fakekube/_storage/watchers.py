@@ -20,7 +20,7 @@ from typing import Any
 
 from fakekube import _apierrors as errors
 from fakekube._resources import ResourceType
-from fakekube._storage.selection import FieldSelector, LabelSelector
+from fakekube._storage.selection import FieldSelector, LabelSelector, field_matches
 from fakekube._storage.store import ADDED, DELETED, MODIFIED, Change, Store, Stored, TooOld, dumps
 
 JSON = dict[str, Any]
@@ -58,7 +58,7 @@ class WatchStream:
         self._unsubscribe: Callable[[], None] | None = None
 
     def _matches(self, obj: JSON) -> bool:
-        return self.labels.matches(obj["metadata"].get("labels")) and self.fields.matches(obj)
+        return self.labels.matches(obj["metadata"].get("labels")) and field_matches(self.fields, obj, self.rt)
 
     def line_for(self, ch: Change) -> bytes | None:
         """The event line ``ch`` produces for this watch, or None when filtered out."""

@@ -12,7 +12,6 @@ from fk_objects import RC_PATH, raycluster
 from hypothesis import HealthCheck, given, settings
 
 from fakekube import FakeKube, create_app
-from fakekube._storage.selection import EVERYTHING, NO_FIELDS, SelectorError, parse_label_selector
 from fakekube._storage.watchers import WatchStream
 from fakekube.strategies import (
     INVALID_LABEL_SELECTORS,
@@ -23,6 +22,9 @@ from fakekube.strategies import (
     operations,
 )
 from fakekube.testing import Client
+from kubeapi.fields import EVERYTHING as NO_FIELDS
+from kubeapi.labels import EVERYTHING, parse_label_selector
+from kubeapi.labels import LabelSelectorError as SelectorError
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
