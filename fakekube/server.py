@@ -39,8 +39,7 @@ from fakekube._resources import CRDS, NAMESPACES
 from fakekube._storage.store import Store, dumps
 from fakekube.crd import CustomResourceDefinition
 from kubeapi.status import StatusError
-
-JSON = dict[str, Any]
+from kubeapi.types import JSON
 
 # In the order a fresh kube-apiserver creates them.
 DEFAULT_NAMESPACES = ("kube-system", "kube-public", "default")

@@ -36,8 +36,8 @@ from urllib.parse import urlencode
 import yaml
 
 from fakekube.server import FakeKube, create_app
+from kubeapi.types import JSON
 
-JSON = dict[str, Any]
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 

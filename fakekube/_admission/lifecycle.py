@@ -4,14 +4,11 @@ namespace that does not exist (404) or is being deleted (403 ``NamespaceTerminat
 
 from __future__ import annotations
 
-from typing import Any
-
 from fakekube import _apierrors as errors
 from fakekube._resources import NAMESPACES, ResourceType
 from fakekube._storage.store import Store
 from kubeapi.status import StatusError
-
-JSON = dict[str, Any]
+from kubeapi.types import JSON
 
 
 class NamespaceLifecycle:

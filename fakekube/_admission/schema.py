@@ -10,12 +10,10 @@ others were installed), as the apiextensions-apiserver does (``customresource_ha
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from fakekube import _apierrors as errors
 from fakekube._resources import ResourceType
-
-JSON = dict[str, Any]
+from kubeapi.types import JSON
 
 
 @dataclass

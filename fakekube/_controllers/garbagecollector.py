@@ -26,8 +26,8 @@ from fakekube._registry import objects
 from fakekube._registry.deletion import FOREGROUND, ORPHAN
 from fakekube._resources import ResourceType
 from fakekube._storage.store import DELETED, Change, Stored, object_key
+from kubeapi.types import JSON
 
-JSON = dict[str, Any]
 _Dependents = dict[str, list[tuple[ResourceType, Stored]]]
 
 

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Any
 
 from fakekube._registry.kinds import ServedKinds
 from fakekube._resources import ResourceType
-
-JSON = dict[str, Any]
+from kubeapi.types import JSON
 
 #: The Kubernetes version fakekube answers on /version (the client the project tests with).
 KUBE_MAJOR, KUBE_MINOR = "1", "37"

@@ -17,8 +17,7 @@ import yaml
 
 from fakekube import _apierrors as errors
 from fakekube._resources import ALL_TYPES, ResourceType
-
-JSON = dict[str, Any]
+from kubeapi.types import JSON
 
 JSON_TYPES = ("application/json", "*/*")
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")

@@ -32,8 +32,7 @@ from fakekube._storage import versioning
 from fakekube._storage.store import Store, Stored, dumps
 from fakekube._storage.watchers import WatchStream
 from kubeapi.status import StatusError
-
-JSON = dict[str, Any]
+from kubeapi.types import JSON
 
 _PATCH_TYPES_CUSTOM = [patch.JSON_PATCH, patch.MERGE]
 _PATCH_TYPES_CORE = [patch.JSON_PATCH, patch.MERGE, patch.STRATEGIC]

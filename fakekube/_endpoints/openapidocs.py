@@ -26,8 +26,7 @@ from typing import Any
 
 from fakekube._registry.kinds import ServedKinds
 from fakekube._resources import ResourceType
-
-JSON = dict[str, Any]
+from kubeapi.types import JSON
 
 _WRITE_PARAMS = [
     {"name": n, "in": "query", "schema": {"type": "string", "uniqueItems": True}}

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from fakekube import _apierrors as errors
 from fakekube._endpoints.asgi import Request
@@ -29,8 +28,7 @@ from fakekube._storage.selection import (
 )
 from kubeapi.query import NumError
 from kubeapi.status import StatusError
-
-JSON = dict[str, Any]
+from kubeapi.types import JSON
 
 _PROPAGATION = ("Foreground", "Background", "Orphan")
 _SUPPORTED_POLICIES = '"Foreground", "Background", "Orphan", "nil"'

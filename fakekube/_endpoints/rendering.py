@@ -6,14 +6,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from fakekube._endpoints.asgi import Request, Send, respond, respond_json
 from fakekube._registry import objects, tables
 from fakekube._resources import ResourceType
 from fakekube._storage.store import Stored, dumps
-
-JSON = dict[str, Any]
+from kubeapi.types import JSON
 
 
 def render(rt: ResourceType) -> Callable[[Stored], bytes]:

@@ -38,8 +38,7 @@ from fakekube._registry.managedfields import (
 )
 from fakekube.crd.schema import Node
 from kubeapi.status import StatusError
-
-JSON = dict[str, Any]
+from kubeapi.types import JSON
 
 
 def merge(live: Any, config: Any, node: Node | None) -> Any:

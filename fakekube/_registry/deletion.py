@@ -12,13 +12,10 @@ collector that removes the finalizers is a controller (:mod:`fakekube._controlle
 
 from __future__ import annotations
 
-from typing import Any
-
 from fakekube._registry import objects
 from fakekube._resources import ResourceType
 from fakekube._storage.store import Store, Stored, object_key
-
-JSON = dict[str, Any]
+from kubeapi.types import JSON
 
 FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"

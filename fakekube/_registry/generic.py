@@ -42,8 +42,7 @@ from fakekube._storage import versioning
 from fakekube._storage.selection import FieldSelector, LabelSelector, field_matches
 from fakekube._storage.store import Store, Stored, TooOld, dumps, object_key
 from kubeapi.status import StatusError
-
-JSON = dict[str, Any]
+from kubeapi.types import JSON
 
 
 @dataclass

@@ -27,8 +27,7 @@ from fakekube._resources import ALL_TYPES, CRDS, META_FIELDS, PrinterColumn, Res
 from fakekube._storage.store import ADDED, DELETED, Change, Store, dumps
 from fakekube.crd import CustomResourceDefinition, load_crds, validate_crd
 from fakekube.crd.model import parse_crd
-
-JSON = dict[str, Any]
+from kubeapi.types import JSON
 
 _AGE = PrinterColumn("Age", "date", ".metadata.creationTimestamp")
 _KUBE_VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")

@@ -35,8 +35,8 @@ from typing import Any
 
 from fakekube._resources import ResourceType
 from fakekube.crd.schema import MISSING, Node, compiled
+from kubeapi.types import JSON
 
-JSON = dict[str, Any]
 Path = tuple[str, ...]
 FieldSet = frozenset[Path]
 

@@ -19,14 +19,12 @@ import datetime as dt
 import json
 import random
 import uuid
-from typing import Any
 
 from fakekube import _apierrors as errors
 from fakekube import _validation as validation
 from fakekube._resources import EVENTS_V1, ResourceType
 from kubeapi.status import StatusError
-
-JSON = dict[str, Any]
+from kubeapi.types import JSON
 
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 SYSTEM_META = (

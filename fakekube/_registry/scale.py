@@ -15,8 +15,7 @@ from typing import Any
 from fakekube import _apierrors as errors
 from fakekube._resources import ResourceType
 from kubeapi.status import StatusError
-
-JSON = dict[str, Any]
+from kubeapi.types import JSON
 
 
 def _path(json_path: str) -> list[str]:

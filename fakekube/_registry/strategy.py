@@ -44,8 +44,7 @@ from fakekube._registry import objects
 from fakekube._registry.kinds import has_cel_rules, prepare_crd
 from fakekube._resources import CORE_EVENTS, CRDS, EVENTS_V1, NAMESPACES, SERVICES, ResourceType
 from fakekube._storage.store import Store, Stored
-
-JSON = dict[str, Any]
+from kubeapi.types import JSON
 
 
 @dataclass

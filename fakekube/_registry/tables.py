@@ -16,8 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from fakekube._resources import CONFIGMAPS, CORE_EVENTS, CRDS, EVENTS_V1, NAMESPACES, SERVICES, ResourceType
-
-JSON = dict[str, Any]
+from kubeapi.types import JSON
 
 _NAME_DESC = (
     "Name must be unique within a namespace. Is required when creating resources, although some "

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-JSON = dict[str, Any]
+from kubeapi.types import JSON
 
 ADDED = "ADDED"
 MODIFIED = "MODIFIED"

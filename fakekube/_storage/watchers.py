@@ -22,8 +22,8 @@ from fakekube import _apierrors as errors
 from fakekube._resources import ResourceType
 from fakekube._storage.selection import FieldSelector, LabelSelector, field_matches
 from fakekube._storage.store import ADDED, DELETED, MODIFIED, Change, Store, Stored, TooOld, dumps
+from kubeapi.types import JSON
 
-JSON = dict[str, Any]
 Render = Callable[[Stored], bytes]
 
 

@@ -22,7 +22,6 @@ from typing import Any
 from fakekube.crd.celrule import Rule
 from fakekube.crd.model import CustomResourceDefinition
 
-JSON = dict[str, Any]
 MISSING: Any = object()
 
 
