@@ -93,6 +93,7 @@ class FakeKube:
 
     @service_backends.setter
     def service_backends(self, value: Mapping[str, str]) -> None:
+        """Replace the backends (a copy of ``value``)."""
         self.api.service_backends = dict(value)
 
     # -- ASGI entry ----------------------------------------------------------------------------

@@ -371,7 +371,10 @@ async def proxy(api: Api, req: Request, send: Send, t: Target) -> None:
     """``services/NAME[:PORT]/proxy/...``: the request forwarded to the registered backend
     (:mod:`fakekube._endpoints.serviceproxy`); 503 when there is none or the Service is missing."""
     assert t.name is not None and t.namespace is not None
-    name, port = serviceproxy.split_service_name(t.name)
+    target = req.info.service_proxy_target()  # [scheme:]name[:port], as SplitSchemeNamePort
+    if target is None:
+        raise errors.bad_request(f'invalid service request "{t.name}"')
+    name, port = target.name, target.port
     base = serviceproxy.backend_for(api.service_backends, t.namespace, name, port)
     # A missing Service has no endpoints either: the real server answers the same 503.
     if base is None or _store(api, t).try_get(t.namespace, name) is None:

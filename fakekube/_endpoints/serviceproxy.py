@@ -47,16 +47,6 @@ class ProxyResponse:
     body: bytes
 
 
-def split_service_name(name: str) -> tuple[str, str]:
-    """``[scheme:]name[:port]`` → (name, port) as the apiserver's service proxy parses it ("" = none)."""
-    parts = name.split(":")
-    if len(parts) == 3:
-        return parts[1], parts[2]
-    if len(parts) == 2:
-        return (parts[1], "") if parts[0] in ("http", "https") else (parts[0], parts[1])
-    return name, ""
-
-
 def backend_for(backends: Mapping[str, str], namespace: str, name: str, port: str) -> str | None:
     """The registered URL for ``namespace/name:port`` or ``namespace/name``, or None."""
     if port and f"{namespace}/{name}:{port}" in backends:

@@ -125,6 +125,7 @@ def canonical(rt: ResourceType, obj: JSON) -> JSON:
 
 
 def without(obj: JSON, *keys: str) -> JSON:
+    """A shallow copy of ``obj`` without ``keys``."""
     return {k: v for k, v in obj.items() if k not in keys}
 
 

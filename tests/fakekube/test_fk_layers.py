@@ -64,6 +64,15 @@ def test_the_first_of_repeated_parameters_counts(client: Client) -> None:
     assert [i["metadata"]["name"] for i in r.json()["items"]] == ["a"]
 
 
+def test_service_proxy_names_split_as_go(client: Client) -> None:
+    """``services/{id}/proxy``: ``id`` is split by SplitSchemeNamePort (kubeapi.requestinfo); four
+    parts are no service request (400), ``http:name`` is name ``http`` with port ``name``."""
+    r = client.send("GET", "/api/v1/namespaces/default/services/a:b:c:d/proxy/")
+    assert r.status == 400 and r.json()["message"] == 'invalid service request "a:b:c:d"'
+    r = client.send("GET", "/api/v1/namespaces/default/services/http:head/proxy/")
+    assert r.status == 503 and r.json()["message"] == 'no endpoints available for service "http"'
+
+
 # --- structure ------------------------------------------------------------------------------
 
 
