@@ -1,6 +1,105 @@
 """Kubernetes API primitives shared by the gateway (:mod:`handler`) and :mod:`fakekube`.
 
-Both sides must read request syntax exactly as k8s.io/apimachinery does; keeping one copy here
-means the gateway's own selector evaluation and fakekube's can never drift apart. Nothing in this
-package imports either side.
+Both servers must read request syntax and write answers exactly as kube-apiserver does; keeping
+one copy here means they cannot drift apart. Nothing in this package imports either side.
+Every module cites the Kubernetes (Go) source it follows, and says where it deliberately differs.
+
+Modules (each with its own ``__all__``; constants are reached through the module, e.g.
+``media.MERGE_PATCH``, ``status.REASON_NOT_FOUND``, ``watchevents.BOOKMARK``):
+
+- :mod:`kubeapi.requestinfo`: :func:`request_info` → :class:`RequestInfo` (verb, group, version,
+  namespace, resource, name, subresource, services proxy target), parsed once per request, as
+  k8s.io/apiserver ``RequestInfoFactory.NewRequestInfo``; unsafe paths refused (404).
+- :mod:`kubeapi.query`: :class:`Query`, the query string parsed once with Go's ``url.ParseQuery``
+  rules, read with kube-apiserver's conversions (``watch=TRUE``/``yes``/``""`` are true).
+- :mod:`kubeapi.gostrconv`: Go ``strconv`` (``ParseInt``, ``Atoi``, ``ParseBool``, ``Quote``) with
+  Go's error texts.
+- :mod:`kubeapi.status`: :class:`StatusError` (a ``Status`` answer) and its constructors named
+  after k8s.io/apimachinery/pkg/api/errors (``new_not_found``, ``new_invalid``...), reasons.
+- :mod:`kubeapi.labels`: label selectors (parse with the apiserver's errors, match).
+- :mod:`kubeapi.fields`: field selectors (parse, match) and the one :func:`field_value`.
+- :mod:`kubeapi.validation`: label key/value syntax (``content.IsLabelKey``/``IsLabelValue``).
+- :mod:`kubeapi.media`: media type names, ``Content-Type`` parsing, ``Accept`` negotiation.
+- :mod:`kubeapi.decode`: JSON/YAML bodies with Go's decoding rules, errors and limits (3 MiB,
+  nesting depth, YAML alias expansion).
+- :mod:`kubeapi.watchevents`: watch event lines (``ERROR``, ``BOOKMARK``, initial-events-end).
+- :mod:`kubeapi.meta`: ObjectMeta accessors and field lists.
+- :mod:`kubeapi.types`: ``JSON`` (``dict[str, Any]``) and ``JSONValue``.
 """
+
+from kubeapi import (
+    decode,
+    fields,
+    gostrconv,
+    labels,
+    media,
+    meta,
+    query,
+    requestinfo,
+    status,
+    types,
+    validation,
+    watchevents,
+)
+from kubeapi.decode import DecodeError, DecodeLimits, decode_json, decode_yaml
+from kubeapi.fields import (
+    FieldRequirement,
+    FieldSelector,
+    FieldSelectorSyntaxError,
+    field_value,
+    parse_field_selector,
+)
+from kubeapi.gostrconv import NumError, parse_bool, parse_int
+from kubeapi.labels import LabelSelector, LabelSelectorError, Requirement, parse_label_selector
+from kubeapi.media import MediaTypeError, Negotiated, negotiate_output, parse_media_type
+from kubeapi.query import Query
+from kubeapi.requestinfo import RequestInfo, ServiceProxyTarget, UnsafePathError, request_info
+from kubeapi.status import StatusError, failure_status
+from kubeapi.types import JSON, JSONValue
+from kubeapi.watchevents import WatchEvent, parse_event
+
+__all__ = [
+    "JSON",
+    "DecodeError",
+    "DecodeLimits",
+    "FieldRequirement",
+    "FieldSelector",
+    "FieldSelectorSyntaxError",
+    "JSONValue",
+    "LabelSelector",
+    "LabelSelectorError",
+    "MediaTypeError",
+    "Negotiated",
+    "NumError",
+    "Query",
+    "RequestInfo",
+    "Requirement",
+    "ServiceProxyTarget",
+    "StatusError",
+    "UnsafePathError",
+    "WatchEvent",
+    "decode",
+    "decode_json",
+    "decode_yaml",
+    "failure_status",
+    "field_value",
+    "fields",
+    "gostrconv",
+    "labels",
+    "media",
+    "meta",
+    "negotiate_output",
+    "parse_bool",
+    "parse_event",
+    "parse_field_selector",
+    "parse_int",
+    "parse_label_selector",
+    "parse_media_type",
+    "query",
+    "request_info",
+    "requestinfo",
+    "status",
+    "types",
+    "validation",
+    "watchevents",
+]

@@ -11,6 +11,7 @@ as the ``message`` of a 400 ``BadRequest``. Which field labels a kind accepts is
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,6 +25,7 @@ __all__ = [
     "FieldSelectorSyntaxError",
     "escape_value",
     "field_value",
+    "go_format_float",
     "go_sprint",
     "parse_field_selector",
     "split_term",
@@ -258,22 +260,45 @@ def go_sprint(value: Any) -> str:
 
 
 def _go_float(f: float) -> str:
-    """``strconv.FormatFloat(f, 'g', -1, 64)`` as fmt's ``%v`` writes it (``+Inf``, ``NaN``)."""
+    return go_format_float(f, 64)
+
+
+def _shortest_digits(f: float, bits: int) -> tuple[int, str, int]:
+    """(sign, digits, exponent) of the shortest decimal that reads back as ``f`` at ``bits``."""
+    if bits == 64:
+        text = repr(f)
+    else:
+        target = struct.unpack("f", struct.pack("f", f))[0]
+        text = repr(target)
+        for precision in range(1, 10):
+            candidate = f"{target:.{precision}g}"
+            if struct.unpack("f", struct.pack("f", float(candidate)))[0] == target:
+                text = candidate
+                break
+    sign, digit_tuple, exp = Decimal(text).as_tuple()
+    assert isinstance(exp, int)
+    raw = "".join(map(str, digit_tuple))
+    digits = raw.rstrip("0") or "0"
+    return sign, digits, exp + len(raw) - len(digits)
+
+
+def go_format_float(f: float, bits: int = 64) -> str:
+    """``strconv.FormatFloat(f, 'g', -1, bits)`` as fmt's ``%v`` writes it: the shortest digits that
+    read back at ``bits`` (64 or 32), in ``%e`` form when the exponent is < -4 or >= 6
+    for the shortest form (strconv ftoa.go ``eprec = 6``), e.g. ``1e+06``, ``123456``, ``1e-05``;
+    ``+Inf``, ``-Inf``, ``NaN``."""
     if math.isnan(f):
         return "NaN"
     if math.isinf(f):
         return "+Inf" if f > 0 else "-Inf"
     if f == 0:
         return "-0" if math.copysign(1.0, f) < 0 else "0"
-    sign, digit_tuple, exp = Decimal(repr(f)).as_tuple()
-    assert isinstance(exp, int)
-    digits = "".join(map(str, digit_tuple)).rstrip("0") or "0"
-    exp += len("".join(map(str, digit_tuple))) - len(digits)
+    sign, digits, exp = _shortest_digits(f, bits)
     nd = len(digits)
     dp = nd + exp  # position of the decimal point relative to the digits
     x = dp - 1
     neg = "-" if sign else ""
-    if x < -4 or x >= 6:  # shortest: eprec = 6 (strconv ftoa.go)
+    if x < -4 or x >= 6:
         mant = digits[0] + ("." + digits[1:] if nd > 1 else "")
         return f"{neg}{mant}e{'-' if x < 0 else '+'}{abs(x):02d}"
     if dp <= 0:
