@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from fakekube._apierrors import too_large
 from fakekube._storage.store import dumps
+from kubeapi.decode import MAX_BODY_BYTES
 from kubeapi.query import Query
 from kubeapi.requestinfo import RequestInfo, request_info
 from kubeapi.status import StatusError
@@ -25,7 +26,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 #: The apiserver's default limit on request bodies (``--max-resource-write-bytes``), bytes.
-MAX_BODY = 3 * 1024 * 1024
+MAX_BODY = MAX_BODY_BYTES
 
 JSON_TYPE = b"application/json"
 

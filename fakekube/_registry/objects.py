@@ -23,18 +23,13 @@ import uuid
 from fakekube import _apierrors as errors
 from fakekube import _validation as validation
 from fakekube._resources import EVENTS_V1, ResourceType
+from kubeapi.meta import OBJECT_META_ORDER, SERVER_SET_FIELDS
 from kubeapi.status import StatusError
 from kubeapi.types import JSON
 
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-SYSTEM_META = (
-    "uid",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "generation",
-    "resourceVersion",
-)
+#: Metadata the server sets (``FillObjectMetaSystemFields``), cleared from a create body.
+SYSTEM_META = SERVER_SET_FIELDS
 
 
 def now() -> str:
@@ -91,22 +86,6 @@ def invalid(rt: ResourceType, obj: JSON, causes: list[JSON]) -> StatusError:
     return errors.invalid(rt, obj["metadata"].get("name", ""), causes, obj.get("kind"))
 
 
-_META_ORDER = (
-    "name",
-    "generateName",
-    "namespace",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "labels",
-    "annotations",
-    "ownerReferences",
-    "finalizers",
-    "managedFields",
-)
 
 
 def canonical(rt: ResourceType, obj: JSON) -> JSON:
@@ -117,7 +96,7 @@ def canonical(rt: ResourceType, obj: JSON) -> JSON:
     if rt.custom:
         meta = {k: meta[k] for k in sorted(meta)}
         return {k: (meta if k == "metadata" else obj[k]) for k in sorted(obj)}
-    ordered = {k: meta[k] for k in _META_ORDER if k in meta}
+    ordered = {k: meta[k] for k in OBJECT_META_ORDER if k in meta}
     ordered.update((k, v) for k, v in meta.items() if k not in ordered)
     out: JSON = {"kind": obj["kind"], "apiVersion": obj["apiVersion"], "metadata": ordered}
     out.update((k, v) for k, v in obj.items() if k not in out)

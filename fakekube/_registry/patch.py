@@ -15,12 +15,14 @@ import jsonpatch
 import jsonpointer
 
 from fakekube._apierrors import bad_request
+from kubeapi import media
 from kubeapi.status import StatusError
 
-MERGE = "application/merge-patch+json"
-JSON_PATCH = "application/json-patch+json"
-STRATEGIC = "application/strategic-merge-patch+json"
-APPLY = "application/apply-patch+yaml"
+#: The patch media types (:mod:`kubeapi.media`).
+MERGE = media.MERGE_PATCH
+JSON_PATCH = media.JSON_PATCH
+STRATEGIC = media.STRATEGIC_MERGE_PATCH
+APPLY = media.APPLY_PATCH_YAML
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

@@ -13,7 +13,7 @@ import binascii
 import json
 
 from fakekube import _apierrors as errors
-from fakekube._endpoints.decoding import go_json_error
+from kubeapi.decode import go_json_error
 from kubeapi.status import StatusError
 
 #: The 410 message for a continue token older than the kept history (``storage/etcd3`` ``store.go``).
