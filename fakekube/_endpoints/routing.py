@@ -62,7 +62,10 @@ def resolve(kinds: ServedKinds, info: RequestInfo) -> Target:
 
 def verb_of(info: RequestInfo) -> str:
     """The Kubernetes verb (get, list, watch, create, update, patch, delete, deletecollection), or
-    the lower-case method for one without (e.g. ``options``)."""
+    the lower-case method for one without (``options``; ``head``, which requestinfo.go reads as
+    ``get`` but no fakekube route serves, as go-restful registers GET routes only)."""
+    if info.method == "HEAD":
+        return "head"
     return info.verb or info.method.lower()
 
 
