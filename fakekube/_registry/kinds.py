@@ -1,4 +1,4 @@
-"""The registry of served resources: the built-in kinds plus what the installed CRDs define.
+"""The served kinds (:class:`ServedKinds`): the built-in kinds plus what the installed CRDs define.
 
 A :class:`ServedKinds` turns each installed ``apiextensions.k8s.io/v1`` CustomResourceDefinition
 (parsed by :mod:`fakekube.crd`) into one :class:`~fakekube._resources.ResourceType` per served
