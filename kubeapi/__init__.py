@@ -53,7 +53,13 @@ from kubeapi.gostrconv import NumError, parse_bool, parse_int
 from kubeapi.labels import LabelSelector, LabelSelectorError, Requirement, parse_label_selector
 from kubeapi.media import MediaTypeError, Negotiated, negotiate_output, parse_media_type
 from kubeapi.query import Query
-from kubeapi.requestinfo import RequestInfo, ServiceProxyTarget, UnsafePathError, request_info
+from kubeapi.requestinfo import (
+    RequestInfo,
+    ServiceProxyTarget,
+    UnsafePathError,
+    request_info,
+    request_info_from_scope,
+)
 from kubeapi.status import StatusError, failure_status
 from kubeapi.types import JSON, JSONValue
 from kubeapi.watchevents import WatchEvent, parse_event
@@ -97,6 +103,7 @@ __all__ = [
     "parse_media_type",
     "query",
     "request_info",
+    "request_info_from_scope",
     "requestinfo",
     "status",
     "types",

@@ -14,9 +14,12 @@ Both servers read a create/update/patch body the way kube-apiserver does:
   strings), map keys turned into strings; **aliases** counted as yaml.v2 counts them and refused
   with ``yaml: document contains excessive aliasing`` before anything is expanded (the
   "billion laughs"), an alias inside its own anchor with ``yaml: anchor 'a' value contains
-  itself``; nesting beyond :attr:`DecodeLimits.max_depth` with ``yaml: exceeded max depth of N``
-  (libyaml, and Python's recursion limit, stop near 1000 levels where Go allows 10000: deeper
-  bodies get Go's text for 10000; no Kubernetes object comes near either).
+  itself``, an unknown one with ``yaml: unknown anchor 'a' referenced``; a redefined anchor
+  replaces the earlier one for later aliases (yaml.v2; PyYAML would refuse it); nesting beyond
+  :attr:`DecodeLimits.max_depth` with ``yaml: exceeded max depth of N``. libyaml, whose parser is
+  used here, stops at 1000 levels where Go allows 10000: deeper documents get Go's text for 10000
+  (no Kubernetes object comes near either). The composer is iterative, so Python's recursion
+  limit plays no part.
 
 Errors are :class:`DecodeError` (a ValueError) whose ``str`` is Go's text; each server wraps it in
 its own 400 Status (fakekube as kube-apiserver: :func:`unrecognized`; the gateway as
@@ -238,67 +241,82 @@ except ImportError:  # pragma: no cover - depends on the PyYAML build
 
 
 class _GoComposer(_Composer):  # type: ignore[misc]
-    """PyYAML's composer with yaml.v2's alias accounting and a depth bound.
+    """An iterative composer (events to nodes) with yaml.v2's anchor semantics, alias accounting
+    and a depth bound; PyYAML's own composer recurses (about 200 levels fit in Python's stack).
 
     An alias is composed as a shallow copy of its anchor's node (same class, tag and children), so
-    the constructor still shares the children while the copy marks where the alias stood.
+    the constructor still shares the children while the copy marks where the alias stood. A
+    redefined anchor replaces the earlier one for later aliases, as in yaml.v2 (PyYAML refuses
+    it); an alias to an anchor still open (its own value) is refused as yaml.v2 refuses it.
     """
 
     go_aliases: dict[int, tuple[Node, str]]
-    go_open: set[int]
-    go_depth: int
     go_max_depth: int
 
     def go_init(self, max_depth: int) -> None:
         self.go_aliases = {}
-        self.go_open = set()
-        self.go_depth = 0
         self.go_max_depth = max_depth
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            target = self.anchors.get(event.anchor)
-            if target is not None:
-                self.get_event()
-                if id(target) in self.go_open:
+    def compose_document(self) -> Node:
+        self.get_event()  # DocumentStart
+        anchors: dict[str, Node] = {}
+        open_ids: set[int] = set()
+        # Open collections: (node, its children so far, anchor or None); for a mapping the
+        # children are flat [k1, v1, k2, v2...] and paired when it closes.
+        stack: list[tuple[Node, list[Node]]] = []
+        root: Node | None = None
+        while root is None:
+            event: Any = self.get_event()
+            # Compared by class (not isinstance) so the loosely typed PyYAML events stay Any.
+            cls = type(event)
+            node: Node | None = None
+            if cls is yaml.AliasEvent:
+                target = anchors.get(event.anchor)
+                if target is None:
+                    raise DecodeError(f"yaml: unknown anchor '{event.anchor}' referenced")
+                if id(target) in open_ids:
                     raise DecodeError(f"yaml: anchor '{event.anchor}' value contains itself")
-                alias: Node = copy.copy(target)  # same class, tag, children list
-                self.go_aliases[id(alias)] = (target, event.anchor)
-                return alias
-        node: Node = super().compose_node(parent, index)
-        return node
-
-    def compose_sequence_node(self, anchor: str | None) -> Node:
-        return self._nested(super().compose_sequence_node, anchor)
-
-    def compose_mapping_node(self, anchor: str | None) -> Node:
-        return self._nested(super().compose_mapping_node, anchor)
-
-    def _nested(self, compose: Any, anchor: str | None) -> Node:
-        self.go_depth += 1
-        if self.go_depth > self.go_max_depth:
-            mark = self.peek_event().start_mark
-            where = f"line {mark.line + 1}: " if mark is not None and mark.line else ""
-            raise DecodeError(f"yaml: {where}exceeded max depth of {self.go_max_depth}")
-        node: Node = compose(anchor)
-        self.go_open.discard(id(node))  # composed: an alias to it from now on is no cycle
-        self.go_depth -= 1
-        return node
-
-
-class _OpenAnchors(dict[str, Node]):
-    """``Composer.anchors`` that marks an anchored collection open (in ``go_open``) as PyYAML
-    registers it, before its children are composed."""
-
-    def __init__(self, open_ids: set[int]) -> None:
-        super().__init__()
-        self._open = open_ids
-
-    def __setitem__(self, key: str, node: Node) -> None:
-        if isinstance(node, (SequenceNode, MappingNode)):
-            self._open.add(id(node))
-        super().__setitem__(key, node)
+                node = copy.copy(target)  # same class, tag, children list
+                self.go_aliases[id(node)] = (target, event.anchor)
+            elif cls is yaml.ScalarEvent:
+                tag = event.tag
+                if tag is None or tag == "!":
+                    tag = self.resolve(ScalarNode, event.value, event.implicit)
+                node = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+                if event.anchor is not None:
+                    anchors[event.anchor] = node
+            elif cls is yaml.SequenceStartEvent or cls is yaml.MappingStartEvent:
+                if len(stack) >= self.go_max_depth:
+                    mark = event.start_mark
+                    where = f"line {mark.line + 1}: " if mark is not None and mark.line else ""
+                    raise DecodeError(f"yaml: {where}exceeded max depth of {self.go_max_depth}")
+                is_seq = cls is yaml.SequenceStartEvent
+                kind = SequenceNode if is_seq else MappingNode
+                tag = event.tag
+                if tag is None or tag == "!":
+                    tag = self.resolve(kind, None, event.implicit)
+                coll: Node = kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
+                if event.anchor is not None:
+                    anchors[event.anchor] = coll
+                    open_ids.add(id(coll))
+                stack.append((coll, []))
+                continue
+            elif cls is yaml.SequenceEndEvent or cls is yaml.MappingEndEvent:
+                node, children = stack.pop()
+                open_ids.discard(id(node))
+                if isinstance(node, MappingNode):
+                    node.value = list(zip(children[::2], children[1::2], strict=True))
+                else:
+                    node.value = children
+                node.end_mark = event.end_mark
+            else:  # pragma: no cover - the parser emits nothing else inside a document
+                raise DecodeError(f"yaml: unexpected event {type(event).__name__}")
+            if stack:
+                stack[-1][1].append(node)
+            else:
+                root = node
+        self.get_event()  # DocumentEnd
+        return root
 
 
 class _GoConstructor(_SafeConstructor):  # type: ignore[misc]
@@ -346,7 +364,6 @@ class _GoLoaderBase(_GoComposer, _GoConstructor, _GoResolver):
         _GoConstructor.__init__(self)
         _GoResolver.__init__(self)
         self.go_init(max_depth)
-        self.anchors = _OpenAnchors(self.go_open)
 
     def first_document(self) -> Node | None:
         """The first document's node (None for an empty stream); later documents are not read,
@@ -535,19 +552,12 @@ def decode_yaml(body: bytes | str, limits: DecodeLimits = DEFAULT_LIMITS) -> Any
     return _jsonable(value)
 
 
-_UNDEFINED_ALIAS = re.compile(r"found undefined alias '?(.*?)'?$")
-
-
 def _go_yaml_error(e: yaml.MarkedYAMLError) -> str:
     """go-yaml's ``parser.fail`` text: ``yaml: line N: PROBLEM``, where N is the problem mark's
     0-based line (+1 for a scanner error), else the context mark's, and no ``line`` part when 0."""
     problem = e.problem or "unknown problem parsing YAML content"
     if problem == "exceeded maximum nesting depth":  # libyaml's guard (1000 levels; Go's is 10000)
         problem = f"exceeded max depth of {GO_MAX_DEPTH}"
-    if isinstance(e, yaml.composer.ComposerError):
-        m = _UNDEFINED_ALIAS.match(problem)
-        if m:
-            return f"yaml: unknown anchor '{m.group(1)}' referenced"
     line = 0
     if e.problem_mark is not None and e.problem_mark.line != 0:
         line = e.problem_mark.line + (1 if isinstance(e, yaml.scanner.ScannerError) else 0)

@@ -88,6 +88,7 @@ spec:
         ),
         (b"base: &b {x: 1}\nd:\n  <<: *b\n  z: 2\n", {"base": {"x": 1}, "d": {"x": 1, "z": 2}}),
         (b"a: &x [1]\nb: *x\n", {"a": [1], "b": [1]}),
+        (b"a: &x 1\nb: &x 2\nc: *x\n", {"a": 1, "b": 2, "c": 2}),  # yaml.v2: the later anchor wins
         (b"!!binary aGVsbG8=", "hello"),
         (b"k: !!str 123", {"k": "123"}),
         (b"- 'yes'\n- \"on\"\n", ["yes", "on"]),
@@ -147,6 +148,10 @@ def test_alias_check_can_be_turned_off() -> None:
 def test_depth_limits() -> None:
     with pytest.raises(DecodeError, match=r"^yaml: exceeded max depth of 10000$"):
         decode_yaml(b"[" * 20000 + b"]" * 20000)
+    deep_block = b"".join(b"  " * i + b"a:\n" for i in range(900)) + b"  " * 900 + b"1\n"
+    assert decode_yaml(deep_block)["a"]["a"]["a"]  # no recursion limit below libyaml's 1000
+    with pytest.raises(DecodeError, match=r"^yaml: line 1000: exceeded max depth of 10000$"):
+        decode_yaml(b"".join(b"  " * i + b"a:\n" for i in range(1001)) + b"  " * 1001 + b"1\n")
     with pytest.raises(DecodeError, match=r"^yaml: exceeded max depth of 5$"):
         decode_yaml(b"a: [[[[[[1]]]]]]", DecodeLimits(max_depth=5))
     assert decode_yaml(b"a: [[[[1]]]]", DecodeLimits(max_depth=5)) == {"a": [[[[1]]]]}

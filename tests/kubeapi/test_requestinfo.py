@@ -15,6 +15,7 @@ from kubeapi.requestinfo import (
     ServiceProxyTarget,
     UnsafePathError,
     request_info,
+    request_info_from_scope,
     split_scheme_name_port,
 )
 from kubeapi.status import StatusError
@@ -306,3 +307,19 @@ def test_unencoded_paths_match_go_split(segments: list[str]) -> None:
     if segments:
         assert r.parts == tuple(segments)
         assert r.resource == segments[0]
+
+
+def test_from_asgi_scope() -> None:
+    scope = {
+        "method": "GET",
+        "path": RC + "/a/b",
+        "raw_path": (RC + "/a%2Fb").encode(),
+        "query_string": b"x=1",
+    }
+    with pytest.raises(UnsafePathError):
+        request_info_from_scope(scope)  # the raw path shows the encoded slash
+    r = request_info_from_scope({"method": "DELETE", "path": RC + "/é", "query_string": b""})
+    assert (r.verb, r.name, r.path) == ("delete", "é", RC + "/%C3%A9")
+    assert request_info_from_scope(
+        {"method": "GET", "raw_path": RC.encode(), "query_string": b"watch"}
+    ).is_watch
