@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import quote
 
 from fakekube._apierrors import too_large
 from fakekube._storage.store import dumps
 from kubeapi.decode import MAX_BODY_BYTES
 from kubeapi.query import Query
-from kubeapi.requestinfo import RequestInfo, request_info
+from kubeapi.requestinfo import RequestInfo, request_info_from_scope
 from kubeapi.status import StatusError
 
 Scope = MutableMapping[str, Any]
@@ -43,11 +42,9 @@ class Request:
         self.path: str = scope["path"]
         raw_qs = scope.get("query_string", b"")
         self.query_string: str = raw_qs.decode("latin-1") if isinstance(raw_qs, bytes) else str(raw_qs)
-        self.query = Query.parse(self.query_string)
-        raw_path = scope.get("raw_path")
-        raw = raw_path.decode("latin-1") if isinstance(raw_path, bytes) else quote(self.path)
         #: What the request asks for (verb, group, version, namespace, resource, name, ...).
-        self.info: RequestInfo = request_info(self.method, raw, self.query)
+        self.info: RequestInfo = request_info_from_scope(scope)
+        self.query: Query = self.info.query
         self.headers: dict[str, str] = {}
         for k, v in scope.get("headers", []):
             self.headers[k.decode("latin-1").lower()] = v.decode("latin-1")
