@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from fakekube.app import create_app
+from fakekube.server import create_app
 
 
 def parse_backend(spec: str) -> tuple[str, str]:

@@ -136,7 +136,7 @@ class Mock(Client):
 
     @property
     def store(self) -> Any:
-        """The current app's :class:`fakekube.store.Store`. Read it only while no request runs
+        """The current app's :class:`fakekube._storage.store.Store`. Read it only while no request runs
         (it belongs to the mock's event loop thread); :meth:`get`/:meth:`list` are always safe."""
         return self.app.app.store
 

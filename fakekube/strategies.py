@@ -2,7 +2,7 @@
 
 - Valid Ray objects per the bundled CRD schemas: :func:`ray_objects` (``RayCluster``, ``RayJob``,
   ``RayService``, ``RayCronJob``), :func:`custom_resources` for any CRD, :func:`from_schema`
-  for one schema node, :func:`dns_labels` for object names (from :mod:`fakekube.crd.strategies`).
+  for one schema node, :func:`dns_labels` for object names (from :mod:`fakekube.crd.generators`).
 - Label selectors (https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/,
   grammar of ``k8s.io/apimachinery/pkg/labels/selector.go``): :func:`label_requirements` draws
   :class:`Requirement` models that render in every spelling the parser accepts (``=``, ``==``,
@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from hypothesis import strategies as st
 
-from fakekube.crd.strategies import custom_resources, dns_labels, from_schema, ray_objects
+from fakekube.crd.generators import custom_resources, dns_labels, from_schema, ray_objects
 
 __all__ = [
     "INVALID_LABEL_SELECTORS",

@@ -35,9 +35,9 @@ from urllib.parse import urlencode
 
 import yaml
 
-from fakekube.app import FakeKube, create_app
+from fakekube.server import FakeKube, create_app
+from kubeapi.types import JSON
 
-JSON = dict[str, Any]
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 

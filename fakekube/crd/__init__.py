@@ -10,7 +10,7 @@ Public API:
 - :func:`validate_crd` / :func:`crd_invalid_status`: a CRD document checked as the API server
   checks one on create — :mod:`fakekube.crd.crd_validation`;
 - :func:`builtin_crds`: the Ray CRDs written by this project — :mod:`fakekube.crd.builtin`;
-- :mod:`fakekube.crd.strategies`: Hypothesis strategies (valid Ray objects), for tests.
+- :mod:`fakekube.crd.generators`: Hypothesis strategies (valid Ray objects), for tests.
 
 Typical use by a server (create, then update)::
 

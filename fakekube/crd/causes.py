@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-JSON = dict[str, Any]
+from kubeapi.types import JSON
 
 INVALID = "FieldValueInvalid"
 TYPE_INVALID = "FieldValueTypeInvalid"

@@ -1,6 +1,8 @@
 """``x-kubernetes-validations`` CEL rules of a custom resource, evaluated with a maintained CEL library.
 
-Programs are compiled once (on first use of the schema node) with ``common-expression-language``
+Programs are compiled once (on first use of the schema node, :func:`rules_of`; the node itself
+only keeps the raw rules, so :mod:`fakekube.crd.schema` does not import this module) with
+``common-expression-language``
 (the ``cel`` module, Rust bindings of the ``cel`` crate). Semantics follow
 https://kubernetes.io/docs/tasks/extend-kubernetes/custom-resources/custom-resource-definitions/#validation-rules
 and ``k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel/validation.go``:
@@ -29,8 +31,7 @@ objects...) fail at evaluation, reported as a rule evaluation error.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from functools import cache
 from types import ModuleType
 from typing import Any
@@ -38,24 +39,9 @@ from typing import Any
 from fakekube.crd import causes as C
 from fakekube.crd.causes import Cause
 from fakekube.crd.cel_library import FUNCTIONS
+from fakekube.crd.celrule import Rule
 from fakekube.crd.ratchet import old_child, old_items, unchanged
 from fakekube.crd.schema import MISSING, Node
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """One compiled validation rule. ``program`` is None when the rule failed to compile."""
-
-    rule: str
-    program: Any
-    message: str
-    message_program: Any
-    reason: str
-    field_path: str
-    transition: bool
-    optional_old_self: bool
-    compile_error: str = ""
-    uses_library: bool = False
 
 
 @cache
@@ -83,7 +69,7 @@ def compile_error_text(src: str) -> str | None:
     return err.replace("\n| ", "\n | ")
 
 
-def compile_rules(raw: list[Mapping[str, Any]]) -> tuple[Rule, ...]:
+def compile_rules(raw: Sequence[Mapping[str, Any]]) -> tuple[Rule, ...]:
     """Compile the ``x-kubernetes-validations`` list of one schema node."""
     out = []
     for r in raw:
@@ -173,8 +159,17 @@ def _message(rule: Rule, bindings: dict[str, Any]) -> str:
     return rule.message or f"failed rule: {rule.rule}"
 
 
+def rules_of(node: Node) -> tuple[Rule, ...]:
+    """The compiled ``x-kubernetes-validations`` of ``node``: compiled from ``node.raw_rules`` on
+    first use and cached on the node (``Node.compiled_rules``), so each schema node compiles once."""
+    rules = node.compiled_rules
+    if rules is None:
+        rules = node.compiled_rules = compile_rules(node.raw_rules) if node.raw_rules else ()
+    return rules
+
+
 def _eval_rules(node: Node, value: Any, old: Any, path: str, out: list[Cause]) -> None:
-    for rule in node.rules:
+    for rule in rules_of(node):
         if rule.program is None:
             detail = f"compilation failed: {rule.compile_error}"
             out.append(C.make(C.INVALID, path or C.ROOT, node.type or "", detail))

@@ -32,8 +32,8 @@ from fakekube.crd.causes import Cause
 from fakekube.crd.cel import compile_error_text
 from fakekube.crd.openapi import validate_value
 from fakekube.crd.schema import Node
+from kubeapi.types import JSON
 
-JSON = dict[str, Any]
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _SUBDOMAIN_MSG = (

@@ -34,7 +34,7 @@ Steps 1-3 are what an object pays on every write; when it turns out to need no e
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from fakekube.crd import causes as C
 from fakekube.crd.causes import Cause
@@ -46,8 +46,8 @@ from fakekube.crd.model import CustomResourceDefinition
 from fakekube.crd.openapi import validate_value
 from fakekube.crd.prune import prune, prune_nulls
 from fakekube.crd.schema import MISSING, compiled
+from kubeapi.types import JSON
 
-JSON = dict[str, Any]
 FieldValidation = Literal["Strict", "Warn", "Ignore"]
 
 _BLOCKING = {C.NOT_SUPPORTED, C.REQUIRED, C.TOO_LONG, C.TOO_MANY, C.TYPE_INVALID}

@@ -32,8 +32,9 @@ from fakekube.crd import formats
 from fakekube.crd.defaulting import apply_defaults, deep_copy_json
 from fakekube.crd.listtype import canonical
 from fakekube.crd.openapi import json_equal, number_errors
-from fakekube.crd.prune import OBJECT_META_FIELDS, meta_decode_error
+from fakekube.crd.prune import meta_decode_error
 from fakekube.crd.schema import MISSING, Node
+from kubeapi.meta import OBJECT_META_FIELDS
 
 Check = Callable[[Any], bool]
 Prep = Callable[[Any], Any]

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-JSON = dict[str, Any]
+from kubeapi.types import JSON
 
 try:  # libyaml makes the multi-MB official CRDs load in ~0.2 s instead of seconds
     _Loader: Any = yaml.CSafeLoader

@@ -21,27 +21,8 @@ import json
 from typing import Any
 
 from fakekube.crd.schema import MISSING, Node
+from kubeapi.meta import OBJECT_META_FIELDS
 
-# ObjectMeta's JSON fields (k8s.io/apimachinery/pkg/apis/meta/v1/types.go).
-OBJECT_META_FIELDS = frozenset(
-    {
-        "name",
-        "generateName",
-        "namespace",
-        "selfLink",
-        "uid",
-        "resourceVersion",
-        "generation",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "labels",
-        "annotations",
-        "ownerReferences",
-        "finalizers",
-        "managedFields",
-    }
-)
 _META_KEYS = ("apiVersion", "kind", "metadata")
 # Go types of the ObjectMeta fields whose JSON decoding is checked (the time fields,
 # ownerReferences and managedFields are decoded by other rules and are not checked here).

@@ -2,7 +2,8 @@
 
 A CRD version's ``openAPIV3Schema`` (a plain dict, several MB for the KubeRay CRDs) is turned
 into ``Node`` objects with the keywords the validators need pre-parsed: regexes compiled,
-enums and ``required`` as tuples, CEL rules compiled (see :mod:`fakekube.crd.cel`). Child
+enums and ``required`` as tuples; CEL rules are kept raw here and compiled by
+:mod:`fakekube.crd.cel` into :attr:`Node.compiled_rules` on first use (this module does not import it). Child
 nodes are compiled lazily on first use, so loading a CRD costs little and a request only pays
 for the part of the schema its object touches.
 
@@ -18,9 +19,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from fakekube.crd.celrule import Rule
 from fakekube.crd.model import CustomResourceDefinition
 
-JSON = dict[str, Any]
 MISSING: Any = object()
 
 
@@ -70,7 +71,7 @@ class Node:
         "_not",
         "_one_of",
         "_props",
-        "_rules",
+        "compiled_rules",
         "ctx",
         "default",
         "embedded",
@@ -146,7 +147,8 @@ class Node:
         self._any_of: tuple[Node, ...] | None = None
         self._one_of: tuple[Node, ...] | None = None
         self._not: Node | Any | None = MISSING
-        self._rules: Any = None
+        #: The compiled ``x-kubernetes-validations`` (set by :func:`fakekube.crd.cel.rules_of`).
+        self.compiled_rules: tuple[Rule, ...] | None = None
         # closures and values compiled by fakekube.crd.fastpath on first use
         self.fast_valid: Any = None
         self.fast_prep: Any = None
@@ -214,18 +216,11 @@ class Node:
         return self._not
 
     @property
-    def rules(self) -> tuple[Any, ...]:
-        """Compiled ``x-kubernetes-validations`` (``fakekube.crd.cel.Rule`` objects)."""
-        if self._rules is None:
-            raw = self.raw.get("x-kubernetes-validations")
-            if raw:
-                from fakekube.crd.cel import compile_rules
-
-                self._rules = compile_rules(raw)
-            else:
-                self._rules = ()
-        rules: tuple[Any, ...] = self._rules
-        return rules
+    def raw_rules(self) -> tuple[Mapping[str, Any], ...]:
+        """The node's ``x-kubernetes-validations`` as written in the CRD (compiled by
+        :func:`fakekube.crd.cel.rules_of`)."""
+        raw = self.raw.get("x-kubernetes-validations")
+        return tuple(r for r in raw if isinstance(r, Mapping)) if isinstance(raw, list) else ()
 
     @property
     def subtree_has_rules(self) -> bool:

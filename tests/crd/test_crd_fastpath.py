@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 
 from fakekube.crd import CRDError, CustomResourceDefinition, Result, builtin_crds, load_crds, validate_object
 from fakekube.crd.fastpath import prepare
+from fakekube.crd.generators import ray_objects
 from fakekube.crd.schema import compiled
-from fakekube.crd.strategies import ray_objects
 
 OURS = {c.names.kind: c for c in builtin_crds()}
 

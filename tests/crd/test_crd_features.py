@@ -443,12 +443,14 @@ def test_cel_rules_are_skipped_after_a_blocking_schema_error() -> None:
 def test_cel_programs_compile_once_per_schema_node() -> None:
     crd = make_crd(obj_schema({"n": {"type": "integer"}}, **rule("self.n > 0")))
     validate_object(crd, "v1", widget({"n": 1}))
+    from fakekube.crd.cel import rules_of
     from fakekube.crd.schema import compiled
 
     spec_node = compiled(crd, "v1").properties["spec"]
-    first = spec_node.rules
+    first = spec_node.compiled_rules
+    assert first is not None and len(first) == 1  # compiled by the first validation
     validate_object(crd, "v1", widget({"n": 2}))
-    assert compiled(crd, "v1").properties["spec"].rules is first
+    assert rules_of(compiled(crd, "v1").properties["spec"]) is first
 
 
 # --- metadata decoding ------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fakekube.crd import CustomResourceDefinition, builtin_crds, validate_object
-from fakekube.crd.strategies import ray_objects
+from fakekube.crd.generators import ray_objects
 
 KINDS = ["RayCluster", "RayJob", "RayService", "RayCronJob"]
 OURS = {c.names.kind: c for c in builtin_crds()}

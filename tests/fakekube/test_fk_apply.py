@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 from kubernetes import client
 from procs import KUBECTL
 
-from fakekube import FakeKube, create_app, managed
-from fakekube.resources import NAMESPACES
+from fakekube import FakeKube, create_app
+from fakekube._registry import managedfields as managed
+from fakekube._resources import NAMESPACES
 from fakekube.testing import Client
 
 APPLY = "application/apply-patch+yaml"
@@ -29,14 +30,12 @@ MERGE = "application/merge-patch+json"
 def _rc_root() -> Any:
     """The managedFields schema of RayCluster v1 (CRD list semantics, ObjectMeta's metadata)."""
     app = create_app()
-    return app._schema_root(_rt(app, "ray.io", "v1", "rayclusters"))
+    rt = _rt(app, "ray.io", "v1", "rayclusters")
+    return managed.schema_root(rt, rt.crd)
 
 
 def _rt(app: Any, group: str, version: str, plural: str) -> Any:
-    from fakekube import resources
-
-    registry = getattr(app, "registry", None)
-    return registry.lookup(group, version, plural) if registry else resources.lookup(group, version, plural)
+    return app.kinds.lookup(group, version, plural)
 
 
 def ssa(c: Client, body: dict[str, Any], manager: str, force: bool = False, sub: str = "") -> Any:

@@ -18,7 +18,7 @@ CM_PATH = "/api/v1/namespaces/default/configmaps"
 
 def state(app: FakeKube) -> tuple[int, dict[str, list[bytes]]]:
     """The store's resourceVersion and every stored object's bytes."""
-    keys = {rt.storage_key for rt in app.registry.types()}
+    keys = {rt.storage_key for rt in app.kinds.types()}
     return app.store.rv, {k: [s.raw for _, s in app.store.scan(k)] for k in sorted(keys)}
 
 
@@ -612,7 +612,9 @@ def test_unexpected_errors_answer_a_status(
     def boom(*args: Any) -> None:
         raise RuntimeError("kaput")
 
-    monkeypatch.setattr(app, "_get", boom)
+    from fakekube._endpoints.handlers import HANDLERS
+
+    monkeypatch.setitem(HANDLERS, "get", boom)
     r = client.send("GET", f"{RC_PATH}/a")
     assert r.status == 500 and r.json()["reason"] == "InternalError"
     assert r.json()["message"] == "Internal error occurred: RuntimeError: kaput"

@@ -264,7 +264,7 @@ def test_aggregated_discovery_when_asked(client: Client) -> None:
 
 def test_installed_crds_are_stored_as_their_json(app: FakeKube) -> None:
     """The spliced encoding of bundled CRDs (spec serialized once per process) is byte-identical."""
-    from fakekube.store import dumps
+    from fakekube._storage.store import dumps
 
     stored = list(app.store.scan("customresourcedefinitions.apiextensions.k8s.io"))
     assert len(stored) == 4 and all(s.raw == dumps(s.obj) for _, s in stored)

@@ -322,7 +322,7 @@ def test_schemas_can_be_turned_off(connect: Callable[[FakeKube], Client]) -> Non
 
 
 def test_generate_name_retries_a_taken_name(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    from fakekube import objects
+    from fakekube._registry import objects
 
     draws = iter(["g-aaaaa", "g-aaaaa", "g-bbbbb"])
     monkeypatch.setattr(objects, "generate_name", lambda prefix: next(draws))

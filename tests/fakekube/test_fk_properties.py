@@ -12,7 +12,7 @@ from fk_objects import RC_PATH, raycluster
 from hypothesis import HealthCheck, given, settings
 
 from fakekube import FakeKube, create_app
-from fakekube.selectors import EVERYTHING, NO_FIELDS, SelectorError, parse_label_selector
+from fakekube._storage.watchers import WatchStream
 from fakekube.strategies import (
     INVALID_LABEL_SELECTORS,
     Operation,
@@ -22,7 +22,9 @@ from fakekube.strategies import (
     operations,
 )
 from fakekube.testing import Client
-from fakekube.watch import WatchStream
+from kubeapi.fields import EVERYTHING as NO_FIELDS
+from kubeapi.labels import EVERYTHING, parse_label_selector
+from kubeapi.labels import LabelSelectorError as SelectorError
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -113,7 +115,7 @@ def test_operation_sequences_keep_rv_increasing_and_watches_complete(
 ) -> None:
     app = create_app()
     c = connect(app)
-    rt = app.registry.lookup("ray.io", "v1", "rayclusters")
+    rt = app.kinds.lookup("ray.io", "v1", "rayclusters")
     assert rt is not None
     render = lambda s: s.raw  # noqa: E731
     everything = WatchStream(app.store, rt, "default/", EVERYTHING, NO_FIELDS, render)

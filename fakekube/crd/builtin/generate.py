@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from fakekube.crd.builtin import ray_types as R
+from kubeapi.types import JSON
 
-JSON = dict[str, Any]
 HERE = Path(__file__).resolve().parent
 # The Kubernetes API level of the pod/service schemas: KubeRay's published CRDs are generated from
 # k8s.io/api v0.36 (same PodSpec fields), so ours use 1.36 too and prune exactly what theirs prune.

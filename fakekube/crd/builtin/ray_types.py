@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-JSON = dict[str, Any]
+from kubeapi.types import JSON
 
 MANAGED_BY_VALUES = ("ray.io/kuberay-operator", "kueue.x-k8s.io/multikueue")
 DELETION_POLICIES = ["DeleteCluster", "DeleteWorkers", "DeleteSelf", "DeleteNone"]

@@ -1,6 +1,8 @@
 """Minimal ASGI request/response plumbing (no framework: fast startup, no per-request overhead).
 
-:class:`Request` holds the parsed method, path, query and headers and reads the body on demand,
+:class:`Request` holds the method, path, headers and the request info (:mod:`kubeapi.requestinfo`:
+verb, group, version, namespace, resource, name, subresource and the query with Go's rules,
+parsed once) and reads the body on demand,
 refusing bodies over :data:`MAX_BODY` (3 MiB, the apiserver's ``MaxRequestBodyBytes`` default)
 with 413. :func:`respond` writes one complete response.
 """
@@ -9,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qs
 
-from fakekube.errors import ApiError, too_large
-from fakekube.store import dumps
+from fakekube._apierrors import too_large
+from fakekube._storage.store import dumps
+from kubeapi.decode import MAX_BODY_BYTES
+from kubeapi.query import Query
+from kubeapi.requestinfo import RequestInfo, request_info_from_scope
+from kubeapi.status import StatusError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -20,13 +25,15 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 #: The apiserver's default limit on request bodies (``--max-resource-write-bytes``), bytes.
-MAX_BODY = 3 * 1024 * 1024
+MAX_BODY = MAX_BODY_BYTES
 
 JSON_TYPE = b"application/json"
 
 
 class Request:
-    """One HTTP request: ``method``, ``path`` (decoded), ``query`` (name → last value), headers."""
+    """One HTTP request: ``method``, ``path`` (decoded), ``query`` (a :class:`kubeapi.query.Query`:
+    first values, Go's bool/int rules), ``headers`` (lower-case names), and :attr:`info`, its
+    :class:`kubeapi.requestinfo.RequestInfo` (raises its 404 ``UnsafePathError`` for a refused path)."""
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.scope = scope
@@ -35,9 +42,9 @@ class Request:
         self.path: str = scope["path"]
         raw_qs = scope.get("query_string", b"")
         self.query_string: str = raw_qs.decode("latin-1") if isinstance(raw_qs, bytes) else str(raw_qs)
-        self.query: dict[str, str] = {
-            k: v[-1] for k, v in parse_qs(self.query_string, keep_blank_values=True).items()
-        }
+        #: What the request asks for (verb, group, version, namespace, resource, name, ...).
+        self.info: RequestInfo = request_info_from_scope(scope)
+        self.query: Query = self.info.query
         self.headers: dict[str, str] = {}
         for k, v in scope.get("headers", []):
             self.headers[k.decode("latin-1").lower()] = v.decode("latin-1")
@@ -51,7 +58,7 @@ class Request:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
 
     async def body(self) -> bytes:
-        """The whole body; raises ApiError 413 past :data:`MAX_BODY` bytes."""
+        """The whole body; raises StatusError 413 past :data:`MAX_BODY` bytes."""
         if self._body is not None:
             return self._body
         length = self.headers.get("content-length")
@@ -74,8 +81,9 @@ class Request:
         return self._body
 
     def flag(self, name: str) -> bool:
-        """A boolean query parameter (``true``/``1``), as the apiserver parses ``watch=``."""
-        return self.query.get(name, "").lower() in ("true", "1")
+        """A boolean query parameter read as ``Convert_Slice_string_To_bool`` (only ``0`` and
+        ``false`` in any case are false; ``watch=``, ``yes``, ``TRUE`` are true)."""
+        return self.query.bool(name)
 
 
 async def respond(
@@ -98,6 +106,6 @@ async def respond_json(send: Send, status: int, obj: Any) -> None:
     await respond(send, status, dumps(obj))
 
 
-async def respond_error(send: Send, err: ApiError) -> None:
+async def respond_error(send: Send, err: StatusError) -> None:
     """Send the ``Status`` of ``err`` with its code."""
-    await respond(send, err.code, dumps(err.status))
+    await respond(send, err.code, dumps(err.status()))

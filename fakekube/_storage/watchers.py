@@ -18,18 +18,14 @@ import contextlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from fakekube import errors
-from fakekube.resources import ResourceType
-from fakekube.selectors import FieldSelector, LabelSelector
-from fakekube.store import ADDED, DELETED, MODIFIED, Change, Store, Stored, TooOld, dumps
+from fakekube import _apierrors as errors
+from fakekube._resources import ResourceType
+from fakekube._storage.selection import FieldSelector, LabelSelector, field_matches
+from fakekube._storage.store import ADDED, DELETED, MODIFIED, Change, Store, Stored, TooOld, dumps
+from kubeapi.types import JSON
+from kubeapi.watchevents import bookmark_event, error_event, event_line, initial_events_end_event
 
-JSON = dict[str, Any]
 Render = Callable[[Stored], bytes]
-
-
-def event_line(type_: str, obj_raw: bytes) -> bytes:
-    """One watch event line: ``{"type":T,"object":{...}}\\n``."""
-    return b'{"type":"' + type_.encode() + b'","object":' + obj_raw + b"}\n"
 
 
 class WatchStream:
@@ -58,7 +54,7 @@ class WatchStream:
         self._unsubscribe: Callable[[], None] | None = None
 
     def _matches(self, obj: JSON) -> bool:
-        return self.labels.matches(obj["metadata"].get("labels")) and self.fields.matches(obj)
+        return self.labels.matches(obj["metadata"].get("labels")) and field_matches(self.fields, obj, self.rt)
 
     def line_for(self, ch: Change) -> bytes | None:
         """The event line ``ch`` produces for this watch, or None when filtered out."""
@@ -97,13 +93,13 @@ class WatchStream:
             # The watch cache ends initial events with this bookmark whenever bookmarks are
             # allowed (KEP-3157), also for a plain watch without resourceVersion.
             if bookmarks:
-                self.queue.put_nowait(self.bookmark({"k8s.io/initial-events-end": "true"}))
+                rt = self.rt
+                self.queue.put_nowait(initial_events_end_event(rt.kind, rt.api_version, str(self.store.rv)))
             return
         try:
             changes: Iterable[Change] = self.store.changes_since(rv)
         except TooOld as e:
-            status = errors.expired(str(e)).status
-            self.queue.put_nowait(event_line("ERROR", dumps(status)))
+            self.queue.put_nowait(error_event(errors.expired(str(e))))
             self.queue.put_nowait(None)
             return
         for ch in changes:
@@ -111,13 +107,9 @@ class WatchStream:
             if line is not None:
                 self.queue.put_nowait(line)
 
-    def bookmark(self, annotations: dict[str, str] | None = None) -> bytes:
+    def bookmark(self) -> bytes:
         """A ``BOOKMARK`` event at the store's current resourceVersion."""
-        meta: JSON = {"resourceVersion": str(self.store.rv)}
-        if annotations:
-            meta["annotations"] = annotations
-        obj = {"kind": self.rt.kind, "apiVersion": self.rt.api_version, "metadata": meta}
-        return event_line("BOOKMARK", dumps(obj))
+        return bookmark_event(self.rt.kind, self.rt.api_version, str(self.store.rv))
 
     def close(self) -> None:
         """Unsubscribe from the store."""

@@ -10,16 +10,12 @@ the object is left alone). Source: ``k8s.io/apiextensions-apiserver/pkg/registry
 
 from __future__ import annotations
 
-import json
-from collections.abc import MutableMapping
 from typing import Any
 
-from fakekube import errors
-from fakekube.errors import ApiError
-from fakekube.http import Send
-from fakekube.resources import ResourceType
-
-JSON = dict[str, Any]
+from fakekube import _apierrors as errors
+from fakekube._resources import ResourceType
+from kubeapi.status import StatusError
+from kubeapi.types import JSON
 
 
 def _path(json_path: str) -> list[str]:
@@ -67,7 +63,7 @@ def apply_scale(rt: ResourceType, obj: JSON, scale: Any) -> JSON:
         raise errors.bad_request(f"Scale.autoscaling/v1: spec.replicas must be an integer, got {replicas!r}")
     if replicas < 0:
         msg = f"Invalid value: {replicas}: must be greater than or equal to 0"
-        raise ApiError(
+        raise StatusError(
             422,
             "Invalid",
             f'Scale.autoscaling "{name}" is invalid: spec.replicas: {msg}',
@@ -88,25 +84,3 @@ def apply_scale(rt: ResourceType, obj: JSON, scale: Any) -> JSON:
         cur = nxt
     cur[parts[-1]] = replicas
     return obj
-
-
-def scale_send(send: Send, rt: ResourceType) -> Send:
-    """A ``send`` that turns the object a write answers with into its ``Scale`` (errors pass as
-    they are); used so that a scale write runs through the ordinary update path."""
-    start: MutableMapping[str, Any] | None = None
-
-    async def wrapped(msg: MutableMapping[str, Any]) -> None:
-        nonlocal start
-        if msg["type"] == "http.response.start":
-            start = msg
-            return
-        assert start is not None
-        body = msg.get("body", b"")
-        if start["status"] < 300:
-            body = json.dumps(to_scale(rt, json.loads(body)), separators=(",", ":")).encode()
-        headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
-        headers.append((b"content-length", str(len(body)).encode()))
-        await send({**start, "headers": headers})
-        await send({**msg, "body": body})
-
-    return wrapped

@@ -24,10 +24,9 @@ import hashlib
 import json
 from typing import Any
 
-from fakekube.crds import Registry
-from fakekube.resources import ResourceType
-
-JSON = dict[str, Any]
+from fakekube._registry.kinds import ServedKinds
+from fakekube._resources import ResourceType
+from kubeapi.types import JSON
 
 _WRITE_PARAMS = [
     {"name": n, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
@@ -223,17 +222,18 @@ def _to_v2(schema: Any) -> Any:
 
 
 class OpenAPI:
-    """The OpenAPI documents of one :class:`~fakekube.crds.Registry`, cached per registry generation."""
+    """The OpenAPI documents of one :class:`~fakekube._registry.kinds.ServedKinds`, cached per
+    generation of the served kinds."""
 
-    def __init__(self, registry: Registry) -> None:
-        self.registry = registry
+    def __init__(self, registry: ServedKinds) -> None:
+        self.kinds = registry
         self._cache: dict[str, bytes | None] = {}
         self._generation = -1
 
     def _cached(self, key: str, build: Any) -> bytes | None:
-        if self._generation != self.registry.generation:
+        if self._generation != self.kinds.generation:
             self._cache.clear()
-            self._generation = self.registry.generation
+            self._generation = self.kinds.generation
         if key not in self._cache:
             self._cache[key] = build()
         return self._cache[key]
@@ -279,7 +279,7 @@ class OpenAPI:
         """The OpenAPI v3 document of one served group/version (JSON bytes), or None."""
 
         def build() -> bytes | None:
-            types = self.registry.group_version(group, version)
+            types = self.kinds.group_version(group, version)
             if not types:
                 return None
             paths, schemas = self._parts(list(types.values()), "#/components/schemas/")
@@ -298,7 +298,7 @@ class OpenAPI:
 
         def build() -> bytes:
             paths: JSON = {}
-            gvs = {(rt.group, rt.version) for rt in self.registry.types()}
+            gvs = {(rt.group, rt.version) for rt in self.kinds.types()}
             for g, v in sorted(gvs):
                 doc = self.group_version_doc(g, v)
                 assert doc is not None
@@ -314,7 +314,7 @@ class OpenAPI:
         """``/openapi/v2``: one Swagger 2.0 document with every path and the custom kinds' definitions."""
 
         def build() -> bytes:
-            paths, schemas = self._parts(self.registry.types(), "#/definitions/")
+            paths, schemas = self._parts(self.kinds.types(), "#/definitions/")
             for item in paths.values():
                 for op in item.values():
                     body = op.pop("requestBody", None)

@@ -10,12 +10,10 @@ others were installed), as the apiextensions-apiserver does (``customresource_ha
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from fakekube import errors
-from fakekube.resources import ResourceType
-
-JSON = dict[str, Any]
+from fakekube import _apierrors as errors
+from fakekube._resources import ResourceType
+from kubeapi.types import JSON
 
 
 @dataclass
@@ -28,7 +26,8 @@ class SchemaOutcome:
 
 
 class Schemas:
-    """Applies a custom resource's CRD (``ResourceType.crd``, see :mod:`fakekube.crds`) to its writes."""
+    """Applies a custom resource's CRD (``ResourceType.crd``, see :mod:`fakekube._registry.kinds`)
+    to its writes."""
 
     def check(self, rt: ResourceType, obj: JSON, old: JSON | None, field_validation: str) -> SchemaOutcome:
         """Prune, default and validate ``obj`` (not modified) against ``rt``'s version of its CRD;

@@ -14,12 +14,15 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
-from fakekube.errors import ApiError, bad_request
+from fakekube._apierrors import bad_request
+from kubeapi import media
+from kubeapi.status import StatusError
 
-MERGE = "application/merge-patch+json"
-JSON_PATCH = "application/json-patch+json"
-STRATEGIC = "application/strategic-merge-patch+json"
-APPLY = "application/apply-patch+yaml"
+#: The patch media types (:mod:`kubeapi.media`).
+MERGE = media.MERGE_PATCH
+JSON_PATCH = media.JSON_PATCH
+STRATEGIC = media.STRATEGIC_MERGE_PATCH
+APPLY = media.APPLY_PATCH_YAML
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
@@ -40,7 +43,7 @@ def merge_patch(target: Any, patch: Any) -> Any:
 def apply_patch(content_type: str, doc: dict[str, Any], body: bytes) -> dict[str, Any]:
     """Apply a patch ``body`` of ``content_type`` (MERGE or JSON_PATCH) to ``doc`` (not modified).
 
-    Raises ApiError 400 for an undecodable patch (or a result that is not a JSON object), 422 for a
+    Raises StatusError 400 for an undecodable patch (or a result that is not a JSON object), 422 for a
     JSON patch that does not apply.
     """
     try:
@@ -67,7 +70,7 @@ def apply_patch(content_type: str, doc: dict[str, Any], body: bytes) -> dict[str
             result = ops.apply(doc, in_place=False)
         except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, TypeError, KeyError):
             # The apiserver hides the library's reason behind errors.NewGenericServerResponse(422).
-            raise ApiError(
+            raise StatusError(
                 422, "Invalid", "the server rejected our request due to an error in our request", {}
             ) from None
     if not isinstance(result, dict):

@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from fakekube.crd.builtin import builtin_crds
 from fakekube.crd.model import CustomResourceDefinition
 from fakekube.crd.schema import Node, compiled
+from kubeapi.types import JSON
 
-JSON = dict[str, Any]
 _TEXT = st.text(alphabet=string.ascii_lowercase + string.digits + "-._", min_size=1, max_size=12)
 _INT32 = (-(2**31), 2**31 - 1)
 _INT64 = (-(2**63), 2**63 - 1)

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-JSON = dict[str, Any]
+from kubeapi.types import JSON
 
 ADDED = "ADDED"
 MODIFIED = "MODIFIED"
@@ -220,9 +220,7 @@ class Store:
             listener(ch)
         return stored
 
-    def create(
-        self, storage: str, key: str, obj: JSON, encode: Callable[[JSON], bytes] = dumps
-    ) -> Stored:
+    def create(self, storage: str, key: str, obj: JSON, encode: Callable[[JSON], bytes] = dumps) -> Stored:
         """Add ``obj`` (the store takes ownership and sets its resourceVersion). Key must be free.
 
         ``encode`` must give ``dumps(obj)``'s bytes; a caller that has most of them already (a

@@ -2,7 +2,7 @@
 ``/api/v1`` and ``/version``, in the legacy (unaggregated) shapes of ``meta/v1`` ``APIVersions``,
 ``APIGroupList``, ``APIGroup`` and ``APIResourceList``.
 
-The served groups and resources come from a :class:`fakekube.crds.Registry` (built-in kinds
+The served groups and resources come from a :class:`fakekube._registry.kinds.ServedKinds` (built-in kinds
 plus installed CRDs); a group's versions are listed preferred first, in kube-aware version order
 (``ray.io``: ``v1``, then ``v1alpha1``). Aggregated discovery (``apidiscovery.k8s.io/v2``, what
 kubectl asks for first) is built from the same per-version documents (:func:`aggregated`).
@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Any
 
-from fakekube.crds import Registry
-from fakekube.resources import ResourceType
-
-JSON = dict[str, Any]
+from fakekube._registry.kinds import ServedKinds
+from fakekube._resources import ResourceType
+from kubeapi.types import JSON
 
 #: The Kubernetes version fakekube answers on /version (the client the project tests with).
 KUBE_MAJOR, KUBE_MINOR = "1", "37"
@@ -47,7 +45,7 @@ def api_versions(server_address: str) -> JSON:
     }
 
 
-def api_group(registry: Registry, group: str) -> JSON | None:
+def api_group(registry: ServedKinds, group: str) -> JSON | None:
     """``/apis/{group}``: an ``APIGroup``, or None when not served."""
     versions = registry.group_versions().get(group)
     if not versions:
@@ -62,7 +60,7 @@ def api_group(registry: Registry, group: str) -> JSON | None:
     }
 
 
-def api_group_list(registry: Registry) -> JSON:
+def api_group_list(registry: ServedKinds) -> JSON:
     """``/apis``: every served non-core group."""
     groups = [api_group(registry, g) for g in sorted(registry.group_versions())]
     return {
@@ -101,7 +99,7 @@ def _entry(rt: ResourceType) -> JSON:
     return e
 
 
-def api_resource_list(registry: Registry, group: str, version: str) -> JSON | None:
+def api_resource_list(registry: ServedKinds, group: str, version: str) -> JSON | None:
     """``/apis/{group}/{version}`` or ``/api/v1``: an ``APIResourceList``, or None when not served."""
     types = registry.group_version(group, version)
     if not types:
@@ -163,7 +161,7 @@ def wants_aggregated(accept: str) -> bool:
     return False
 
 
-def aggregated(registry: Registry, core: bool) -> JSON:
+def aggregated(registry: ServedKinds, core: bool) -> JSON:
     """``/api`` (``core``) or ``/apis`` as an aggregated ``APIGroupDiscoveryList``: every group with
     its versions (preferred first) and their resources, subresources nested under their resource
     (``k8s.io/api/apidiscovery/v2`` types; served by ``apiserver/pkg/endpoints/discovery/aggregated``).

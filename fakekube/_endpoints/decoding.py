@@ -4,61 +4,30 @@ The texts follow ``k8s.io/apiserver/pkg/endpoints/handlers/rest.go`` ``transform
 a body whose kind cannot be told is ``the object provided is unrecognized (must be of type K):
 ERR (SUMMARY)`` (SUMMARY = the body if it starts with ``{``, else its hex, cut at 30 bytes); a body
 of a known kind that does not fit is ``K2 in version "v" cannot be handled as a K: ERR``. ERR
-mimics Go's ``encoding/json`` messages. Custom resources need ``apiVersion`` and ``kind`` in the
-body (unstructured decoding); core kinds take them from the URL when absent.
+is Go's ``encoding/json`` message (JSON parsing, Go's wording and the summary are
+:mod:`kubeapi.decode`'s). YAML is still parsed here with PyYAML (``yaml: line N: PROBLEM`` with
+PyYAML's problem text: the contract suite's known divergence ``error_malformed_yaml``).
+Custom resources need ``apiVersion`` and ``kind`` in the body (unstructured decoding); core kinds
+take them from the URL when absent.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import yaml
 
-from fakekube import errors
-from fakekube.resources import ALL_TYPES, ResourceType
-
-JSON = dict[str, Any]
+from fakekube import _apierrors as errors
+from fakekube._resources import ALL_TYPES, ResourceType
+from kubeapi import media
+from kubeapi.decode import DecodeError, decode_json, unrecognized
+from kubeapi.types import JSON
 
 JSON_TYPES = ("application/json", "*/*")
-YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")
 _CORE_KINDS = frozenset(
     {rt.kind for rt in ALL_TYPES if not rt.group}
     | {"Pod", "Secret", "ServiceAccount", "Node", "PersistentVolumeClaim", "Endpoints", "LimitRange"}
 )
-
-
-def summarize(body: bytes, limit: int = 30) -> str:
-    """``summarizeData``: the body when it starts with ``{``, else hex; cut to ``limit`` bytes + `` ...``."""
-    if not body:
-        return "<empty>"
-    cut = body[:limit]
-    text = cut.decode("utf-8", "replace") if body[:1] == b"{" else cut.hex()
-    return text + (" ..." if len(body) > limit else "")
-
-
-def go_json_error(e: json.JSONDecodeError) -> str:
-    """The Go ``encoding/json`` wording for a Python JSON syntax error."""
-    doc, pos = e.doc, e.pos
-    if pos >= len(doc.rstrip()):
-        return "unexpected end of JSON input"
-    ch = doc[pos]
-    # Go's %q of a rune: printable as is, otherwise \uXXXX.
-    shown = f"'{ch}'" if ch.isprintable() else f"'\\u{ord(ch):04x}'"
-    where = {
-        "Expecting value": "looking for beginning of value",
-        "Expecting property name enclosed in double quotes": "looking for beginning of object key string",
-        "Expecting ':' delimiter": "after object key",
-        "Expecting ',' delimiter": "after object key:value pair",
-        "Extra data": "after top-level value",
-    }.get(e.msg)
-    return f"invalid character {shown} {where}" if where else e.msg
-
-
-def _unrecognized(rt: ResourceType, err: str, body: bytes) -> errors.ApiError:
-    return errors.bad_request(
-        f"the object provided is unrecognized (must be of type {rt.kind}): {err} ({summarize(body)})"
-    )
 
 
 def _json_type(v: Any) -> str:
@@ -75,21 +44,17 @@ def parse(rt: ResourceType, body: bytes, content_type: str) -> Any:
     """Parse ``body`` as JSON or YAML per ``content_type``; 400 on syntax errors, 415 on other types."""
     if content_type in JSON_TYPES:
         try:
-            return json.loads(body)
-        except json.JSONDecodeError as e:
-            raise _unrecognized(
-                rt, f"couldn't get version/kind; json parse error: {go_json_error(e)}", body
-            ) from None
-        except UnicodeDecodeError as e:
-            raise _unrecognized(rt, f"couldn't get version/kind; json parse error: {e}", body) from None
-    if content_type in YAML_TYPES:
+            return decode_json(body)
+        except DecodeError as e:
+            raise unrecognized(rt.kind, f"couldn't get version/kind; json parse error: {e}", body) from None
+    if content_type in media.YAML_TYPES:
         try:
             return yaml.safe_load(body)
         except yaml.MarkedYAMLError as e:
             line = (e.problem_mark.line + 1) if e.problem_mark else 0
-            raise _unrecognized(rt, f"yaml: line {line}: {e.problem}", body) from None
+            raise unrecognized(rt.kind, f"yaml: line {line}: {e.problem}", body) from None
         except yaml.YAMLError as e:
-            raise _unrecognized(rt, f"yaml: {e}", body) from None
+            raise unrecognized(rt.kind, f"yaml: {e}", body) from None
     raise errors.unsupported_media_type(
         content_type,
         ["application/json", "application/yaml"]
@@ -101,8 +66,8 @@ def to_object(rt: ResourceType, obj: Any, body: bytes) -> JSON:
     """Check a parsed body is an object of ``rt``'s kind and version and that its metadata has the
     right types; fill ``apiVersion``/``kind`` for core kinds. Returns ``obj`` (modified in place)."""
     if not isinstance(obj, dict):
-        raise _unrecognized(
-            rt,
+        raise unrecognized(
+            rt.kind,
             "couldn't get version/kind; json parse error: json: cannot unmarshal "
             f"{_json_type(obj)} into Go value of type struct {{ APIVersion string "
             '"json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }',
@@ -111,7 +76,7 @@ def to_object(rt: ResourceType, obj: Any, body: bytes) -> JSON:
     kind = obj.get("kind") or ""
     if rt.custom and not kind:
         raw = body.decode("utf-8", "replace")
-        raise _unrecognized(rt, f"Object 'Kind' is missing in '{raw}'", body)
+        raise unrecognized(rt.kind, f"Object 'Kind' is missing in '{raw}'", body)
     api_version = obj.get("apiVersion") or ("" if rt.custom else rt.api_version)
     if api_version != rt.api_version:
         err = errors.bad_request(

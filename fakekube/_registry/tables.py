@@ -15,9 +15,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from fakekube.resources import CONFIGMAPS, CORE_EVENTS, CRDS, EVENTS_V1, NAMESPACES, SERVICES, ResourceType
-
-JSON = dict[str, Any]
+from fakekube._resources import CONFIGMAPS, CORE_EVENTS, CRDS, EVENTS_V1, NAMESPACES, SERVICES, ResourceType
+from kubeapi.types import JSON
 
 _NAME_DESC = (
     "Name must be unique within a namespace. Is required when creating resources, although some "

@@ -1,7 +1,7 @@
-"""The registry of served resources: the built-in kinds plus what the installed CRDs define.
+"""The served kinds (:class:`ServedKinds`): the built-in kinds plus what the installed CRDs define.
 
-A :class:`Registry` turns each installed ``apiextensions.k8s.io/v1`` CustomResourceDefinition
-(parsed by :mod:`fakekube.crd`) into one :class:`~fakekube.resources.ResourceType` per served
+A :class:`ServedKinds` turns each installed ``apiextensions.k8s.io/v1`` CustomResourceDefinition
+(parsed by :mod:`fakekube.crd`) into one :class:`~fakekube._resources.ResourceType` per served
 version: group, version, scope, names (plural, singular, kind, listKind, shortNames,
 categories), the ``status`` subresource, ``additionalPrinterColumns`` (a CRD without any gets the
 ``Age`` column, as apiextensions' ``tableconvertor`` does), ``selectableFields`` as extra
@@ -23,12 +23,11 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from fakekube._resources import ALL_TYPES, CRDS, META_FIELDS, PrinterColumn, ResourceType
+from fakekube._storage.store import ADDED, DELETED, Change, Store, dumps
 from fakekube.crd import CustomResourceDefinition, load_crds, validate_crd
 from fakekube.crd.model import parse_crd
-from fakekube.resources import ALL_TYPES, CRDS, META_FIELDS, PrinterColumn, ResourceType
-from fakekube.store import ADDED, DELETED, Change, Store, dumps
-
-JSON = dict[str, Any]
+from kubeapi.types import JSON
 
 _AGE = PrinterColumn("Age", "date", ".metadata.creationTimestamp")
 _KUBE_VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
@@ -81,7 +80,7 @@ def resource_types(crd: CustomResourceDefinition) -> tuple[ResourceType, ...]:
     return tuple(out)
 
 
-class Registry:
+class ServedKinds:
     """The served resource types (built-in kinds and installed CRDs), looked up by group/version/plural.
 
     ``generation`` grows with every change, so documents built from the registry (discovery,

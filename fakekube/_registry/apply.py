@@ -1,7 +1,7 @@
 """Server-side apply (``application/apply-patch+yaml``): merge, prune, conflicts, ownership.
 
 ``merge.Updater.Apply`` of ``sigs.k8s.io/structured-merge-diff/v4`` as the apiserver runs it
-(``fieldmanager/internal/structuredmerge.go``), over :mod:`fakekube.managed` field sets:
+(``fieldmanager/internal/structuredmerge.go``), over :mod:`fakekube._registry.managedfields` field sets:
 
 1. the applied configuration is merged into the live object: maps member by member, map lists
    item by key, set lists as a union, atomic lists/maps and scalars replaced (``Merge``);
@@ -18,9 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fakekube.crd.schema import Node
-from fakekube.errors import ApiError
-from fakekube.managed import (
+from fakekube._registry.managedfields import (
     FieldSet,
     Path,
     _child,
@@ -38,8 +36,9 @@ from fakekube.managed import (
     to_field_set,
     to_fields_v1,
 )
-
-JSON = dict[str, Any]
+from fakekube.crd.schema import Node
+from kubeapi.status import StatusError
+from kubeapi.types import JSON
 
 
 def merge(live: Any, config: Any, node: Node | None) -> Any:
@@ -117,7 +116,7 @@ def _conflict_manager(e: JSON) -> str:
     return out
 
 
-def conflict_error(conflicts: list[tuple[JSON, Path]]) -> ApiError:
+def conflict_error(conflicts: list[tuple[JSON, Path]]) -> StatusError:
     """The 409 of an apply that conflicts (``NewConflictError``): one ``FieldManagerConflict``
     cause per field, and the message ``Apply failed with N conflict(s): ...``."""
     causes = [
@@ -137,7 +136,7 @@ def conflict_error(conflicts: list[tuple[JSON, Path]]) -> ApiError:
             lines.append(f"conflicts with {who}:")
             lines += [f"- {path_string(p)}" for e, p in conflicts if _conflict_manager(e) == who]
         message = f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
-    return ApiError(409, "Conflict", message, {"causes": causes})
+    return StatusError(409, "Conflict", message, {"causes": causes})
 
 
 def apply(

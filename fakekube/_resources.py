@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fakekube import validation
+from fakekube import _validation as validation
 
 #: Verbs a collection or object answers, as in discovery's ``APIResource.verbs``.
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
@@ -206,7 +206,7 @@ CRDS = ResourceType(
     categories=("api-extensions",),
 )
 
-#: The built-in (non-CRD) kinds; custom resources come from CRDs (:mod:`fakekube.crds`).
+#: The built-in (non-CRD) kinds; custom resources come from CRDs (:mod:`fakekube._registry.kinds`).
 ALL_TYPES: tuple[ResourceType, ...] = (NAMESPACES, CONFIGMAPS, SERVICES, CORE_EVENTS, EVENTS_V1, CRDS)
 
 #: (group, version) → {plural → ResourceType}

@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import Message
 
-from fakekube.errors import ApiError, service_unavailable
+from fakekube._apierrors import service_unavailable
+from kubeapi.status import StatusError
 
 # Request headers that describe one hop, not the message (RFC 9110 §7.6.1).
 _HOP = frozenset(
@@ -44,16 +45,6 @@ class ProxyResponse:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
-
-
-def split_service_name(name: str) -> tuple[str, str]:
-    """``[scheme:]name[:port]`` → (name, port) as the apiserver's service proxy parses it ("" = none)."""
-    parts = name.split(":")
-    if len(parts) == 3:
-        return parts[1], parts[2]
-    if len(parts) == 2:
-        return (parts[1], "") if parts[0] in ("http", "https") else (parts[0], parts[1])
-    return name, ""
 
 
 def backend_for(backends: Mapping[str, str], namespace: str, name: str, port: str) -> str | None:
@@ -100,7 +91,7 @@ async def forward(
     body: bytes,
     timeout: float = 30.0,
 ) -> ProxyResponse:
-    """Send the request to ``base_url`` + ``path`` (+ ``?query``); raise ApiError 503 when unreachable."""
+    """Send the request to ``base_url`` + ``path`` (+ ``?query``); raise StatusError 503 when unreachable."""
     url = base_url.rstrip("/") + (path or "/") + (f"?{query}" if query else "")
     try:
         return await asyncio.to_thread(_forward_blocking, method, url, headers, body, timeout)
@@ -109,6 +100,6 @@ async def forward(
         raise service_unavailable(f"error trying to reach service: {reason}") from None
 
 
-def no_endpoints(name: str) -> ApiError:
+def no_endpoints(name: str) -> StatusError:
     """503 for a Service without a registered backend."""
     return service_unavailable(f'no endpoints available for service "{name}"')

@@ -33,10 +33,10 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from fakekube._resources import ResourceType
 from fakekube.crd.schema import MISSING, Node, compiled
-from fakekube.resources import ResourceType
+from kubeapi.types import JSON
 
-JSON = dict[str, Any]
 Path = tuple[str, ...]
 FieldSet = frozenset[Path]
 
