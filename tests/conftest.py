@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from procs import create_namespace, free_port, start_server, stop_server
+
+from tests.procs import create_namespace, free_port, start_server, stop_server
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_KUBERAY = Path(os.environ.get("KUBERAY_SHARED", REPO.parent / "shared" / "kuberay"))

@@ -1,7 +1,7 @@
 """Server processes for tests: free ports, start-and-wait-healthy, stop, fresh namespaces.
 
-A module of its own (not conftest.py) so test files in any folder can import it by a name that
-is not ambiguous: ``from procs import free_port, start_server, stop_server``.
+A module of its own (not conftest.py) so test files in any folder can import it by its package
+name: ``from tests.procs import free_port, start_server, stop_server``.
 """
 
 from __future__ import annotations

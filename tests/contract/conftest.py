@@ -12,7 +12,7 @@ cannot be built the refkube targets skip — unless ``CI`` is set, where that is
 ``make test`` fails on a failed build in any case).
 
 Summary: every comparison of a target's normalised transcript with refkube's is recorded in
-``contract_results.RESULTS``; at the end the terminal summary prints
+``tests.contract.results.RESULTS``; at the end the terminal summary prints
 ``conformance: N/M scenarios agree`` and the divergences; every difference of every divergence
 goes to ``build/conformance-divergences.txt`` (gitignored).
 """
@@ -29,13 +29,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from contract_client import RefKube, Target
-from contract_results import RESULTS, Comparison
-from contract_targets import fakekube_target, gateway_fakekube_target, gateway_refkube_target
+
+from tests.contract.client import RefKube, Target
+from tests.contract.results import RESULTS, Comparison
+from tests.contract.targets import fakekube_target, gateway_fakekube_target, gateway_refkube_target
 
 # Scenarios are plain modules (imported later by the tests): rewrite their asserts so that a bare
 # ``assert`` explains itself in the divergence list.
-pytest.register_assert_rewrite("contract_scenarios", "contract_normalise")
+pytest.register_assert_rewrite("tests.contract.scenarios", "tests.contract.normalise")
 
 REPO = Path(__file__).resolve().parents[2]
 REFKUBE_DIR = REPO / "infra" / "refkube"

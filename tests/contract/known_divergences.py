@@ -2,7 +2,7 @@
 
 Keys are ``(scenario, target)``. Each entry pins its divergence: a listed comparison is an
 expected failure only while every one of its differences matches one of the entry's
-``differences`` patterns (``re.search`` on the lines ``contract_normalise.diff_transcripts``
+``differences`` patterns (``re.search`` on the lines ``normalise.diff_transcripts``
 gives); any other difference fails the test as a new divergence, and a listed comparison that
 agrees fails too ("remove it from KNOWN"), so this list can neither hide a new bug nor go stale.
 """

@@ -4,7 +4,7 @@ Hypothesis generates a sequence of operations on RayClusters — creates with ge
 labels, replaces (GET then PUT), merge and JSON patches, deletes, gets, lists with generated label
 and field selectors (valid and invalid), and optionally a closing watch from the sequence's start
 with a generated selector — runs it in a fresh namespace on refkube and on the target, and
-requires the normalised transcripts (``contract_normalise``) to be equal. Hypothesis shrinks a
+requires the normalised transcripts (``tests.contract.normalise``) to be equal. Hypothesis shrinks a
 failing sequence; shrunk failures are kept below as ``@example`` regression cases.
 
 The outcome per target is added to the conformance summary by ``conftest.pytest_runtest_logreport``.
@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from contract_client import Session, Target
-from contract_normalise import diff_transcripts, normalise
-from contract_scenarios import JSONPATCH, MERGE, raycluster
-from contract_targets import get_target
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+
+from tests.contract.client import Session, Target
+from tests.contract.normalise import diff_transcripts, normalise
+from tests.contract.scenarios import JSONPATCH, MERGE, raycluster
+from tests.contract.targets import get_target
 
 NAMES = ["a", "b", "c"]
 KEYS = ["app", "tier"]

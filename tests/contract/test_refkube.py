@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from contract_client import RefKube
 from kubernetes import client, config
+
+from tests.contract.client import RefKube
 
 KUBECTL = Path(sys.executable).parent / "kubectl"
 

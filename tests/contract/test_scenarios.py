@@ -1,6 +1,6 @@
 """Every contract scenario against every target, each compared with the real kube-apiserver.
 
-Parametrised over scenarios (``contract_scenarios.SCENARIOS`` plus one per KubeRay sample file)
+Parametrised over scenarios (``scenarios.SCENARIOS`` plus one per KubeRay sample file)
 and targets (refkube, fakekube, and the gateway in front of each). On refkube a scenario checks
 that its assertions describe the real server; on the others it also compares the normalised
 transcript with refkube's (run once per scenario and cached). A divergence fails the test unless
@@ -17,12 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from contract_client import Session, Target
-from contract_normalise import diff_transcripts, normalise
-from contract_results import RESULTS, Comparison
-from contract_scenarios import SCENARIOS, Scenario, sample_scenario
-from contract_targets import GATEWAY_TARGETS, TARGET_NAMES, get_target
-from known_divergences import KNOWN
+
+from tests.contract.client import Session, Target
+from tests.contract.known_divergences import KNOWN
+from tests.contract.normalise import diff_transcripts, normalise
+from tests.contract.results import RESULTS, Comparison
+from tests.contract.scenarios import SCENARIOS, Scenario, sample_scenario
+from tests.contract.targets import GATEWAY_TARGETS, TARGET_NAMES, get_target
 
 SAMPLES = Path(os.environ.get("KUBERAY_SHARED", Path(__file__).resolve().parents[3] / "shared" / "kuberay"))
 
@@ -30,7 +31,7 @@ SAMPLES = Path(os.environ.get("KUBERAY_SHARED", Path(__file__).resolve().parents
 def _all_scenarios() -> dict[str, Scenario]:
     out = dict(SCENARIOS)
     for path in sorted((SAMPLES / "samples").glob("*.yaml")):
-        from contract_scenarios import ray_documents
+        from tests.contract.scenarios import ray_documents
 
         if ray_documents(path):
             name = f"sample[{path.stem}]"

@@ -1,0 +1,1 @@
+"""Tests of the ``benchmarks`` package's own parts (parsers, result tables, upstream set-up)."""

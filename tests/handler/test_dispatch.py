@@ -1,0 +1,113 @@
+"""The direct lane (:mod:`handler._direct_lane`): proxied requests skip Litestar's layers, same answers.
+
+The reference is the same app with a pass-through ASGI middleware, which turns the lane off, so
+every request goes through Litestar's router and exception handling as before the lane existed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from litestar.exceptions import NotAuthorizedException
+from litestar.testing import TestClient
+from litestar.types import ASGIApp
+
+from handler import GatewayRequest, Settings, create_app
+from handler._direct_lane import GatewayApp
+from tests.handler.gateway_stub import StubUpstream
+
+BASE = "/apis/ray.io/v1/namespaces/default/rayclusters"
+
+
+def passthrough(app: ASGIApp) -> ASGIApp:
+    """An ASGI middleware factory that changes nothing (but makes Litestar wrap every request)."""
+    return app
+
+
+async def refuse_by_header(request: GatewayRequest) -> None:
+    """A request rule that fails the way third-party code does: plain and Litestar exceptions."""
+    if request.header("x-boom") == "value":
+        raise ValueError("rule bug")
+    if request.header("x-boom") == "litestar":
+        raise NotAuthorizedException("no entry")
+
+
+def _apps(stub: StubUpstream, **settings: object) -> tuple[GatewayApp, GatewayApp]:
+    s = Settings(upstream=stub.url, **settings)  # type: ignore[arg-type]
+    return create_app(s, [refuse_by_header]), create_app(s, [refuse_by_header, passthrough])
+
+
+@pytest.fixture
+def clients(stub: StubUpstream) -> Iterator[tuple[TestClient[GatewayApp], TestClient[GatewayApp]]]:
+    stub.reset()
+    direct, reference = _apps(stub)
+    assert direct.direct_lane_enabled and not reference.direct_lane_enabled
+    with TestClient(direct) as d, TestClient(reference) as r:
+        yield d, r
+
+
+CASES = [
+    ("GET", BASE, {}),
+    ("GET", BASE + "/", {}),
+    ("GET", BASE + "/a", {}),
+    ("DELETE", BASE + "/a", {}),
+    ("GET", "/healthz", {}),
+    ("GET", "/healthz//", {}),
+    ("GET", "/readyz/x/..", {}),
+    ("GET", "/livez/", {}),
+    ("POST", "/healthz", {}),
+    ("GET", "/healthz/more", {}),
+    ("GET", "/not/served", {}),
+    ("GET", "/apis/ray.io/v1/%2e%2e/secrets", {}),
+    ("GET", BASE, {"host": "bad host{}"}),
+    ("GET", BASE, {"x-boom": "value"}),
+    ("GET", BASE, {"x-boom": "litestar"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "headers"), CASES)
+def test_direct_lane_answers_as_litestar_does(
+    clients: tuple[TestClient[GatewayApp], TestClient[GatewayApp]],
+    method: str,
+    path: str,
+    headers: dict[str, str],
+) -> None:
+    direct, reference = clients
+    got = direct.request(method, path, headers=headers)
+    want = reference.request(method, path, headers=headers)
+    assert (got.status_code, got.headers.get("content-type"), got.content) == (
+        want.status_code,
+        want.headers.get("content-type"),
+        want.content,
+    )
+
+
+def test_rule_errors_get_litestars_answers(
+    clients: tuple[TestClient[GatewayApp], TestClient[GatewayApp]],
+) -> None:
+    direct, _ = clients
+    assert direct.get(BASE, headers={"x-boom": "value"}).status_code == 500
+    assert direct.get(BASE, headers={"x-boom": "litestar"}).status_code == 401
+    assert direct.get(BASE, headers={"host": "bad host{}"}).status_code == 400
+
+
+def test_direct_lane_requests_are_counted_in_metrics(stub: StubUpstream) -> None:
+    stub.reset()
+    app = create_app(Settings(upstream=stub.url))
+    with TestClient(app) as c:
+        for _ in range(3):
+            assert c.get(BASE).status_code == 200
+        text = c.get("/metrics").text
+    assert app.direct_lane_enabled
+    assert 'kuberay_apiserver_requests_total{code="200",method="GET",route="ray"} 3.0' in text
+
+
+def test_cors_and_asgi_middleware_turn_the_lane_off(stub: StubUpstream) -> None:
+    with_cors = create_app(Settings(upstream=stub.url, cors_allow_origin=("https://ui.example",)))
+    assert not with_cors.direct_lane_enabled
+    assert not create_app(Settings(upstream=stub.url), [passthrough]).direct_lane_enabled
+    stub.reset()
+    with TestClient(with_cors) as c:
+        r = c.get(BASE, headers={"origin": "https://ui.example"})
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "https://ui.example"

@@ -1,0 +1,66 @@
+"""Bodies stream through the gateway both ways, observed at a stub upstream that holds part back."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+
+import httpx
+
+from tests.handler.gateway_stub import Reply, StubUpstream
+
+LIST = "/apis/ray.io/v1/namespaces/default/rayclusters"
+
+
+def test_response_is_relayed_before_the_upstream_finished(
+    stub: StubUpstream, stub_gateway: str, http: httpx.Client
+) -> None:
+    """The first part reaches the caller while the upstream still holds the rest back."""
+    gate = threading.Event()
+    head = b'{"kind":"RayClusterList","items":[' + b" " * 100_000
+    stub.script(Reply(200, body=head, tail=b"]}", gate=gate))
+    received = b""
+    with http.stream("GET", stub_gateway + LIST) as r:
+        chunks: Iterator[bytes] = r.iter_raw()
+        while len(received) < len(head):
+            received += next(chunks)  # would block until the gate times out if the gateway buffered
+        assert not gate.is_set()
+        gate.set()
+        received += b"".join(chunks)
+    assert json.loads(received) == {"kind": "RayClusterList", "items": []}
+
+
+def test_large_list_streams_through(stub: StubUpstream, stub_gateway: str, http: httpx.Client) -> None:
+    items = [{"metadata": {"name": f"c{i}"}, "spec": {"pad": "x" * 900}} for i in range(20_000)]
+    body = json.dumps({"kind": "RayClusterList", "items": items}).encode()  # ~19 MB
+    stub.script(Reply(200, body=body))
+    r = http.get(stub_gateway + LIST)
+    assert r.status_code == 200
+    assert r.content == body
+
+
+def test_services_proxy_upload_streams_without_the_api_body_limit(
+    stub: StubUpstream, stub_gateway: str, http: httpx.Client
+) -> None:
+    """A job package upload (8 MiB, above the 3 MiB Kubernetes API limit) reaches the dashboard whole."""
+    labelled = {"metadata": {"name": "head-svc", "labels": {"app.kubernetes.io/name": "kuberay"}}}
+    stub.script(Reply(200, body=json.dumps(labelled).encode()), Reply(200, body=b"{}"))
+    package = bytes(range(256)) * (8 * 4096)
+
+    def parts() -> Iterator[bytes]:
+        for i in range(0, len(package), 1 << 20):
+            yield package[i : i + (1 << 20)]
+
+    r = http.put(
+        stub_gateway + "/api/v1/namespaces/default/services/head-svc:8265/proxy/api/packages/gcs/pkg.zip",
+        content=parts(),
+        headers={"Content-Type": "application/zip"},
+    )
+    assert r.status_code == 200, r.text
+    upload = stub.seen[-1]
+    assert (
+        upload.method == "PUT"
+        and upload.path == "/api/v1/namespaces/default/services/head-svc:8265/proxy/api/packages/gcs/pkg.zip"
+    )
+    assert upload.body == package

@@ -1,0 +1,1 @@
+"""Tests of ``kubeapi``, the core that the gateway and fakekube share."""
