@@ -1,10 +1,15 @@
 """No import circle in ``handler`` and ``kubeapi``; no class over 300 lines; every public module
 documented. The import graph counts every import statement, ``TYPE_CHECKING`` ones included (as
-/work/shared/tools/arch-check.py does), so a circle hidden behind ``TYPE_CHECKING`` fails too."""
+/work/shared/tools/arch-check.py does), so a circle hidden behind ``TYPE_CHECKING`` fails too. And what a
+cold start imports: ``handler.app`` with an explicit upstream imports neither kubernetes nor fakekube."""
 
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -113,3 +118,24 @@ def test_gateway_classes_stay_small_and_public_modules_are_documented() -> None:
                 assert lines <= MAX_CLASS_LINES, f"{name}.{node.name} has {lines} lines"
                 if not node.name.startswith("_"):
                     assert ast.get_docstring(node), f"{name}.{node.name} has no docstring"
+
+
+# -- what a cold start imports  ------------------------------------------------------------------------------
+
+
+def test_cold_start_imports_neither_kubernetes_nor_fakekube() -> None:
+    """handler.app with an explicit upstream must not import the kubernetes package (~470 ms)."""
+    code = (
+        "import sys, handler.app; "
+        "roots = ('kubernetes', 'fakekube', 'httpx', 'websockets'); "
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in roots)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", "import json; " + code],
+        env={**os.environ, "KUBERAY_APISERVER_UPSTREAM": "http://127.0.0.1:1"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    assert json.loads(out) == []

@@ -3,7 +3,8 @@
 The rule under test (README "Retries"): GET/HEAD and lists are retried on 408/429/500/502/503/504
 and on transport errors; writes only on 429 or when the connection failed before the request was
 sent; never once the response has started; ``Retry-After`` honoured. The stub gateway retries 3
-times at 50/100/200 ms (``FAST_RETRY``).
+times at 50/100/200 ms (``FAST_RETRY``). The last section tests the rule itself (``handler.retry``:
+which statuses and errors, backoff, ``Retry-After`` parsing) without a gateway.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import time
 import httpx
 import pytest
 
+from handler import retry
+from handler.settings import RetrySettings
 from tests.handler.gateway_procs import GatewayFactory
 from tests.handler.gateway_stub import Reply, StubUpstream
 from tests.procs import free_port
@@ -218,3 +221,54 @@ def test_unreachable_upstream_is_a_503_status(gateway_factory: GatewayFactory, h
     assert 'reason="connect"' in http.get(url + "/metrics").text
     ready = http.get(url + "/readyz")
     assert ready.status_code == 503
+
+
+# -- the rule itself (handler.retry), without a gateway  -----------------------------------------------------
+
+
+POLICY = RetrySettings()
+
+
+POLICY = RetrySettings()
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
+def test_safe_methods_retry_on_every_transient_status(status: int) -> None:
+    assert retry.may_retry_status("GET", status, POLICY) and retry.may_retry_status("HEAD", status, POLICY)
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+def test_writes_retry_only_on_429(method: str) -> None:
+    assert retry.may_retry_status(method, 429, POLICY)
+    assert not any(retry.may_retry_status(method, s, POLICY) for s in (408, 500, 502, 503, 504))
+    assert retry.may_retry_error(method, before_send=True)
+    assert not retry.may_retry_error(method, before_send=False)
+
+
+@pytest.mark.parametrize("status", [200, 201, 400, 401, 403, 404, 409, 410, 422, 501])
+def test_no_retry_on_other_statuses(status: int) -> None:
+    assert not retry.may_retry_status("GET", status, POLICY)
+
+
+def test_backoff_is_500ms_doubling_capped_at_10s() -> None:
+    assert [retry.backoff(i, POLICY) for i in range(7)] == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+
+
+def test_next_delay_respects_count_and_overall_timeout() -> None:
+    assert retry.next_delay(0, POLICY, started=100.0, retry_after=None, clock=100.0) == 0.5
+    assert retry.next_delay(2, POLICY, started=100.0, retry_after=None, clock=100.0) == 2.0
+    assert retry.next_delay(3, POLICY, started=100.0, retry_after=None, clock=100.0) is None  # 3 retries
+    assert retry.next_delay(0, POLICY, started=100.0, retry_after=7.0, clock=100.0) == 7.0
+    assert retry.next_delay(0, POLICY, started=100.0, retry_after=None, clock=129.8) is None  # past 30 s
+    assert retry.next_delay(1, POLICY, started=100.0, retry_after=31.0, clock=100.0) is None
+
+
+def test_parse_retry_after() -> None:
+    assert retry.parse_retry_after("3") == 3.0
+    assert retry.parse_retry_after(None) is None
+    assert retry.parse_retry_after("soon") is None
+    now = 1_700_000_000.0
+    date = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now + 5))
+    assert retry.parse_retry_after(date, now=now) == pytest.approx(5.0)
+    past = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now - 50))
+    assert retry.parse_retry_after(past, now=now) == 0.0

@@ -1,5 +1,6 @@
 """The route table: what each route runs, pattern matching, the extension API of ``create_app(routes=...)``,
-and the ``watch`` parameter read with kube-apiserver's rules."""
+the ``watch`` parameter read with kube-apiserver's rules, and ``handler.routes.match`` alone (served and
+refused paths and verbs, Service proxy names)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from handler import (
 )
 from handler.hooks import request_verb
 from handler.responses import AnyResponse
-from handler.routes import gateway_routes, match
+from handler.routes import gateway_routes, match, service_name
 from handler.routing import Handler
 from tests.handler.gateway_stub import Reply, StubUpstream
 
@@ -214,3 +215,72 @@ def test_watch_yes_reaches_watch_hooks_and_the_upstream_as_a_watch(stub: StubUps
         c.get(RAY, params={"watch": "yes"})
         c.get(RAY, params={"watch": "FALSE"})
     assert verbs == ["watch", "list"]
+
+
+# -- handler.routes.match: which paths and verbs are served  -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kind", "namespace"),
+    [
+        ("GET", "/apis/ray.io/v1/namespaces/ns/rayclusters", RouteFamily.RAY, "ns"),
+        ("POST", "/apis/ray.io/v1/namespaces/ns/rayjobs", RouteFamily.RAY, "ns"),
+        ("PUT", "/apis/ray.io/v1/namespaces/ns/rayclusters/a/status", RouteFamily.RAY, "ns"),
+        ("DELETE", "/apis/ray.io/v1/namespaces/ns/rayservices/a", RouteFamily.RAY, "ns"),
+        ("GET", "/apis/ray.io/v1/rayclusters", RouteFamily.RAY, None),
+        ("GET", "/apis/ray.io/v1/raycronjobs/", RouteFamily.RAY, None),
+        ("GET", "/apis/events.k8s.io/v1/namespaces/ns/events", RouteFamily.EVENTS, "ns"),
+        ("GET", "/api/v1/namespaces/ns/events", RouteFamily.EVENTS, "ns"),
+        ("GET", "/api/v1/namespaces/ns/services/svc/proxy", RouteFamily.SERVICE_PROXY, "ns"),
+        ("POST", "/api/v1/namespaces/ns/services/svc:8265/proxy/api/jobs/", RouteFamily.SERVICE_PROXY, "ns"),
+        ("GET", "/apis/ray.io/v1", RouteFamily.DISCOVERY, None),
+        ("GET", "/apis", RouteFamily.DISCOVERY, None),
+        ("GET", "/api", RouteFamily.DISCOVERY, None),
+        ("GET", "/version", RouteFamily.DISCOVERY, None),
+        ("GET", "/openapi/v3/apis/ray.io/v1", RouteFamily.DISCOVERY, None),
+    ],
+)
+def test_allowlisted_routes(method: str, path: str, kind: RouteFamily, namespace: str | None) -> None:
+    route = match(method, path)
+    assert route.family is kind
+    assert route.namespace == namespace
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "code"),
+    [
+        ("GET", "/api/v1/namespaces/ns/secrets", 404),
+        ("GET", "/api/v1/namespaces/ns/services/svc", 404),
+        ("GET", "/api/v1/namespaces/ns/events/e1", 404),
+        ("GET", "/apis/events.k8s.io/v1/events", 404),
+        ("GET", "/apis/ray.io/v1/..%2f..%2fapi", 404),
+        ("GET", "/apis/ray.io/v1//namespaces", 404),
+        ("POST", "/api/v1/namespaces/ns/events", 405),
+        ("DELETE", "/apis/events.k8s.io/v1/namespaces/ns/events", 405),
+        ("POST", "/apis", 405),
+    ],
+)
+def test_refused_routes(method: str, path: str, code: int) -> None:
+    with pytest.raises(GatewayError) as err:
+        match(method, path)
+    assert err.value.code == code
+    assert err.value.status()["reason"] == ("NotFound" if code == 404 else "MethodNotAllowed")
+
+
+@pytest.mark.parametrize(
+    ("segment", "name"),
+    [
+        ("svc", "svc"),
+        ("svc:8265", "svc"),
+        ("svc:dashboard", "svc"),
+        ("https:svc:443", "svc"),
+        ("http:svc:", "svc"),
+    ],
+)
+def test_service_name_forms(segment: str, name: str) -> None:
+    assert service_name(segment) == name
+
+
+def test_service_proxy_route_carries_the_service_name() -> None:
+    route = match("GET", "/api/v1/namespaces/ns/services/http:head-svc:8265/proxy/")
+    assert (route.namespace, route.service) == ("ns", "head-svc")

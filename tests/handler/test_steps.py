@@ -1,4 +1,5 @@
-"""Each step of the route table alone: a GatewayRequest, a recording ``next``, a fake upstream."""
+"""Each step of the route table alone: a GatewayRequest, a recording ``next``, a fake upstream; and the
+helpers the steps use (the forced events selector, the KubeRay Service label)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from handler.responses import AnyResponse, Response, SharedWatchResponse, json_r
 from handler.routes import gateway_routes
 from handler.routing import RouteTable
 from handler.steps import (
+    EVENTS_SELECTOR,
     CancelOnDisconnect,
     EvaluateFieldSelectorsLocally,
     ForceEventsSelector,
@@ -24,6 +26,8 @@ from handler.steps import (
     RequestRules,
     RequireKubeRayService,
     ShareWatches,
+    force_field_selector,
+    is_kuberay_service,
 )
 from handler.template_api import TemplateConfigMapGuard
 from kubeapi.query import Query
@@ -327,3 +331,30 @@ def test_request_watch_reads_the_parameter_as_go_does() -> None:
     assert request("GET", RAY, "w%61tch=1").watch  # Go decodes the name too
     assert not request("GET", RAY, "watch=0").watch and not request("GET", RAY, "watch=fAlSe").watch
     assert not request("GET", RAY, "limit=1").watch and not request("GET", RAY).watch
+
+
+# -- the events selector and the KubeRay Service label  ------------------------------------------------------
+
+
+def test_forced_field_selector() -> None:
+    from urllib.parse import parse_qsl
+
+    q = force_field_selector(
+        Query.parse("labelSelector=a%3Db&fieldSelector=reason%3DX&fieldSelector=type%3DWarning&limit=1"),
+        EVENTS_SELECTOR["core"],
+    )
+
+    pairs = parse_qsl(q)
+    assert ("labelSelector", "a=b") in pairs and ("limit", "1") in pairs
+    assert [v for k, v in pairs if k == "fieldSelector"] == [
+        "reason=X,type=Warning,involvedObject.apiVersion=ray.io/v1"
+    ]
+    assert parse_qsl(force_field_selector(Query.parse(""), EVENTS_SELECTOR["events.k8s.io"])) == [
+        ("fieldSelector", "regarding.apiVersion=ray.io/v1")
+    ]
+
+
+def test_kuberay_service_label() -> None:
+    assert is_kuberay_service({"metadata": {"labels": {"app.kubernetes.io/name": "kuberay"}}})
+    assert not is_kuberay_service({"metadata": {"labels": {"app.kubernetes.io/name": "other"}}})
+    assert not is_kuberay_service({"metadata": {}})
