@@ -51,7 +51,7 @@ clean:
 .PHONY: conformance
 conformance: $(STAMP)
 	infra/refkube/build.sh
-	KUBERAY_CONTRACT=1 $(BIN)/pytest -q --tb=line tests/contract tests/crd/test_crd_refkube.py
+	KUBERAY_CONTRACT=1 $(BIN)/pytest -q --tb=line tests/contract tests/fakekube/crd/test_refkube.py
 
 # Benchmarks (benchmarks/README.md): gateway vs kubectl proxy and more, as same-run ratios. Installs
 # nginx and wrk with apt-get when missing; writes benchmarks/RESULTS.md; fails when a ratio is more

@@ -3,7 +3,7 @@
 Each step is a :class:`handler.routing.Step`: ``await step(request, next)`` returns the response,
 either by changing the request and calling ``next`` (the rest of the route), or by answering
 itself (a shared watch, a locally filtered list), or by raising a ``GatewayError`` (answered as a
-``Status``; nothing goes upstream). Each can be built and run alone (tests/gateway/test_steps.py).
+``Status``; nothing goes upstream). Each can be built and run alone (tests/handler/test_steps.py).
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ node, on first use, into two closures:
 
 :func:`prepare` runs it on a whole object. On :class:`Slow` the engine runs the reference passes,
 which word the causes, warnings and ``400`` texts; so the fast path changes how long a write
-takes, never its answer (the property test in ``tests/crd/test_crd_fastpath.py`` holds it to
-that, and ``tests/crd`` compares both paths with a real kube-apiserver).
+takes, never its answer (the property test in ``tests/fakekube/crd/test_fastpath.py`` holds it to
+that, and ``tests/fakekube/crd`` compares both paths with a real kube-apiserver).
 """
 
 from __future__ import annotations
