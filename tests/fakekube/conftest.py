@@ -36,4 +36,3 @@ def connect(loop_thread: LoopThread) -> Callable[[FakeKube], Client]:
 def client(app: FakeKube, connect: Callable[[FakeKube], Client]) -> Client:
     """A client of ``app``; ``send`` returns any status code, ``request`` decodes or raises."""
     return connect(app)
-

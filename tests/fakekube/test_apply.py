@@ -430,3 +430,53 @@ def test_apply_keys_list_items_by_defaulted_key_fields(c: Client) -> None:
     assert [(p["port"], p["protocol"]) for p in r.json()["spec"]["ports"]] == [(80, "TCP")]
     (entry,) = r.json()["metadata"]["managedFields"]
     assert list(entry["fieldsV1"]["f:spec"]["f:ports"]) == ['k:{"port":80,"protocol":"TCP"}']
+
+
+# -- server-side apply and managedFields through plain requests  ---------------------------------------------
+
+
+def test_server_side_apply_creates_then_merges(client: Client) -> None:
+    cfg = yaml.safe_dump(
+        raycluster("s", {"a": "b"}) | {"spec": {**raycluster("s")["spec"], "rayVersion": "1"}}
+    )
+    ssa = "application/apply-patch+yaml"
+    r = client.send("PATCH", f"{RC_PATH}/s", cfg, content_type=ssa)
+    assert r.status == 422 and r.json()["details"]["causes"][0]["field"] == "fieldManager"
+    r = client.send("PATCH", f"{RC_PATH}/s", cfg, content_type=ssa, query={"fieldManager": "me"})
+    assert r.status == 201 and r.json()["metadata"]["labels"] == {"a": "b"}
+    r = client.send(
+        "PATCH",
+        f"{RC_PATH}/s",
+        cfg.replace("rayVersion: '1'", "rayVersion: '2'"),
+        content_type=ssa,
+        query={"fieldManager": "me"},
+    )
+    assert (
+        r.status == 200 and r.json()["spec"]["rayVersion"] == "2" and r.json()["metadata"]["generation"] == 2
+    )
+
+
+def test_managed_fields_record_managers(client: Client) -> None:
+    made = client.send("POST", RC_PATH, raycluster("mf"), headers={"user-agent": "curl/8.5.0"}).json()
+    (entry,) = made["metadata"]["managedFields"]
+    assert (entry["manager"], entry["operation"], entry["fieldsType"]) == ("curl", "Update", "FieldsV1")
+    assert "f:rayVersion" in entry["fieldsV1"]["f:spec"]
+    client.send(
+        "PATCH",
+        f"{RC_PATH}/mf",
+        {"metadata": {"labels": {"x": "y"}}},
+        content_type=MERGE,
+        query={"fieldManager": "patcher"},
+    )
+    client.send(
+        "PATCH",
+        f"{RC_PATH}/mf/status",
+        {"status": {"state": "ready"}},
+        content_type=MERGE,
+        query={"fieldManager": "operator"},
+    )
+    got = client.send("GET", f"{RC_PATH}/mf").json()["metadata"]["managedFields"]
+    summary = {(e["manager"], e.get("subresource")): e["fieldsV1"] for e in got}
+    assert summary[("patcher", None)] == {"f:metadata": {"f:labels": {".": {}, "f:x": {}}}}
+    assert "f:state" in summary[("operator", "status")]["f:status"]
+    assert ("curl", None) in summary

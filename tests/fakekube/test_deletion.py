@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ from kubernetes import client
 from fakekube import FakeKube, create_app
 from fakekube.testing import Client
 from tests import procs
-from tests.fakekube.objects import RC_PATH, raycluster
+from tests.fakekube.objects import RC_PATH, events, raycluster
 from tests.procs import KUBECTL
 
 CM_PATH = "/api/v1/namespaces/default/configmaps"
@@ -306,3 +307,71 @@ def test_owner_of_a_kind_not_served_is_left_alone(c: Client) -> None:
     c.send("DELETE", f"{RC_PATH}/mixed")
     assert c.send("GET", f"{CM_PATH}/by-deploy").json()["metadata"]["ownerReferences"] == [deployment]
     assert c.send("GET", f"{CM_PATH}/two-owners").json()["metadata"]["ownerReferences"] == [deployment]
+
+
+# -- finalizers, delete collection and namespace deletion in process  ----------------------------------------
+
+
+def test_finalizers_keep_the_object_until_removed(client: Client, app: FakeKube) -> None:
+    obj = raycluster("f") | {"metadata": {"name": "f", "finalizers": ["ray.io/protect"]}}
+    rv0 = client.send("POST", RC_PATH, obj).json()["metadata"]["resourceVersion"]
+    r = client.send("DELETE", f"{RC_PATH}/f")
+    assert r.status == 200
+    kept = r.json()
+    assert kept["kind"] == "RayCluster" and kept["metadata"]["deletionTimestamp"]
+    assert kept["metadata"]["generation"] == 2  # marking deletion bumps generation
+    assert client.send("GET", f"{RC_PATH}/f").json() == kept
+    rv_marked = app.store.rv
+    assert client.send("DELETE", f"{RC_PATH}/f").json() == kept and app.store.rv == rv_marked
+    gone = client.send("PATCH", f"{RC_PATH}/f", {"metadata": {"finalizers": None}}, content_type=MERGE)
+    assert gone.status == 200
+    assert client.send("GET", f"{RC_PATH}/f").status == 404
+    w = client.send("GET", RC_PATH, query={"watch": "1", "resourceVersion": rv0, "timeoutSeconds": "1"})
+    assert [e["type"] for e in events(w.read())] == ["MODIFIED", "DELETED"]
+
+
+def test_delete_collection_with_selector(client: Client) -> None:
+    for name, team in (("a", "x"), ("b", "x"), ("c", "y")):
+        client.send("POST", RC_PATH, raycluster(name, {"team": team}))
+    r = client.send("DELETE", RC_PATH, query={"labelSelector": "team=x"})
+    assert r.status == 200
+    body = r.json()
+    assert body["kind"] == "RayClusterList" and [i["metadata"]["name"] for i in body["items"]] == ["a", "b"]
+    assert [i["metadata"]["name"] for i in client.send("GET", RC_PATH).json()["items"]] == ["c"]
+
+
+def test_namespace_deletion_removes_its_objects(connect: Callable[[FakeKube], Client]) -> None:
+    client = connect(create_app(namespace_finalize_delay=0.3))
+    assert client.send("POST", "/api/v1/namespaces", {"metadata": {"name": "tmp"}}).status == 201
+    path = "/apis/ray.io/v1/namespaces/tmp/rayclusters"
+    assert client.send("POST", path, raycluster("a")).status == 201
+    r = client.send("DELETE", "/api/v1/namespaces/tmp")
+    assert r.status == 200 and r.json()["status"]["phase"] == "Terminating"
+    # until the namespace controller's turn the namespace is Terminating with its contents
+    assert client.send("GET", "/api/v1/namespaces/tmp").json()["status"]["phase"] == "Terminating"
+    assert [i["metadata"]["name"] for i in client.send("GET", path).json()["items"]] == ["a"]
+    assert client.send("POST", path, raycluster("b")).status == 403
+    time.sleep(0.35)  # the namespace controller (a timer on the app's loop thread) has run by now
+    assert client.send("GET", path).json()["items"] == []
+    assert client.send("GET", "/api/v1/namespaces/tmp").status == 404
+    assert client.send("POST", path, raycluster("b")).json()["message"] == 'namespaces "tmp" not found'
+
+
+def test_create_in_terminating_namespace_is_forbidden(connect: Callable[[FakeKube], Client]) -> None:
+    app = create_app(namespace_finalize_delay=0)
+    client = connect(app)
+    client.send("POST", "/api/v1/namespaces", {"metadata": {"name": "busy"}})
+    path = "/apis/ray.io/v1/namespaces/busy/rayclusters"
+    client.send("POST", path, raycluster("held") | {"metadata": {"name": "held", "finalizers": ["x.io/f"]}})
+    assert client.send("DELETE", "/api/v1/namespaces/busy").json()["status"]["phase"] == "Terminating"
+    before = app.store.rv
+    r = client.send("POST", path, raycluster("new"))
+    assert r.status == 403 and r.json()["reason"] == "Forbidden"
+    assert r.json()["message"] == (
+        'rayclusters.ray.io "new" is forbidden: unable to create new content in '
+        "namespace busy because it is being terminated"
+    )
+    assert r.json()["details"]["causes"][0]["reason"] == "NamespaceTerminating" and app.store.rv == before
+    # the held object was marked deleting; dropping its finalizer lets the namespace go too
+    client.send("PATCH", f"{path}/held", {"metadata": {"finalizers": None}}, content_type=MERGE)
+    assert client.send("GET", "/api/v1/namespaces/busy").status == 404
