@@ -650,6 +650,8 @@ def httpx_handlers(httpx: Any, bridge_of: Callable[[], Bridge]) -> tuple[Any, An
     """
 
     class SyncStream(httpx.SyncByteStream):  # type: ignore[misc]
+        """A response body read by a synchronous httpx client, chunk by chunk as the app sends it."""
+
         def __init__(self, body: BodyStream) -> None:
             self._body = body
 
@@ -660,6 +662,8 @@ def httpx_handlers(httpx: Any, bridge_of: Callable[[], Bridge]) -> tuple[Any, An
             self._body.close()
 
     class AsyncStream(httpx.AsyncByteStream):  # type: ignore[misc]
+        """A response body read by an asynchronous httpx client, chunk by chunk as the app sends it."""
+
         def __init__(self, body: BodyStream) -> None:
             self._body = body
 
