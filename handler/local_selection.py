@@ -35,6 +35,7 @@ from handler._headers import caller_response_headers
 from handler.field_selectors import matches
 from handler.request import GatewayRequest
 from handler.responses import JSON_HEADERS, RelayAborted, Response, UpstreamResponse
+from kubeapi import media
 from kubeapi.fields import FieldRequirement
 from kubeapi.meta import object_key
 from kubeapi.query import Query
@@ -68,7 +69,7 @@ class Shape:
     @classmethod
     def for_request(cls, accept: str, pairs: Sequence[tuple[str, str]]) -> Shape:
         """The shape of a request with ``Accept: accept`` and query ``pairs``."""
-        if "as=Table" not in accept:
+        if not media.asks_for_table(accept):
             return cls()
         include = next((v for k, v in pairs if k == "includeObject" and v), "Metadata")
         return cls(True, include)
