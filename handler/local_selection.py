@@ -39,7 +39,7 @@ from kubeapi import media
 from kubeapi.fields import FieldRequirement
 from kubeapi.meta import object_key
 from kubeapi.query import Query
-from kubeapi.status import StatusError, from_status_object
+from kubeapi.status import StatusError, from_status_object, new_bad_request
 from kubeapi.types import JSON
 from kubeapi.watchevents import OBJECT_EVENT_TYPES, encode_event, parse_event
 
@@ -179,14 +179,11 @@ async def serve_list(
     """
     q = Query.parse(query)
     pairs = q.pairs
-    limit: int | None = None
-    raw_limit = q.get("limit")
-    if raw_limit:
-        try:
-            limit = int(raw_limit)
-        except ValueError:
-            raise StatusError(400, "BadRequest", f"invalid limit {raw_limit!r}") from None
-        limit = limit if limit > 0 else None
+    try:
+        limit = q.int("limit")  # ListOptions' ParseInt, as the upstream reads it
+    except ValueError as e:
+        raise new_bad_request(str(e)) from None
+    limit = limit if limit is not None and limit > 0 else None
     raw_continue = q.get("continue")
     token = decode_token(raw_continue) if raw_continue else None
     page = int(token["p"]) if token else page_size(limit)
