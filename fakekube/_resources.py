@@ -12,11 +12,14 @@ object they read. Sources: custom resources use ``runtime.DefaultMetaV1FieldSele
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fakekube import _validation as validation
+from kubeapi import validation
+
+#: An object-name check: the error details for a name, empty when valid (``ValidateNameFunc``).
+NameValidator = Callable[[str], list[str]]
 
 #: Verbs a collection or object answers, as in discovery's ``APIResource.verbs``.
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
@@ -90,7 +93,7 @@ class ResourceType:
     categories: tuple[str, ...] = ()
     field_labels: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: META_FIELDS)
     field_label_error: str = "field label not supported: {label}"
-    name_validator: validation.NameValidator = validation.dns1123_subdomain
+    name_validator: NameValidator = validation.name_is_dns1123_subdomain
     printer_columns: tuple[PrinterColumn, ...] = ()
     #: The ``listKind`` when it is not ``kind + "List"`` (a CRD may name its own).
     list_kind_name: str = ""
@@ -149,7 +152,7 @@ NAMESPACES = ResourceType(
     short_names=("ns",),
     verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
     field_labels={"metadata.name": ("metadata", "name"), "status.phase": ("status", "phase")},
-    name_validator=validation.dns1123_label,
+    name_validator=validation.name_is_dns1123_label,
 )
 CONFIGMAPS = ResourceType(
     group="",
@@ -171,7 +174,7 @@ SERVICES = ResourceType(
     categories=("all",),
     verbs=("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"),
     field_labels={**META_FIELDS, "spec.clusterIP": ("spec", "clusterIP"), "spec.type": ("spec", "type")},
-    name_validator=validation.dns1035_label,
+    name_validator=validation.name_is_dns1035_label,
 )
 CORE_EVENTS = ResourceType(
     group="",

@@ -38,6 +38,7 @@ from fakekube._registry.objects import now
 from fakekube._resources import CRDS, NAMESPACES
 from fakekube._storage.store import Store, dumps
 from fakekube.crd import CustomResourceDefinition
+from kubeapi import media
 from kubeapi.status import StatusError
 from kubeapi.types import JSON
 
@@ -180,7 +181,7 @@ class FakeKube:
         if not segs or segs[0] not in ("api", "apis"):
             raise errors.path_not_found()
         accept = req.headers.get("accept", "")
-        if len(segs) == 1 and req.method == "GET" and apidiscovery.wants_aggregated(accept):
+        if len(segs) == 1 and req.method == "GET" and media.asks_for_aggregated_discovery(accept):
             agg = apidiscovery.aggregated(self.kinds, segs[0] == "api")
             await respond(send, 200, dumps(agg), apidiscovery.AGGREGATED_TYPE.encode())
             return

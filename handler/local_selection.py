@@ -35,10 +35,11 @@ from handler._headers import caller_response_headers
 from handler.field_selectors import matches
 from handler.request import GatewayRequest
 from handler.responses import JSON_HEADERS, RelayAborted, Response, UpstreamResponse
+from kubeapi import media
 from kubeapi.fields import FieldRequirement
 from kubeapi.meta import object_key
 from kubeapi.query import Query
-from kubeapi.status import StatusError, from_status_object
+from kubeapi.status import StatusError, from_status_object, new_bad_request
 from kubeapi.types import JSON
 from kubeapi.watchevents import OBJECT_EVENT_TYPES, encode_event, parse_event
 
@@ -68,7 +69,7 @@ class Shape:
     @classmethod
     def for_request(cls, accept: str, pairs: Sequence[tuple[str, str]]) -> Shape:
         """The shape of a request with ``Accept: accept`` and query ``pairs``."""
-        if "as=Table" not in accept:
+        if not media.asks_for_table(accept):
             return cls()
         include = next((v for k, v in pairs if k == "includeObject" and v), "Metadata")
         return cls(True, include)
@@ -178,14 +179,11 @@ async def serve_list(
     """
     q = Query.parse(query)
     pairs = q.pairs
-    limit: int | None = None
-    raw_limit = q.get("limit")
-    if raw_limit:
-        try:
-            limit = int(raw_limit)
-        except ValueError:
-            raise StatusError(400, "BadRequest", f"invalid limit {raw_limit!r}") from None
-        limit = limit if limit > 0 else None
+    try:
+        limit = q.int("limit")  # ListOptions' ParseInt, as the upstream reads it
+    except ValueError as e:
+        raise new_bad_request(str(e)) from None
+    limit = limit if limit is not None and limit > 0 else None
     raw_continue = q.get("continue")
     token = decode_token(raw_continue) if raw_continue else None
     page = int(token["p"]) if token else page_size(limit)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, overload
 
 from handler.target import RequestTarget, RouteFamily
-from kubeapi.requestinfo import path_unescape, split_path, split_scheme_name_port
+from kubeapi.requestinfo import namespace_and_rest, path_unescape, split_path, split_scheme_name_port
 from kubeapi.status import new_method_not_allowed_for, new_path_not_found
 
 if TYPE_CHECKING:
@@ -151,10 +151,11 @@ def service_name(segment: str) -> str:
 
 
 def _api_tail(route: Route, rest: Sequence[str]) -> RequestTarget:
-    """``[namespaces/{ns}/]{plural}[/{name}[/{sub...}]]`` of an API path, percent-decoded."""
-    ns: str | None = None
-    if len(rest) >= 2 and rest[0] == "namespaces":
-        ns, rest = path_unescape(rest[1]), rest[2:]
+    """``[namespaces/{ns}/]{plural}[/{name}[/{sub...}]]`` of an API path, percent-decoded; the
+    namespace is read as kube-apiserver reads it (:func:`kubeapi.requestinfo.namespace_and_rest`:
+    ``namespaces/{ns}`` alone is the Namespace object ``{ns}``)."""
+    raw_ns, rest = namespace_and_rest(rest)
+    ns = path_unescape(raw_ns) if raw_ns else None
     parts = [path_unescape(p) for p in rest]
     resource = parts[0] if parts else None
     name = parts[1] if len(parts) >= 2 else None

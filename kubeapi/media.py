@@ -42,6 +42,8 @@ __all__ = [
     "AcceptClause",
     "MediaTypeError",
     "Negotiated",
+    "asks_for_aggregated_discovery",
+    "asks_for_table",
     "body_media_type",
     "is_yaml",
     "negotiate_output",
@@ -342,6 +344,38 @@ def negotiate_output(
             if got is not None:
                 return got
     return None
+
+
+def asks_for_table(header: str | None, offered: Sequence[str] = (JSON, YAML, PROTOBUF)) -> bool:
+    """Whether a resource request with ``Accept: header`` is answered with a ``meta.k8s.io``
+    ``Table`` (kubectl's ``application/json;as=Table;v=v1;g=meta.k8s.io,application/json``): the
+    :func:`negotiate_output` choice is a Table. A header with no ``as`` in it cannot ask for one
+    and is not parsed (the common case costs a substring test)."""
+    if not header or "as" not in header:
+        return False
+    got = negotiate_output(header, offered)
+    return got is not None and got.is_table
+
+
+#: The aggregated discovery document's parameters (``apidiscovery.k8s.io/v2``).
+_AGGREGATED_PARAMS: Final = (("g", "apidiscovery.k8s.io"), ("v", "v2"), ("as", "APIGroupDiscoveryList"))
+
+
+def asks_for_aggregated_discovery(header: str | None) -> bool:
+    """Whether ``GET /api`` or ``/apis`` with ``Accept: header`` is answered with aggregated
+    discovery v2 (kubectl 1.26+ sends
+    ``application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json``):
+    the first clause in :func:`parse_accept` order that asks for it (whatever its type) comes before
+    any ``application/json`` or ``*/*`` clause, as the discovery endpoint's negotiation picks
+    (k8s.io/apiserver/pkg/endpoints/discovery/aggregated ``WrapAggregatedDiscoveryToHandler``)."""
+    if not header or "APIGroupDiscoveryList" not in header:
+        return False
+    for clause in parse_accept(header):
+        if all(clause.params.get(k) == v for k, v in _AGGREGATED_PARAMS):
+            return True
+        if f"{clause.type}/{clause.subtype}" in (JSON, "*/*"):
+            return False
+    return False
 
 
 def _accept_params(params: Mapping[str, str], media: str, typ: str, sub: str) -> Negotiated | None:

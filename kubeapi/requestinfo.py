@@ -43,7 +43,7 @@ the frozen dataclass's constructor; the path split is 0.4 µs on the fast path (
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, unquote
@@ -57,6 +57,7 @@ __all__ = [
     "RequestInfo",
     "ServiceProxyTarget",
     "UnsafePathError",
+    "namespace_and_rest",
     "path_unescape",
     "request_info",
     "request_info_from_scope",
@@ -215,6 +216,19 @@ def split_path(path: str) -> tuple[list[str], list[str]]:
     return raw, decoded
 
 
+def namespace_and_rest(parts: Sequence[str]) -> tuple[str, Sequence[str]]:
+    """requestinfo.go's namespace step on the path segments after the API version: for
+    ``namespaces/{ns}/{resource}[/...]`` the namespace and the segments from ``{resource}`` on;
+    for ``namespaces/{ns}`` and ``namespaces/{ns}/status|finalize`` the namespace and all of
+    ``parts`` (the resource is ``namespaces``, the name ``{ns}``); otherwise ``""`` and ``parts``.
+    Segments are returned as given (raw or decoded)."""
+    if len(parts) > 1 and parts[0] == "namespaces":
+        if len(parts) > 2 and parts[2] not in NAMESPACE_SUBRESOURCES:
+            return parts[1], parts[2:]
+        return parts[1], parts
+    return "", parts
+
+
 def _list_options_decode(query: Query) -> bool:
     """Whether the integer ListOptions (``limit``, ``timeoutSeconds``) decode (ParseInt)."""
     for name in ("limit", "timeoutSeconds"):
@@ -267,12 +281,8 @@ def request_info(method: str, path: str | bytes, query: str | bytes | Query = ""
         via_path = True
     else:
         verb = _METHOD_VERBS.get(method, "")
-    namespace = ""
-    if parts[i] == "namespaces" and n - i > 1:
-        namespace = parts[i + 1]
-        if n - i > 2 and parts[i + 2] not in NAMESPACE_SUBRESOURCES:
-            i += 2
-    rest = parts[i:]
+    namespace, rest = namespace_and_rest(parts[i:])
+    i = n - len(rest)
     resource = rest[0] if rest else ""
     name = rest[1] if len(rest) >= 2 else ""
     subresource = ""

@@ -1,11 +1,19 @@
-"""Label key and value syntax, with kube-apiserver 1.37's error texts (for label selectors).
+"""Label key, label value and object name syntax, with kube-apiserver 1.37's error texts.
 
-Source: k8s.io/apimachinery v0.37 ``pkg/api/validate/content`` (``kube.go`` ``IsLabelKey``,
-``IsLabelValue``; ``dns.go`` ``IsDNS1123Subdomain``; ``errors.go`` ``MaxLenError``,
-``RegexError``, ``EmptyError``), which ``pkg/labels/selector.go`` uses since v0.36 to validate a
-label selector's keys and values. Lengths are in **bytes** (Go ``len``), and the texts say
-"bytes"; the older ``pkg/util/validation`` functions (still used for object names) say
-"characters". Each checker returns the list of error details, empty when valid, as Go does.
+Two Go families, both here so that the gateway and fakekube share one copy:
+
+- label keys and values: k8s.io/apimachinery v0.37 ``pkg/api/validate/content`` (``kube.go``
+  ``IsLabelKey``, ``IsLabelValue``; ``dns.go`` ``IsDNS1123Subdomain``; ``errors.go``
+  ``MaxLenError``, ``RegexError``, ``EmptyError``). ``pkg/labels/selector.go`` validates a label
+  selector with them, and since v0.37 ``pkg/util/validation``'s ``IsQualifiedName`` and
+  ``IsValidLabelValue`` *are* these functions, so ``metadata.labels`` and annotation keys
+  (``ValidateObjectMeta``) get the same texts: lengths say "bytes".
+- object names: ``pkg/util/validation`` ``IsDNS1123Subdomain``, ``IsDNS1123Label``,
+  ``IsDNS1035Label`` (``api/validation/generic.go`` ``NameIsDNSSubdomain`` & co.), whose
+  ``MaxLenError`` still says "characters".
+
+Lengths are Go's ``len`` (UTF-8 bytes) in both. Each checker returns the list of error details,
+empty when valid, as Go does.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "DNS1123_LABEL_MAX_LENGTH",
     "DNS1123_SUBDOMAIN_MAX_LENGTH",
     "LABEL_KEY_MAX_LENGTH",
     "LABEL_VALUE_MAX_LENGTH",
@@ -20,6 +29,9 @@ __all__ = [
     "is_label_key",
     "is_label_value",
     "max_len_error",
+    "name_is_dns1035_label",
+    "name_is_dns1123_label",
+    "name_is_dns1123_subdomain",
     "regex_error",
 ]
 
@@ -33,6 +45,16 @@ _DNS1123_SUBDOMAIN_MSG = (
     "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
     "and must start and end with an alphanumeric character"
 )
+_DNS1123_LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
+    "must start and end with an alphanumeric character"
+)
+DNS1123_LABEL_MAX_LENGTH = 63
+_DNS1035_LABEL_FMT = "[a-z]([-a-z0-9]*[a-z0-9])?"
+_DNS1035_LABEL_MSG = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+    "alphabetic character, and end with an alphanumeric character"
+)
 _LABEL_KEY_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
 _LABEL_KEY_MSG = (
     "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
@@ -45,6 +67,8 @@ _LABEL_VALUE_MSG = (
 )
 # re.ASCII: Go's character classes are ASCII; fullmatch is Go's ^...$.
 _RE_SUBDOMAIN = re.compile(_DNS1123_SUBDOMAIN_FMT, re.ASCII)
+_RE_DNS1123_LABEL = re.compile(_DNS1123_LABEL_FMT, re.ASCII)
+_RE_DNS1035_LABEL = re.compile(_DNS1035_LABEL_FMT, re.ASCII)
 _RE_LABEL_KEY = re.compile(_LABEL_KEY_FMT, re.ASCII)
 _RE_LABEL_VALUE = re.compile(_LABEL_VALUE_FMT, re.ASCII)
 
@@ -57,6 +81,11 @@ def _blen(s: str) -> int:
 def max_len_error(length: int) -> str:
     """content.MaxLenError: ``must be no more than N bytes``."""
     return f"must be no more than {length} bytes"
+
+
+def _name_max_len_error(length: int) -> str:
+    """util/validation.MaxLenError (object names): ``must be no more than N characters``."""
+    return f"must be no more than {length} characters"
 
 
 def regex_error(msg: str, regex: str, *examples: str) -> str:
@@ -72,13 +101,48 @@ def regex_error(msg: str, regex: str, *examples: str) -> str:
     )
 
 
-def is_dns1123_subdomain(value: str) -> list[str]:
-    """content.IsDNS1123Subdomain: at most 253 bytes of ``[a-z0-9.-]`` in dot-separated labels."""
+def _dns1123_subdomain(value: str, too_long: str) -> list[str]:
     errs: list[str] = []
     if _blen(value) > DNS1123_SUBDOMAIN_MAX_LENGTH:
-        errs.append(max_len_error(DNS1123_SUBDOMAIN_MAX_LENGTH))
+        errs.append(too_long)
     if not _RE_SUBDOMAIN.fullmatch(value):
         errs.append(regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
+    return errs
+
+
+def is_dns1123_subdomain(value: str) -> list[str]:
+    """content.IsDNS1123Subdomain: at most 253 bytes of ``[a-z0-9.-]`` in dot-separated labels."""
+    return _dns1123_subdomain(value, max_len_error(DNS1123_SUBDOMAIN_MAX_LENGTH))
+
+
+def name_is_dns1123_subdomain(value: str) -> list[str]:
+    """util/validation.IsDNS1123Subdomain (most object names, ``NameIsDNSSubdomain``): as
+    :func:`is_dns1123_subdomain`, the length error in "characters"."""
+    return _dns1123_subdomain(value, _name_max_len_error(DNS1123_SUBDOMAIN_MAX_LENGTH))
+
+
+def name_is_dns1123_label(value: str) -> list[str]:
+    """util/validation.IsDNS1123Label (namespace names, ``NameIsDNSLabel``): at most 63 bytes of
+    ``[a-z0-9-]``; a valid subdomain that is not a label only "must not contain dots"."""
+    errs: list[str] = []
+    if _blen(value) > DNS1123_LABEL_MAX_LENGTH:
+        errs.append(_name_max_len_error(DNS1123_LABEL_MAX_LENGTH))
+    if not _RE_DNS1123_LABEL.fullmatch(value):
+        if _RE_SUBDOMAIN.fullmatch(value):
+            errs.append("must not contain dots")
+        else:
+            errs.append(regex_error(_DNS1123_LABEL_MSG, _DNS1123_LABEL_FMT, "my-name", "123-abc"))
+    return errs
+
+
+def name_is_dns1035_label(value: str) -> list[str]:
+    """util/validation.IsDNS1035Label (Service names, ``NameIsDNS1035Label``): an RFC 1123 label
+    that starts with a letter."""
+    errs: list[str] = []
+    if _blen(value) > DNS1123_LABEL_MAX_LENGTH:
+        errs.append(_name_max_len_error(DNS1123_LABEL_MAX_LENGTH))
+    if not _RE_DNS1035_LABEL.fullmatch(value):
+        errs.append(regex_error(_DNS1035_LABEL_MSG, _DNS1035_LABEL_FMT, "my-name", "abc-123"))
     return errs
 
 

@@ -149,18 +149,6 @@ def api_resource_list(registry: ServedKinds, group: str, version: str) -> JSON |
 AGGREGATED_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
 
 
-def wants_aggregated(accept: str) -> bool:
-    """Whether an ``Accept`` header asks for aggregated discovery v2 before plain JSON (kubectl
-    1.26+ does: ``application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json``)."""
-    for entry in accept.split(","):
-        params = {p.strip() for p in entry.split(";")[1:]}
-        if {"g=apidiscovery.k8s.io", "v=v2", "as=APIGroupDiscoveryList"} <= params:
-            return True
-        if entry.split(";")[0].strip() in ("application/json", "*/*"):
-            return False
-    return False
-
-
 def aggregated(registry: ServedKinds, core: bool) -> JSON:
     """``/api`` (``core``) or ``/apis`` as an aggregated ``APIGroupDiscoveryList``: every group with
     its versions (preferred first) and their resources, subresources nested under their resource

@@ -4,9 +4,8 @@ The texts follow ``k8s.io/apiserver/pkg/endpoints/handlers/rest.go`` ``transform
 a body whose kind cannot be told is ``the object provided is unrecognized (must be of type K):
 ERR (SUMMARY)`` (SUMMARY = the body if it starts with ``{``, else its hex, cut at 30 bytes); a body
 of a known kind that does not fit is ``K2 in version "v" cannot be handled as a K: ERR``. ERR
-is Go's ``encoding/json`` message (JSON parsing, Go's wording and the summary are
-:mod:`kubeapi.decode`'s). YAML is still parsed here with PyYAML (``yaml: line N: PROBLEM`` with
-PyYAML's problem text: the contract suite's known divergence ``error_malformed_yaml``).
+is Go's ``encoding/json`` or go-yaml's message: JSON and YAML parsing, their Go wording, limits
+and the summary are :mod:`kubeapi.decode`'s, the same code the gateway decodes bodies with.
 Custom resources need ``apiVersion`` and ``kind`` in the body (unstructured decoding); core kinds
 take them from the URL when absent.
 """
@@ -15,12 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
 from fakekube import _apierrors as errors
 from fakekube._resources import ALL_TYPES, ResourceType
 from kubeapi import media
-from kubeapi.decode import DecodeError, decode_json, unrecognized
+from kubeapi.decode import DecodeError, decode_json, decode_yaml, unrecognized
 from kubeapi.types import JSON
 
 JSON_TYPES = ("application/json", "*/*")
@@ -49,12 +46,9 @@ def parse(rt: ResourceType, body: bytes, content_type: str) -> Any:
             raise unrecognized(rt.kind, f"couldn't get version/kind; json parse error: {e}", body) from None
     if content_type in media.YAML_TYPES:
         try:
-            return yaml.safe_load(body)
-        except yaml.MarkedYAMLError as e:
-            line = (e.problem_mark.line + 1) if e.problem_mark else 0
-            raise unrecognized(rt.kind, f"yaml: line {line}: {e.problem}", body) from None
-        except yaml.YAMLError as e:
-            raise unrecognized(rt.kind, f"yaml: {e}", body) from None
+            return decode_yaml(body)
+        except DecodeError as e:
+            raise unrecognized(rt.kind, str(e), body) from None
     raise errors.unsupported_media_type(
         content_type,
         ["application/json", "application/yaml"]

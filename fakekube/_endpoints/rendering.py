@@ -11,6 +11,7 @@ from fakekube._endpoints.asgi import Request, Send, respond, respond_json
 from fakekube._registry import objects, tables
 from fakekube._resources import ResourceType
 from fakekube._storage.store import Stored, dumps
+from kubeapi import media
 from kubeapi.types import JSON
 
 
@@ -61,7 +62,7 @@ def include_object(req: Request) -> str:
 
 def wants_table(req: Request) -> bool:
     """Whether the client asked for ``Table`` output."""
-    return tables.wants_table(req.headers.get("accept", ""))
+    return media.asks_for_table(req.headers.get("accept"))
 
 
 async def send_object(

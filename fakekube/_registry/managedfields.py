@@ -35,6 +35,7 @@ from typing import Any
 
 from fakekube._resources import ResourceType
 from fakekube.crd.schema import MISSING, Node, compiled
+from kubeapi.meta import SERVER_SET_FIELDS
 from kubeapi.types import JSON
 
 Path = tuple[str, ...]
@@ -47,20 +48,10 @@ _MISSING: Any = object()
 # ``metadata`` itself is never owned, only its members (stripmeta.go).
 _META_PATH: Path = ("f:metadata",)
 
-_SYSTEM_META = frozenset(
-    {
-        "name",
-        "namespace",
-        "uid",
-        "resourceVersion",
-        "generation",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "managedFields",
-        "selfLink",
-    }
-)
+# Metadata the server owns, never recorded in managedFields: the name and namespace that identify
+# the object, ``managedFields`` and ``selfLink``, and the server-set fields (stripmeta.go's list,
+# with the deletion fields the server also sets).
+_SYSTEM_META = frozenset(SERVER_SET_FIELDS) | {"name", "namespace", "managedFields", "selfLink"}
 
 _STR_MAP: JSON = {"type": "object", "additionalProperties": {"type": "string"}}
 # ObjectMeta's list semantics (k8s.io/apimachinery/pkg/apis/meta/v1/types.go markers).

@@ -21,8 +21,8 @@ import random
 import uuid
 
 from fakekube import _apierrors as errors
-from fakekube import _validation as validation
 from fakekube._resources import EVENTS_V1, ResourceType
+from kubeapi import validation
 from kubeapi.meta import OBJECT_META_ORDER, SERVER_SET_FIELDS
 from kubeapi.status import StatusError
 from kubeapi.types import JSON
@@ -65,12 +65,12 @@ def validate_meta(rt: ResourceType, obj: JSON) -> list[JSON]:
         for msg in rt.name_validator(name):
             causes.append(errors.field_invalid("metadata.name", name, msg))
     for key, value in (meta.get("labels") or {}).items():
-        for msg in validation.qualified_name(key):
+        for msg in validation.is_label_key(key):
             causes.append(errors.field_invalid("metadata.labels", key, msg))
-        for msg in validation.label_value(value):
+        for msg in validation.is_label_value(value):
             causes.append(errors.field_invalid("metadata.labels", value, msg))
     for key in meta.get("annotations") or {}:
-        for msg in validation.qualified_name(key.lower()):
+        for msg in validation.is_label_key(key.lower()):
             causes.append(errors.field_invalid("metadata.annotations", key, msg))
     # ValidateAnnotationsSize (apimachinery objectmeta.go): keys + values at most 256 KiB in all,
     # which is what refuses a client-side `kubectl apply` of a multi-MB CRD on a real cluster.

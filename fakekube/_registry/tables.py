@@ -26,12 +26,6 @@ _NAME_DESC = (
 )
 
 
-def wants_table(accept: str) -> bool:
-    """Whether an ``Accept`` header asks for a meta.k8s.io/v1 Table first."""
-    first = accept.split(",")[0]
-    return "as=Table" in first and "g=meta.k8s.io" in first
-
-
 def human_duration(seconds: float) -> str:
     """``k8s.io/apimachinery/pkg/util/duration.HumanDuration``: ``5s``, ``3m2s``, ``4h``, ``2d3h``, ``3y``."""
     s = int(seconds)

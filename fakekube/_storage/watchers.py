@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from fakekube import _apierrors as errors
@@ -28,30 +29,23 @@ from kubeapi.watchevents import bookmark_event, error_event, event_line, initial
 Render = Callable[[Stored], bytes]
 
 
+@dataclass(eq=False)
 class WatchStream:
     """Matching watch events of one resource for one client.
 
     ``prefix`` limits keys (``namespace/`` for a namespaced watch); ``render`` turns a stored object
-    into the bytes served for ``rt`` (it converts events.k8s.io Events).
+    into the bytes served for ``rt`` (it converts events.k8s.io Events). ``queue`` holds the event
+    lines not yet sent (None ends the stream).
     """
 
-    def __init__(
-        self,
-        store: Store,
-        rt: ResourceType,
-        prefix: str,
-        labels: LabelSelector,
-        fields: FieldSelector,
-        render: Render,
-    ) -> None:
-        self.store = store
-        self.rt = rt
-        self.prefix = prefix
-        self.labels = labels
-        self.fields = fields
-        self.render = render
-        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self._unsubscribe: Callable[[], None] | None = None
+    store: Store
+    rt: ResourceType
+    prefix: str
+    labels: LabelSelector
+    fields: FieldSelector
+    render: Render
+    queue: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue, init=False)
+    _unsubscribe: Callable[[], None] | None = field(default=None, init=False)
 
     def _matches(self, obj: JSON) -> bool:
         return self.labels.matches(obj["metadata"].get("labels")) and field_matches(self.fields, obj, self.rt)

@@ -12,10 +12,10 @@ path (``spec.workerGroupSpecs[0].replicas``) and ``message`` the ``ErrorBody()``
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from typing import Any
 
+from kubeapi.fields import go_format_float
 from kubeapi.types import JSON
 
 INVALID = "FieldValueInvalid"
@@ -65,43 +65,6 @@ class Cause:
         return {"reason": self.type, "message": self.message, "field": self.field}
 
 
-def go_float(f: float) -> str:
-    """Format ``f`` as Go's ``%v`` does for a float64 (``strconv.FormatFloat(f, 'g', -1, 64)``).
-
-    Shortest round-trip digits, in exponent form when the decimal exponent is < -4 or >= 6
-    (Go's rule for shortest ``%g``: ``1e+06``, ``2.147483647e+09``, ``0.0001``, ``1e-05``).
-    """
-    if math.isinf(f):
-        return "+Inf" if f > 0 else "-Inf"
-    if math.isnan(f):
-        return "NaN"
-    if f == 0:
-        return "0"
-    sign = "-" if f < 0 else ""
-    mantissa, _, exp_s = repr(abs(f)).partition("e")
-    int_part, _, frac = mantissa.partition(".")
-    exp = int(exp_s) if exp_s else 0
-    digits = int_part + frac
-    stripped = digits.lstrip("0")
-    # decimal exponent of the leading significant digit
-    lead_exp = len(int_part) - 1 - (len(digits) - len(stripped)) + exp
-    sig = stripped.rstrip("0") or "0"
-    if lead_exp < -4 or lead_exp >= 6:
-        m = sig[0] + ("." + sig[1:] if len(sig) > 1 else "")
-        return f"{sign}{m}e{'+' if lead_exp >= 0 else '-'}{abs(lead_exp):02d}"
-    return sign + _plain(sig, lead_exp)
-
-
-def _plain(digits: str, lead_exp: int) -> str:
-    """Place the decimal point in ``digits`` (no leading zeros) for a leading-digit exponent."""
-    digits = digits.rstrip("0") or "0"
-    if lead_exp >= 0:
-        if len(digits) <= lead_exp + 1:
-            return digits + "0" * (lead_exp + 1 - len(digits))
-        return digits[: lead_exp + 1] + "." + digits[lead_exp + 1 :]
-    return "0." + "0" * (-lead_exp - 1) + digits
-
-
 class Raw(str):
     """A bad value already rendered (e.g. a Go struct dump): shown as is, not quoted."""
 
@@ -119,7 +82,7 @@ def go_value(v: Any) -> str:
     if isinstance(v, int):
         return str(v)
     if isinstance(v, float):
-        return go_float(v)
+        return go_format_float(v)
     return json.dumps(v, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 

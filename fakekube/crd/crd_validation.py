@@ -23,7 +23,6 @@ column and selectable field paths, conversion settings, ``status.storedVersions`
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,20 +31,8 @@ from fakekube.crd.causes import Cause
 from fakekube.crd.cel import compile_error_text
 from fakekube.crd.openapi import validate_value
 from fakekube.crd.schema import Node
+from kubeapi import validation
 from kubeapi.types import JSON
-
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_SUBDOMAIN_MSG = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
-    "and must start and end with an alphanumeric character (e.g. 'example.com', regex used for "
-    "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-)
-_LABEL_MSG = (
-    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
-    "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', "
-    "regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
-)
 
 
 def _go_json(v: Any) -> str:
@@ -179,9 +166,9 @@ def validate_crd(doc: Mapping[str, Any]) -> list[Cause]:
     names: Mapping[str, Any] = spec["names"] if isinstance(spec.get("names"), Mapping) else {}
     group = str(spec.get("group") or "")
     plural = str(names.get("plural") or "")
-    if name and not _DNS1123_SUBDOMAIN.match(name):
-        out.append(C.make(C.INVALID, "metadata.name", name, _SUBDOMAIN_MSG))
-    elif name != f"{plural}.{group}":
+    name_errs = validation.name_is_dns1123_subdomain(name) if name else []
+    out.extend(C.make(C.INVALID, "metadata.name", name, msg) for msg in name_errs)
+    if not name_errs and name != f"{plural}.{group}":
         out.append(C.make(C.INVALID, "metadata.name", name, 'must be spec.names.plural+"."+spec.group'))
     if not group:
         out.append(C.make(C.REQUIRED, "spec.group"))
@@ -189,11 +176,11 @@ def validate_crd(doc: Mapping[str, Any]) -> list[Cause]:
         out.append(C.make(C.INVALID, "spec.group", group, "should be a domain with at least one dot"))
     if not plural:
         out.append(C.make(C.REQUIRED, "spec.names.plural"))
-    elif not _DNS1035_LABEL.match(plural):
-        out.append(C.make(C.INVALID, "spec.names.plural", plural, _LABEL_MSG))
+    elif errs := validation.name_is_dns1035_label(plural):
+        out.append(C.make(C.INVALID, "spec.names.plural", plural, ",".join(errs)))
     singular = names.get("singular")
-    if singular and not _DNS1035_LABEL.match(str(singular)):
-        out.append(C.make(C.INVALID, "spec.names.singular", singular, _LABEL_MSG))
+    if singular and (errs := validation.name_is_dns1035_label(str(singular))):
+        out.append(C.make(C.INVALID, "spec.names.singular", singular, ",".join(errs)))
     kind = names.get("kind")
     if not kind:
         out.append(C.make(C.REQUIRED, "spec.names.kind"))
@@ -210,10 +197,10 @@ def validate_crd(doc: Mapping[str, Any]) -> list[Cause]:
     )
     for i, v in enumerate(versions):
         vname = str(v.get("name") or "")
-        if not _DNS1035_LABEL.match(vname):
-            out.append(C.make(C.INVALID, f"spec.versions[{i}].name", vname, _LABEL_MSG))
+        if errs := validation.name_is_dns1035_label(vname):
+            out.append(C.make(C.INVALID, f"spec.versions[{i}].name", vname, ",".join(errs)))
             if i == 0:  # the internal form also carries the first version as spec.version
-                out.append(C.make(C.INVALID, "spec.version", vname, _LABEL_MSG))
+                out.append(C.make(C.INVALID, "spec.version", vname, ",".join(errs)))
     if len({str(v.get("name")) for v in versions}) != len(versions):
         dump = C.Raw(_version_dump(versions, hoisted))
         out.append(C.make(C.INVALID, "spec.versions", dump, "must contain unique version names"))

@@ -24,9 +24,10 @@ from typing import Any
 
 from fakekube.crd import causes as C
 from fakekube.crd import formats
-from fakekube.crd.causes import Cause, go_float
+from fakekube.crd.causes import Cause
 from fakekube.crd.ratchet import old_child, old_items, unchanged
 from fakekube.crd.schema import MISSING, Node
+from kubeapi.fields import go_format_float
 
 
 def json_type(v: Any) -> str:
@@ -63,7 +64,7 @@ def _num(bound: float, value: Any) -> str:
     # an integer value is compared with the bound as int64 (MinimumInt), a float as float64
     if isinstance(value, int) and float(bound).is_integer():
         return str(int(bound))
-    return go_float(float(bound))
+    return go_format_float(float(bound))
 
 
 def _join(path: str, key: str) -> str:
@@ -192,12 +193,12 @@ class Validator:
                 self._add(C.INVALID, path, v, f"{path} in body should be a multiple of {f_int}")
             return
         if factor <= 0:
-            detail = f"factor MultipleOf declared for {path} must be positive: {go_float(factor)}"
+            detail = f"factor MultipleOf declared for {path} must be positive: {go_format_float(factor)}"
             self._add(C.INVALID, path, factor, detail)
             return
         mult = 1 / factor * v if factor < 1 else v / factor
         if not (math.isfinite(mult) and float(mult).is_integer()):
-            self._add(C.INVALID, path, v, f"{path} in body should be a multiple of {go_float(factor)}")
+            self._add(C.INVALID, path, v, f"{path} in body should be a multiple of {go_format_float(factor)}")
 
     def _number(self, s: Node, v: float, path: str) -> None:
         if s.multiple_of is not None:

@@ -39,18 +39,9 @@ _GATEWAY_DISCOVERY = Known(
     "v3 index list no ray.io/v1alpha1, which the official CRDs also serve",
     (r"NOTE (ray\.io group|openapi v3 ray\.io paths): .*v1alpha1",),
 )
-_YAML_WORDING = Known(
-    "the message quotes the YAML parser's own error; fakekube parses with PyYAML, the apiserver "
-    "with Go's sigs.k8s.io/yaml (go-yaml), which word syntax errors differently; code, reason and "
-    "the rest of the Status agree",
-    (r"rayclusters: \.body\.message: .*: yaml: line \d+: .* != .*: yaml: line \d+: ",),
-)
-
 KNOWN: dict[tuple[str, str], Known] = {
     ("field_selector_ray_fields", "gateway-refkube"): _GATEWAY_FIELDS,
     ("field_selector_ray_fields", "gateway-fakekube"): _GATEWAY_FIELDS,
     ("discovery_groups", "gateway-refkube"): _GATEWAY_DISCOVERY,
     ("discovery_groups", "gateway-fakekube"): _GATEWAY_DISCOVERY,
-    ("error_malformed_yaml", "fakekube"): _YAML_WORDING,
-    ("error_malformed_yaml", "gateway-fakekube"): _YAML_WORDING,
 }
