@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from handler import discovery_filter
 from handler.request import GatewayRequest
-from handler.responses import AnyResponse, json_response
+from handler.responses import AnyResponse, UpstreamResponse, json_response
 from kubeapi.status import from_status_object, new_path_not_found
 
 
-async def upstream_passthrough(request: GatewayRequest) -> AnyResponse:
+async def upstream_passthrough(request: GatewayRequest) -> UpstreamResponse:
     """Send the request upstream and relay the response unchanged (but for hop-by-hop headers)."""
     return await request.upstream.stream(
         request.method,

@@ -32,6 +32,7 @@ from urllib.parse import urlencode
 from pyreqwest.exceptions import RequestError
 
 from handler._headers import caller_response_headers
+from handler.backends import upstream_passthrough
 from handler.field_selectors import matches
 from handler.request import GatewayRequest
 from handler.responses import JSON_HEADERS, RelayAborted, Response, UpstreamResponse
@@ -389,15 +390,21 @@ async def _filtered_events(resp: UpstreamResponse, filt: WatchFilter | None) -> 
             yield last + b"\n"
 
 
+def _upstream_shape(request: GatewayRequest) -> tuple[str, Shape, list[tuple[str, str]]]:
+    """``(Accept, the response Shape, the query pairs to send upstream without fieldSelector)`` of a
+    locally filtered list or watch."""
+    accept = request.header("accept") or "application/json"
+    pairs = request.params.pairs
+    shape = Shape.for_request(accept, pairs)
+    return accept, shape, shape.upstream_params([(k, v) for k, v in pairs if k != "fieldSelector"])
+
+
 async def filtered_list(
     request: GatewayRequest, upstream_selector: str, terms: Sequence[FieldRequirement]
 ) -> Response:
     """A Ray list whose field selector has local ``terms``: the upstream pages (with the
     ``upstream_selector`` terms it supports) filtered by the gateway (:func:`serve_list`)."""
-    accept = request.header("accept") or "application/json"
-    pairs = request.params.pairs
-    shape = Shape.for_request(accept, pairs)
-    upstream_pairs = shape.upstream_params([(k, v) for k, v in pairs if k != "fieldSelector"])
+    accept, shape, upstream_pairs = _upstream_shape(request)
 
     async def page(q: str) -> tuple[int, Any]:
         return await request.get_json(request.path, q, accept)
@@ -410,10 +417,7 @@ async def filtered_watch(
 ) -> Response:
     """A Ray watch whose field selector has local ``terms``: the upstream watch (with the
     ``upstream_selector`` terms) relayed through a :class:`WatchFilter` seeded by :func:`seed`."""
-    accept = request.header("accept") or "application/json"
-    pairs = request.params.pairs
-    shape = Shape.for_request(accept, pairs)
-    upstream_pairs = shape.upstream_params([(k, v) for k, v in pairs if k != "fieldSelector"])
+    _, shape, upstream_pairs = _upstream_shape(request)
 
     async def listing(q: str) -> tuple[int, Any]:
         return await request.get_json(request.path, q)
@@ -422,13 +426,4 @@ async def filtered_watch(
     if upstream_selector:
         upstream_pairs.append(("fieldSelector", upstream_selector))
     request.query = urlencode(upstream_pairs)
-    resp = await request.upstream.stream(
-        request.method,
-        request.path,
-        request.query,
-        request.headers,
-        request.raw_body,
-        request.route.name,
-        request.identity,
-    )
-    return relay_watch(resp, terms, shape, known)
+    return relay_watch(await upstream_passthrough(request), terms, shape, known)
