@@ -24,10 +24,13 @@ Modules (each with its own ``__all__``; constants are reached through the module
   nesting depth, YAML alias expansion).
 - :mod:`kubeapi.watchevents`: watch event lines (``ERROR``, ``BOOKMARK``, initial-events-end).
 - :mod:`kubeapi.meta`: ObjectMeta accessors and field lists.
+- :mod:`kubeapi.authn`: :class:`UserInfo`, impersonation headers, authorization
+  :class:`Attributes` and the 403/401 ``Status`` kube-apiserver answers.
 - :mod:`kubeapi.types`: ``JSON`` (``dict[str, Any]``) and ``JSONValue``.
 """
 
 from kubeapi import (
+    authn,
     decode,
     fields,
     gostrconv,
@@ -84,6 +87,7 @@ __all__ = [
     "StatusError",
     "UnsafePathError",
     "WatchEvent",
+    "authn",
     "decode",
     "decode_json",
     "decode_yaml",
