@@ -51,7 +51,10 @@ def clusters(namespace: str) -> str:
 def test_team_quota_refuses_clusters_over_the_namespace_quota(fakekube_url: str, namespace: str) -> None:
     quota = example("team_quota")
     assert quota.worker_replicas(with_workers("x", 2, 3)) == 5
-    app = create_app(Settings(upstream=fakekube_url), routes=quota.worker_quota({namespace: 4}, default=None))
+    app = create_app(
+        Settings(authentication="none", accept_hosts=".*", upstream=fakekube_url),
+        routes=quota.worker_quota({namespace: 4}, default=None),
+    )
     steps = [s.name for s in app.state.routes.routes[0].steps]
     assert steps.index("team_quota") == steps.index("object_hooks") + 1
     with TestClient(app) as c:
@@ -65,7 +68,10 @@ def test_team_quota_refuses_clusters_over_the_namespace_quota(fakekube_url: str,
 
 def test_audit_log_records_every_request_with_its_status(fakekube_url: str, namespace: str) -> None:
     records: list[str] = []
-    app = create_app(Settings(upstream=fakekube_url), routes=example("audit_log").audit_log(records.append))
+    app = create_app(
+        Settings(authentication="none", accept_hosts=".*", upstream=fakekube_url),
+        routes=example("audit_log").audit_log(records.append),
+    )
     assert all(r.steps[0].name == "audit_log" for r in app.state.routes if r.steps)
     with TestClient(app) as c:
         c.post(clusters(namespace), json=raycluster("a"), headers={"X-Remote-User": "alice"})
@@ -85,7 +91,10 @@ def test_readonly_routes_serve_one_configmap_and_a_static_document(fakekube_url:
     httpx.post(
         f"{fakekube_url}/api/v1/namespaces/{namespace}/configmaps", json=settings_cm
     ).raise_for_status()
-    app = create_app(Settings(upstream=fakekube_url), routes=example("readonly_route").readonly_routes)
+    app = create_app(
+        Settings(authentication="none", accept_hosts=".*", upstream=fakekube_url),
+        routes=example("readonly_route").readonly_routes,
+    )
     with TestClient(app) as c:
         assert c.get(f"/ray-settings/namespaces/{namespace}").json() == {"image": "rayproject/ray:2.9.0"}
         assert c.put(f"/ray-settings/namespaces/{namespace}", json={}).status_code == 405
@@ -97,7 +106,10 @@ def test_readonly_routes_serve_one_configmap_and_a_static_document(fakekube_url:
 
 
 def test_asgi_middleware_wraps_every_response(fakekube_url: str, namespace: str) -> None:
-    app = create_app(Settings(upstream=fakekube_url), middleware=[example("asgi_wrap").request_id])
+    app = create_app(
+        Settings(authentication="none", accept_hosts=".*", upstream=fakekube_url),
+        middleware=[example("asgi_wrap").request_id],
+    )
     assert not app.direct_lane_enabled
     with TestClient(app) as c:
         assert len(c.get("/healthz").headers["x-request-id"]) == 32
@@ -109,7 +121,7 @@ def test_readme_extension_example(stub: StubUpstream) -> None:
     (code,) = section_blocks("Extending the gateway", "python")
     code = code.replace(
         'Settings(upstream="https://my-apiserver:6443", token_file="/run/token")',
-        f'Settings(upstream="{stub.url}")',
+        f'Settings(authentication="none", accept_hosts=".*", upstream="{stub.url}")',
     )
     scope: dict[str, Any] = {}
     exec(compile(code, "README.md", "exec"), scope)
