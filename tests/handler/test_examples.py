@@ -162,7 +162,9 @@ def example_gateway(fakekube_url: str) -> Iterator[str]:
         "--max-gpus",
         "2",
     ]
-    proc = start_server(argv, port)  # the venv's python: the package is installed there
+    # fakekube authenticates nobody: the example runs --authentication none (its default is passthrough).
+    env = {"KUBERAY_APISERVER_AUTHENTICATION": "none"}
+    proc = start_server(argv, port, env=env)  # the venv's python: the package is installed there
     url = f"http://127.0.0.1:{port}"
     yield url
     stop_server(proc)
