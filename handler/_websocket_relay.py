@@ -62,11 +62,10 @@ def handshake_headers(raw: Iterable[tuple[bytes, bytes]], client: str | None = N
 
 
 def upstream_subprotocols(offered: list[Any], keep_token: bool) -> list[Any]:
-    """The subprotocols to offer upstream: the caller's, less any bearer-token one
-    (:data:`BEARER_PROTOCOL_PREFIX`) unless ``keep_token`` (passthrough: the caller's credential)."""
-    if keep_token:
-        return offered
-    return [p for p in offered if not str(p).startswith(BEARER_PROTOCOL_PREFIX)]
+    """The subprotocols to offer upstream: the caller's (empty names dropped), less any
+    bearer-token one (:data:`BEARER_PROTOCOL_PREFIX`) unless ``keep_token`` (passthrough: the
+    caller's credential)."""
+    return [p for p in offered if p and (keep_token or not str(p).startswith(BEARER_PROTOCOL_PREFIX))]
 
 
 async def deny(
