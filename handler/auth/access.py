@@ -112,6 +112,8 @@ class Access:
             self.metrics.authentication(mode, "no-credentials")
             raise unauthorized()
         self.metrics.authentication(mode, "success")
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("authenticated user %s (%s)", user.name, mode)
         if self.mode.passes_token:
             token = bearer_token(scope)
             assert token is not None  # the authenticator accepted one

@@ -414,6 +414,9 @@ def test_logs_carry_the_user_never_a_token(
         c.get(RAY, headers=auth("stolen-token"))
     text = caplog.text + "".join(str(r.args) for r in caplog.records)
     assert 'User "bob" cannot get resource "rayclusters"' in text
+    assert (
+        "authenticated user alice (token-review)" in text and "authenticated user alice (passthrough)" in text
+    )
     for token in ("alice-token", "bob-token", "nobody-token", "stolen-token", GATEWAY_TOKEN):
         assert token not in text
 
