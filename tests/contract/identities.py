@@ -89,7 +89,10 @@ IDENTITIES: dict[str, Identity] = {i.name: i for i in (ALICE, BOB, GATEWAY)}
 
 
 def token_auth_line(token: str, name: str, uid: str, groups: tuple[str, ...] | list[str]) -> str:
-    """One ``--token-auth-file`` CSV line (groups quoted, comma-separated)."""
+    """One ``--token-auth-file`` CSV line (groups quoted, comma-separated; no groups column for a
+    user without groups: kube-apiserver reads an empty column as the one group ``""``)."""
+    if not groups:
+        return f"{token},{name},{uid}\n"
     return f'{token},{name},{uid},"{",".join(groups)}"\n'
 
 
