@@ -11,6 +11,7 @@ settings reach granian's worker processes as those variables, and each worker bu
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging.config
 import os
 import socket
@@ -67,11 +68,81 @@ def _parser(env: Settings) -> argparse.ArgumentParser:
         help="allow this browser origin (repeatable; CORS is off by default) "
         + _env_default(env, "cors_allow_origin"),
     )
+    _identity(s, env)
     _common(s, env)
     d = sub.add_parser("dev", help="fakekube and the gateway together on 127.0.0.1 (a laptop sandbox)")
     d.add_argument("--port", type=int, default=DEV_PORT, help=f"gateway port (default {DEV_PORT})")
     _common(d, env)
     return p
+
+
+#: The identity options of ``serve`` (issue 12, README "Security"): Settings field → help text.
+#: Each is ``--FIELD-WITH-DASHES`` on the command line and ``KUBERAY_APISERVER_FIELD`` in the env.
+IDENTITY_OPTIONS: dict[str, str] = {
+    "authentication": "how callers are authenticated: "
+    + "passthrough | token-review | oidc | client-certificate | request-header | none",
+    "allow_unauthenticated": "let --authentication none serve on a non-loopback --host",
+    "token_audience": "token-review: the audience asked for in each TokenReview",
+    "authentication_cache_ttl": "seconds a token's review is reused",
+    "authorization_cache_allowed_ttl": "seconds an allowed SubjectAccessReview is reused",
+    "authorization_cache_denied_ttl": "seconds a denied SubjectAccessReview is reused",
+    "oidc_issuer_url": "oidc: the issuer URL (https; discovery at /.well-known/openid-configuration)",
+    "oidc_client_id": "oidc: the audience tokens must carry",
+    "oidc_username_claim": "oidc: the claim naming the user",
+    "oidc_username_prefix": "oidc: prefix added to the user name",
+    "oidc_groups_claim": "oidc: the claim listing the groups",
+    "oidc_groups_prefix": "oidc: prefix added to each group",
+    "oidc_required_claims": "oidc: key=value pairs (comma-separated) every token must carry",
+    "oidc_ca_file": "oidc: CA bundle (PEM) for the issuer",
+    "oidc_signing_algs": "oidc: accepted signing algorithms (comma-separated)",
+    "client_ca_file": "client-certificate: CA bundle (PEM) client certificates must chain to",
+    "requestheader_client_ca_file": "request-header: CA bundle the front proxy's certificate must chain to",
+    "requestheader_allowed_names": "request-header: allowed front proxy certificate CNs (comma-separated)",
+    "requestheader_username_headers": "request-header: headers naming the user (comma-separated)",
+    "requestheader_group_headers": "request-header: headers naming the groups (comma-separated)",
+    "requestheader_extra_headers_prefix": "request-header: prefixes of extra headers (comma-separated)",
+    "requestheader_uid_headers": "request-header: headers naming the uid (comma-separated)",
+    "tls_cert_file": "serve TLS with this certificate (PEM; reloaded when it changes)",
+    "tls_private_key_file": "the private key of --tls-cert-file (PEM)",
+    "accept_hosts": "regular expression the request's Host (without port) must match in full "
+    + "(default: loopback names and the listen address)",
+}
+
+
+def _identity(p: argparse.ArgumentParser, env: Settings) -> None:
+    """Add the :data:`IDENTITY_OPTIONS` to ``p`` (defaults from ``env``)."""
+    for name, text in IDENTITY_OPTIONS.items():
+        flag = "--" + name.replace("_", "-")
+        default = getattr(env, name)
+        if isinstance(default, bool):
+            p.add_argument(
+                flag, action="store_true", default=default, help=text + " " + _env_default(env, name)
+            )
+        else:
+            kind = float if isinstance(default, float) else str
+            p.add_argument(flag, type=kind, default=default, help=text + " " + _env_default(env, name))
+
+
+def is_loopback(host: str) -> bool:
+    """Whether listen address ``host`` is a loopback one (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def refuse_unauthenticated(settings: Settings) -> str | None:
+    """The one-line refusal when ``settings`` would serve ``none`` on a non-loopback address
+    without ``allow_unauthenticated``; None when it may start."""
+    if settings.authentication != "none" or settings.allow_unauthenticated or is_loopback(settings.host):
+        return None
+    return (
+        f"kuberay-apiserver: refusing --authentication none on non-loopback address {settings.host}: "
+        "anyone who reaches it would act with the gateway's credentials "
+        "(pass --allow-unauthenticated to do so anyway)"
+    )
 
 
 def _common(p: argparse.ArgumentParser, env: Settings) -> None:
@@ -213,6 +284,7 @@ def dev(port: int, log_level: str, log_json: bool, base: Settings | None = None)
         print(dev_instructions(f"http://127.0.0.1:{port}"), flush=True)
         settings = replace(
             base or Settings(),
+            authentication="none",
             host="127.0.0.1",
             port=port,
             upstream=fk_url,
@@ -265,7 +337,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             else env.cors_allow_origin,
             log_level=args.log_level,
             log_json=args.log_json,
+            **{name: getattr(args, name) for name in IDENTITY_OPTIONS},
         )
+        refusal = refuse_unauthenticated(settings)
+        if refusal is not None:
+            print(refusal, file=sys.stderr)
+            sys.exit(2)
         run(settings)
     except (CredentialsError, DefaultsError, SettingsError) as e:
         sys.exit(f"kuberay-apiserver: {e}")

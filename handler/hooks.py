@@ -35,6 +35,7 @@ from typing import Any
 
 from handler.request import USER_HEADER
 from handler.target import RequestTarget
+from kubeapi.authn import UserInfo
 from kubeapi.query import Query
 from kubeapi.status import StatusError, reason_for_code
 from kubeapi.types import JSON
@@ -87,8 +88,10 @@ class RequestContext:
     ``verb`` is the Kubernetes verb (``create``, ``update``...), ``group`` the API group (``""``
     for core), ``resource`` the plural (``rayclusters``), ``namespace`` / ``name`` / ``subresource``
     the decoded path parts (None when absent), ``query`` the query parameters (first value of each),
-    ``user`` the ``X-Remote-User`` header (None when unset), ``headers`` the request headers as
-    lower-case ``(name, value)`` pairs.
+    ``user`` the caller as the gateway's authentication verified it (:class:`kubeapi.authn.UserInfo`:
+    ``name``, ``uid``, ``groups``, ``extra``; None only under ``--authentication none``), never a
+    header value; ``headers`` the request headers as lower-case ``(name, value)`` pairs (identity
+    headers already removed).
     """
 
     verb: str
@@ -98,7 +101,7 @@ class RequestContext:
     name: str | None
     subresource: str | None
     query: dict[str, str]
-    user: str | None
+    user: UserInfo | None
     headers: list[tuple[str, str]]
     lookup: Lookup = field(repr=False)
 
@@ -217,7 +220,7 @@ def context(
     route: RequestTarget,
     query: Iterable[tuple[str, str]],
     headers: list[tuple[str, str]],
-    user: str | None,
+    user: UserInfo | None,
     lookup: Lookup,
 ) -> RequestContext:
     """The :class:`RequestContext` of a matched request (``query``: its parameters as pairs)."""

@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from handler._body import RequestBody
+from kubeapi.authn import UserInfo
 from kubeapi.decode import DecodeError, DecodeLimits, decode
 from kubeapi.media import JSON as JSON_MEDIA_TYPE
 from kubeapi.media import MediaTypeError, parse_media_type
@@ -43,10 +44,10 @@ if TYPE_CHECKING:
     from handler.target import RequestTarget
     from handler.upstream_client import UpstreamClient, UpstreamIdentity
 
-#: The header carrying the authenticated user, as set by an authenticating front proxy (the
-#: kube-apiserver's ``--requestheader-username-headers`` convention); never forwarded upstream.
+#: The header an authenticating front proxy names the user in (kube-apiserver's
+#: ``--requestheader-username-headers`` default); never forwarded upstream, and never read as the
+#: user: only ``--authentication request-header`` trusts it, on verified proxy connections.
 USER_HEADER = "x-remote-user"
-_USER_HEADER = USER_HEADER.encode()
 
 
 class GatewayRequest:
@@ -56,7 +57,9 @@ class GatewayRequest:
     it re-parses :attr:`params` on next use), ``headers`` lower-case ``(name, value)`` pairs
     already stripped of hop-by-hop and credential headers, ``route`` the matched route.
     ``max_body_bytes`` bounds :meth:`body`. ``identity`` is who the upstream sees the request as
-    (None: the gateway's own credentials; the identity issue sets a caller's here).
+    (None: the gateway's own credentials, only in ``--authentication none``). ``user`` is the
+    caller as the authentication mode verified it (:mod:`handler.auth`; None only in ``none``
+    mode), never a header value.
     """
 
     def __init__(
@@ -82,6 +85,7 @@ class GatewayRequest:
         self.upstream = upstream
         self.max_body_bytes = max_body_bytes
         self.identity: UpstreamIdentity | None = None
+        self.user: UserInfo | None = None
         self.receive = receive
         self.raw_headers = raw_headers
         self.disconnected = asyncio.Event()
@@ -128,14 +132,6 @@ class GatewayRequest:
     def raw_body(self) -> RequestBody:
         """The underlying body reader."""
         return self._body
-
-    @property
-    def user(self) -> str | None:
-        """The caller's ``X-Remote-User`` (read from the caller's headers before filtering)."""
-        for k, v in self.raw_headers:
-            if k.lower() == _USER_HEADER:
-                return v.decode("latin-1")
-        return None
 
     def header(self, name: str) -> str | None:
         """The first value of header ``name`` (case-insensitive), or None."""

@@ -67,6 +67,21 @@ class Settings:
     bytes (one that falls further behind is ended); ``watch_history`` is how many events a shared
     watch keeps for watches resuming from a resourceVersion. ``http1_buffer_bytes`` is granian's
     HTTP/1 buffer bound per connection (:data:`DEFAULT_HTTP1_BUFFER_BYTES`; minimum 8192).
+
+    Identity (issue 12, README "Security"; :mod:`handler.auth`): ``authentication`` is the mode
+    (``passthrough`` by default, ``token-review``, ``oidc``, ``client-certificate``,
+    ``request-header``, ``none``: :mod:`handler.auth.modes`); ``allow_unauthenticated`` lets
+    ``serve`` run ``none`` on a non-loopback ``host``; ``token_audience`` is the ``TokenReview``
+    ``spec.audiences`` entry (empty: none asked); ``authentication_cache_ttl`` how long (s) a
+    token's review is reused; ``authorization_cache_allowed_ttl`` / ``_denied_ttl`` how long (s) a
+    ``SubjectAccessReview`` decision is reused (kube-apiserver's webhook defaults are 2 min, 5 min
+    and 30 s; these are shorter, so a revoked binding takes effect sooner). The ``oidc_*``,
+    ``client_ca_file``, ``requestheader_*`` and ``tls_*`` fields configure the modes and TLS
+    serving of the same names (``--oidc-issuer-url``... as kube-apiserver's flags).
+    ``accept_hosts`` is a regular expression the request's ``Host`` (port removed) must match in
+    full (empty: the loopback names and the listen address; any IP literal when listening on a
+    wildcard address), against DNS rebinding; ``cors_allow_origin`` lists the browser origins
+    allowed, with credentials unless the list is ``*``.
     """
 
     host: str = "0.0.0.0"
@@ -91,6 +106,31 @@ class Settings:
     watch_buffer_bytes: int = 4 * 1024 * 1024
     watch_history: int = 1000
     http1_buffer_bytes: int = DEFAULT_HTTP1_BUFFER_BYTES
+    authentication: str = "passthrough"
+    allow_unauthenticated: bool = False
+    token_audience: str = ""
+    authentication_cache_ttl: float = 10.0
+    authorization_cache_allowed_ttl: float = 10.0
+    authorization_cache_denied_ttl: float = 5.0
+    oidc_issuer_url: str = ""
+    oidc_client_id: str = ""
+    oidc_username_claim: str = "sub"
+    oidc_username_prefix: str = ""
+    oidc_groups_claim: str = ""
+    oidc_groups_prefix: str = ""
+    oidc_required_claims: str = ""
+    oidc_ca_file: str = ""
+    oidc_signing_algs: str = "RS256"
+    client_ca_file: str = ""
+    requestheader_client_ca_file: str = ""
+    requestheader_allowed_names: str = ""
+    requestheader_username_headers: str = "X-Remote-User"
+    requestheader_group_headers: str = "X-Remote-Group"
+    requestheader_extra_headers_prefix: str = "X-Remote-Extra-"
+    requestheader_uid_headers: str = "X-Remote-Uid"
+    tls_cert_file: str = ""
+    tls_private_key_file: str = ""
+    accept_hosts: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
