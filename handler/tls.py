@@ -16,7 +16,7 @@ Two serving paths, chosen by whether the authentication mode needs the caller's 
   its ``websockets-sansio`` WebSocket protocol) on an asyncio TLS socket. :class:`ReloadingContext`
   builds each connection's ``SSLObject`` from the context of the files as they are now (re-read at
   most once a second, a broken new pair keeps the old one), so reload needs no restart and open
-  connections are untouched; :class:`TLSHttpProtocol` and :class:`TLSWebSocketProtocol` put the
+  connections are untouched; the protocols of :mod:`handler._uvicorn_tls` put the
   verified peer certificate into ``scope["extensions"]["tls"]`` (the ASGI TLS extension,
   https://asgi.readthedocs.io/en/latest/specs/tls.html) for every request on the connection.
   The handshake verifies the certificate against the mode's CA (``ssl.CERT_OPTIONAL``: no
@@ -37,6 +37,7 @@ and request-header authenticators read only the leaf (``chains[0][0]`` in kube-a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -56,8 +57,6 @@ __all__ = [
     "CertificateWatcher",
     "ReloadingContext",
     "TLSConfigError",
-    "TLSHttpProtocol",
-    "TLSWebSocketProtocol",
     "files_digest",
     "server_context",
     "sighup_self",
@@ -104,10 +103,8 @@ def files_digest(paths: Sequence[str]) -> bytes:
     change of any of them, renames by ``kubectl``'s atomic Secret update included, is seen."""
     h = hashlib.sha256()
     for p in paths:
-        try:
+        with contextlib.suppress(OSError):
             h.update(Path(p).read_bytes())
-        except OSError:
-            pass
         h.update(b"\0")
     return h.digest()
 
@@ -156,7 +153,7 @@ class ReloadingContext(ssl.SSLContext):
                 self._digest = digest
         return self._current
 
-    def wrap_bio(  # type: ignore[override]
+    def wrap_bio(
         self,
         incoming: ssl.MemoryBIO,
         outgoing: ssl.MemoryBIO,
@@ -194,47 +191,6 @@ def tls_extension(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> dict[str,
         "tls_version": _TLS_VERSIONS.get(ssl_object.version() or ""),
         "cipher_suite": None,
     }
-
-
-ASGIApp = Callable[[dict[str, Any], Any, Any], Any]
-
-
-def _with_tls(app: ASGIApp, extension: dict[str, Any]) -> ASGIApp:
-    async def tls_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        scope.setdefault("extensions", {})["tls"] = extension
-        await app(scope, receive, send)
-
-    return tls_app
-
-
-def _protocols() -> tuple[type[Any], type[Any]]:
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-
-    class _TLSHttp(HttpToolsProtocol):
-        def connection_made(self, transport: Any) -> None:
-            super().connection_made(transport)
-            ext = tls_extension(transport.get_extra_info("ssl_object"))
-            if ext is not None:
-                self.app = _with_tls(self.app, ext)
-
-    class _TLSWebSocket(WebSocketsSansIOProtocol):
-        def connection_made(self, transport: Any) -> None:
-            super().connection_made(transport)
-            ext = tls_extension(transport.get_extra_info("ssl_object"))
-            if ext is not None:
-                self.app = _with_tls(self.app, ext)
-
-    return _TLSHttp, _TLSWebSocket
-
-
-def __getattr__(name: str) -> type[Any]:
-    # uvicorn is imported only when a client-certificate mode is served.
-    if name == "TLSHttpProtocol":
-        return _protocols()[0]
-    if name == "TLSWebSocketProtocol":
-        return _protocols()[1]
-    raise AttributeError(name)
 
 
 class CertificateWatcher(threading.Thread):
