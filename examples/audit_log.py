@@ -2,9 +2,10 @@
 
 Added in front of every route's steps, so it also sees requests the gateway refuses itself (a
 ``Status`` error is recorded with its code, then re-raised for the gateway to answer). The
-record is ``user verb path -> status`` with the caller's ``X-Remote-User`` (set by an
-authenticating proxy in front of the gateway) and the Kubernetes verb of kube-apiserver's
-``RequestInfo`` (``request.info``).
+record is ``user verb path -> status`` with the user the gateway's authentication verified
+(``request.user``, a ``kubeapi.authn.UserInfo``; ``-`` under ``--authentication none``, where
+nobody is verified, and for requests refused before authentication), never a header the caller
+sent, and the Kubernetes verb of kube-apiserver's ``RequestInfo`` (``request.info``).
 
     from handler import Settings, create_app
     from audit_log import audit_log
@@ -41,7 +42,8 @@ def audit_log(write: Callable[[str], Any]) -> Callable[[RouteTable], None]:
             return response
         finally:
             ms = (time.monotonic() - started) * 1000
-            write(f"{request.user or '-'} {verb} {request.path} -> {status} ({ms:.1f} ms)")
+            user = request.user.name if request.user is not None else "-"
+            write(f"{user} {verb} {request.path} -> {status} ({ms:.1f} ms)")
 
     def install(table: RouteTable) -> None:
         for name in table.names():

@@ -27,7 +27,6 @@ from hooks import gpu_quota  # examples/ is not a package: imported from its own
 MAX_GPUS_VAR = "EXAMPLE_MAX_GPUS"
 
 
-
 def build() -> Litestar:
     """The gateway: settings from ``KUBERAY_APISERVER_*``, plus the GPU quota hook."""
     return create_app(Settings.from_env(), middleware=[gpu_quota(int(os.environ.get(MAX_GPUS_VAR, "8")))])

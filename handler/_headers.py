@@ -8,13 +8,20 @@ headers ``X-Remote-User`` / ``X-Remote-Group`` / ``X-Remote-Extra-*`` are droppe
 authenticates with its own credentials, and impersonation or front-proxy identity headers would
 let a caller borrow its identity (see "User impersonation" and "Authenticating Proxy" in the
 Kubernetes authentication docs).
+The caller's ``Authorization`` never passes as a header: in ``--authentication passthrough`` the
+caller's bearer token is sent as the request's upstream identity instead (the same value, set by
+the upstream client), in the other modes the gateway's own token is.
+``X-Forwarded-For`` is appended to, not copied: the caller's values (several headers joined with
+``, ``) then the address of the connection the gateway received (the ASGI scope's ``client``), as
+Go's ``net/http/httputil.ReverseProxy`` does (reverseproxy.go: ``prior + ", " + clientIP``).
 ``Content-Encoding`` and ``Accept-Encoding`` pass through untouched (the upstream client does not
 decompress), so compressed bodies stream as they are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 HOP_BY_HOP = frozenset(
     {
@@ -37,7 +44,8 @@ NOT_FORWARDED = frozenset({"host", "authorization", "content-length", "expect"})
 #: Names dropped from every request towards the upstream (before ``Connection``'s own tokens).
 _REQUEST_DROP = HOP_BY_HOP | NOT_FORWARDED
 #: Prefixes of identity headers the caller must not pass on (impersonation, authenticating proxy).
-_REQUEST_DROP_PREFIXES = ("impersonate-", "x-remote-")
+REQUEST_DROP_PREFIXES = ("impersonate-", "x-remote-")
+_REQUEST_DROP_PREFIXES = REQUEST_DROP_PREFIXES
 
 
 def _connection_tokens(headers: Iterable[tuple[str, str]]) -> set[str]:
@@ -49,13 +57,35 @@ def _connection_tokens(headers: Iterable[tuple[str, str]]) -> set[str]:
     return tokens
 
 
-def upstream_request_headers(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
-    """The caller's ASGI headers (lower-case byte pairs) as the list to send upstream."""
+def client_address(scope: Mapping[str, Any]) -> str | None:
+    """The address of the connection a request arrived on (the ASGI scope's ``client`` host), or
+    None when the server does not say."""
+    client = scope.get("client")
+    return str(client[0]) if client else None
+
+
+def forwarded_for(pairs: list[tuple[str, str]], client: str | None) -> list[tuple[str, str]]:
+    """``pairs`` with every ``x-forwarded-for`` replaced by one: the caller's values joined with
+    ``, `` and ``client`` appended (reverseproxy.go); unchanged when ``client`` is None."""
+    if client is None:
+        return pairs
+    prior = [v for k, v in pairs if k == "x-forwarded-for"]
+    out = [(k, v) for k, v in pairs if k != "x-forwarded-for"] if prior else pairs
+    out.append(("x-forwarded-for", ", ".join([*prior, client])))
+    return out
+
+
+def upstream_request_headers(
+    raw: Iterable[tuple[bytes, bytes]], client: str | None = None
+) -> list[tuple[str, str]]:
+    """The caller's ASGI headers (lower-case byte pairs) as the list to send upstream, with
+    ``client`` (the connection's address) appended to ``X-Forwarded-For``."""
     pairs = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw]
     drop = _REQUEST_DROP
     if any(k == "connection" for k, _ in pairs):  # rare on HTTP/1.1: skip the set union otherwise
         drop = drop | _connection_tokens(pairs)
-    return [(k, v) for k, v in pairs if k not in drop and not k.startswith(_REQUEST_DROP_PREFIXES)]
+    kept = [(k, v) for k, v in pairs if k not in drop and not k.startswith(_REQUEST_DROP_PREFIXES)]
+    return forwarded_for(kept, client)
 
 
 def caller_response_headers(upstream: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:

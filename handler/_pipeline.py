@@ -7,8 +7,14 @@ Per HTTP request, in one direction only::
                ─► route steps ─► backend              return a response value (handler.responses)
                ─► ResponseSender (handler._sending)     the only writer of HTTP responses
 
-A ``GatewayError`` raised anywhere before the response started is answered as its ``Status``.
-WebSocket upgrades go to the route's WebSocket checks and then :mod:`handler._websocket_relay`.
+Before the route is matched the ``Host`` is checked (:mod:`handler.auth.hosts`, 403) and the
+caller authenticated (:mod:`handler.auth.access`, 401), as kube-apiserver authenticates before
+anything else; the verified user and the upstream identity go on the request, and in the
+impersonating modes the request's own attributes are authorized (403) before any step runs
+(the KubeRay V1 compute-template routes, which translate to ConfigMap calls, are authorized per
+call instead). A ``GatewayError`` raised anywhere before the response started is answered as its
+``Status``. WebSocket upgrades go through the same checks, the route's WebSocket checks and then
+:mod:`handler._websocket_relay`.
 """
 
 from __future__ import annotations
@@ -24,16 +30,23 @@ from litestar.types import Receive, Scope, Send
 
 from handler import _websocket_relay as websocket
 from handler._body import ClientDisconnected, RequestBody
-from handler._headers import upstream_request_headers
+from handler._headers import client_address, upstream_request_headers
 from handler._sending import ResponseSender
+from handler.auth.access import Access
+from handler.auth.hosts import HostFilter
 from handler.metrics import Metrics
 from handler.request import GatewayRequest
 from handler.responses import RelayAborted, status_response
 from handler.routing import RouteTable
-from handler.upstream_client import UpstreamClient
+from handler.target import RouteFamily
+from handler.upstream_client import UpstreamClient, UpstreamIdentity
+from kubeapi.authn import UserInfo
 from kubeapi.status import StatusError, new_path_not_found
 
 log = logging.getLogger("handler._pipeline")
+
+#: The user and upstream identity of every request under ``--authentication none``.
+_NOBODY: tuple[UserInfo | None, UpstreamIdentity | None] = (None, None)
 
 
 def _body_framing(raw: Iterable[tuple[bytes, bytes]]) -> tuple[int | None, bool]:
@@ -61,16 +74,35 @@ class Pipeline:
     """The ASGI callable mounted at ``/`` of the Litestar app (explicit routes win over it).
 
     ``routes`` is the route table, ``upstream`` the worker's upstream client, ``max_body_bytes``
-    the bound on a request body read whole.
+    the bound on a request body read whole, ``access`` the authentication and authorization of
+    every request, ``hosts`` the accepted ``Host`` names.
     """
 
     def __init__(
-        self, routes: RouteTable, upstream: UpstreamClient, metrics: Metrics, max_body_bytes: int
+        self,
+        routes: RouteTable,
+        upstream: UpstreamClient,
+        metrics: Metrics,
+        max_body_bytes: int,
+        access: Access,
+        hosts: HostFilter,
     ) -> None:
         self.routes = routes
         self.upstream = upstream
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.access = access
+        self.hosts = hosts
+
+    async def _authorize(
+        self, request: GatewayRequest, who: tuple[UserInfo | None, UpstreamIdentity | None]
+    ) -> None:
+        """Give ``request`` its authenticated user and identity ``who`` and authorize it (403)."""
+        access = self.access
+        request.access = access
+        request.user, request.identity = who
+        if access.reviewer is not None and request.route.family is not RouteFamily.COMPUTE_TEMPLATES:
+            await access.authorize(request.user, request.info)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI HTTP request, or a WebSocket upgrade."""
@@ -85,15 +117,17 @@ class Pipeline:
         request: GatewayRequest | None = None
         self.metrics.inflight.inc()
         try:
+            raw_headers = scope["headers"]
+            self.hosts.check(raw_headers)
+            who = await self.access.authenticate(scope) if self.access.enabled else _NOBODY
             route, target = self.routes.match(method, path)
             route_name = route.name
-            raw_headers = scope["headers"]
             content_length, chunked = _body_framing(raw_headers)
             request = GatewayRequest(
                 method,
                 path,
                 query,
-                upstream_request_headers(raw_headers),
+                upstream_request_headers(raw_headers, client_address(scope)),
                 target,
                 RequestBody(receive, content_length, chunked),
                 self.upstream,
@@ -101,6 +135,7 @@ class Pipeline:
                 receive,
                 raw_headers,
             )
+            await self._authorize(request, who)
             response = await self.routes.handler(route)(request)
             try:
                 await sender.send(response, receive)
@@ -136,6 +171,8 @@ class Pipeline:
             if (await receive())["type"] != "websocket.connect":
                 return
             try:
+                self.hosts.check(scope["headers"])
+                who = await self.access.authenticate(scope) if self.access.enabled else _NOBODY
                 route, target = self.routes.match("GET", path)
                 if route.websocket is None:
                     raise new_path_not_found()
@@ -143,6 +180,7 @@ class Pipeline:
                 request = GatewayRequest(
                     "GET", path, query, [], target, RequestBody(receive, 0, False), self.upstream, 0
                 )
+                await self._authorize(request, who)
                 for check in route.websocket:
                     await check(request)
             except StatusError as e:
@@ -150,7 +188,16 @@ class Pipeline:
                 await websocket.deny_error(scope, send, e)
                 return
             self.metrics.observe(route_name, "WEBSOCKET", 101, time.monotonic() - t0)
-            code = await websocket.relay(scope, receive, send, self.upstream, path, query, request.identity)
+            code = await websocket.relay(
+                scope,
+                receive,
+                send,
+                self.upstream,
+                path,
+                query,
+                request.identity,
+                keep_token_subprotocol=self.access.mode.passes_token,
+            )
         finally:
             self.metrics.inflight.dec()
             if code != 101:

@@ -2,7 +2,8 @@
 
 The kube-apiserver's services proxy passes upgrade requests through (its ``UpgradeAwareHandler``,
 k8s.io/apimachinery/pkg/util/proxy/upgradeaware.go); the gateway does the same for KubeRay
-Services: it opens a WebSocket to the upstream with its own credentials, accepts the caller's
+Services: it opens a WebSocket to the upstream as the request's upstream identity (the caller's
+token, the gateway's with impersonation headers, or the gateway's own in ``none``), accepts the caller's
 only once the upstream accepted, and relays messages both ways until either side closes. A
 handshake the upstream refuses is answered with the upstream's status and body (ASGI
 ``websocket.http.response`` extension); an upstream that cannot be reached gets a 503 ``Status``.
@@ -18,7 +19,7 @@ from typing import Any, cast
 
 from litestar.types import Message, Receive, Scope, Send
 
-from handler._headers import HOP_BY_HOP
+from handler._headers import HOP_BY_HOP, REQUEST_DROP_PREFIXES, client_address, forwarded_for
 from handler.upstream_client import UpstreamClient, UpstreamIdentity
 from kubeapi.status import StatusError, new_upstream_unavailable
 
@@ -43,14 +44,28 @@ def _event(**fields: Any) -> Message:
     return cast(Message, fields)
 
 
-def handshake_headers(raw: Iterable[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
-    """The caller's handshake headers worth forwarding upstream (cookies, origin, user agent...)."""
+#: kube-apiserver's WebSocket bearer-token subprotocol prefix (k8s.io/apiserver
+#: ``pkg/authentication/request/websocket/protocol.go``): a token carried as a subprotocol.
+BEARER_PROTOCOL_PREFIX = "base64url.bearer.authorization.k8s.io."
+
+
+def handshake_headers(raw: Iterable[tuple[bytes, bytes]], client: str | None = None) -> list[tuple[str, str]]:
+    """The caller's handshake headers worth forwarding upstream (cookies, origin, user agent...):
+    never ``Authorization``, ``Impersonate-*`` or ``X-Remote-*`` (:mod:`handler._headers`), and
+    ``client`` appended to ``X-Forwarded-For``."""
     out = []
     for k, v in raw:
         name = k.decode("latin-1").lower()
-        if name not in NOT_FORWARDED and not name.startswith("impersonate-"):
+        if name not in NOT_FORWARDED and not name.startswith(REQUEST_DROP_PREFIXES):
             out.append((name, v.decode("latin-1")))
-    return out
+    return forwarded_for(out, client)
+
+
+def upstream_subprotocols(offered: list[Any], keep_token: bool) -> list[Any]:
+    """The subprotocols to offer upstream: the caller's (empty names dropped), less any
+    bearer-token one (:data:`BEARER_PROTOCOL_PREFIX`) unless ``keep_token`` (passthrough: the
+    caller's credential)."""
+    return [p for p in offered if p and (keep_token or not str(p).startswith(BEARER_PROTOCOL_PREFIX))]
 
 
 async def deny(
@@ -83,16 +98,20 @@ async def relay(
     path: str,
     query: str,
     identity: UpstreamIdentity | None = None,
+    keep_token_subprotocol: bool = False,
 ) -> int:
     """Open the upstream WebSocket for ``path``/``query`` (through ``upstream``, as ``identity``;
-    None: the gateway's), accept the caller's, relay until either side closes.
+    None: the gateway's), accept the caller's, relay until either side closes. A bearer-token
+    subprotocol of the caller's is offered upstream only with ``keep_token_subprotocol``.
 
     Returns the HTTP status of the handshake as the caller saw it (101 when relayed).
     """
     from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-    headers = handshake_headers(scope["headers"])
-    subprotocols = cast(list[Any], scope.get("subprotocols") or [])
+    headers = handshake_headers(scope["headers"], client_address(scope))
+    subprotocols = upstream_subprotocols(
+        cast(list[Any], scope.get("subprotocols") or []), keep_token_subprotocol
+    )
     try:
         conn = await upstream.websocket_connect(path, query, headers, subprotocols, identity)
     except InvalidStatus as e:

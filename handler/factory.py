@@ -12,7 +12,9 @@ the metrics.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from litestar import MediaType, Response, get
@@ -23,13 +25,16 @@ from litestar.types import Middleware, Receive, Scope, Send
 from handler import defaults, templates
 from handler._direct_lane import GatewayApp, raise_escaped
 from handler._pipeline import Pipeline
+from handler.auth.access import Access
+from handler.auth.hosts import HostFilter
+from handler.auth.modes import get_mode
 from handler.credentials import UpstreamCredentials, resolve
 from handler.hooks import ObjectHook
 from handler.metrics import Metrics
 from handler.request import RequestRule
 from handler.routes import gateway_routes
 from handler.routing import RouteTable
-from handler.settings import Settings
+from handler.settings import Settings, SettingsError
 from handler.upstream_client import UpstreamClient
 from handler.watch_fanout import WatchCache
 from kubeapi.status import StatusError
@@ -77,6 +82,20 @@ def builtin_hooks(settings: Settings) -> list[ObjectHook]:
     return hooks
 
 
+def cors_config(origins: Sequence[str]) -> CORSConfig | None:
+    """The CORS configuration for ``origins`` (None: CORS off). Credentials (cookies, TLS client
+    certificates, HTTP authentication) are allowed only when every origin is listed exactly: a
+    ``*`` (Litestar reads it as a wildcard in any part of an origin) turns them off, so no page
+    on an origin nobody named can act with a browser's credentials (the Fetch standard forbids
+    ``Access-Control-Allow-Origin: *`` with credentials; a pattern would be as wide)."""
+    if not origins:
+        return None
+    listed = not any("*" in o for o in origins)
+    return CORSConfig(
+        allow_origins=list(origins), allow_methods=["*"], allow_headers=["*"], allow_credentials=listed
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     middleware: Sequence[ObjectHook | RequestRule | Middleware] = (),
@@ -93,13 +112,33 @@ def create_app(
     changes the route table (:class:`handler.routing.RouteTable`: add a route, add or replace a
     step) after the gateway's own routes were built. ``credentials`` overrides the upstream
     resolved from settings (tests, embedding). Raises :class:`handler.credentials.CredentialsError`
-    when the upstream's credentials cannot be loaded and :class:`handler.defaults.DefaultsError`
-    when the defaults file cannot.
+    when the upstream's credentials cannot be loaded, :class:`handler.defaults.DefaultsError`
+    when the defaults file cannot, and :class:`handler.settings.SettingsError` for an unknown
+    ``authentication`` mode or an ``accept_hosts`` that is not a regular expression.
+
+    Security defaults (README "Security"): ``Settings()`` authenticates with ``passthrough`` (each
+    caller's own bearer token goes upstream; no token, 401) and accepts only loopback ``Host``
+    names plus the listen address, as ``kuberay-apiserver serve`` does, so an app built from
+    defaults or from the environment (``handler.app``) is never an open proxy with the gateway's
+    credentials. An embedding that wants the gateway's own credentials for everyone says so with
+    ``Settings(authentication="none")``.
     """
     settings = settings or Settings()
     creds = credentials or resolve(settings)
+    mode = get_mode(settings.authentication)
+    if mode.passes_token and creds.identity_pem:
+        # kube-apiserver tries client certificates before bearer tokens: a certificate of the
+        # gateway's on the pool would make every passthrough request the gateway's.
+        creds = replace(creds, identity_pem=None)
     metrics = Metrics()
     upstream = UpstreamClient(creds, settings.retry, metrics, settings.upstream_timeout)
+    access = Access(settings, upstream, metrics)
+    try:
+        hosts = HostFilter(settings.accept_hosts, settings.host)
+    except re.error as e:
+        raise SettingsError(
+            f"--accept-hosts {settings.accept_hosts!r} is not a regular expression: {e}"
+        ) from None
     user_hooks, rules, asgi_middleware = split_middleware(middleware)
     hooks = [*builtin_hooks(settings), *user_hooks]
     watches = (
@@ -110,7 +149,7 @@ def create_app(
     table = gateway_routes(rules, hooks, watches, settings.field_selector_fields)
     for customize in [routes] if callable(routes) else routes:
         customize(table)
-    pipeline = Pipeline(table, upstream, metrics, settings.max_body_bytes)
+    pipeline = Pipeline(table, upstream, metrics, settings.max_body_bytes, access, hosts)
 
     @get("/healthz", media_type=MediaType.TEXT, sync_to_thread=False)
     def healthz() -> str:
@@ -146,11 +185,7 @@ def create_app(
         raise_escaped(scope)
         await pipeline(scope, receive, send)
 
-    cors = None
-    if settings.cors_allow_origin:
-        cors = CORSConfig(
-            allow_origins=list(settings.cors_allow_origin), allow_methods=["*"], allow_headers=["*"]
-        )
+    cors = cors_config(settings.cors_allow_origin)
     app = GatewayApp(
         route_handlers=[healthz, livez, readyz, metrics_handler, pipeline_mount],
         cors_config=cors,
@@ -163,5 +198,6 @@ def create_app(
         app.enable_direct_lane(pipeline)
     app.state.metrics = metrics
     app.state.upstream = upstream
+    app.state.access = access
     app.state.routes = table
     return app

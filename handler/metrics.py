@@ -34,7 +34,11 @@ class Metrics:
       upstream status code or ``connect``/``transport``;
     - ``kuberay_apiserver_inflight_requests``: requests being served now (watches included);
     - ``kuberay_apiserver_shared_watches``: shared upstream watches open (:mod:`handler.watch_fanout`);
-    - ``kuberay_apiserver_shared_watch_subscribers``: client watches served from them.
+    - ``kuberay_apiserver_shared_watch_subscribers``: client watches served from them;
+    - ``kuberay_apiserver_authentication_total{mode,result}``: requests authenticated, ``result``
+      ``success``, ``failure`` (credentials present but refused) or ``no-credentials``;
+    - ``kuberay_apiserver_authorization_total{decision,cached}``: access decisions made for
+      requests and their lookups (``allowed`` / ``denied``; ``cached`` ``true`` when reused).
     """
 
     content_type = CONTENT_TYPE_LATEST
@@ -78,6 +82,19 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="livesum",
         )
+        self.authentications = Counter(
+            "kuberay_apiserver_authentication_total",
+            "Requests authenticated, by mode and result (success, failure, no-credentials).",
+            ["mode", "result"],
+            registry=self.registry,
+        )
+        self.authorizations = Counter(
+            "kuberay_apiserver_authorization_total",
+            "Access decisions (SubjectAccessReview) for requests and their lookups.",
+            ["decision", "cached"],
+            registry=self.registry,
+        )
+        self._auth_children: dict[tuple[str, str], Counter] = {}
         # The labelled children per (route, method, code): ``labels()`` validates and locks on
         # every call (~3 % of a proxied request's CPU); a child lives as long as its family, and
         # this map has exactly the families' label sets, so it grows no faster than they do.
@@ -92,6 +109,23 @@ class Metrics:
             self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)
+
+    def authentication(self, mode: str, result: str) -> None:
+        """Count one authentication of ``mode`` with ``result`` (``success``, ``failure``,
+        ``no-credentials``)."""
+        key = ("authn:" + mode, result)
+        child = self._auth_children.get(key)
+        if child is None:
+            child = self._auth_children[key] = self.authentications.labels(mode, result)
+        child.inc()
+
+    def authorization(self, allowed: bool, cached: bool) -> None:
+        """Count one access decision (``allowed`` or denied; ``cached``: reused, not reviewed)."""
+        key = ("allowed" if allowed else "denied", "true" if cached else "false")
+        child = self._auth_children.get(key)
+        if child is None:
+            child = self._auth_children[key] = self.authorizations.labels(*key)
+        child.inc()
 
     def render(self) -> bytes:
         """The text exposition format of every metric (summed over workers in multiprocess mode)."""

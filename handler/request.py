@@ -41,6 +41,7 @@ from kubeapi.status import StatusError
 if TYPE_CHECKING:
     from litestar.types import Receive
 
+    from handler.auth.access import Access
     from handler.target import RequestTarget
     from handler.upstream_client import UpstreamClient, UpstreamIdentity
 
@@ -86,6 +87,7 @@ class GatewayRequest:
         self.max_body_bytes = max_body_bytes
         self.identity: UpstreamIdentity | None = None
         self.user: UserInfo | None = None
+        self.access: Access | None = None
         self.receive = receive
         self.raw_headers = raw_headers
         self.disconnected = asyncio.Event()
@@ -179,11 +181,28 @@ class GatewayRequest:
         self._body.replace(json.dumps(obj, separators=(",", ":")).encode())
         self.set_header("content-type", "application/json")
 
+    async def authorize_lookup(self, method: str, path: str, query: str = "") -> None:
+        """Raise the 403 Status unless this request's user may make ``method`` on raw ``path``
+        (read as kube-apiserver's ``RequestInfo``); a no-op where the gateway does not authorize
+        (``passthrough`` and ``none``: the upstream decides, with the caller's token or in ``none``)."""
+        access = self.access
+        if access is not None and access.reviewer is not None:
+            await access.authorize(self.user, request_info(method, path, query))
+
     async def get_json(self, path: str, query: str = "", accept: str = "application/json") -> tuple[int, Any]:
         """GET ``path`` (raw) upstream as this request's identity, retried as any GET, under this
-        route's metrics name: ``(status, decoded JSON or None)``; StatusError 503/504 when the
-        upstream cannot be reached."""
+        route's metrics name: ``(status, decoded JSON or None)``. The lookup is made for the
+        caller, so it is authorized as theirs first (:meth:`authorize_lookup`, 403). StatusError
+        503/504 when the upstream cannot be reached."""
+        await self.authorize_lookup("GET", path, query)
         return await self.upstream.get_json(path, query, accept, self.route.name, self.identity)
+
+    async def send_json(self, method: str, path: str, obj: Any = None, query: str = "") -> tuple[int, Any]:
+        """``method`` on ``path`` (raw) upstream with ``obj`` as JSON, as this request's identity,
+        authorized as the caller's first (:meth:`authorize_lookup`): ``(status, decoded JSON or
+        None)`` (:meth:`handler.upstream_client.UpstreamClient.send_json`)."""
+        await self.authorize_lookup(method, path, query)
+        return await self.upstream.send_json(method, path, obj, query, self.route.name, self.identity)
 
 
 RequestRule = Callable[[GatewayRequest], Awaitable[None]]

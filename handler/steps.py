@@ -226,7 +226,7 @@ class ShareWatches(Step):
         p = watch_fanout.plan(request.path, request.params.pairs, request.headers)
         if p is None:
             return await next(request)
-        sub = await self.cache.subscribe(p, request.upstream)
+        sub = await self.cache.subscribe(p, request.upstream, request.identity)
         if sub is None or sub.entry is None:
             return await next(request)
         return SharedWatchResponse(sub, sub.entry.headers, p.timeout)

@@ -182,7 +182,6 @@ async def compute_templates_v1(request: GatewayRequest) -> AnyResponse:
     """Backend of KubeRay V1's ``compute_templates`` paths (see the module docstring)."""
     route = request.route
     namespace, name = route.namespace, route.object_name
-    upstream, metric = request.upstream, route.name
     if request.method == "POST":
         assert namespace is not None
         body = await request.json()
@@ -191,13 +190,7 @@ async def compute_templates_v1(request: GatewayRequest) -> AnyResponse:
         except TemplateError as e:
             shown = body.get("name") if isinstance(body, dict) else ""
             raise _invalid(str(shown or ""), "ComputeTemplate", e.key, e) from None
-        status, created = await upstream.send_json(
-            "POST",
-            _configmap_path(namespace),
-            to_configmap(template),
-            route=metric,
-            identity=request.identity,
-        )
+        status, created = await request.send_json("POST", _configmap_path(namespace), to_configmap(template))
         if status != 201 and status != 200:
             raise from_status_object(status, created, f"cannot create compute template {template.name!r}")
         return json_response(200, to_v1(from_configmap(created)))
@@ -215,9 +208,7 @@ async def compute_templates_v1(request: GatewayRequest) -> AnyResponse:
         raise _template_not_found(name)
     if request.method == "DELETE":
         options = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": _uid(stored)}}
-        status, deleted = await upstream.send_json(
-            "DELETE", _configmap_path(namespace, name), options, route=metric, identity=request.identity
-        )
+        status, deleted = await request.send_json("DELETE", _configmap_path(namespace, name), options)
         if status not in (200, 202):
             raise from_status_object(status, deleted, f"cannot delete compute template {name!r}")
         return json_response(200, {})

@@ -32,7 +32,7 @@ import logging
 import ssl
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -61,16 +61,22 @@ Headers = list[tuple[str, str]]
 class UpstreamIdentity:
     """Who the upstream sees a request as: a bearer token (from ``token``) and extra headers.
 
-    The gateway's own identity is its credentials' token. The identity issue adds request-scoped
-    ones (a caller's passthrough bearer token, ``Impersonate-*`` headers) by building another
-    ``UpstreamIdentity`` and setting it on the request (``GatewayRequest.identity``).
+    The gateway's own identity is its credentials' token. Request-scoped ones (a caller's
+    passthrough bearer token, the gateway's token plus ``Impersonate-*`` headers: built by
+    :mod:`handler.auth.access`) are set on the request (``GatewayRequest.identity``). ``key`` is a
+    hashable name for who this is (never the token itself: a digest of it, or the impersonated
+    user), so that things shared between requests (shared watches) are shared only between
+    requests made as the same identity; None for the gateway's own.
     """
 
-    __slots__ = ("headers", "token")
+    __slots__ = ("headers", "key", "token")
 
-    def __init__(self, token: TokenSource, headers: tuple[tuple[str, str], ...] = ()) -> None:
+    def __init__(
+        self, token: TokenSource, headers: tuple[tuple[str, str], ...] = (), key: Hashable = None
+    ) -> None:
         self.token = token
         self.headers = headers
+        self.key = key
 
     def authorization(self) -> str | None:
         """The ``Authorization`` header value, or None to send none."""

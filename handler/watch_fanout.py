@@ -2,8 +2,11 @@
 
 The kube-apiserver serves watches from a cache fed by ONE watch on etcd per resource
 (k8s.io/apiserver/pkg/storage/cacher: ``cacher.go`` ``Cacher.Watch``, ``watch_cache.go``,
-``cache_watcher.go``). The gateway does the same per worker: it calls the upstream with its own
-credentials (:mod:`handler._headers` drops the caller's ``Authorization``, ``Impersonate-*`` and
+``cache_watcher.go``). The gateway does the same per worker, per upstream identity: a shared
+watch is made as one identity (the caller's token in ``passthrough``, the gateway's token plus
+one user's ``Impersonate-*`` headers in the impersonating modes, the gateway's own in ``none``;
+:attr:`handler.upstream_client.UpstreamIdentity.key`) and only watches made as that identity join
+it (:mod:`handler._headers` drops the caller's own ``Authorization``, ``Impersonate-*`` and
 ``X-Remote-*``), so watches whose upstream requests are identical get identical responses, and
 sharing one upstream watch between them crosses no authorization boundary.
 
@@ -62,7 +65,7 @@ import json
 import logging
 import types
 from collections import deque
-from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Generator, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -74,7 +77,7 @@ from pyreqwest.exceptions import RequestError
 from handler._headers import caller_response_headers
 from handler.metrics import Metrics
 from handler.responses import RelayAborted
-from handler.upstream_client import UpstreamClient, read_chunks
+from handler.upstream_client import UpstreamClient, UpstreamIdentity, read_chunks
 from kubeapi.media import parse_accept
 from kubeapi.meta import object_key, resource_version
 from kubeapi.query import Query, is_false
@@ -355,10 +358,13 @@ class SharedWatch:
         p: SharePlan,
         upstream: UpstreamClient,
         history: int,
+        identity: UpstreamIdentity | None = None,
     ) -> None:
         self.cache = cache
         self.plan = p
         self.upstream = upstream
+        self.identity = identity
+        self.key: tuple[Hashable, ...] = (p.key, identity.key if identity is not None else None)
         self.subscribers: set[Subscriber] = set()
         self.objects: dict[str, bytes] = {}
         self.snapshot: bytes | None = None  # the current objects as ADDED lines, until the next change
@@ -384,7 +390,14 @@ class SharedWatch:
         p = self.plan
         try:
             resp = await self.upstream.stream(
-                "GET", p.path, p.query, self._request_headers(), None, "shared-watch", retry_enabled=False
+                "GET",
+                p.path,
+                p.query,
+                self._request_headers(),
+                None,
+                "shared-watch",
+                self.identity,
+                retry_enabled=False,
             )
             try:
                 if resp.status != 200:
@@ -425,7 +438,14 @@ class SharedWatch:
         )
         try:
             opened = await self.upstream.stream(
-                "GET", self.plan.path, q, self._request_headers(), None, "shared-watch", retry_enabled=False
+                "GET",
+                self.plan.path,
+                q,
+                self._request_headers(),
+                None,
+                "shared-watch",
+                self.identity,
+                retry_enabled=False,
             )
         except StatusError:
             return None
@@ -585,23 +605,27 @@ class WatchCache:
         self.metrics = metrics
         self.buffer_bytes = buffer_bytes
         self.history = history
-        self.entries: dict[tuple[str, str, tuple[tuple[str, str], ...]], SharedWatch] = {}
+        self.entries: dict[tuple[Hashable, ...], SharedWatch] = {}
 
     def forget(self, entry: SharedWatch) -> None:
         """Remove a closed shared watch so the next watch opens a new one."""
-        if self.entries.get(entry.plan.key) is entry:
-            del self.entries[entry.plan.key]
+        if self.entries.get(entry.key) is entry:
+            del self.entries[entry.key]
             self.metrics.shared_watches.dec()
 
-    async def subscribe(self, p: SharePlan, upstream: UpstreamClient) -> Subscriber | None:
-        """A subscriber joined to the shared watch of ``p`` (opened when needed), or None when this
-        watch needs a dedicated upstream watch (unseen resourceVersion, upstream refused)."""
-        entry = self.entries.get(p.key)
+    async def subscribe(
+        self, p: SharePlan, upstream: UpstreamClient, identity: UpstreamIdentity | None = None
+    ) -> Subscriber | None:
+        """A subscriber joined to the shared watch of ``p`` made as ``identity`` (None: the
+        gateway's; watches made as different identities never share), opened when needed; None when
+        this watch needs a dedicated upstream watch (unseen resourceVersion, upstream refused)."""
+        key = (p.key, identity.key if identity is not None else None)
+        entry = self.entries.get(key)
         if entry is None:
             if p.resource_version not in ("", "0"):
                 return None  # no shared history to resume from
-            entry = SharedWatch(self, p, upstream, self.history)
-            self.entries[p.key] = entry
+            entry = SharedWatch(self, p, upstream, self.history, identity)
+            self.entries[key] = entry
             self.metrics.shared_watches.inc()
             try:
                 ok = await entry.start()

@@ -47,7 +47,7 @@ def identity_for(token: str) -> UpstreamIdentity:
     """The upstream identity that sends ``token`` as the bearer token and nothing else."""
     from handler.upstream_client import UpstreamIdentity
 
-    return UpstreamIdentity(StaticToken(token))
+    return UpstreamIdentity(StaticToken(token), key=("bearer", digest(token)))
 
 
 class PassthroughAuthenticator:

@@ -46,6 +46,7 @@ def _gateway(
 ) -> Iterator[Target]:
     port = free_port()
     argv = ["kuberay-apiserver", "serve", "--host", "127.0.0.1", "--port", str(port), "--upstream", upstream]
+    argv += ["--authentication", "none"]  # the identity suite passes its own mode in ``extra``
     proc = start_server([*argv, *extra], port)
     try:
         yield Target(name, f"http://127.0.0.1:{port}", admin=admin)

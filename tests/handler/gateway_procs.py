@@ -25,8 +25,13 @@ def serve_gateway(
     upstream: str, extra: list[str] | None = None, env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``kuberay-apiserver serve --upstream UPSTREAM [extra]`` on a free port; return
-    ``(process, URL)`` once it answers /healthz."""
+    ``(process, URL)`` once it answers /healthz.
+
+    The gateway runs ``--authentication none`` (on loopback) unless ``extra`` names another mode:
+    the tests that use this helper are about proxying, and the authentication tests
+    (tests/handler/test_auth_*.py) pass their own ``--authentication``."""
     port = free_port()
     argv = ["kuberay-apiserver", "serve", "--host", "127.0.0.1", "--port", str(port), "--upstream", upstream]
+    argv += ["--authentication", "none"]
     proc = start_server([*argv, *(extra or [])], port, env=env)
     return proc, f"http://127.0.0.1:{port}"

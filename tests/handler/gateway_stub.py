@@ -2,7 +2,9 @@
 
 ``StubUpstream`` runs a threaded ``http.server`` on a free loopback port in the test process.
 Each request is recorded (method, path with query, headers, body) and answered by the next
-scripted reply for its path prefix, or by the default 200 JSON reply.
+scripted reply for its path prefix, or by the default 200 JSON reply. A ``responder`` (a function
+of the :class:`Seen` request returning a :class:`Reply` or None) answers before the script: the
+TokenReview/SubjectAccessReview stub of ``tests.handler.review_stub`` is one.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import ssl
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -50,6 +53,7 @@ class StubUpstream:
     def __init__(self, port: int = 0, tls: ssl.SSLContext | None = None) -> None:
         self.seen: list[Seen] = []
         self._replies: deque[Reply] = deque()
+        self.responder: Callable[[Seen], Reply | None] | None = None
         self.default = Reply(body=json.dumps({"kind": "RayClusterList", "items": []}).encode())
         stub = self
 
@@ -67,8 +71,11 @@ class StubUpstream:
                     cert = self.connection.getpeercert() or {}
                     subject = dict(pair[0] for pair in cert.get("subject", ()))
                     headers["x-stub-client-cn"] = str(subject.get("commonName", ""))
-                stub.seen.append(Seen(self.command, self.path, headers, body))
-                reply = stub._replies.popleft() if stub._replies else stub.default
+                seen = Seen(self.command, self.path, headers, body)
+                stub.seen.append(seen)
+                reply = stub.responder(seen) if stub.responder is not None else None
+                if reply is None:
+                    reply = stub._replies.popleft() if stub._replies else stub.default
                 if reply.drop:
                     self.close_connection = True
                     self.connection.shutdown(2)
@@ -125,9 +132,10 @@ class StubUpstream:
         self._replies.extend(replies)
 
     def reset(self) -> None:
-        """Forget recorded requests and queued replies."""
+        """Forget recorded requests, queued replies and the responder."""
         self.seen.clear()
         self._replies.clear()
+        self.responder = None
 
     def close(self) -> None:
         """Stop the server."""

@@ -47,6 +47,8 @@ def test_kubeconfig_context_credentials_end_to_end(stub: StubUpstream, tmp_path:
             str(path),
             "--context",
             "stub-ctx",
+            "--authentication",
+            "none",
         ],
         port,
     )
@@ -67,6 +69,7 @@ def test_settings_from_environment_and_json_logs(stub: StubUpstream) -> None:
         "KUBERAY_APISERVER_PORT": str(port),
         "KUBERAY_APISERVER_LOG_JSON": "true",
         "KUBERAY_APISERVER_RETRY_BASE_DELAY": "0.01",
+        "KUBERAY_APISERVER_AUTHENTICATION": "none",
     }
     proc = start_server(["kuberay-apiserver", "serve"], port, env=env)
     try:
@@ -124,6 +127,8 @@ def test_metrics_are_summed_over_workers(stub: StubUpstream) -> None:
             "2",
             "--upstream",
             stub.url,
+            "--authentication",
+            "none",
         ],
         port,
     )

@@ -214,7 +214,10 @@ def test_order_is_defaults_then_templates_then_user_hooks(
         "data": {"cpu": "2", "memory": "1"},
     }
     assert http.post(f"{fakekube_url}/api/v1/namespaces/{namespace}/configmaps", json=cm).status_code == 201
-    app = create_app(Settings(upstream=fakekube_url, defaults=str(defaults)), middleware=[record])
+    app = create_app(
+        Settings(authentication="none", accept_hosts=".*", upstream=fakekube_url, defaults=str(defaults)),
+        middleware=[record],
+    )
     body = cluster("o1")
     del body["spec"]["workerGroupSpecs"][0]["computeTemplate"]
     with TestClient(app) as c:

@@ -34,7 +34,7 @@ async def refuse_by_header(request: GatewayRequest) -> None:
 
 
 def _apps(stub: StubUpstream, **settings: object) -> tuple[GatewayApp, GatewayApp]:
-    s = Settings(upstream=stub.url, **settings)  # type: ignore[arg-type]
+    s = Settings(authentication="none", accept_hosts=".*", upstream=stub.url, **settings)  # type: ignore[arg-type]
     return create_app(s, [refuse_by_header]), create_app(s, [refuse_by_header, passthrough])
 
 
@@ -94,7 +94,7 @@ def test_rule_errors_get_litestars_answers(
 
 def test_direct_lane_requests_are_counted_in_metrics(stub: StubUpstream) -> None:
     stub.reset()
-    app = create_app(Settings(upstream=stub.url))
+    app = create_app(Settings(authentication="none", accept_hosts=".*", upstream=stub.url))
     with TestClient(app) as c:
         for _ in range(3):
             assert c.get(BASE).status_code == 200
@@ -104,9 +104,18 @@ def test_direct_lane_requests_are_counted_in_metrics(stub: StubUpstream) -> None
 
 
 def test_cors_and_asgi_middleware_turn_the_lane_off(stub: StubUpstream) -> None:
-    with_cors = create_app(Settings(upstream=stub.url, cors_allow_origin=("https://ui.example",)))
+    with_cors = create_app(
+        Settings(
+            authentication="none",
+            accept_hosts=".*",
+            upstream=stub.url,
+            cors_allow_origin=("https://ui.example",),
+        )
+    )
     assert not with_cors.direct_lane_enabled
-    assert not create_app(Settings(upstream=stub.url), [passthrough]).direct_lane_enabled
+    assert not create_app(
+        Settings(authentication="none", accept_hosts=".*", upstream=stub.url), [passthrough]
+    ).direct_lane_enabled
     stub.reset()
     with TestClient(with_cors) as c:
         r = c.get(BASE, headers={"origin": "https://ui.example"})

@@ -76,7 +76,12 @@ def test_requested_gpus_counts_pods_per_group() -> None:
 
 def test_gpu_quota_rejects_clusters_over_the_limit(fakekube_url: str, namespace: str) -> None:
     base = f"/apis/ray.io/v1/namespaces/{namespace}/rayclusters"
-    with TestClient(create_app(Settings(upstream=fakekube_url), middleware=[gpu_quota(4)])) as c:
+    with TestClient(
+        create_app(
+            Settings(authentication="none", accept_hosts=".*", upstream=fakekube_url),
+            middleware=[gpu_quota(4)],
+        )
+    ) as c:
         assert c.post(base, json=cluster("fits", 0, 1, replicas=4)).status_code == 201
         r = c.post(base, json=cluster("too-big", 1, 1, replicas=1, max_replicas=4))
         assert r.status_code == 403
@@ -102,13 +107,21 @@ def test_gpu_quota_counts_gpus_added_by_compute_templates(
     assert http.post(f"{fakekube_url}/api/v1/namespaces/{namespace}/configmaps", json=cm).status_code == 201
     body = cluster("templated", 0, 0, replicas=1)
     body["spec"]["workerGroupSpecs"][0]["computeTemplate"] = "g8"
-    with TestClient(create_app(Settings(upstream=fakekube_url), middleware=[gpu_quota(4)])) as c:
+    with TestClient(
+        create_app(
+            Settings(authentication="none", accept_hosts=".*", upstream=fakekube_url),
+            middleware=[gpu_quota(4)],
+        )
+    ) as c:
         r = c.post(f"/apis/ray.io/v1/namespaces/{namespace}/rayclusters", json=body)
     assert r.status_code == 403 and "asks for 8 GPUs" in r.json()["message"]
 
 
 def test_label_from_header_stamps_every_created_object(fakekube_url: str, namespace: str) -> None:
-    app = create_app(Settings(upstream=fakekube_url), middleware=[label_from_header()])
+    app = create_app(
+        Settings(authentication="none", accept_hosts=".*", upstream=fakekube_url),
+        middleware=[label_from_header()],
+    )
     with TestClient(app) as c:
         r = c.post(
             f"/apis/ray.io/v1/namespaces/{namespace}/rayclusters",
@@ -149,7 +162,9 @@ def example_gateway(fakekube_url: str) -> Iterator[str]:
         "--max-gpus",
         "2",
     ]
-    proc = start_server(argv, port)  # the venv's python: the package is installed there
+    # fakekube authenticates nobody: the example runs --authentication none (its default is passthrough).
+    env = {"KUBERAY_APISERVER_AUTHENTICATION": "none"}
+    proc = start_server(argv, port, env=env)  # the venv's python: the package is installed there
     url = f"http://127.0.0.1:{port}"
     yield url
     stop_server(proc)

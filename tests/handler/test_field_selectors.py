@@ -268,7 +268,9 @@ def test_paged_list_over_fakekube_spanning_upstream_pages(
     base = f"{fakekube_url}/apis/ray.io/v1/namespaces/{namespace}/rayclusters"
     states: dict[str, str | None] = {f"k{i}": ("ready" if i in (0, 3, 4, 6) else "failed") for i in range(8)}
     make_clusters(http, base, states)
-    with TestClient(create_app(Settings(upstream=fakekube_url))) as c:
+    with TestClient(
+        create_app(Settings(authentication="none", accept_hosts=".*", upstream=fakekube_url))
+    ) as c:
         got: list[str] = []
         params = {"fieldSelector": "status.state=ready", "limit": "1"}
         while True:

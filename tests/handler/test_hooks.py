@@ -69,7 +69,9 @@ def recording_hook(seen: list[tuple[RequestContext, Any]]) -> ObjectHook:
     async def record(ctx: RequestContext, obj: Any) -> Any:
         seen.append((ctx, json.loads(json.dumps(obj))))
         if obj is not None:
-            obj["metadata"].setdefault("annotations", {})["seen-by"] = ctx.user or "anonymous"
+            obj["metadata"].setdefault("annotations", {})["seen-by"] = (
+                ctx.user.name if ctx.user else "anonymous"
+            )
         return obj
 
     return record
@@ -78,7 +80,10 @@ def recording_hook(seen: list[tuple[RequestContext, Any]]) -> ObjectHook:
 def test_hook_gets_context_and_rewrites_the_object(stub: StubUpstream) -> None:
     stub.reset()
     seen: list[tuple[RequestContext, Any]] = []
-    app = create_app(Settings(upstream=stub.url), middleware=[recording_hook(seen)])
+    app = create_app(
+        Settings(authentication="none", accept_hosts=".*", upstream=stub.url),
+        middleware=[recording_hook(seen)],
+    )
     body = "apiVersion: ray.io/v1\nkind: RayCluster\nmetadata:\n  name: c1\n"
     with TestClient(app) as c:
         r = c.post(
@@ -96,12 +101,13 @@ def test_hook_gets_context_and_rewrites_the_object(stub: StubUpstream) -> None:
         "team-a",
         None,
     )
-    assert ctx.query == {"dryRun": "All", "fieldManager": "me"} and ctx.user == "alice"
+    # Under --authentication none nobody is verified: the caller's X-Remote-User is not the user.
+    assert ctx.query == {"dryRun": "All", "fieldManager": "me"} and ctx.user is None
     assert obj == {"apiVersion": "ray.io/v1", "kind": "RayCluster", "metadata": {"name": "c1"}}
     assert (dctx.verb, dctx.name, dobj) == ("delete", "c1", None)
     sent = stub.seen[0]
     assert sent.headers["content-type"] == "application/json"  # YAML in, JSON upstream
-    assert json.loads(sent.body)["metadata"]["annotations"] == {"seen-by": "alice"}
+    assert json.loads(sent.body)["metadata"]["annotations"] == {"seen-by": "anonymous"}
     assert "x-remote-user" not in sent.headers  # the caller's identity claim stays here
     assert stub.seen[1].method == "DELETE" and stub.seen[1].body == b""
 
@@ -110,7 +116,12 @@ def test_requests_no_hook_matches_pass_through_as_bytes(stub: StubUpstream) -> N
     stub.reset()
     seen: list[tuple[RequestContext, Any]] = []
     raw = b'{"kind":"RayJob",   "metadata":{"name":"j"}}\n'
-    with TestClient(create_app(Settings(upstream=stub.url), middleware=[recording_hook(seen)])) as c:
+    with TestClient(
+        create_app(
+            Settings(authentication="none", accept_hosts=".*", upstream=stub.url),
+            middleware=[recording_hook(seen)],
+        )
+    ) as c:
         c.post(f"{NS}/rayjobs", content=raw, headers={"Content-Type": "application/json"})
         c.patch(
             f"{NS}/rayclusters/c",
@@ -140,7 +151,11 @@ def test_hook_errors_are_status_responses(stub: StubUpstream) -> None:
     async def broken(ctx: RequestContext, obj: Any) -> Any:
         raise RuntimeError("bug in a hook")
 
-    with TestClient(create_app(Settings(upstream=stub.url), middleware=[broken, refuse])) as c:
+    with TestClient(
+        create_app(
+            Settings(authentication="none", accept_hosts=".*", upstream=stub.url), middleware=[broken, refuse]
+        )
+    ) as c:
         r = c.post(f"{NS}/rayclusters", json={"metadata": {"name": "x"}})
         assert r.status_code == 422
         assert r.json() == {
@@ -182,7 +197,11 @@ def test_hook_reads_the_upstream_with_the_gateway_credentials(stub: StubUpstream
         obj["metadata"]["labels"] = {"max": cm["data"]["max"]}
         return obj
 
-    with TestClient(create_app(Settings(upstream=stub.url), middleware=[limited])) as c:
+    with TestClient(
+        create_app(
+            Settings(authentication="none", accept_hosts=".*", upstream=stub.url), middleware=[limited]
+        )
+    ) as c:
         assert c.post(f"{NS}/rayclusters", json={"metadata": {"name": "x"}}).status_code == 200
     lookup, create = stub.seen
     assert lookup.method == "GET" and lookup.path == "/api/v1/namespaces/team-a/configmaps/limits"
@@ -202,7 +221,11 @@ def test_patch_hooks_get_the_patch_and_keep_its_type(stub: StubUpstream) -> None
         return patch
 
     apply_body = "apiVersion: ray.io/v1\nkind: RayCluster\nmetadata:\n  name: c\n"
-    with TestClient(create_app(Settings(upstream=stub.url), middleware=[annotate])) as c:
+    with TestClient(
+        create_app(
+            Settings(authentication="none", accept_hosts=".*", upstream=stub.url), middleware=[annotate]
+        )
+    ) as c:
         c.patch(
             f"{NS}/rayclusters/c",
             content=b'{"spec":{}}',

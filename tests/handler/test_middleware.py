@@ -29,7 +29,10 @@ async def no_deletes(request: GatewayRequest) -> None:
 
 def test_middleware_rewrites_and_refuses(stub: StubUpstream) -> None:
     stub.reset()
-    app = create_app(Settings(upstream=stub.url), middleware=[stamp_team, no_deletes])
+    app = create_app(
+        Settings(authentication="none", accept_hosts=".*", upstream=stub.url),
+        middleware=[stamp_team, no_deletes],
+    )
     with TestClient(app) as c:
         yaml_body = "apiVersion: ray.io/v1\nkind: RayCluster\nmetadata:\n  name: a\n"
         r = c.post(BASE, content=yaml_body, headers={"Content-Type": "application/yaml", "X-Team": "ml"})
@@ -47,14 +50,18 @@ def test_middleware_rewrites_and_refuses(stub: StubUpstream) -> None:
 def test_body_passes_through_untouched_without_middleware(stub: StubUpstream) -> None:
     stub.reset()
     raw = b'{"kind":"RayCluster",  "metadata":{"name":"b"}}  \n'  # odd spacing survives as bytes
-    with TestClient(create_app(Settings(upstream=stub.url))) as c:
+    with TestClient(create_app(Settings(authentication="none", accept_hosts=".*", upstream=stub.url))) as c:
         assert c.post(BASE, content=raw, headers={"Content-Type": "application/json"}).status_code == 200
     assert stub.seen[-1].body == raw
 
 
 def test_undecodable_body_is_a_400_status_when_middleware_parses_it(stub: StubUpstream) -> None:
     stub.reset()
-    with TestClient(create_app(Settings(upstream=stub.url), middleware=[stamp_team])) as c:
+    with TestClient(
+        create_app(
+            Settings(authentication="none", accept_hosts=".*", upstream=stub.url), middleware=[stamp_team]
+        )
+    ) as c:
         r = c.post(BASE, content=b"{not json", headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and r.json()["reason"] == "BadRequest"
     assert stub.seen == []
@@ -82,7 +89,10 @@ def test_litestar_asgi_middleware_wraps_the_app_next_to_rules(stub: StubUpstream
             request.set_header("x-team", "platform")
 
     stub.reset()
-    app = create_app(Settings(upstream=stub.url), middleware=[ServedBy(), TeamRule(), no_deletes])
+    app = create_app(
+        Settings(authentication="none", accept_hosts=".*", upstream=stub.url),
+        middleware=[ServedBy(), TeamRule(), no_deletes],
+    )
     with TestClient(app) as c:
         r = c.get(BASE)
         assert r.status_code == 200 and r.headers["x-served-by"] == "gateway-test"

@@ -176,7 +176,7 @@ def test_a_caller_still_sending_a_large_body_reads_the_413(gateway_url: str) -> 
     host, port = gateway_url.removeprefix("http://").split(":")
     body = b"x" * (4 * 1024 * 1024)
     head = (
-        f"POST {LIST} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"POST {LIST} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode()
     with socket.create_connection((host, int(port)), timeout=20) as s:

@@ -108,7 +108,7 @@ def test_readme_object_hook_example(stub: StubUpstream) -> None:
     (code,) = section_blocks("Object hooks", "python")
     code = code.replace(
         'Settings(upstream="https://my-apiserver:6443", token_file="/run/token")',
-        f'Settings(upstream="{stub.url}")',
+        f'Settings(authentication="none", accept_hosts=".*", upstream="{stub.url}")',
     )
     namespace: dict[str, Any] = {}
     exec(compile(code, "README.md", "exec"), namespace)

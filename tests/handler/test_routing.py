@@ -169,7 +169,7 @@ def test_create_app_routes_adds_a_route_and_a_step(stub: StubUpstream) -> None:
         table.add_step("ray", step(audit), before="read_api_body")
         table.add(Route("/hello/{namespace}", frozenset({"GET"}), "hello", RouteFamily.CUSTOM, (), hello))
 
-    app = create_app(Settings(upstream=stub.url), routes=customize)
+    app = create_app(Settings(authentication="none", accept_hosts=".*", upstream=stub.url), routes=customize)
     with TestClient(app) as c:
         assert c.get("/hello/ns").json() == {"hello": "ns"}
         assert c.post("/hello/ns").status_code == 405
@@ -210,7 +210,7 @@ def test_watch_yes_reaches_watch_hooks_and_the_upstream_as_a_watch(stub: StubUps
         return obj
 
     stub.script(Reply(body=json.dumps({"type": "ADDED", "object": {}}).encode() + b"\n"))
-    settings = Settings(upstream=stub.url, watch_fanout=False)
+    settings = Settings(authentication="none", accept_hosts=".*", upstream=stub.url, watch_fanout=False)
     with TestClient(create_app(settings, middleware=[record])) as c:
         c.get(RAY, params={"watch": "yes"})
         c.get(RAY, params={"watch": "FALSE"})

@@ -30,6 +30,7 @@ from handler.steps import (
     is_kuberay_service,
 )
 from handler.template_api import TemplateConfigMapGuard
+from kubeapi.authn import UserInfo
 from kubeapi.query import Query
 
 TABLE: RouteTable = gateway_routes(field_selector_fields=("status.state",))
@@ -87,7 +88,7 @@ def request(
         upstream or FakeUpstream(),
         3 * 1024 * 1024,
         receive,  # type: ignore[arg-type]
-        [(USER_HEADER.encode(), b"alice")],
+        [(USER_HEADER.encode(), b"mallory")],  # a header claim: never the user
     )
 
 
@@ -137,7 +138,7 @@ def test_request_rules_run_in_order_and_can_refuse() -> None:
 
 
 def test_object_hooks_rewrite_the_parsed_body_for_matching_verbs_only() -> None:
-    seen: list[tuple[str, str | None]] = []
+    seen: list[tuple[str, UserInfo | None]] = []
 
     @object_hook(verbs=["create"], resources=["ray.io/rayclusters"])
     async def add_label(ctx: RequestContext, obj: Any) -> Any:
@@ -146,8 +147,10 @@ def test_object_hooks_rewrite_the_parsed_body_for_matching_verbs_only() -> None:
         return obj
 
     r = request("POST", RAY, body={"metadata": {"name": "a"}})
+    alice = UserInfo.of("alice", "uid-1", ["team-a"], {"scopes": ["x"]})
+    r.user = alice  # what the pipeline sets from the verified authentication
     response, nxt = run(ObjectHooks([add_label]), r)
-    assert response is PASSED and nxt.seen is r and seen == [("create", "alice")]
+    assert response is PASSED and nxt.seen is r and seen == [("create", alice)]
     assert json.loads(r.raw_body.buffered or b"") == {"metadata": {"name": "a", "labels": {"stamped": "yes"}}}
     assert r.header("content-type") == "application/json"
     run(ObjectHooks([add_label]), request("GET", RAY))  # a list: not a create
@@ -210,7 +213,7 @@ def test_share_watches_goes_on_when_fanout_is_off_or_the_request_is_not_a_sharea
         assert response is PASSED and nxt.seen is r
 
     class NoCache:
-        async def subscribe(self, plan: Any, upstream: Any) -> Any:
+        async def subscribe(self, plan: Any, upstream: Any, identity: Any = None) -> Any:
             raise AssertionError("must not be asked")
 
     step = ShareWatches(NoCache(), ("status.state",))  # type: ignore[arg-type]
@@ -237,7 +240,7 @@ def test_share_watches_answers_a_shareable_watch_from_the_cache() -> None:
         def __init__(self) -> None:
             self.plans: list[Any] = []
 
-        async def subscribe(self, plan: Any, upstream: Any) -> Any:
+        async def subscribe(self, plan: Any, upstream: Any, identity: Any = None) -> Any:
             self.plans.append(plan)
             return Sub()
 

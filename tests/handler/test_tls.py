@@ -144,7 +144,10 @@ def test_kubeconfig_with_inline_ca_and_client_certificate(
     path.write_text(yaml.safe_dump(config))
     port = free_port()
     proc = start_server(
-        ["kuberay-apiserver", "serve", "--host", "127.0.0.1", "--port", str(port), "--kubeconfig", str(path)],
+        [
+            *["kuberay-apiserver", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            *["--kubeconfig", str(path), "--authentication", "none"],
+        ],
         port,
     )
     try:
