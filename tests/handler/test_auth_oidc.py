@@ -215,3 +215,61 @@ def test_hostile_tokens_never_authenticate(issuer: Issuer, garbage: str) -> None
             assert e.code == 401
             continue
         assert user is None or token == real
+
+
+# --- through the gateway -------------------------------------------------------------------------
+
+
+def test_gateway_in_oidc_mode_impersonates_the_token_user(issuer: Issuer, stub: Any) -> None:
+    """A valid token: the request goes upstream with the gateway's token and the prefixed user
+    and groups as ``Impersonate-*``; a refused token (expired, alg none, another key) is a 401
+    and nothing reaches the upstream."""
+    from litestar.testing import TestClient
+
+    from handler import Settings, create_app
+    from handler.credentials import StaticToken, UpstreamCredentials
+    from tests.handler.review_stub import GATEWAY_TOKEN, Reviews, resource_rule
+
+    stub.reset()
+    reviews = Reviews({}, [resource_rule("oidc:alice", {"list"}, "ray.io", "rayclusters", "team-a")])
+    stub.responder = reviews
+    settings = Settings(
+        upstream=stub.url,
+        authentication="oidc",
+        accept_hosts=r"testserver\.local",
+        oidc_issuer_url=issuer.url,
+        oidc_client_id=CLIENT_ID,
+        oidc_ca_file=issuer.ca_file,
+        oidc_username_prefix="oidc:",
+        oidc_groups_claim="groups",
+        oidc_groups_prefix="oidc:",
+    )
+    app = create_app(settings, credentials=UpstreamCredentials(stub.url, StaticToken(GATEWAY_TOKEN)))
+    path = "/apis/ray.io/v1/namespaces/team-a/rayclusters"
+    try:
+        with TestClient(app) as c:
+            r = c.get(path, headers={"Authorization": f"Bearer {issuer.token()}"})
+            assert r.status_code == 200, r.text
+            [seen] = [s for s in stub.seen if ".k8s.io/" not in s.path]
+            assert seen.headers["impersonate-user"] == "oidc:alice"
+            assert seen.headers["authorization"] == f"Bearer {GATEWAY_TOKEN}"
+            spec = reviews.access_reviews[-1]
+            assert (spec["user"], spec["groups"]) == ("oidc:alice", ["oidc:team-a", "oidc:devs"])
+            # alice's token in another namespace: 403 from the SubjectAccessReview.
+            other = c.get(
+                path.replace("team-a", "default"), headers={"Authorization": f"Bearer {issuer.token()}"}
+            )
+            assert other.status_code == 403
+            stub.seen.clear()
+            for bad in (
+                issuer.token(exp=int(time.time()) - 1),
+                unsigned_token(issuer.claims()),
+                issuer.token(key=new_key("k1")),
+                issuer.token(aud="other"),
+                issuer.token(iss="https://evil.example"),
+            ):
+                r = c.get(path, headers={"Authorization": f"Bearer {bad}"})
+                assert (r.status_code, r.json()["reason"]) == (401, "Unauthorized")
+            assert [s for s in stub.seen if ".k8s.io/" not in s.path] == []
+    finally:
+        stub.reset()
