@@ -1,0 +1,94 @@
+"""The uvicorn serving path (handler._uvicorn_tls) hands the app the client certificate as the
+ASGI TLS extension on HTTP requests and WebSocket upgrades alike, with one worker or several."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from cryptography import x509
+
+from tests.handler.pki import CA
+from tests.procs import free_port, stop_server
+
+
+@pytest.fixture(scope="module", params=[1, 2], ids=["1-worker", "2-workers"])
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    d = tmp_path_factory.mktemp("tlsext")
+    serving_ca, client_ca = CA.new("serving-ca"), CA.new("client-ca")
+    cert, key = serving_ca.issue("gateway", server=True).write(d, "serving")
+    (d / "serving-ca.pem").write_text(serving_ca.pem)
+    (d / "client-ca.pem").write_text(client_ca.pem)
+    port = free_port()
+    code = (
+        "from handler._uvicorn_tls import serve; "
+        f"serve('tests.handler.tls_echo:app', '127.0.0.1', {port}, {request.param}, {cert!r}, {key!r}, "
+        f"{str(d / 'client-ca.pem')!r}, 'warning', {{'version': 1}})"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    info = {"port": port, "dir": d, "client_ca": client_ca, "ca_file": str(d / "serving-ca.pem")}
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            get(info, None)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stdout.read().decode() if proc.stdout else "") from None
+            time.sleep(0.1)
+    yield info
+    stop_server(proc)
+
+
+def context(info: dict[str, Any], cn: str | None) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=info["ca_file"])
+    if cn is not None:
+        c, k = info["client_ca"].issue(cn, ("team-a",)).write(info["dir"], cn)
+        ctx.load_cert_chain(c, k)
+    return ctx
+
+
+def get(info: dict[str, Any], cn: str | None) -> Any:
+    import http.client
+
+    conn = http.client.HTTPSConnection("127.0.0.1", info["port"], context=context(info, cn), timeout=10)
+    try:
+        conn.request("GET", "/")
+        return json.loads(conn.getresponse().read())
+    finally:
+        conn.close()
+
+
+def test_http_request_carries_the_verified_client_certificate(served: dict[str, Any]) -> None:
+    tls = get(served, "alice")
+    [pem] = tls["client_cert_chain"]
+    cert = x509.load_pem_x509_certificate(pem.encode())
+    assert cert.subject.rfc4514_string() == "CN=alice,O=team-a"
+    assert tls["client_cert_name"] == "CN=alice,O=team-a"
+    assert tls["tls_version"] in (0x0303, 0x0304)
+
+
+def test_no_certificate_is_an_empty_chain(served: dict[str, Any]) -> None:
+    tls = get(served, None)
+    assert tls["client_cert_chain"] == [] and tls["client_cert_name"] is None
+
+
+def test_websocket_upgrade_carries_the_client_certificate(served: dict[str, Any]) -> None:
+    from websockets.sync.client import connect
+
+    with connect(f"wss://127.0.0.1:{served['port']}/ws", ssl=context(served, "bob")) as ws:
+        tls = json.loads(ws.recv(timeout=10))
+    assert tls["client_cert_name"] == "CN=bob,O=team-a"
+
+
+def test_each_connection_sees_its_own_certificate(served: dict[str, Any]) -> None:
+    names = {get(served, cn)["client_cert_name"] for cn in ("u1", "u2", "u3")}
+    assert names == {"CN=u1,O=team-a", "CN=u2,O=team-a", "CN=u3,O=team-a"}
