@@ -5,10 +5,11 @@
   limit (``nvidia.com/gpu``, ``amd.com/gpu``, ``gpu.intel.com/i915``) times its pods: 1 for the
   head group, ``maxReplicas`` (else ``replicas``, else 1) for a worker group, since the autoscaler
   may scale it that far. Hooks run after compute templates, so GPUs a template adds are counted.
-- :func:`label_from_header` stamps a label from a request header (``X-Team`` →
-  ``example.com/team`` by default) on every object created through the gateway.
+- :func:`created_by` stamps the verified user's name (``ctx.user``, as the gateway's
+  ``--authentication`` established it; never a header the caller sends) as the annotation
+  ``example.com/created-by`` on every object created through the gateway.
 
-Use them with ``handler.create_app(settings, middleware=[gpu_quota(8), label_from_header()])``.
+Use them with ``handler.create_app(settings, middleware=[gpu_quota(8), created_by()])``.
 """
 
 from __future__ import annotations
@@ -82,20 +83,22 @@ def gpu_quota(max_gpus: int) -> ObjectHook:
     return quota
 
 
-def label_from_header(header: str = "X-Team", label: str = "example.com/team") -> ObjectHook:
-    """A hook copying request header ``header`` into label ``label`` of every created object.
+def created_by(annotation: str = "example.com/created-by") -> ObjectHook:
+    """A hook writing the verified user's name into annotation ``annotation`` of every created object.
 
-    A request without the header is refused (400 ``BadRequest``), so every object has an owner.
+    The name is ``ctx.user.name`` (a :class:`kubeapi.authn.UserInfo` the gateway verified), never
+    a request header: a header is whatever the caller typed. A create without a verified user
+    (``--authentication none``, or a passthrough token the API server would not describe) is
+    refused with 403 ``Forbidden``, so every object has a known creator.
     """
 
     @object_hook(["create"], ["*"])
     async def stamp(ctx: RequestContext, obj: Any) -> Any:
-        """Set ``metadata.labels[label]`` from the header."""
-        value = ctx.header(header)
-        if not value:
-            raise HookError(400, f"the {header} header is required to create objects here")
+        """Set ``metadata.annotations[annotation]`` to the user's name."""
+        if ctx.user is None or not ctx.user.name:
+            raise HookError(403, "creating objects here needs an authenticated user")
         if isinstance(obj, dict):
-            obj.setdefault("metadata", {}).setdefault("labels", {})[label] = value
+            obj.setdefault("metadata", {}).setdefault("annotations", {})[annotation] = ctx.user.name
         return obj
 
     return stamp

@@ -209,8 +209,80 @@ CRDS = ResourceType(
     categories=("api-extensions",),
 )
 
+
+def _rbac(plural: str, kind: str, namespaced: bool) -> ResourceType:
+    """An rbac.authorization.k8s.io/v1 kind (pkg/registry/rbac): names are path segments
+    (``path.ValidatePathSegmentName``), not DNS names (``system:discovery`` is valid)."""
+    return ResourceType(
+        group="rbac.authorization.k8s.io",
+        version="v1",
+        plural=plural,
+        singular=kind.lower(),
+        kind=kind,
+        namespaced=namespaced,
+        name_validator=_path_segment,
+    )
+
+
+def _path_segment(name: str) -> list[str]:
+    """``path.IsValidPathSegmentName``: not ``.``/``..``, no ``/`` or ``%``."""
+    if name in (".", ".."):
+        return [f"may not be '{name}'"]
+    return [f"may not contain '{c}'" for c in "/%" if c in name]
+
+
+ROLES = _rbac("roles", "Role", True)
+ROLEBINDINGS = _rbac("rolebindings", "RoleBinding", True)
+CLUSTERROLES = _rbac("clusterroles", "ClusterRole", False)
+CLUSTERROLEBINDINGS = _rbac("clusterrolebindings", "ClusterRoleBinding", False)
+
+
+def _review(group: str, plural: str, kind: str, namespaced: bool = False) -> ResourceType:
+    """A create-only review kind (authentication.k8s.io / authorization.k8s.io): answered by
+    :mod:`fakekube._auth.reviews`, never stored."""
+    return ResourceType(
+        group=group,
+        version="v1",
+        plural=plural,
+        singular=kind.lower(),
+        kind=kind,
+        namespaced=namespaced,
+        verbs=("create",),
+    )
+
+
+TOKENREVIEWS = _review("authentication.k8s.io", "tokenreviews", "TokenReview")
+SELFSUBJECTREVIEWS = _review("authentication.k8s.io", "selfsubjectreviews", "SelfSubjectReview")
+SUBJECTACCESSREVIEWS = _review("authorization.k8s.io", "subjectaccessreviews", "SubjectAccessReview")
+SELFSUBJECTACCESSREVIEWS = _review(
+    "authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview"
+)
+LOCALSUBJECTACCESSREVIEWS = _review(
+    "authorization.k8s.io", "localsubjectaccessreviews", "LocalSubjectAccessReview", namespaced=True
+)
+#: The review kinds: created, answered, never stored.
+REVIEW_TYPES: tuple[ResourceType, ...] = (
+    TOKENREVIEWS,
+    SELFSUBJECTREVIEWS,
+    SUBJECTACCESSREVIEWS,
+    SELFSUBJECTACCESSREVIEWS,
+    LOCALSUBJECTACCESSREVIEWS,
+)
+
 #: The built-in (non-CRD) kinds; custom resources come from CRDs (:mod:`fakekube._registry.kinds`).
-ALL_TYPES: tuple[ResourceType, ...] = (NAMESPACES, CONFIGMAPS, SERVICES, CORE_EVENTS, EVENTS_V1, CRDS)
+ALL_TYPES: tuple[ResourceType, ...] = (
+    NAMESPACES,
+    CONFIGMAPS,
+    SERVICES,
+    CORE_EVENTS,
+    EVENTS_V1,
+    CRDS,
+    ROLES,
+    ROLEBINDINGS,
+    CLUSTERROLES,
+    CLUSTERROLEBINDINGS,
+    *REVIEW_TYPES,
+)
 
 #: (group, version) → {plural → ResourceType}
 BY_GROUP_VERSION: dict[tuple[str, str], dict[str, ResourceType]] = {}

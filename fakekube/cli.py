@@ -17,8 +17,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from fakekube.server import create_app
 
@@ -66,6 +67,25 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not prune/default/validate Ray objects against the bundled CRD schemas",
     )
+    s.add_argument(
+        "--token-auth-file",
+        default=None,
+        metavar="FILE",
+        help='authenticate bearer tokens from this kube-apiserver token CSV (token,user,uid,"g1,g2"); '
+        "requests without a valid token get 401 (default: no authentication)",
+    )
+    s.add_argument(
+        "--authorization-mode",
+        default="AlwaysAllow",
+        choices=["AlwaysAllow", "RBAC"],
+        help="AlwaysAllow (default) or RBAC over the served roles and bindings (system:masters bypasses it)",
+    )
+    s.add_argument(
+        "--api-audiences",
+        default="",
+        metavar="AUD[,AUD...]",
+        help="the audiences tokens are valid for (TokenReview; default https://kubernetes.default.svc.cluster.local)",
+    )
     s.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     return p
 
@@ -78,8 +98,11 @@ async def serve(
     log_level: str,
     schemas: bool = True,
     crds: Sequence[str] = (),
+    auth: Mapping[str, Any] | None = None,
 ) -> None:
-    """Run the server until SIGINT/SIGTERM; ``crds`` are CRD files/directories to install."""
+    """Run the server until SIGINT/SIGTERM; ``crds`` are CRD files/directories to install;
+    ``auth`` the authentication/authorization options of :func:`fakekube.create_app`
+    (``token_auth_file``, ``authorization_mode``, ``api_audiences``)."""
     from granian.constants import Interfaces
     from granian.log import LogLevels
     from granian.server.embed import Server
@@ -91,7 +114,9 @@ async def serve(
     # peak RSS (342 MB). Only the server process is tuned; create_app leaves the GC alone.
     gc.set_threshold(10_000, *gc.get_threshold()[1:])
     paths = [Path(c) for c in crds]
-    app = create_app(service_backends=backends, history_size=history_size, schemas=schemas, crds=paths)
+    app = create_app(
+        service_backends=backends, history_size=history_size, schemas=schemas, crds=paths, **dict(auth or {})
+    )
     url = f"http://{host}:{port}"
     app.on_startup.append(lambda: print(f"fakekube serving on {url}", flush=True))
     server = Server(
@@ -112,6 +137,17 @@ async def serve(
     await server.serve()
 
 
+def _auth_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The create_app options of the authentication/authorization flags."""
+    out: dict[str, Any] = {
+        "token_auth_file": args.token_auth_file,
+        "authorization_mode": args.authorization_mode,
+    }
+    if args.api_audiences:
+        out["api_audiences"] = [a for a in args.api_audiences.split(",") if a]
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -127,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args.log_level,
                     not args.no_schemas,
                     args.crd,
+                    _auth_options(args),
                 )
             )
         except (OSError, ValueError) as e:

@@ -20,22 +20,27 @@ panic recovery does), with the ``Warning`` headers collected on the way.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from pathlib import Path
 from typing import Any
 
 from fakekube import _apierrors as errors
 from fakekube._admission.schema import Schemas, warning_header
+from fakekube._auth.authentication import TokenFile
+from fakekube._auth.filters import DEFAULT_API_AUDIENCES, AuthFilter
+from fakekube._auth.reviews import answer_review
 from fakekube._controllers import ControllerManager
 from fakekube._controllers.garbagecollector import GarbageCollector
 from fakekube._controllers.namespace import NamespaceController
-from fakekube._endpoints import apidiscovery, routing
+from fakekube._endpoints import apidiscovery, decoding, routing
 from fakekube._endpoints.asgi import Receive, Request, Scope, Send, respond, respond_error, respond_json
 from fakekube._endpoints.handlers import HANDLERS, Api, proxy
 from fakekube._endpoints.openapidocs import OpenAPI
+from fakekube._registry import managedfields
 from fakekube._registry.generic import Registry
 from fakekube._registry.kinds import ServedKinds, crd_document, load_sources
 from fakekube._registry.kinds import encoder as crd_encoder
 from fakekube._registry.objects import now
-from fakekube._resources import CRDS, NAMESPACES
+from fakekube._resources import CRDS, NAMESPACES, REVIEW_TYPES
 from fakekube._storage.store import Store, dumps
 from fakekube.crd import CustomResourceDefinition
 from kubeapi import media
@@ -56,7 +61,9 @@ class FakeKube:
     watch duration (s); ``schemas`` turns CRD schema pruning/defaulting/validation of custom
     resources on; ``namespace_finalize_delay`` is how long (s) the namespace controller waits
     before emptying a Terminating namespace (0: at once); ``kinds`` the served kinds
-    (:class:`fakekube._registry.kinds.ServedKinds`, built-in kinds only by default).
+    (:class:`fakekube._registry.kinds.ServedKinds`, built-in kinds only by default); ``auth``
+    the authentication/impersonation/authorization chain (:class:`fakekube._auth.filters.AuthFilter`;
+    None: everything allowed, no authentication).
 
     Attributes: ``store`` (storage), ``kinds``, ``registry`` (the generic stores),
     ``controllers`` (:class:`fakekube._controllers.ControllerManager`), ``on_startup`` (callables
@@ -72,8 +79,11 @@ class FakeKube:
         schemas: bool = True,
         namespace_finalize_delay: float = 0.0,
         kinds: ServedKinds | None = None,
+        auth: AuthFilter | None = None,
     ) -> None:
         self.store = store
+        #: Authentication, impersonation, authorization (kube-apiserver's filters), run first.
+        self.auth = auth or AuthFilter(store)
         #: The served kinds (built-in + installed CRDs), kept in step with the stored CRDs.
         self.kinds = kinds or ServedKinds()
         self.kinds.follow(store)
@@ -149,8 +159,14 @@ class FakeKube:
 
     async def _dispatch(self, req: Request, send: Send) -> None:
         info = req.info
+        if self.auth.enabled:
+            req.user = self.auth.user_of(info, req.scope)
         if info.is_resource_request:
             t = routing.resolve(self.kinds, info)
+            if t.rt in REVIEW_TYPES:
+                routing.check_verb(t, routing.verb_of(info))
+                await self._review(req, send, t)
+                return
             if t.sub == "proxy":
                 await proxy(self.api, req, send, t)
                 return
@@ -161,6 +177,22 @@ class FakeKube:
             await HANDLERS[verb](self.api, req, send, t)
             return
         await self._non_resource(req, send)
+
+    async def _review(self, req: Request, send: Send, t: routing.Target) -> None:
+        """Create (answer) a TokenReview or access review (:mod:`fakekube._auth.reviews`): 201."""
+        body = decoding.decode(t.rt, await req.body(), req.content_type)
+        manager = managedfields.manager_name(req.query.get("fieldManager"), req.headers.get("user-agent", ""))
+        answer = answer_review(
+            t.rt,
+            body,
+            t.namespace or "",
+            req.user,
+            self.auth.tokens,
+            self.auth.authorize,
+            self.auth.api_audiences,
+            manager,
+        )
+        await respond_json(send, 201, answer)
 
     async def _non_resource(self, req: Request, send: Send) -> None:
         """Health, version, OpenAPI and discovery documents (anything else: 404)."""
@@ -232,6 +264,9 @@ def create_app(
     schemas: bool = True,
     namespace_finalize_delay: float = 0.0,
     crds: Iterable[Any] = (),
+    token_auth_file: str | Path | None = None,
+    authorization_mode: str = "AlwaysAllow",
+    api_audiences: Iterable[str] = DEFAULT_API_AUDIENCES,
 ) -> FakeKube:
     """Build a fakekube ASGI app with an empty store holding only ``namespaces``.
 
@@ -243,6 +278,17 @@ def create_app(
     ``crds``: CRD sources (files, directories, YAML/JSON text, dicts or parsed
     :class:`~fakekube.crd.CustomResourceDefinition`) installed at start after the bundled Ray CRDs,
     replacing those of the same name (e.g. the official KubeRay CRDs); ValueError when one is invalid.
+
+    Authentication and authorization (kube-apiserver's flags of the same names; off by default,
+    when every request is allowed and nobody is authenticated):
+    ``token_auth_file``: a ``--token-auth-file`` CSV (``token,user,uid,"group1,group2"``); then a
+    request needs a listed bearer token (401 otherwise), ``Impersonate-*`` headers are honoured
+    and checked, and the user is the one TokenReview and the access reviews see.
+    ``authorization_mode``: ``AlwaysAllow`` or ``RBAC`` (the served Roles, ClusterRoles and
+    bindings decide; ``system:masters`` is always allowed; the bootstrap ClusterRoles
+    ``cluster-admin``, ``system:discovery``, ``system:basic-user``, ``system:public-info-viewer``
+    and their bindings are created). ``api_audiences``: the audiences tokens are valid for.
+    ValueError for an unknown mode or a malformed token file; OSError when it cannot be read.
     """
     from fakekube.crd import builtin_crds
 
@@ -252,8 +298,17 @@ def create_app(
     given = [c for c in crds if isinstance(c, CustomResourceDefinition)]
     given += load_sources([c for c in crds if not isinstance(c, CustomResourceDefinition)])
     names = {c.name for c in given}
+    tokens = TokenFile.load(token_auth_file) if token_auth_file is not None else None
+    auth = AuthFilter(store, tokens, authorization_mode, list(api_audiences))
     app = FakeKube(
-        store, service_backends, bookmark_interval, watch_timeout, schemas, namespace_finalize_delay, kinds
+        store,
+        service_backends,
+        bookmark_interval,
+        watch_timeout,
+        schemas,
+        namespace_finalize_delay,
+        kinds,
+        auth,
     )
     started = now()
     crd_store = app.registry.store(CRDS)
@@ -263,6 +318,8 @@ def create_app(
     ns_store = app.registry.store(NAMESPACES)
     for ns in namespaces:
         ns_store.create_trusted({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    for rt, obj in auth.bootstrap():
+        app.registry.store(rt).create_trusted(obj)
     # Like a freshly started watch cache: history begins now, older resourceVersions are 410.
     store.compacted_rv = store.rv
     return app

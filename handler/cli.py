@@ -14,6 +14,7 @@ import argparse
 import ipaddress
 import logging.config
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -148,6 +149,21 @@ def refuse_unauthenticated(settings: Settings) -> str | None:
     )
 
 
+def check_identity_settings(settings: Settings) -> None:
+    """Raise SettingsError for an unknown ``--authentication`` mode or an ``--accept-hosts`` that is
+    not a regular expression (checked before the workers start)."""
+    from handler.auth.hosts import HostFilter
+    from handler.auth.modes import get_mode
+
+    get_mode(settings.authentication)
+    try:
+        HostFilter(settings.accept_hosts, settings.host)
+    except re.error as e:
+        raise SettingsError(
+            f"--accept-hosts {settings.accept_hosts!r} is not a regular expression: {e}"
+        ) from None
+
+
 def _common(p: argparse.ArgumentParser, env: Settings) -> None:
     p.add_argument(
         "--defaults",
@@ -198,6 +214,7 @@ def run(settings: Settings) -> None:
         )
     check_tls(settings)
     resolve(settings)  # fail now, with a clear message, rather than in every worker
+    check_identity_settings(settings)  # same: an unknown mode or a broken --accept-hosts
     if settings.defaults:
         load_defaults(settings.defaults)  # same: a broken defaults file stops the start
     os.environ.update(settings.to_env())

@@ -10,14 +10,18 @@ callables ``(request: GatewayRequest) -> None`` passed in ``handler.create_app(s
 middleware=[...])``; they run for every request, after the route matched and before any object
 hook. A rule may
 
-- read ``request.method``, ``request.path``, ``request.query``, ``request.headers`` and
+- read ``request.method``, ``request.path``, ``request.query``, ``request.headers``,
   ``request.route`` (a :class:`handler.target.RequestTarget`: ``route.family`` is
-  ``RouteFamily.RAY``, ``RouteFamily.EVENTS``, ``RouteFamily.SERVICE_PROXY``...);
+  ``RouteFamily.RAY``, ``RouteFamily.EVENTS``, ``RouteFamily.SERVICE_PROXY``...) and
+  ``request.user`` (the verified caller, :class:`kubeapi.authn.UserInfo`; None only under
+  ``--authentication none``; never taken from a header);
 - parse the body with ``await request.json()`` (JSON or, for ``application/yaml``, YAML) and
   replace it with ``request.set_json(obj)``; a body nobody asked for is never parsed and is passed
   through as bytes;
-- look things up on the upstream with ``await request.upstream.get_json(path)`` (with the
-  request's upstream identity; retried as any GET);
+- look things up on the upstream with ``await request.get_json(path)`` (as the caller: the
+  request's upstream identity, authorized as theirs in the impersonating modes; retried as any
+  GET). ``request.upstream``'s own methods use the gateway's credentials unless given
+  ``identity=request.identity``;
 - refuse the request by raising :class:`kubeapi.status.StatusError` (answered as a
   ``Status``; nothing is sent upstream).
 """

@@ -141,10 +141,23 @@ def test_the_circle_check_finds_one_behind_type_checking(tmp_path: Path) -> None
         ("fakekube", ("handler",)),
         (
             "fakekube._storage",
-            ("fakekube._registry", "fakekube._admission", "fakekube._controllers", "fakekube.server"),
+            (
+                "fakekube._registry",
+                "fakekube._admission",
+                "fakekube._controllers",
+                "fakekube.server",
+                "fakekube._auth",
+            ),
         ),
-        ("fakekube._registry", ("fakekube._controllers", "fakekube.server", "fakekube._endpoints")),
-        ("fakekube._controllers", ("fakekube._endpoints", "fakekube.server")),
+        (
+            "fakekube._registry",
+            ("fakekube._controllers", "fakekube.server", "fakekube._endpoints", "fakekube._auth"),
+        ),
+        ("fakekube._controllers", ("fakekube._endpoints", "fakekube.server", "fakekube._auth")),
+        (
+            "fakekube._auth",
+            ("fakekube._endpoints", "fakekube.server", "fakekube._controllers", "fakekube._admission"),
+        ),
         ("fakekube.crd", ("fakekube._",)),
     ],
 )

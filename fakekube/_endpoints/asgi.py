@@ -14,6 +14,7 @@ from typing import Any
 
 from fakekube._apierrors import too_large
 from fakekube._storage.store import dumps
+from kubeapi.authn import UserInfo
 from kubeapi.decode import MAX_BODY_BYTES
 from kubeapi.query import Query
 from kubeapi.requestinfo import RequestInfo, request_info_from_scope
@@ -51,6 +52,8 @@ class Request:
         self._body: bytes | None = None
         #: ``Warning`` header texts to send with the response.
         self.warnings: list[str] = []
+        #: The user the request runs as (after impersonation); None when authentication is off.
+        self.user: UserInfo | None = None
 
     @property
     def content_type(self) -> str:

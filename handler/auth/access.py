@@ -11,8 +11,10 @@ by the pipeline for every request and WebSocket upgrade, and by ``GatewayRequest
 2. the upstream identity (:class:`handler.upstream_client.UpstreamIdentity`): the caller's own
    bearer token (``passthrough``), the gateway's token plus ``Impersonate-User``/``-Uid``/
    ``-Group``/``-Extra-*`` for the verified user (the impersonating modes, as Pinniped's
-   impersonation proxy forwards: vmware-tanzu/pinniped internal/concierge/impersonator/
-   impersonator.go, and client-go's ``ImpersonationConfig``), or None (``none``: the gateway's);
+   impersonation proxy does: vmware-tanzu/pinniped internal/concierge/impersonator/impersonator.go
+   runs the standard authentication and delegated (SubjectAccessReview) authorization chain, then
+   reverse-proxies with its own service account and impersonation headers; client-go's
+   ``ImpersonationConfig`` is the header format), or None (``none``: the gateway's);
 3. :meth:`Access.authorize`: in the impersonating modes, a ``SubjectAccessReview`` for exactly the
    attributes kube-apiserver's ``RequestInfo`` gives the request (:mod:`kubeapi.requestinfo`;
    ``pkg/endpoints/filters/authorization.go`` ``GetAuthorizerAttributes``), and one for each
@@ -112,6 +114,8 @@ class Access:
             self.metrics.authentication(mode, "no-credentials")
             raise unauthorized()
         self.metrics.authentication(mode, "success")
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("authenticated user %s (%s)", user.name, mode)
         if self.mode.passes_token:
             token = bearer_token(scope)
             assert token is not None  # the authenticator accepted one
@@ -139,6 +143,11 @@ class Access:
         if self.reviewer is None or user is None:
             return
         attrs = attributes(user, info)
+        if not attrs.verb:
+            # An HTTP method RequestInfo has no verb for (OPTIONS, TRACE...): denied without asking,
+            # as Pinniped's impersonation proxy denies an empty verb ("invalid verb").
+            self.metrics.authorization(False, False)
+            raise forbidden(attrs, "invalid verb")
         (allowed, reason), cached = await self.reviewer.review(attrs)
         self.metrics.authorization(allowed, cached)
         if not allowed:

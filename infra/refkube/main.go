@@ -9,6 +9,11 @@
 // Usage:
 //
 //	refkube --crd FILE_OR_DIR [--crd ...] --port PORT --kubeconfig OUT [--proxy-port PORT]
+//	        [--token-auth-file FILE] [--authorization-mode RBAC] [--anonymous-auth=false]
+//
+// --token-auth-file adds users (kube-apiserver's CSV: token,user,uid,"group1,group2") beside the
+// generated admin (system:masters). Authorization is RBAC unless --authorization-mode says
+// otherwise; anonymous requests are refused with 401 unless --anonymous-auth=true.
 //
 // stdout carries exactly one line per milestone, for scripts:
 //
@@ -46,24 +51,28 @@ func main() {
 	port := flag.Int("port", 0, "loopback TLS port to serve the API on (0 = pick a free one)")
 	proxyPort := flag.Int("proxy-port", -1, "also serve plain HTTP on this port, authenticated as the admin like `kubectl proxy` (-1 = off, 0 = free port)")
 	kubeconfig := flag.String("kubeconfig", "", "write a kubeconfig for the admin credentials to this path (required)")
+	var auth authOptions
+	flag.StringVar(&auth.extraTokens, "token-auth-file", "", "extra static token users (kube-apiserver --token-auth-file CSV), beside the admin")
+	flag.StringVar(&auth.authorizationMode, "authorization-mode", "RBAC", "kube-apiserver --authorization-mode (RBAC, AlwaysAllow, ...)")
+	flag.BoolVar(&auth.anonymousAuth, "anonymous-auth", false, "kube-apiserver --anonymous-auth (false: no credentials is a 401)")
 	_ = flag.Set("v", "0")
 	flag.Parse()
 	if *kubeconfig == "" {
 		fmt.Fprintln(os.Stderr, "refkube: --kubeconfig is required")
 		os.Exit(2)
 	}
-	if err := run(crds, *port, *proxyPort, *kubeconfig); err != nil {
+	if err := run(crds, *port, *proxyPort, *kubeconfig, auth); err != nil {
 		fmt.Fprintf(os.Stderr, "refkube: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(crdPaths []string, port, proxyPort int, kubeconfigPath string) error {
+func run(crdPaths []string, port, proxyPort int, kubeconfigPath string, auth authOptions) error {
 	begin := time.Now()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	srv, err := startServer(ctx)
+	srv, err := startServer(ctx, auth)
 	if err != nil {
 		return err
 	}

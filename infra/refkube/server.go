@@ -36,11 +36,23 @@ func (s *server) Close() {
 	}
 }
 
+// authOptions is how refkube authenticates and authorizes (kube-apiserver flags of the same names).
+type authOptions struct {
+	authorizationMode string // --authorization-mode (RBAC; AlwaysAllow is kube-apiserver's default)
+	anonymousAuth     bool   // --anonymous-auth: false means a request without credentials is a 401
+	extraTokens       string // file of extra --token-auth-file lines (users beside admin), "" for none
+}
+
 // startServer starts embedded etcd and kube-apiserver; the caller must Close the result.
-// The apiserver runs with AlwaysAllow authorization (kube-apiserver's default) and a static
-// token file, with the flags Kubernetes' integration framework uses for a controller-less
-// control plane (test/integration/framework/controlplane_utils.go DefaultTestServerFlags).
-func startServer(ctx context.Context) (*server, error) {
+// The apiserver runs with the authorization mode and anonymous setting of auth and a static
+// token file (admin in system:masters plus auth.extraTokens' lines), with the flags Kubernetes'
+// integration framework uses for a controller-less control plane
+// (test/integration/framework/controlplane_utils.go DefaultTestServerFlags). TokenReview,
+// SubjectAccessReview (and its self/local forms) and impersonation are built into kube-apiserver
+// and on by default (authentication.k8s.io/v1 and authorization.k8s.io/v1 are GA groups;
+// impersonation is the WithImpersonation filter of k8s.io/apiserver pkg/server/config.go
+// DefaultBuildHandlerChain); with RBAC they are authorized like anything else.
+func startServer(ctx context.Context, auth authOptions) (*server, error) {
 	s := &server{}
 	ok := false
 	defer func() {
@@ -68,6 +80,16 @@ func startServer(ctx context.Context) (*server, error) {
 	tokenFile := filepath.Join(dir, "tokens.csv")
 	// token,user,uid,"group1,group2" — format of --token-auth-file (kubernetes.io/docs/reference/access-authn-authz/authentication/#static-token-file)
 	line := fmt.Sprintf("%s,admin,admin,\"system:masters\"\n", s.token)
+	if auth.extraTokens != "" {
+		extra, err := os.ReadFile(auth.extraTokens)
+		if err != nil {
+			return nil, fmt.Errorf("--token-auth-file: %w", err)
+		}
+		line += string(extra)
+		if len(extra) > 0 && extra[len(extra)-1] != '\n' {
+			line += "\n"
+		}
+	}
 	if err := os.WriteFile(tokenFile, []byte(line), 0o600); err != nil {
 		return nil, err
 	}
@@ -80,6 +102,8 @@ func startServer(ctx context.Context) (*server, error) {
 	tCtx := ktesting.InitCtx(ctx, tb)
 	flags := []string{
 		"--token-auth-file=" + tokenFile,
+		"--authorization-mode=" + auth.authorizationMode,
+		fmt.Sprintf("--anonymous-auth=%t", auth.anonymousAuth),
 		"--endpoint-reconciler-type=none",
 		"--disable-admission-plugins=ServiceAccount",
 	}

@@ -31,6 +31,7 @@ import pytest
 import yaml
 
 from tests.contract.client import RefKube, Target
+from tests.contract.identities import apply_rbac, write_token_auth_file
 from tests.contract.results import RESULTS, Comparison
 from tests.contract.targets import fakekube_target, gateway_fakekube_target, gateway_refkube_target
 
@@ -134,7 +135,11 @@ def _read_ready(proc: subprocess.Popen[bytes], timeout: float) -> dict[str, str]
 
 @pytest.fixture(scope="session")
 def refkube(kuberay_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RefKube]:
-    """A real kube-apiserver with the KubeRay CRDs, for the whole session."""
+    """A real kube-apiserver with the KubeRay CRDs, for the whole session.
+
+    It runs RBAC authorization without anonymous access, with the test identities of
+    ``tests.contract.identities`` in its token file and their RBAC objects applied (namespace
+    ``team-a`` included); the target's own token is admin's (system:masters)."""
     ok, out = build_refkube()
     if not ok:
         if os.environ.get("CI"):
@@ -142,6 +147,7 @@ def refkube(kuberay_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         pytest.skip(f"refkube cannot be built here:\n{out[-1000:]}")
     d = tmp_path_factory.mktemp("refkube")
     kubeconfig, log = d / "kubeconfig", d / "refkube.log"
+    tokens = write_token_auth_file(d / "identities.csv")
     t0 = time.monotonic()
     with log.open("w") as logf:
         proc = subprocess.Popen(
@@ -155,6 +161,8 @@ def refkube(kuberay_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 "0",
                 "--kubeconfig",
                 str(kubeconfig),
+                "--token-auth-file",
+                str(tokens),
             ],
             stdout=subprocess.PIPE,
             stderr=logf,
@@ -171,6 +179,8 @@ def refkube(kuberay_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         ca.write_bytes(base64.b64decode(kc["clusters"][0]["cluster"]["certificate-authority-data"]))
         token = kc["users"][0]["user"]["token"]
         target = Target("refkube", info["url"], token=token, verify=str(ca), reference=True)
+        with target.client() as admin:
+            apply_rbac(admin)
         RESULTS.notes.append(f"refkube started in {started:.1f}s (its own figure: {info.get('started_in')})")
         yield RefKube(target, info["proxy"], kubeconfig, started)
     finally:

@@ -414,6 +414,9 @@ def test_logs_carry_the_user_never_a_token(
         c.get(RAY, headers=auth("stolen-token"))
     text = caplog.text + "".join(str(r.args) for r in caplog.records)
     assert 'User "bob" cannot get resource "rayclusters"' in text
+    assert (
+        "authenticated user alice (token-review)" in text and "authenticated user alice (passthrough)" in text
+    )
     for token in ("alice-token", "bob-token", "nobody-token", "stolen-token", GATEWAY_TOKEN):
         assert token not in text
 
@@ -429,3 +432,11 @@ def test_a_review_the_gateway_may_not_make_is_401_for_the_caller_and_logged(
     with TestClient(app) as c:
         assert c.get(RAY, headers=auth("alice-token")).status_code == 401
     assert "TokenReview failed: the API server answered 403" in caplog.text
+
+
+def test_a_method_with_no_verb_is_denied_without_a_review(stub: StubUpstream, reviews: Reviews) -> None:
+    reviews.rules.append(lambda spec: True)
+    with TestClient(app_for(stub, "token-review")) as c:
+        r = c.request("OPTIONS", RAY, headers=auth("alice-token"))
+    assert r.status_code == 403 and "invalid verb" in r.json()["message"]
+    assert reviews.access_reviews == [] and proxied(stub) == []

@@ -13,6 +13,8 @@ import pytest
 from litestar.testing import TestClient
 
 from handler import Settings, create_app
+from handler.auth.authenticator import bearer_token
+from kubeapi.authn import UserInfo
 from tests.procs import free_port, start_server, stop_server
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -29,7 +31,7 @@ def _load_examples() -> ModuleType:
 
 _hooks = _load_examples()
 gpu_quota = _hooks.gpu_quota
-label_from_header = _hooks.label_from_header
+created_by = _hooks.created_by
 requested_gpus = _hooks.requested_gpus
 
 
@@ -117,35 +119,70 @@ def test_gpu_quota_counts_gpus_added_by_compute_templates(
     assert r.status_code == 403 and "asks for 8 GPUs" in r.json()["message"]
 
 
-def test_label_from_header_stamps_every_created_object(fakekube_url: str, namespace: str) -> None:
-    app = create_app(
-        Settings(authentication="none", accept_hosts=".*", upstream=fakekube_url),
-        middleware=[label_from_header()],
-    )
+class StaticTokens:
+    """An authenticator for these in-process tests: fakekube authenticates nobody, so the users of
+    a few bearer tokens are fixed here (the modes themselves are tested in test_auth_modes.py)."""
+
+    def __init__(self, users: dict[str, UserInfo]) -> None:
+        self.users = users
+
+    async def authenticate(self, scope: Any) -> UserInfo | None:
+        token = bearer_token(scope)
+        return None if token is None else self.users.get(token, UserInfo(""))
+
+
+def test_created_by_stamps_the_verified_user_on_every_created_object(
+    fakekube_url: str, namespace: str
+) -> None:
+    app = create_app(Settings(accept_hosts=".*", upstream=fakekube_url), middleware=[created_by()])
+    app.state.access.authenticator = StaticTokens({"alice-token": UserInfo.of("alice", groups=["ml"])})
+    alice = {"Authorization": "Bearer alice-token", "X-Remote-User": "mallory"}
     with TestClient(app) as c:
         r = c.post(
             f"/apis/ray.io/v1/namespaces/{namespace}/rayclusters",
             json=cluster("mine", 0, 0, 1),
-            headers={"X-Team": "ml"},
+            headers=alice,
         )
-        assert r.status_code == 201 and r.json()["metadata"]["labels"] == {"example.com/team": "ml"}
+        assert r.status_code == 201 and r.json()["metadata"]["annotations"] == {
+            "example.com/created-by": "alice"
+        }
         cm = {
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {"name": "t", "labels": {"ray.io/config-type": "compute-template"}},
             "data": {"cpu": "1", "memory": "1"},
         }
-        r = c.post(f"/api/v1/namespaces/{namespace}/configmaps", json=cm, headers={"X-Team": "ml"})
-        assert r.status_code == 201 and r.json()["metadata"]["labels"]["example.com/team"] == "ml"
-        r = c.post(f"/apis/ray.io/v1/namespaces/{namespace}/rayclusters", json=cluster("anon", 0, 0, 1))
-        assert r.status_code == 400 and "X-Team header is required" in r.json()["message"]
+        r = c.post(f"/api/v1/namespaces/{namespace}/configmaps", json=cm, headers=alice)
+        assert (
+            r.status_code == 201 and r.json()["metadata"]["annotations"]["example.com/created-by"] == "alice"
+        )
+        unknown = {"Authorization": "Bearer unverified-token"}  # a user the API server would not name
+        r = c.post(
+            f"/apis/ray.io/v1/namespaces/{namespace}/rayclusters",
+            json=cluster("anon", 0, 0, 1),
+            headers=unknown,
+        )
+        assert r.status_code == 403 and "needs an authenticated user" in r.json()["message"]
         # The gateway names the object in the Status details when the hook did not.
         assert r.json()["details"] == {"name": "anon", "group": "ray.io", "kind": "rayclusters"}
         # Only creation is stamped: an update keeps what the caller sends.
-        got = c.get(f"/apis/ray.io/v1/namespaces/{namespace}/rayclusters/mine").json()
-        got["metadata"]["labels"] = {"other": "x"}
-        r = c.put(f"/apis/ray.io/v1/namespaces/{namespace}/rayclusters/mine", json=got)
-        assert r.status_code == 200 and r.json()["metadata"]["labels"] == {"other": "x"}
+        got = c.get(f"/apis/ray.io/v1/namespaces/{namespace}/rayclusters/mine", headers=alice).json()
+        got["metadata"]["annotations"] = {"other": "x"}
+        r = c.put(f"/apis/ray.io/v1/namespaces/{namespace}/rayclusters/mine", json=got, headers=alice)
+        assert r.status_code == 200 and r.json()["metadata"]["annotations"] == {"other": "x"}
+
+
+def test_created_by_refuses_creates_when_nobody_is_verified(fakekube_url: str, namespace: str) -> None:
+    app = create_app(
+        Settings(authentication="none", accept_hosts=".*", upstream=fakekube_url), middleware=[created_by()]
+    )
+    with TestClient(app) as c:
+        r = c.post(
+            f"/apis/ray.io/v1/namespaces/{namespace}/rayclusters",
+            json=cluster("x", 0, 0, 1),
+            headers={"X-Remote-User": "alice"},  # a header is not a user
+        )
+    assert r.status_code == 403
 
 
 @pytest.fixture

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from handler._headers import caller_response_headers, upstream_request_headers
+from hypothesis import given
+from hypothesis import strategies as st
+
+from handler._headers import caller_response_headers, client_address, forwarded_for, upstream_request_headers
+from handler._websocket_relay import handshake_headers, upstream_subprotocols
 
 
 def test_request_header_filtering() -> None:
@@ -36,3 +40,60 @@ def test_response_header_filtering_keeps_encoding_and_length() -> None:
         ]
     )
     assert out == [(b"content-encoding", b"gzip"), (b"content-length", b"10"), (b"warning", b'299 - "x"')]
+
+
+IDENTITY_HEADERS = st.sampled_from(
+    [
+        "Authorization",
+        "Impersonate-User",
+        "Impersonate-Uid",
+        "Impersonate-Group",
+        "Impersonate-Extra-Scopes",
+        "impersonate-extra-example.com%2ftenant",
+        "X-Remote-User",
+        "X-Remote-Group",
+        "X-Remote-Extra-Scopes",
+        "x-remote-uid",
+    ]
+)
+HEADER_VALUES = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=30)
+
+
+@given(st.lists(st.tuples(IDENTITY_HEADERS, HEADER_VALUES), max_size=8), st.permutations(["A", "b", "C"]))
+def test_identity_headers_never_pass_in_any_case_or_order(
+    identity: list[tuple[str, str]], order: list[str]
+) -> None:
+    cased = [
+        (k.upper() if c == "A" else k.lower() if c == "b" else k, v)
+        for (k, v), c in zip(identity, order * 8, strict=False)
+    ]
+    raw = [(k.encode(), v.encode()) for k, v in [*cased, ("Accept", "application/json")]]
+    for sent in (upstream_request_headers(raw, "10.0.0.9"), handshake_headers(raw, "10.0.0.9")):
+        names = {k for k, _ in sent}
+        assert "authorization" not in names
+        assert not any(k.startswith(("impersonate-", "x-remote-")) for k in names)
+
+
+def test_x_forwarded_for_is_appended_to_not_copied() -> None:
+    assert upstream_request_headers([(b"accept", b"*/*")], "10.0.0.9") == [
+        ("accept", "*/*"),
+        ("x-forwarded-for", "10.0.0.9"),
+    ]
+    raw = [(b"x-forwarded-for", b"1.1.1.1"), (b"accept", b"*/*"), (b"x-forwarded-for", b"2.2.2.2, 3.3.3.3")]
+    assert upstream_request_headers(raw, "10.0.0.9") == [
+        ("accept", "*/*"),
+        ("x-forwarded-for", "1.1.1.1, 2.2.2.2, 3.3.3.3, 10.0.0.9"),
+    ]
+    assert handshake_headers(raw, "10.0.0.9")[-1] == (
+        "x-forwarded-for",
+        "1.1.1.1, 2.2.2.2, 3.3.3.3, 10.0.0.9",
+    )
+    # Without a known client address (the ASGI server gave none) the header passes as it came.
+    assert forwarded_for([("x-forwarded-for", "1.1.1.1")], None) == [("x-forwarded-for", "1.1.1.1")]
+    assert client_address({"client": ("192.0.2.1", 5555)}) == "192.0.2.1" and client_address({}) is None
+
+
+def test_bearer_subprotocols_are_dropped_unless_passthrough() -> None:
+    offered = ["base64url.bearer.authorization.k8s.io.dG9rZW4", "v4.channel.k8s.io", ""]
+    assert upstream_subprotocols(offered, keep_token=False) == ["v4.channel.k8s.io"]
+    assert upstream_subprotocols(offered, keep_token=True) == offered[:2]
