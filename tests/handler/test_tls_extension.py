@@ -56,12 +56,12 @@ def context(info: dict[str, Any], cn: str | None) -> ssl.SSLContext:
     return ctx
 
 
-def get(info: dict[str, Any], cn: str | None) -> Any:
+def get(info: dict[str, Any], cn: str | None, headers: dict[str, str] | None = None) -> Any:
     import http.client
 
     conn = http.client.HTTPSConnection("127.0.0.1", info["port"], context=context(info, cn), timeout=10)
     try:
-        conn.request("GET", "/")
+        conn.request("GET", "/", headers=headers or {})
         return json.loads(conn.getresponse().read())
     finally:
         conn.close()
@@ -92,3 +92,9 @@ def test_websocket_upgrade_carries_the_client_certificate(served: dict[str, Any]
 def test_each_connection_sees_its_own_certificate(served: dict[str, Any]) -> None:
     names = {get(served, cn)["client_cert_name"] for cn in ("u1", "u2", "u3")}
     assert names == {"CN=u1,O=team-a", "CN=u2,O=team-a", "CN=u3,O=team-a"}
+
+
+def test_a_callers_x_forwarded_for_is_not_the_client_address(served: dict[str, Any]) -> None:
+    # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default; the gateway must see the socket.
+    answer = get(served, "alice", {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "http"})
+    assert answer["client"][0] == "127.0.0.1"

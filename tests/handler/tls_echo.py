@@ -8,7 +8,7 @@ from typing import Any
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """Echo ``scope["extensions"]["tls"]`` (or null) on HTTP and WebSocket; lifespan accepted."""
+    """Echo ``scope["extensions"]["tls"]`` and ``scope["client"]`` (HTTP, WebSocket); lifespan accepted."""
     tls = (scope.get("extensions") or {}).get("tls")
     if scope["type"] == "lifespan":
         while True:
@@ -18,7 +18,9 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             elif msg["type"] == "lifespan.shutdown":
                 await send({"type": "lifespan.shutdown.complete"})
                 return
-    body = json.dumps(tls)
+    body = json.dumps(
+        {**(tls or {}), "client": scope.get("client"), "headers": len(scope.get("headers", []))}
+    )
     if scope["type"] == "websocket":
         await receive()  # websocket.connect
         await send({"type": "websocket.accept"})
