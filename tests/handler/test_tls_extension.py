@@ -1,14 +1,18 @@
 """The uvicorn serving path (handler._uvicorn_tls) hands the app the client certificate as the
-ASGI TLS extension on HTTP requests and WebSocket upgrades alike, with one worker or several."""
+ASGI TLS extension on HTTP requests and WebSocket upgrades alike, with one worker or several;
+its scope's client is the socket's address, and the gateway's WebSocket relay works on it."""
 
 from __future__ import annotations
 
 import json
+import os
+import socket
 import ssl
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -98,3 +102,73 @@ def test_a_callers_x_forwarded_for_is_not_the_client_address(served: dict[str, A
     # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default; the gateway must see the socket.
     answer = get(served, "alice", {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "http"})
     assert answer["client"][0] == "127.0.0.1"
+
+
+def test_the_gateways_websocket_relay_runs_on_the_uvicorn_path(tmp_path: Path) -> None:
+    """The services-proxy WebSocket relay (written against granian) works unchanged when uvicorn
+    serves the gateway: messages both ways and the upstream's close code."""
+    import asyncio
+
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    from tests.handler.test_websocket import NS, TAIL, WsUpstream
+
+    upstream = WsUpstream()
+    serving_ca, client_ca = CA.new("serving-ca"), CA.new("client-ca")
+    cert, key = serving_ca.issue("gateway", server=True).write(tmp_path, "serving")
+    (tmp_path / "serving-ca.pem").write_text(serving_ca.pem)
+    (tmp_path / "client-ca.pem").write_text(client_ca.pem)
+    (tmp_path / "token").write_text("gw-token")
+    port = free_port()
+    env = {
+        **os.environ,
+        "KUBERAY_APISERVER_UPSTREAM": upstream.url,
+        "KUBERAY_APISERVER_TOKEN_FILE": str(tmp_path / "token"),
+        "KUBERAY_APISERVER_AUTHENTICATION": "none",
+        "KUBERAY_APISERVER_ACCEPT_HOSTS": r"127\.0\.0\.1",
+    }
+    code = (
+        "from handler._uvicorn_tls import serve; "
+        f"serve('handler.app:app', '127.0.0.1', {port}, 1, {cert!r}, {key!r}, "
+        f"{str(tmp_path / 'client-ca.pem')!r}, 'warning', {{'version': 1}})"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    info = {
+        "port": port,
+        "dir": tmp_path,
+        "client_ca": client_ca,
+        "ca_file": str(tmp_path / "serving-ca.pem"),
+    }
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+                context(info, None).wrap_socket(raw, server_hostname="127.0.0.1").close()
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError(proc.stdout.read().decode() if proc.stdout else "") from None
+                time.sleep(0.1)
+
+        async def session() -> tuple[list[Any], int | None]:
+            got: list[Any] = []
+            url = f"wss://127.0.0.1:{port}{NS}/ray-head-svc:8265{TAIL}"
+            async with connect(url, ssl=context(info, "alice")) as c:
+                got.append(await c.recv())
+                await c.send("ping")
+                got.append(await c.recv())
+                await c.send("bye")
+                with pytest.raises(ConnectionClosed):
+                    await c.recv()
+                return got, c.close_code
+
+        got, close = asyncio.run(session())
+        assert got == ["log line 1", "ping"] and close == 4000
+        assert upstream.handshakes[-1]["authorization"] == "Bearer gw-token"
+    finally:
+        stop_server(proc)
+        upstream.close()
