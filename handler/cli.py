@@ -24,12 +24,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 
+from handler.auth.modes import CLIENT_CERTIFICATE_MODES
 from handler.credentials import CredentialsError, resolve
 from handler.defaults import DefaultsError
 from handler.defaults import load as load_defaults
 from handler.logs import dict_config
 from handler.settings import ENV_PREFIX, Settings, SettingsError
+from handler.tls import CertificateWatcher, TLSConfigError, server_context, sighup_self
 
 DEV_PORT = 31888
 
@@ -201,7 +204,7 @@ def run(settings: Settings) -> None:
     scheduling, which uvloop does in C.
     """
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import Interfaces, SSLProtocols
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
@@ -209,6 +212,7 @@ def run(settings: Settings) -> None:
         raise SettingsError(
             f"{ENV_PREFIX}HTTP1_BUFFER_BYTES={settings.http1_buffer_bytes} is below the minimum of 8192"
         )
+    check_tls(settings)
     resolve(settings)  # fail now, with a clear message, rather than in every worker
     check_identity_settings(settings)  # same: an unknown mode or a broken --accept-hosts
     if settings.defaults:
@@ -221,19 +225,68 @@ def run(settings: Settings) -> None:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir.name
     config = dict_config(settings.log_level, settings.log_json)
     logging.config.dictConfig(config)
-    Granian(
-        "handler.app:app",
-        address=settings.host,
-        port=settings.port,
-        interface=Interfaces.ASGI,
-        workers=settings.workers,
-        log_level=LogLevels(settings.log_level),
-        log_dictconfig=config,
-        websockets=True,
-        http1_settings=HTTP1Settings(max_buffer_size=settings.http1_buffer_bytes),
-    ).serve()
+    ca_field = CLIENT_CERTIFICATE_MODES.get(settings.authentication)
+    if ca_field is not None:
+        # The peer certificate must reach the app: uvicorn, not granian (handler.tls).
+        from handler import _uvicorn_tls
+
+        _uvicorn_tls.serve(
+            "handler.app:app",
+            settings.host,
+            settings.port,
+            settings.workers,
+            settings.tls_cert_file,
+            settings.tls_private_key_file,
+            getattr(settings, ca_field),
+            settings.log_level,
+            config,
+        )
+    else:
+        tls: dict[str, object] = {}
+        watcher = None
+        if settings.tls_cert_file:
+            cert, key = settings.tls_cert_file, settings.tls_private_key_file
+            tls = {"ssl_cert": Path(cert), "ssl_key": Path(key), "ssl_protocol_min": SSLProtocols.tls12}
+            # granian reads the files when a worker starts: a change respawns the workers (SIGHUP).
+            watcher = CertificateWatcher([cert, key], sighup_self, lambda: server_context(cert, key))
+            watcher.start()
+        Granian(
+            "handler.app:app",
+            address=settings.host,
+            port=settings.port,
+            interface=Interfaces.ASGI,
+            workers=settings.workers,
+            log_level=LogLevels(settings.log_level),
+            log_dictconfig=config,
+            websockets=True,
+            http1_settings=HTTP1Settings(max_buffer_size=settings.http1_buffer_bytes),
+            **tls,  # type: ignore[arg-type]
+        ).serve()
+        if watcher is not None:
+            watcher.stop()
     if metrics_dir is not None:
         metrics_dir.cleanup()
+
+
+def check_tls(settings: Settings) -> None:
+    """Raise SettingsError unless the TLS settings can serve: the certificate and key are given
+    together and load, and a client-certificate mode has both TLS and its CA file."""
+    cert, key = settings.tls_cert_file, settings.tls_private_key_file
+    if bool(cert) != bool(key):
+        raise SettingsError("--tls-cert-file and --tls-private-key-file go together")
+    ca_field = CLIENT_CERTIFICATE_MODES.get(settings.authentication)
+    if ca_field is not None:
+        if not cert:
+            raise SettingsError(f"--authentication {settings.authentication} needs --tls-cert-file")
+        if not getattr(settings, ca_field):
+            raise SettingsError(
+                f"--authentication {settings.authentication} needs --{ca_field.replace('_', '-')}"
+            )
+    if cert:
+        try:
+            server_context(cert, key, getattr(settings, ca_field) if ca_field else None)
+        except TLSConfigError as e:
+            raise SettingsError(str(e)) from e
 
 
 def _free_port() -> int:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from handler.upstream_client import UpstreamClient
 
 __all__ = [
+    "CLIENT_CERTIFICATE_MODES",
     "MODES",
     "Mode",
     "ModeFactory",
@@ -107,9 +108,72 @@ def _token_review(settings: Settings, upstream: UpstreamClient | None) -> Authen
     return TokenReviewAuthenticator(settings, upstream)
 
 
+def _oidc(settings: Settings, upstream: UpstreamClient | None) -> Authenticator | None:
+    from handler.auth.oidc import OIDCAuthenticator, OIDCOptions
+
+    if not settings.oidc_issuer_url:
+        raise SettingsError("--authentication oidc needs --oidc-issuer-url")
+    try:
+        options = OIDCOptions.parse(
+            settings.oidc_issuer_url,
+            settings.oidc_client_id,
+            settings.oidc_username_claim,
+            settings.oidc_username_prefix,
+            settings.oidc_groups_claim,
+            settings.oidc_groups_prefix,
+            settings.oidc_required_claims,
+            settings.oidc_ca_file,
+            settings.oidc_signing_algs,
+        )
+    except ValueError as e:
+        raise SettingsError(str(e)) from e
+    return OIDCAuthenticator(options)
+
+
+def _client_certificate(settings: Settings, upstream: UpstreamClient | None) -> Authenticator | None:
+    from handler.auth.x509 import ClientCertificateAuthenticator
+
+    if not settings.client_ca_file:
+        raise SettingsError("--authentication client-certificate needs --client-ca-file")
+    if not settings.tls_cert_file:
+        raise SettingsError("--authentication client-certificate needs --tls-cert-file")
+    try:
+        return ClientCertificateAuthenticator(settings.client_ca_file)
+    except ValueError as e:
+        raise SettingsError(str(e)) from e
+
+
+def _request_header(settings: Settings, upstream: UpstreamClient | None) -> Authenticator | None:
+    from handler.auth.requestheader import RequestHeaderAuthenticator, split_header_names
+
+    if not settings.tls_cert_file:
+        raise SettingsError("--authentication request-header needs --tls-cert-file")
+    try:
+        return RequestHeaderAuthenticator(
+            settings.requestheader_client_ca_file,
+            split_header_names(settings.requestheader_allowed_names, "--requestheader-allowed-names"),
+            split_header_names(settings.requestheader_username_headers, "--requestheader-username-headers"),
+            split_header_names(settings.requestheader_uid_headers, "--requestheader-uid-headers"),
+            split_header_names(settings.requestheader_group_headers, "--requestheader-group-headers"),
+            split_header_names(
+                settings.requestheader_extra_headers_prefix, "--requestheader-extra-headers-prefix"
+            ),
+        )
+    except ValueError as e:
+        raise SettingsError(str(e)) from e
+
+
+#: The modes whose callers are identified by their TLS client certificate: served by
+#: :mod:`handler.tls`'s uvicorn path, which hands the app the peer certificate; the value is the
+#: Settings field naming the CA bundle the TLS handshake verifies client certificates against.
+CLIENT_CERTIFICATE_MODES: dict[str, str] = {
+    "client-certificate": "client_ca_file",
+    "request-header": "requestheader_client_ca_file",
+}
+
 register_mode(Mode("passthrough", impersonates=False, factory=_passthrough, passes_token=True))
 register_mode(Mode("token-review", impersonates=True, factory=_token_review))
 register_mode(Mode("none", impersonates=False, factory=_none))
-# B2 (branch id-tls) replaces these three with the real factories.
-for _name in ("oidc", "client-certificate", "request-header"):
-    register_mode(Mode(_name, impersonates=True, factory=_not_built(_name)))
+register_mode(Mode("oidc", impersonates=True, factory=_oidc))
+register_mode(Mode("client-certificate", impersonates=True, factory=_client_certificate))
+register_mode(Mode("request-header", impersonates=True, factory=_request_header))
