@@ -2,7 +2,9 @@
 
 Follows k8s.io/kubernetes ``plugin/pkg/auth/authorizer/rbac/rbac.go`` (``RBACAuthorizer``) and
 ``pkg/registry/rbac/validation/rule.go`` (``DefaultRuleResolver.VisitRulesFor``):
-ClusterRoleBindings first, then (for a namespaced request) the RoleBindings of that namespace; a
+ClusterRoleBindings first, then (for a namespaced request) the RoleBindings of that namespace (in
+name order here; kube-apiserver lists its informer cache, a map, so when several bindings allow a
+request the one its reason names varies from call to call); a
 binding applies when one of its subjects is the user (``User``), one of its groups (``Group``) or
 its service account (``ServiceAccount``, namespace defaulted to the binding's); the first rule of
 the referenced role that allows the request decides (``pkg/apis/rbac/v1/evaluation_helpers.go``:

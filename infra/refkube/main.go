@@ -10,10 +10,13 @@
 //
 //	refkube --crd FILE_OR_DIR [--crd ...] --port PORT --kubeconfig OUT [--proxy-port PORT]
 //	        [--token-auth-file FILE] [--authorization-mode RBAC] [--anonymous-auth=false]
+//	        [--audit-log-path FILE]
 //
 // --token-auth-file adds users (kube-apiserver's CSV: token,user,uid,"group1,group2") beside the
 // generated admin (system:masters). Authorization is RBAC unless --authorization-mode says
 // otherwise; anonymous requests are refused with 401 unless --anonymous-auth=true.
+// --audit-log-path writes kube-apiserver's audit log (JSON lines, audit.k8s.io/v1 Events at
+// Metadata level: user, impersonatedUser, verb, objectRef, responseStatus) for every request.
 //
 // stdout carries exactly one line per milestone, for scripts:
 //
@@ -54,6 +57,7 @@ func main() {
 	var auth authOptions
 	flag.StringVar(&auth.extraTokens, "token-auth-file", "", "extra static token users (kube-apiserver --token-auth-file CSV), beside the admin")
 	flag.StringVar(&auth.authorizationMode, "authorization-mode", "RBAC", "kube-apiserver --authorization-mode (RBAC, AlwaysAllow, ...)")
+	flag.StringVar(&auth.auditLogPath, "audit-log-path", "", "write the audit log (JSON lines, Metadata level) to this file")
 	flag.BoolVar(&auth.anonymousAuth, "anonymous-auth", false, "kube-apiserver --anonymous-auth (false: no credentials is a 401)")
 	_ = flag.Set("v", "0")
 	flag.Parse()

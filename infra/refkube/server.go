@@ -41,7 +41,17 @@ type authOptions struct {
 	authorizationMode string // --authorization-mode (RBAC; AlwaysAllow is kube-apiserver's default)
 	anonymousAuth     bool   // --anonymous-auth: false means a request without credentials is a 401
 	extraTokens       string // file of extra --token-auth-file lines (users beside admin), "" for none
+	auditLogPath      string // --audit-log-path with a Metadata-level policy for every request, "" for none
 }
+
+// auditPolicy records every request at Metadata level: who (user, impersonatedUser), what
+// (verb, objectRef), the response code (k8s.io/apiserver pkg/apis/audit/v1 Policy).
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+- level: Metadata
+`
 
 // startServer starts embedded etcd and kube-apiserver; the caller must Close the result.
 // The apiserver runs with the authorization mode and anonymous setting of auth and a static
@@ -106,6 +116,13 @@ func startServer(ctx context.Context, auth authOptions) (*server, error) {
 		fmt.Sprintf("--anonymous-auth=%t", auth.anonymousAuth),
 		"--endpoint-reconciler-type=none",
 		"--disable-admission-plugins=ServiceAccount",
+	}
+	if auth.auditLogPath != "" {
+		policy := filepath.Join(dir, "audit-policy.yaml")
+		if err := os.WriteFile(policy, []byte(auditPolicy), 0o600); err != nil {
+			return nil, err
+		}
+		flags = append(flags, "--audit-policy-file="+policy, "--audit-log-path="+auth.auditLogPath, "--audit-log-mode=blocking")
 	}
 	opts := kubeapiservertesting.NewDefaultTestServerOptions()
 	opts.DisableInvariantChecks = true

@@ -73,6 +73,7 @@ class RefKube:
     proxy_url: str
     kubeconfig: Path
     started_in: float  # seconds from process start to "ready" (CRDs established)
+    audit_log: Path | None = None  # kube-apiserver's audit log (JSON lines, Metadata level)
 
 
 @dataclass

@@ -33,7 +33,12 @@ import yaml
 from tests.contract.client import RefKube, Target
 from tests.contract.identities import apply_rbac, write_token_auth_file
 from tests.contract.results import RESULTS, Comparison
-from tests.contract.targets import fakekube_target, gateway_fakekube_target, gateway_refkube_target
+from tests.contract.targets import (
+    fakekube_auth,
+    fakekube_target,
+    gateway_fakekube_target,
+    gateway_refkube_target,
+)
 
 # Scenarios are plain modules (imported later by the tests): rewrite their asserts so that a bare
 # ``assert`` explains itself in the divergence list.
@@ -44,7 +49,7 @@ REFKUBE_DIR = REPO / "infra" / "refkube"
 ENABLE_ENV = "KUBERAY_CONTRACT"
 HERE = Path(__file__).resolve().parent
 # Session fixtures defined beside the targets they build; re-exported so pytest finds them.
-__all__ = ["fakekube_target", "gateway_fakekube_target", "gateway_refkube_target"]
+__all__ = ["fakekube_auth", "fakekube_target", "gateway_fakekube_target", "gateway_refkube_target"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -139,7 +144,8 @@ def refkube(kuberay_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
     It runs RBAC authorization without anonymous access, with the test identities of
     ``tests.contract.identities`` in its token file and their RBAC objects applied (namespace
-    ``team-a`` included); the target's own token is admin's (system:masters)."""
+    ``team-a`` included); the target's own token is admin's (system:masters). Its audit log
+    (every request at Metadata level) is ``RefKube.audit_log``."""
     ok, out = build_refkube()
     if not ok:
         if os.environ.get("CI"):
@@ -163,6 +169,8 @@ def refkube(kuberay_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 str(kubeconfig),
                 "--token-auth-file",
                 str(tokens),
+                "--audit-log-path",
+                str(d / "audit.log"),
             ],
             stdout=subprocess.PIPE,
             stderr=logf,
@@ -182,7 +190,7 @@ def refkube(kuberay_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         with target.client() as admin:
             apply_rbac(admin)
         RESULTS.notes.append(f"refkube started in {started:.1f}s (its own figure: {info.get('started_in')})")
-        yield RefKube(target, info["proxy"], kubeconfig, started)
+        yield RefKube(target, info["proxy"], kubeconfig, started, d / "audit.log")
     finally:
         proc.terminate()
         try:

@@ -2,6 +2,8 @@
 
 - ``refkube``: the real kube-apiserver (reference), over TLS with a static admin token.
 - ``fakekube``: ``fakekube serve`` (the root conftest's ``fakekube_url``).
+- ``fakekube-auth`` (:func:`fakekube_auth`): ``fakekube serve`` with authentication and RBAC and
+  the identities of ``tests.contract.identities`` (the identity suite's second target).
 - ``gateway-refkube`` / ``gateway-fakekube``: ``kuberay-apiserver serve --upstream URL`` in front
   of each; the gateway reaches refkube over TLS with refkube's admin token and CA, as it would a
   real cluster. Namespaces for gateway targets are made on the backend.
@@ -11,12 +13,20 @@ A target whose program is not in the tree yet skips outside CI and fails under C
 
 from __future__ import annotations
 
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.contract.client import Target
-from tests.procs import free_port, start_server, stop_server
+from tests.contract.client import RefKube, Target
+from tests.contract.identities import apply_rbac, write_token_auth_file
+from tests.procs import BIN, free_port, start_server, stop_server
 
 TARGET_NAMES = ["refkube", "fakekube", "gateway-refkube", "gateway-fakekube"]
 GATEWAY_TARGETS = frozenset({"gateway-refkube", "gateway-fakekube"})
@@ -70,3 +80,62 @@ def gateway_refkube_target(
     token.write_text(ref.token)
     extra = ["--token-file", str(token), "--ca-file", str(ref.verify)]
     yield from _gateway(request, ref.url, "gateway-refkube", ref, extra)
+
+
+def _wait_up(url: str, proc: Any, timeout: float = 30.0) -> None:
+    """Wait until ``url/healthz`` answers at all (401 counts: anonymous access is off)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"fakekube exited {proc.returncode}: {proc.stdout.read().decode()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=1):
+                return
+        except urllib.error.HTTPError:
+            return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} not up after {timeout}s")
+
+
+def _api_audiences(ref: Target) -> list[str]:
+    """refkube's API audiences: what a TokenReview of admin's own token reports."""
+    with ref.client() as c:
+        r = c.post(
+            "/apis/authentication.k8s.io/v1/tokenreviews",
+            json={
+                "apiVersion": "authentication.k8s.io/v1",
+                "kind": "TokenReview",
+                "spec": {"token": ref.token},
+            },
+        )
+    assert r.status_code == 201, r.text
+    return list(r.json()["status"]["audiences"])
+
+
+@pytest.fixture(scope="session")
+def fakekube_auth(
+    refkube: RefKube, kuberay_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Target]:
+    """``fakekube serve`` with the identities' token file (plus an admin in system:masters), RBAC,
+    the official KubeRay CRDs and refkube's API audiences; namespace team-a and the RBAC objects
+    applied through admin."""
+    d = tmp_path_factory.mktemp("fakekube-auth")
+    admin_token = uuid.uuid4().hex
+    tokens = write_token_auth_file(d / "tokens.csv", admin_token=admin_token)
+    port = free_port()
+    argv = [
+        str(BIN / "fakekube"), "serve", "--host", "127.0.0.1", "--port", str(port),
+        "--crd", str(kuberay_dir / "crds"), "--token-auth-file", str(tokens),
+        "--authorization-mode", "RBAC", "--api-audiences", ",".join(_api_audiences(refkube.target)),
+    ]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_up(url, proc)
+        target = Target("fakekube-auth", url, token=admin_token)
+        with target.client() as admin:
+            apply_rbac(admin)
+        yield target
+    finally:
+        stop_server(proc)
