@@ -9,8 +9,9 @@ Run it in front of any Kubernetes API server (here fakekube)::
 Every other setting comes from the usual ``KUBERAY_APISERVER_*`` variables (``--defaults`` is
 ``KUBERAY_APISERVER_DEFAULTS``); authentication is ``passthrough`` unless
 ``KUBERAY_APISERVER_AUTHENTICATION`` says otherwise (fakekube authenticates nobody, hence ``none``
-above; in front of a real cluster keep the default, see the README's "Security"). The module-level ``app`` is what granian serves; its worker
-processes import this file again (as ``gateway``), configured through the environment.
+above; in front of a real cluster keep the default, see the README's "Security"). The
+module-level ``app`` is what granian serves; its worker processes import this file again (as
+``gateway``), configured through the environment.
 """
 
 from __future__ import annotations
