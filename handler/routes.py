@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from handler.backends import discovery_documents, upstream_passthrough
 from handler.hooks import ObjectHook
+from handler.pod_security import EnforcePodSecurity
 from handler.request import RequestRule
 from handler.routing import ALL_VERBS, READ_VERBS, Route, RouteTable, path_segments, service_name
 from handler.steps import (
@@ -57,14 +58,17 @@ def gateway_routes(
     object_hooks: Sequence[ObjectHook] = (),
     watches: WatchCache | None = None,
     field_selector_fields: Sequence[str] = (),
+    pod_security: str = "privileged",
 ) -> RouteTable:
     """The gateway's routes: ``rules`` are the request rules, ``object_hooks`` the object hooks in
     run order (``apply_defaults``, ``apply_compute_templates``, then the caller's), ``watches`` the
     shared-watch cache (None: fan-out off), ``field_selector_fields`` the fields the gateway
-    evaluates in ``fieldSelector`` itself."""
+    evaluates in ``fieldSelector`` itself, ``pod_security`` the Pod Security Standards level
+    checked on Ray objects' pod templates after the object hooks (:mod:`handler.pod_security`)."""
     # The steps, by the names the table uses (each a handler.steps / handler.template_api object).
     read_api_body, request_rules = ReadApiBody(), RequestRules(rules)
     apply_object_hooks = ObjectHooks(object_hooks)  # apply_defaults, apply_compute_templates, the caller's
+    enforce_pod_security = EnforcePodSecurity(pod_security)  # on the object as the hooks left it
     share_watches = ShareWatches(watches, field_selector_fields)  # not for locally evaluated selectors
     share_event_watches = ShareWatches(watches)
     cancel_watch_on_disconnect, cancel_on_disconnect = CancelOnDisconnect(), CancelOnDisconnect(always=True)
@@ -76,7 +80,7 @@ def gateway_routes(
     # fmt: off
     return RouteTable([
         Route("/apis/ray.io/v1/{resource...}", ANY, "ray", RAY, group="ray.io",
-              steps=(read_api_body, request_rules, apply_object_hooks, share_watches,
+              steps=(read_api_body, request_rules, apply_object_hooks, enforce_pod_security, share_watches,
                      cancel_watch_on_disconnect, evaluate_field_selectors_locally),
               backend=passthrough),
         Route("/api/v1/namespaces/{namespace}/configmaps", CREATE_LIST, "template-configmaps", CONFIGMAPS,

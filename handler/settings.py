@@ -29,6 +29,11 @@ DEFAULT_MAX_BODY_BYTES = MAX_BODY_BYTES
 DEFAULT_HTTP1_BUFFER_BYTES = 8192
 
 
+#: The Pod Security Standards levels, least strict first
+#: (https://kubernetes.io/docs/concepts/security/pod-security-standards/).
+POD_SECURITY_LEVELS = ("privileged", "baseline", "restricted")
+
+
 class SettingsError(ValueError):
     """An environment variable or option has a value of the wrong type (message names the variable)."""
 
@@ -67,6 +72,9 @@ class Settings:
     bytes (one that falls further behind is ended); ``watch_history`` is how many events a shared
     watch keeps for watches resuming from a resourceVersion. ``http1_buffer_bytes`` is granian's
     HTTP/1 buffer bound per connection (:data:`DEFAULT_HTTP1_BUFFER_BYTES`; minimum 8192).
+    ``pod_security`` is the Pod Security Standards level checked on the pod templates of Ray
+    objects (:mod:`handler.pod_security`): one of :data:`POD_SECURITY_LEVELS`, ``privileged``
+    (checks nothing) by default; another value raises :class:`SettingsError`.
     """
 
     host: str = "0.0.0.0"
@@ -91,6 +99,13 @@ class Settings:
     watch_buffer_bytes: int = 4 * 1024 * 1024
     watch_history: int = 1000
     http1_buffer_bytes: int = DEFAULT_HTTP1_BUFFER_BYTES
+    pod_security: str = "privileged"
+
+    def __post_init__(self) -> None:
+        if self.pod_security not in POD_SECURITY_LEVELS:
+            raise SettingsError(
+                f"pod security level {self.pod_security!r} is not one of {', '.join(POD_SECURITY_LEVELS)}"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
