@@ -51,6 +51,7 @@ template (``field`` the template's path, ``message`` the plugin's aggregate deta
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -632,10 +633,74 @@ RESTRICTED: tuple[Check, ...] = (
 CHECKS: dict[str, tuple[Check, ...]] = {"privileged": (), "baseline": BASELINE, "restricted": RESTRICTED}
 
 
+def _annotation_profile(annotation: str) -> JSON | None:
+    """pkg/api/pod/util.go ``ApparmorFieldForAnnotation`` (None: no valid field for it)."""
+    if annotation == "unconfined":
+        return {"type": "Unconfined"}
+    if annotation == "runtime/default":
+        return {"type": "RuntimeDefault"}
+    profile = annotation.removeprefix("localhost/")
+    if (
+        annotation.startswith("localhost/")
+        and profile
+        and profile.strip() == profile
+        and len(profile) <= 4095
+    ):
+        return {"type": "Localhost", "localhostProfile": profile}
+    return None
+
+
+def _host_network_ports(spec: JSON) -> None:
+    """pkg/apis/core/v1/defaults.go ``defaultHostNetworkPorts``: with ``hostNetwork``, a port's
+    ``hostPort`` defaults to its ``containerPort`` (containers and init containers), in place."""
+    for key in ("containers", "initContainers"):
+        for c in _list(spec.get(key)):
+            for port in _list(c.get("ports")) if isinstance(c, dict) else []:
+                if isinstance(port, dict) and port.get("hostPort") in (None, 0):
+                    port["hostPort"] = port.get("containerPort")
+
+
+def _app_armor_skew(meta: JSON, spec: JSON) -> None:
+    """pkg/registry/core/pod/strategy.go ``applyAppArmorVersionSkew``, in place: a container's
+    deprecated AppArmor annotation becomes its ``appArmorProfile`` when it has none (and the
+    profile differs from the pod's)."""
+    annotations = _dict(meta.get("annotations"))
+    if _windows(spec) or not any(k.startswith(_APPARMOR_ANNOTATION) for k in annotations):
+        return
+    pod_profile = _dict(_sc(spec)).get("appArmorProfile")
+    for c in _containers(spec):
+        annotation = annotations.get(_APPARMOR_ANNOTATION + _name(c))
+        field = _annotation_profile(annotation) if isinstance(annotation, str) else None
+        sc = _sc(c)
+        if field is not None and (sc is None or sc.get("appArmorProfile") is None) and field != pod_profile:
+            c["securityContext"] = {**(sc or {}), "appArmorProfile": field}
+
+
+def as_created(meta: JSON, spec: JSON) -> JSON:
+    """``spec`` as the API server stores the Pod made from it, for what the checks read (both run
+    before admission, so the plugin sees their result): ``hostPort`` defaulted from
+    ``containerPort`` under ``hostNetwork`` (:func:`_host_network_ports`), and deprecated AppArmor
+    annotations turned into fields (:func:`_app_armor_skew`). Returns a copy; ``spec`` is not
+    changed."""
+    if spec.get("hostNetwork") is not True and not any(
+        k.startswith(_APPARMOR_ANNOTATION) for k in _dict(meta.get("annotations"))
+    ):
+        return spec
+    out: JSON = copy.deepcopy(spec)
+    if out.get("hostNetwork") is True:
+        _host_network_ports(out)
+    _app_armor_skew(meta, out)
+    return out
+
+
 def check_pod(level: str, meta: JSON, spec: JSON) -> list[Violation]:
-    """The violations of pod ``spec`` with pod metadata ``meta`` at ``level`` (``EvaluatePod``), in
-    the plugin's order; empty when allowed. Raises KeyError for an unknown level."""
-    return [v for check in CHECKS[level] if (v := check(meta, spec)) is not None]
+    """The violations of pod ``spec`` with pod metadata ``meta`` at ``level`` (``EvaluatePod`` on
+    the Pod as created, :func:`as_created`), in the plugin's order; empty when allowed. Raises
+    KeyError for an unknown level."""
+    checks = CHECKS[level]
+    if checks:
+        spec = as_created(meta, spec)
+    return [v for check in checks if (v := check(meta, spec)) is not None]
 
 
 def forbidden_detail(violations: list[Violation]) -> str:

@@ -5,11 +5,15 @@
 
 - list and watch: ``labelSelector`` forced to include ``ray.io/config-type=compute-template``
   (ANDed with the caller's, so no selector widens it);
-- create and replace: the body must carry the label (403 ``Forbidden`` otherwise) and valid template
-  data (422 ``Invalid`` naming the key otherwise); ``ray.io/compute-template`` is set to the name
-  when missing;
+- create and replace: the body may carry only the template data keys, the two template labels and
+  no ``binaryData``, with well-formed values (:func:`write_causes`); anything else is a 422
+  ``Invalid`` with one field error per fault (``data[mapRoles]: Forbidden: ...``);
+  ``ray.io/compute-template`` is set to the name when missing;
 - get, replace, delete of one: the stored ConfigMap must carry the label; any other ConfigMap is
-  answered 404 ``NotFound``, exactly as if it did not exist.
+  answered 404 ``NotFound``, exactly as if it did not exist (a 403 would confirm it exists). The
+  replace and the delete are conditional on the checked ConfigMap's ``resourceVersion`` (and, for
+  the delete, its ``uid``), so one relabelled or replaced after the check is not touched (409);
+- PATCH is not served (405): its result cannot be checked before it is stored.
 
 KubeRay APIServer V1's compute template API (``proto/config.proto`` ``ComputeTemplateService``,
 JSON as its grpc-gateway marshals it: lowerCamelCase names, zero values omitted) is served on the

@@ -82,14 +82,16 @@ CASES: dict[str, tuple[Change, str, str, str]] = {
         'container "ray-head" must not set AppArmor profile type to "Unconfined"',
     ),
     "appArmor annotation": (
+        # The API server turns the container's annotation into its appArmorProfile field before
+        # admission (applyAppArmorVersionSkew), so the plugin names both; joinQuote wraps the
+        # %q-formatted annotation in quotes without escaping it.
         lambda m, s: m.setdefault("annotations", {}).update(
             {"container.apparmor.security.beta.kubernetes.io/ray-head": "unconfined"}
         ),
         "baseline",
-        "forbidden AppArmor profile",
-        # joinQuote wraps the %q-formatted annotation in quotes without escaping it.
-        'annotation must not set AppArmor profile type to "container.apparmor.security.beta.kubernetes.io/'
-        'ray-head="unconfined""',
+        "forbidden AppArmor profiles",
+        'container "ray-head" and annotation must not set AppArmor profile type to "Unconfined", '
+        '"container.apparmor.security.beta.kubernetes.io/ray-head="unconfined""',
     ),
     "seLinux": (
         lambda m, s: _sc(s).update(seLinuxOptions={"type": "spc_t", "user": "root"}),
@@ -199,9 +201,9 @@ _opt_bool = st.sampled_from([None, True, False])
 
 
 @st.composite
-def _container(draw: st.DrawFn, name: str, host_network: bool) -> Json:
+def _container(draw: st.DrawFn, name: str, allow_privileged: bool) -> Json:
     sc: Json = {}
-    privileged = draw(_opt_bool)
+    privileged = draw(_opt_bool if allow_privileged else st.sampled_from([None, False]))
     if privileged is not None:
         sc["privileged"] = privileged
     ape = draw(_opt_bool)
@@ -228,28 +230,32 @@ def _container(draw: st.DrawFn, name: str, host_network: bool) -> Json:
     if sc or draw(st.booleans()):
         container["securityContext"] = sc
     if draw(st.booleans()):
-        port = draw(st.sampled_from([8080, 8265]))
+        base = {"ray-head": 8000, "sidecar": 9000}.get(name, 7000)  # no port used twice (validation)
+        port = base + draw(st.sampled_from([80, 265]))
         container["ports"] = [{"containerPort": port, **({"hostPort": port} if draw(st.booleans()) else {})}]
     if draw(st.booleans()):
         container["readinessProbe"] = {
             "tcpSocket": {"port": 80, "host": draw(st.sampled_from(["", "10.0.0.1"]))}
         }
+        if name == "init":  # only a sidecar init container may have probes (validation)
+            container["restartPolicy"] = "Always"
     return container
 
 
 @st.composite
-def valid_pods(draw: st.DrawFn) -> tuple[Json, Json]:
+def valid_pods(draw: st.DrawFn, allow_privileged: bool = True) -> tuple[Json, Json]:
     """``(pod metadata, pod spec)`` over the fields the PodSecurity checks read, limited to what
-    Pod validation accepts (no net sysctls with hostNetwork, no IPC sysctls with hostIPC,
-    privileged never with allowPrivilegeEscalation false, hostPort equal to containerPort)."""
+    Pod validation accepts (no IPC sysctls with hostIPC, privileged never with
+    allowPrivilegeEscalation false, hostPort equal to containerPort; no privileged container at
+    all unless ``allow_privileged``, as kube-apiserver's ``--allow-privileged`` defaults to false)."""
     spec: Json = {}
     for key in ("hostNetwork", "hostPID", "hostIPC"):
         if draw(st.booleans()):
             spec[key] = draw(st.booleans())
     names = draw(st.sampled_from([["ray-head"], ["ray-head", "sidecar"]]))
-    spec["containers"] = [draw(_container(n, bool(spec.get("hostNetwork")))) for n in names]
+    spec["containers"] = [draw(_container(n, allow_privileged)) for n in names]
     if draw(st.booleans()):
-        spec["initContainers"] = [draw(_container("init", bool(spec.get("hostNetwork"))))]
+        spec["initContainers"] = [draw(_container("init", allow_privileged))]
     psc: Json = {}
     for key, values in (
         ("runAsNonRoot", [True, False]),
@@ -287,7 +293,8 @@ def valid_pods(draw: st.DrawFn) -> tuple[Json, Json]:
     if volumes:
         spec["volumes"] = [{"name": f"v{i}", **v} for i, v in enumerate(volumes)]
     meta: Json = {}
-    if draw(st.booleans()):
+    head_profile = spec["containers"][0].get("securityContext", {}).get("appArmorProfile")
+    if head_profile is None and draw(st.booleans()):  # annotation and field must agree (validation)
         value = draw(st.sampled_from(["runtime/default", "unconfined", "localhost/p"]))
         meta["annotations"] = {"container.apparmor.security.beta.kubernetes.io/ray-head": value}
     return meta, spec

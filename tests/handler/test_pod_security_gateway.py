@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.handler.gateway_stub import Reply
+from tests.handler.test_readme_templates import section_blocks
 from tests.handler.test_templates import PLURAL, ray_object
 
 ATTACK_POD = {
@@ -222,3 +223,11 @@ def test_a_patch_is_dry_run_then_pinned_to_the_checked_version(
     assert json.loads(dry.body) == patch and dry.headers["content-type"] == content_type
     assert "dryRun" not in real.path
     assert json.loads(real.body) == pinned and real.headers["content-type"] == content_type
+
+
+def test_the_readme_shows_the_refusal_as_the_gateway_words_it(baseline: str, http: httpx.Client) -> None:
+    """README, "Policy on Ray objects and compute templates": the issue's RayCluster, verbatim."""
+    shown = section_blocks("Policy on Ray objects and compute templates", "")[1].strip()
+    obj = ray_object("RayCluster", "pwn", cluster(ATTACK_POD))
+    r = http.post(f"{baseline}/apis/ray.io/v1/namespaces/kube-system/rayclusters", json=obj)
+    assert r.json()["message"] == shown

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.handler.test_readme_templates import section_blocks
 from tests.handler.test_templates import SMALL_TEMPLATE, template_configmap
 
 MAP_ROLES = json.dumps(
@@ -246,3 +247,11 @@ def test_reads_and_deletes_reach_only_template_configmaps(
     with http.stream("GET", cms, params={"watch": "1", "timeoutSeconds": "1"}) as w:
         lines = [json.loads(line) for line in w.iter_lines() if line.strip()]
     assert [e for e in lines if e.get("object", {}).get("metadata", {}).get("name") == "secretish"] == []
+
+
+def test_the_readme_shows_the_refusal_as_the_gateway_words_it(gateway_url: str, http: httpx.Client) -> None:
+    """README, "Policy on Ray objects and compute templates": the aws-auth refusal, verbatim."""
+    shown = section_blocks("Policy on Ray objects and compute templates", "")[0].strip()
+    labels = {"ray.io/config-type": "compute-template", "ray.io/compute-template": "aws-auth"}
+    r = http.post(f"{gateway_url}/api/v1/namespaces/kube-system/configmaps", json=aws_auth(labels))
+    assert r.json()["message"] == shown
