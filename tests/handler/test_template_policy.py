@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.handler.gateway_stub import Reply
 from tests.handler.test_readme_templates import section_blocks
 from tests.handler.test_templates import SMALL_TEMPLATE, template_configmap
 
@@ -255,3 +256,55 @@ def test_the_readme_shows_the_refusal_as_the_gateway_words_it(gateway_url: str, 
     labels = {"ray.io/config-type": "compute-template", "ray.io/compute-template": "aws-auth"}
     r = http.post(f"{gateway_url}/api/v1/namespaces/kube-system/configmaps", json=aws_auth(labels))
     assert r.json()["message"] == shown
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "reason"),
+    [
+        ({"name": "v", "cpu": "1KiB", "memory": 1}, "cpu", "FieldValueInvalid"),
+        ({"name": "v", "cpu": -1, "memory": 1}, "cpu", "FieldValueInvalid"),
+        ({"name": "v", "memory": 1}, "cpu", "FieldValueRequired"),
+        ({"name": "v", "cpu": 1, "memory": "4Gi"}, "memory", "FieldValueInvalid"),
+        ({"name": "v", "cpu": 1, "memory": 4, "memoryUnit": "GB"}, "memoryUnit", "FieldValueNotSupported"),
+        ({"name": "v", "cpu": 1, "memory": 4, "gpu": 1.5}, "gpu", "FieldValueInvalid"),
+        (
+            {"name": "v", "cpu": 1, "memory": 4, "extendedResources": {"x.io/y": "0.5"}},
+            "extendedResources",
+            None,
+        ),
+        (
+            {"name": "v", "cpu": 1, "memory": 4, "tolerations": [{"key": "a", "effect": "Sometimes"}]},
+            "tolerations",
+            None,
+        ),
+        ({"name": "v", "cpu": 1, "memory": 4, "tolerations": [{"operator": "Equal"}]}, "tolerations", None),
+    ],
+)
+def test_v1_compute_templates_get_the_same_value_checks(
+    gateway_url: str, namespace: str, http: httpx.Client, body: dict[str, Any], field: str, reason: str | None
+) -> None:
+    r = http.post(f"{gateway_url}/apis/v1/namespaces/{namespace}/compute_templates", json=body)
+    found = causes(r)
+    assert [c[1] for c in found] == [field]
+    assert found[0][0] == (reason or "FieldValueInvalid")
+    assert r.json()["message"].startswith('ComputeTemplate "v" is invalid: ')
+    assert http.get(f"{gateway_url}/api/v1/namespaces/{namespace}/configmaps/v").status_code == 404
+
+
+def test_replace_and_delete_are_pinned_to_the_checked_configmap(gateway_factory: Any, stub: Any) -> None:
+    """What reaches the upstream: a PUT carrying the checked ConfigMap's resourceVersion, a DELETE
+    with preconditions on its uid and resourceVersion, so a ConfigMap relabelled or replaced after
+    the label check is left alone (the API server answers 409)."""
+    url = gateway_factory(stub.url)
+    stored = template_configmap("t", **SMALL_TEMPLATE)
+    stored["metadata"].update(namespace="ns", uid="u-1", resourceVersion="7")
+    reply = Reply(body=json.dumps(stored).encode())
+    stub.reset()
+    stub.script(reply, reply, reply, reply)
+    body = template_configmap("t", **SMALL_TEMPLATE)
+    assert httpx.put(f"{url}/api/v1/namespaces/ns/configmaps/t", json=body).status_code == 200
+    assert httpx.delete(f"{url}/api/v1/namespaces/ns/configmaps/t").status_code == 200
+    put = next(s for s in stub.seen if s.method == "PUT")
+    assert json.loads(put.body)["metadata"]["resourceVersion"] == "7"
+    delete = next(s for s in stub.seen if s.method == "DELETE")
+    assert json.loads(delete.body)["preconditions"] == {"uid": "u-1", "resourceVersion": "7"}
