@@ -189,3 +189,21 @@ def test_refusal_is_the_plugins_forbidden_status() -> None:
 def test_an_unknown_level_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown pod security level"):
         pod_security.EnforcePodSecurity("strict")
+
+
+def test_the_level_comes_from_the_flag_or_the_environment() -> None:
+    from handler.cli import _parser
+    from handler.settings import Settings, SettingsError
+
+    env = Settings.from_env({"KUBERAY_APISERVER_POD_SECURITY": "restricted"})
+    assert env.pod_security == "restricted"
+    assert Settings.from_env({}).pod_security == "privileged"
+    assert env.to_env()["KUBERAY_APISERVER_POD_SECURITY"] == "restricted"
+    with pytest.raises(SettingsError, match="pod security level 'strict'"):
+        Settings.from_env({"KUBERAY_APISERVER_POD_SECURITY": "strict"})
+    args = _parser(Settings()).parse_args(["serve", "--pod-security", "baseline"])
+    assert args.pod_security == "baseline"
+    args = _parser(env).parse_args(["dev"])
+    assert args.pod_security == "restricted"
+    with pytest.raises(SystemExit):
+        _parser(Settings()).parse_args(["serve", "--pod-security", "strict"])
