@@ -11,6 +11,7 @@ RayCluster with the plugin's detail for its head pod."""
 from __future__ import annotations
 
 import copy
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -155,3 +156,68 @@ def test_the_gateway_refuses_the_issue_raycluster_with_the_plugins_words(
         f"spec.headGroupSpec.template: {real}"
     )
     assert admin.get("/apis/ray.io/v1/namespaces/kube-system/rayclusters/pwn").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("content_type", "pinned"),
+    [
+        (
+            "application/merge-patch+json",
+            lambda rv: {"metadata": {"labels": {"x": "y"}, "resourceVersion": rv}},
+        ),
+        (
+            "application/json-patch+json",
+            lambda rv: [
+                {"op": "add", "path": "/metadata/labels", "value": {"x": "y"}},
+                {"op": "add", "path": "/metadata/resourceVersion", "value": rv},
+            ],
+        ),
+        (
+            "application/apply-patch+yaml",
+            lambda rv: {
+                "apiVersion": "ray.io/v1",
+                "kind": "RayCluster",
+                "metadata": {"name": "pin", "labels": {"x": "y"}, "resourceVersion": rv},
+            },
+        ),
+    ],
+)
+def test_the_pin_the_gateway_adds_to_a_patch_is_a_precondition_on_the_real_server(
+    admin: httpx.Client, enforcing: dict[str, str], content_type: str, pinned: Any
+) -> None:
+    """The gateway pins a checked patch to the checked resourceVersion (handler.pod_security); on
+    kube-apiserver each pinned form fails with 409 once the object has moved on."""
+    ns = enforcing["baseline"]
+    url = f"/apis/ray.io/v1/namespaces/{ns}/rayclusters"
+    name = "pin"
+    admin.delete(f"{url}/{name}")
+    obj = {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "metadata": {"name": name},
+        "spec": {"headGroupSpec": {"rayStartParams": {}, "template": {"spec": copy.deepcopy(GOOD_POD)}}},
+    }
+    created = admin.post(url, json=obj)
+    assert created.status_code == 201, created.text
+    old = created.json()["metadata"]["resourceVersion"]
+    moved = admin.patch(
+        f"{url}/{name}",
+        content=json.dumps({"metadata": {"annotations": {"moved": "on"}}}),
+        headers={"content-type": "application/merge-patch+json"},
+    )
+    assert moved.status_code == 200
+    r = admin.patch(
+        f"{url}/{name}",
+        content=json.dumps(pinned(old)),
+        headers={"content-type": content_type},
+        params={"fieldManager": "pin-test"},
+    )
+    assert r.status_code == 409 and r.json()["reason"] == "Conflict", r.text
+    current = moved.json()["metadata"]["resourceVersion"]
+    r = admin.patch(
+        f"{url}/{name}",
+        content=json.dumps(pinned(current)),
+        headers={"content-type": content_type},
+        params={"fieldManager": "pin-test"},
+    )
+    assert r.status_code == 200, r.text
