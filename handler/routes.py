@@ -30,7 +30,7 @@ from handler.steps import (
     is_kuberay_service,
 )
 from handler.target import RequestTarget, RouteFamily
-from handler.template_api import TemplateConfigMapGuard, compute_templates_v1
+from handler.template_api import TemplateConfigMapGuard, TemplateConfigMapWriteCheck, compute_templates_v1
 from handler.watch_fanout import WatchCache
 
 __all__ = [
@@ -74,6 +74,7 @@ def gateway_routes(
     cancel_watch_on_disconnect, cancel_on_disconnect = CancelOnDisconnect(), CancelOnDisconnect(always=True)
     evaluate_field_selectors_locally = EvaluateFieldSelectorsLocally(field_selector_fields)
     require_kuberay_service, template_configmap_guard = RequireKubeRayService(), TemplateConfigMapGuard()
+    template_configmap_write_check = TemplateConfigMapWriteCheck()  # the caller's body, before the hooks
     force_core_events_selector = ForceEventsSelector("core")  # involvedObject.apiVersion=ray.io/v1
     force_events_selector = ForceEventsSelector("events.k8s.io")  # regarding.apiVersion=ray.io/v1
     passthrough, templates_v1, documents = upstream_passthrough, compute_templates_v1, discovery_documents
@@ -85,12 +86,13 @@ def gateway_routes(
               backend=passthrough),
         Route("/api/v1/namespaces/{namespace}/configmaps", CREATE_LIST, "template-configmaps", CONFIGMAPS,
               group="", resource="configmaps",
-              steps=(read_api_body, request_rules, apply_object_hooks, cancel_watch_on_disconnect,
-                     template_configmap_guard),
+              steps=(read_api_body, request_rules, template_configmap_write_check, apply_object_hooks,
+                     cancel_watch_on_disconnect, template_configmap_guard),
               backend=passthrough),
         Route("/api/v1/namespaces/{namespace}/configmaps/{name}", ITEM, "template-configmaps", CONFIGMAPS,
               group="", resource="configmaps",
-              steps=(read_api_body, request_rules, apply_object_hooks, template_configmap_guard),
+              steps=(read_api_body, request_rules, template_configmap_write_check, apply_object_hooks,
+                     template_configmap_guard),
               backend=passthrough),
         Route("/apis/v1/namespaces/{namespace}/compute_templates", V1_COLLECTION, "compute-templates", V1,
               group="", resource="compute_templates",

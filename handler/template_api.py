@@ -5,9 +5,11 @@
 
 - list and watch: ``labelSelector`` forced to include ``ray.io/config-type=compute-template``
   (ANDed with the caller's, so no selector widens it);
-- create and replace: the body may carry only the template data keys, the two template labels and
-  no ``binaryData``, with well-formed values (:func:`write_causes`); anything else is a 422
-  ``Invalid`` with one field error per fault (``data[mapRoles]: Forbidden: ...``);
+- create and replace: the body as the caller sent it may carry only the template data keys, the
+  two template labels and no ``binaryData``, with well-formed values (:func:`write_causes`, step
+  :class:`TemplateConfigMapWriteCheck`, before the object hooks); anything else is a 422
+  ``Invalid`` with one field error per fault (``data[mapRoles]: Forbidden: ...``). After the
+  hooks (trusted operator code) the body must still be a labelled, well-formed template;
   ``ray.io/compute-template`` is set to the name when missing;
 - get, replace, delete of one: the stored ConfigMap must carry the label; any other ConfigMap is
   answered 404 ``NotFound``, exactly as if it did not exist (a 403 would confirm it exists). The
@@ -154,23 +156,62 @@ async def _stored(request: GatewayRequest, namespace: str, name: str) -> JSON | 
     return obj if is_template_configmap(obj) else None
 
 
-def _check_body(obj: Any, route: RequestTarget, stored: JSON | None = None) -> JSON:
-    """A ConfigMap body to create or (``stored`` being the checked template) replace: refused with
-    a 422 listing every :func:`write_causes`; the name label filled in; on replace, the
-    ``resourceVersion`` of ``stored`` set when the caller gave none, so that the ConfigMap replaced
-    is the one whose label was checked (409 ``Conflict`` if it changed in between)."""
-    if not isinstance(obj, dict):
-        raise StatusError(400, "BadRequest", "the body must be a ConfigMap object")
+def _name_of(obj: JSON, route: RequestTarget) -> str:
     raw_meta = obj.get("metadata")
     meta: JSON = raw_meta if isinstance(raw_meta, dict) else {}
-    name = str(meta.get("name") or route.object_name or "")
-    causes = write_causes(obj, route.namespace or "", name)
+    return str(meta.get("name") or route.object_name or "")
+
+
+def _body(obj: Any) -> JSON:
+    if not isinstance(obj, dict):
+        raise StatusError(400, "BadRequest", "the body must be a ConfigMap object")
+    return obj
+
+
+class TemplateConfigMapWriteCheck(Step):
+    """Refuse (422, one field error per fault, :func:`write_causes`) a create or replace of a
+    ConfigMap whose body, as the caller sent it, is not a compute template the gateway may write.
+
+    Runs before the object hooks: the restriction is on what a caller writes; the operator's own
+    hooks (which may stamp a label on every object) are trusted code. The guard after them still
+    requires the template label and well-formed values on the final body."""
+
+    name = "template_configmap_write_check"
+
+    async def __call__(self, request: GatewayRequest, next: Handler) -> AnyResponse:
+        """Check a POST or PUT body, then go on."""
+        if request.method in ("POST", "PUT"):
+            route = request.route
+            obj = _body(await request.json())
+            name = _name_of(obj, route)
+            causes = write_causes(obj, route.namespace or "", name)
+            if causes:
+                raise _invalid(name, "ConfigMap", causes)
+        return await next(request)
+
+
+def _check_body(obj: Any, route: RequestTarget, stored: JSON | None = None) -> JSON:
+    """The final ConfigMap body to create or (``stored`` being the checked template) replace, as
+    the object hooks left it: it must still carry the template label and well-formed template
+    values (422 otherwise); the name label is filled in; on replace, the ``resourceVersion`` of
+    ``stored`` is set when the caller gave none, so that the ConfigMap replaced is the one whose
+    label was checked (409 ``Conflict`` if it changed in between)."""
+    body = _body(obj)
+    name = _name_of(body, route)
+    causes: list[Cause] = []
+    if not is_template_configmap(body):
+        detail = f"the gateway writes only ConfigMaps labelled {LABEL_SELECTOR}"
+        causes.append(make(REQUIRED, f"metadata.labels[{TYPE_LABEL}]", detail=detail))
+    data = body.get("data")
+    if isinstance(data, dict):
+        causes.extend(e.cause(f"data[{e.key}]") for e in errors(data))
     if causes:
         raise _invalid(name, "ConfigMap", causes)
+    meta = body["metadata"]
     meta["labels"].setdefault(NAME_LABEL, name)
     if stored is not None and not meta.get("resourceVersion"):
         meta["resourceVersion"] = resource_version(stored)
-    return obj
+    return body
 
 
 class TemplateConfigMapGuard(Step):

@@ -19,6 +19,26 @@ from typing import Any
 from kubeapi.fields import go_format_float
 from kubeapi.types import JSON
 
+__all__ = [
+    "DUPLICATE",
+    "FORBIDDEN",
+    "INVALID",
+    "NOT_SUPPORTED",
+    "OMIT",
+    "REQUIRED",
+    "ROOT",
+    "TOO_LONG",
+    "TOO_MANY",
+    "TOO_SHORT",
+    "TYPE_INVALID",
+    "Cause",
+    "Raw",
+    "aggregate_message",
+    "go_value",
+    "make",
+    "not_supported",
+]
+
 INVALID = "FieldValueInvalid"
 TYPE_INVALID = "FieldValueTypeInvalid"
 REQUIRED = "FieldValueRequired"

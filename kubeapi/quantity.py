@@ -18,6 +18,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+__all__ = [
+    "FORMAT_WRONG",
+    "SPLIT_RE",
+    "SUFFIXES",
+    "SUFFIX_WRONG",
+    "QuantityError",
+    "is_quantity",
+    "parse_quantity",
+]
+
 #: ``splitREString`` of quantity.go, quoted in ``ErrFormatWrong``.
 SPLIT_RE = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
 FORMAT_WRONG = f"quantities must match the regular expression '{SPLIT_RE}'"

@@ -253,9 +253,16 @@ def test_template_configmaps_managed_through_the_gateway(
     assert r.status_code == 200 and r.json()["data"]["gpu"] == "4"
     unlabelled = {**r.json(), "metadata": {**r.json()["metadata"], "labels": {}}}
     assert http.put(f"{cms}/gpu", json=unlabelled).status_code == 422
+    # A valid template body over an unlabelled ConfigMap: 404, as if it did not exist (an invalid
+    # body is a 422 whether the target exists or not, so that answer reveals nothing either).
     assert (
-        http.put(f"{cms}/app-config", json={**other, "metadata": {"name": "app-config"}}).status_code == 404
+        http.put(f"{cms}/app-config", json=template_configmap("app-config", **SMALL_TEMPLATE)).status_code
+        == 404
     )
+    assert (
+        http.put(f"{cms}/app-config", json={**other, "metadata": {"name": "app-config"}}).status_code == 422
+    )
+    assert http.put(f"{cms}/absent", json={**other, "metadata": {"name": "absent"}}).status_code == 422
     # Deletes carry the checked ConfigMap's uid as a precondition; a caller's own one is kept.
     wrong = {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": "not-the-uid"}}
     r = http.request("DELETE", f"{cms}/small", json=wrong)
