@@ -3,8 +3,9 @@
 A compute template is a ConfigMap labelled ``ray.io/config-type=compute-template`` and
 ``ray.io/compute-template=<name>``, named after the template, whose ``data`` holds ``name``,
 ``namespace``, ``cpu``, ``memory``, ``memory_unit`` (default ``Gi``), ``gpu``, ``gpu_accelerator``,
-``extended_resources`` (a JSON object of resource name → count) and ``tolerations`` (a JSON list of
-``{key, operator, value, effect}``), as KubeRay's APIServer V1 stores them (``NewComputeTemplate``
+``extended_resources`` (a JSON object of resource name → whole-number quantity) and ``tolerations``
+(a JSON list of core/v1 ``Toleration``: ``key``, ``operator``, ``value``, ``effect``,
+``tolerationSeconds``), as KubeRay's APIServer V1 stores them (``NewComputeTemplate``
 in apiserver/pkg/util/cluster.go of the KubeRay repository; see also the README, "Compute
 templates"), so templates made by KubeRay's tools work here and the reverse.
 
