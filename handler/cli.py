@@ -31,7 +31,7 @@ from handler.credentials import CredentialsError, resolve
 from handler.defaults import DefaultsError
 from handler.defaults import load as load_defaults
 from handler.logs import dict_config
-from handler.settings import ENV_PREFIX, Settings, SettingsError
+from handler.settings import ENV_PREFIX, POD_SECURITY_LEVELS, Settings, SettingsError
 from handler.tls import CertificateWatcher, TLSConfigError, server_context, sighup_self
 
 DEV_PORT = 31888
@@ -183,6 +183,13 @@ def _common(p: argparse.ArgumentParser, env: Settings) -> None:
         action=argparse.BooleanOptionalAction,
         default=env.watch_fanout,
         help="identical concurrent watches share one upstream watch " + _env_default(env, "watch_fanout"),
+    )
+    p.add_argument(
+        "--pod-security",
+        default=env.pod_security,
+        choices=POD_SECURITY_LEVELS,
+        help="Pod Security Standards level checked on the pod templates of Ray objects "
+        + _env_default(env, "pod_security"),
     )
     p.add_argument(
         "--log-level",
@@ -389,6 +396,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         env,
         defaults=args.defaults,
         watch_fanout=args.watch_fanout,
+        pod_security=args.pod_security,
         field_selector_fields=tuple(f.strip() for f in fields_arg.split(",") if f.strip())
         if fields_arg is not None
         else env.field_selector_fields,

@@ -146,7 +146,7 @@ def create_app(
         if settings.watch_fanout
         else None
     )
-    table = gateway_routes(rules, hooks, watches, settings.field_selector_fields)
+    table = gateway_routes(rules, hooks, watches, settings.field_selector_fields, settings.pod_security)
     for customize in [routes] if callable(routes) else routes:
         customize(table)
     pipeline = Pipeline(table, upstream, metrics, settings.max_body_bytes, access, hosts)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from handler.backends import discovery_documents, upstream_passthrough
 from handler.hooks import ObjectHook
+from handler.pod_security import EnforcePodSecurity
 from handler.request import RequestRule
 from handler.routing import ALL_VERBS, READ_VERBS, Route, RouteTable, path_segments, service_name
 from handler.steps import (
@@ -29,7 +30,7 @@ from handler.steps import (
     is_kuberay_service,
 )
 from handler.target import RequestTarget, RouteFamily
-from handler.template_api import TemplateConfigMapGuard, compute_templates_v1
+from handler.template_api import TemplateConfigMapGuard, TemplateConfigMapWriteCheck, compute_templates_v1
 from handler.watch_fanout import WatchCache
 
 __all__ = [
@@ -57,36 +58,41 @@ def gateway_routes(
     object_hooks: Sequence[ObjectHook] = (),
     watches: WatchCache | None = None,
     field_selector_fields: Sequence[str] = (),
+    pod_security: str = "privileged",
 ) -> RouteTable:
     """The gateway's routes: ``rules`` are the request rules, ``object_hooks`` the object hooks in
     run order (``apply_defaults``, ``apply_compute_templates``, then the caller's), ``watches`` the
     shared-watch cache (None: fan-out off), ``field_selector_fields`` the fields the gateway
-    evaluates in ``fieldSelector`` itself."""
+    evaluates in ``fieldSelector`` itself, ``pod_security`` the Pod Security Standards level
+    checked on Ray objects' pod templates after the object hooks (:mod:`handler.pod_security`)."""
     # The steps, by the names the table uses (each a handler.steps / handler.template_api object).
     read_api_body, request_rules = ReadApiBody(), RequestRules(rules)
     apply_object_hooks = ObjectHooks(object_hooks)  # apply_defaults, apply_compute_templates, the caller's
+    enforce_pod_security = EnforcePodSecurity(pod_security)  # on the object as the hooks left it
     share_watches = ShareWatches(watches, field_selector_fields)  # not for locally evaluated selectors
     share_event_watches = ShareWatches(watches)
     cancel_watch_on_disconnect, cancel_on_disconnect = CancelOnDisconnect(), CancelOnDisconnect(always=True)
     evaluate_field_selectors_locally = EvaluateFieldSelectorsLocally(field_selector_fields)
     require_kuberay_service, template_configmap_guard = RequireKubeRayService(), TemplateConfigMapGuard()
+    template_configmap_write_check = TemplateConfigMapWriteCheck()  # the caller's body, before the hooks
     force_core_events_selector = ForceEventsSelector("core")  # involvedObject.apiVersion=ray.io/v1
     force_events_selector = ForceEventsSelector("events.k8s.io")  # regarding.apiVersion=ray.io/v1
     passthrough, templates_v1, documents = upstream_passthrough, compute_templates_v1, discovery_documents
     # fmt: off
     return RouteTable([
         Route("/apis/ray.io/v1/{resource...}", ANY, "ray", RAY, group="ray.io",
-              steps=(read_api_body, request_rules, apply_object_hooks, share_watches,
+              steps=(read_api_body, request_rules, apply_object_hooks, enforce_pod_security, share_watches,
                      cancel_watch_on_disconnect, evaluate_field_selectors_locally),
               backend=passthrough),
         Route("/api/v1/namespaces/{namespace}/configmaps", CREATE_LIST, "template-configmaps", CONFIGMAPS,
               group="", resource="configmaps",
-              steps=(read_api_body, request_rules, apply_object_hooks, cancel_watch_on_disconnect,
-                     template_configmap_guard),
+              steps=(read_api_body, request_rules, template_configmap_write_check, apply_object_hooks,
+                     cancel_watch_on_disconnect, template_configmap_guard),
               backend=passthrough),
         Route("/api/v1/namespaces/{namespace}/configmaps/{name}", ITEM, "template-configmaps", CONFIGMAPS,
               group="", resource="configmaps",
-              steps=(read_api_body, request_rules, apply_object_hooks, template_configmap_guard),
+              steps=(read_api_body, request_rules, template_configmap_write_check, apply_object_hooks,
+                     template_configmap_guard),
               backend=passthrough),
         Route("/apis/v1/namespaces/{namespace}/compute_templates", V1_COLLECTION, "compute-templates", V1,
               group="", resource="compute_templates",

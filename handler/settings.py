@@ -29,6 +29,11 @@ DEFAULT_MAX_BODY_BYTES = MAX_BODY_BYTES
 DEFAULT_HTTP1_BUFFER_BYTES = 8192
 
 
+#: The Pod Security Standards levels, least strict first
+#: (https://kubernetes.io/docs/concepts/security/pod-security-standards/).
+POD_SECURITY_LEVELS = ("privileged", "baseline", "restricted")
+
+
 class SettingsError(ValueError):
     """An environment variable or option has a value of the wrong type (message names the variable)."""
 
@@ -82,6 +87,9 @@ class Settings:
     full (empty: the loopback names and the listen address; any IP literal when listening on a
     wildcard address), against DNS rebinding; ``cors_allow_origin`` lists the browser origins
     allowed, with credentials unless the list is ``*``.
+    ``pod_security`` is the Pod Security Standards level checked on the pod templates of Ray
+    objects (:mod:`handler.pod_security`): one of :data:`POD_SECURITY_LEVELS`, ``privileged``
+    (checks nothing) by default; another value raises :class:`SettingsError`.
     """
 
     host: str = "0.0.0.0"
@@ -131,6 +139,13 @@ class Settings:
     tls_cert_file: str = ""
     tls_private_key_file: str = ""
     accept_hosts: str = ""
+    pod_security: str = "privileged"
+
+    def __post_init__(self) -> None:
+        if self.pod_security not in POD_SECURITY_LEVELS:
+            raise SettingsError(
+                f"pod security level {self.pod_security!r} is not one of {', '.join(POD_SECURITY_LEVELS)}"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

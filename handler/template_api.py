@@ -5,11 +5,17 @@
 
 - list and watch: ``labelSelector`` forced to include ``ray.io/config-type=compute-template``
   (ANDed with the caller's, so no selector widens it);
-- create and replace: the body must carry the label (403 ``Forbidden`` otherwise) and valid template
-  data (422 ``Invalid`` naming the key otherwise); ``ray.io/compute-template`` is set to the name
-  when missing;
+- create and replace: the body as the caller sent it may carry only the template data keys, the
+  two template labels and no ``binaryData``, with well-formed values (:func:`write_causes`, step
+  :class:`TemplateConfigMapWriteCheck`, before the object hooks); anything else is a 422
+  ``Invalid`` with one field error per fault (``data[mapRoles]: Forbidden: ...``). After the
+  hooks (trusted operator code) the body must still be a labelled, well-formed template;
+  ``ray.io/compute-template`` is set to the name when missing;
 - get, replace, delete of one: the stored ConfigMap must carry the label; any other ConfigMap is
-  answered 404 ``NotFound``, exactly as if it did not exist.
+  answered 404 ``NotFound``, exactly as if it did not exist (a 403 would confirm it exists). The
+  replace and the delete are conditional on the checked ConfigMap's ``resourceVersion`` (and, for
+  the delete, its ``uid``), so one relabelled or replaced after the check is not touched (409);
+- PATCH is not served (405): its result cannot be checked before it is stored.
 
 KubeRay APIServer V1's compute template API (``proto/config.proto`` ``ComputeTemplateService``,
 JSON as its grpc-gateway marshals it: lowerCamelCase names, zero values omitted) is served on the
@@ -32,17 +38,21 @@ from handler.routing import Handler, Step
 from handler.target import RequestTarget
 from handler.templates import (
     NAME_LABEL,
+    TEMPLATE_KEYS,
     TYPE_LABEL,
     TYPE_VALUE,
     TemplateError,
+    errors,
     from_configmap,
     from_v1,
     is_template_configmap,
     to_configmap,
     to_v1,
 )
+from kubeapi.field_errors import FORBIDDEN, INVALID, OMIT, REQUIRED, Cause, make, not_supported
+from kubeapi.meta import resource_version
 from kubeapi.query import Query
-from kubeapi.status import StatusError, from_status_object
+from kubeapi.status import StatusError, from_status_object, new_invalid
 from kubeapi.types import JSON
 
 log = logging.getLogger("handler.template_api")
@@ -74,18 +84,66 @@ def _template_not_found(name: str) -> StatusError:
     )
 
 
-def _invalid(name: str, kind: str, field: str, error: TemplateError) -> StatusError:
-    detail = str(error)
-    return StatusError(
-        422,
-        "Invalid",
-        f'{kind} "{name}" is invalid: {field}: {detail}',
-        {
-            "name": name,
-            "kind": kind,
-            "causes": [{"reason": "FieldValueInvalid", "message": detail, "field": field}],
-        },
-    )
+def _invalid(name: str, kind: str, causes: list[Cause]) -> StatusError:
+    """422 ``Invalid`` for object ``name`` of ``kind`` (core group), as ``errors.NewInvalid``."""
+    return new_invalid("", kind, name, [c.to_status_cause() for c in causes])
+
+
+_ALLOWED_KEYS = ", ".join(TEMPLATE_KEYS)
+_ALLOWED_LABELS = f"{TYPE_LABEL}, {NAME_LABEL}"
+
+
+def write_causes(obj: JSON, namespace: str, name: str) -> list[Cause]:
+    """What keeps ConfigMap ``obj`` (to be written as ``namespace/name``) from being a compute
+    template the gateway may write, as field errors (empty: it may be written).
+
+    Only the labels ``ray.io/config-type=compute-template`` (required) and
+    ``ray.io/compute-template`` (equal to the name when set); no ``binaryData``; only the data keys
+    of :data:`handler.templates.TEMPLATE_KEYS` (``data.name`` / ``data.namespace`` equal to the
+    object's when set), each value well formed (:func:`handler.templates.errors`). Worded as
+    kube-apiserver words field errors (``field.Forbidden``, ``field.NotSupported``,
+    ``field.Required``, ``field.Invalid`` in k8s.io/apimachinery/pkg/util/validation/field).
+    """
+    causes: list[Cause] = []
+    meta = obj.get("metadata")
+    raw_labels = meta.get("labels") if isinstance(meta, dict) else None
+    labels: JSON = raw_labels if isinstance(raw_labels, dict) else {}
+    for key in sorted(labels):
+        if key not in (TYPE_LABEL, NAME_LABEL):
+            detail = f"a compute-template ConfigMap carries only the labels {_ALLOWED_LABELS}"
+            causes.append(make(FORBIDDEN, f"metadata.labels[{key}]", detail=detail))
+    type_field = f"metadata.labels[{TYPE_LABEL}]"
+    if TYPE_LABEL not in labels:
+        causes.append(
+            make(REQUIRED, type_field, detail=f"the gateway writes only ConfigMaps labelled {LABEL_SELECTOR}")
+        )
+    elif labels[TYPE_LABEL] != TYPE_VALUE:
+        causes.append(not_supported(type_field, labels[TYPE_LABEL], [TYPE_VALUE]))
+    if NAME_LABEL in labels and labels[NAME_LABEL] != name:
+        causes.append(
+            make(
+                INVALID, f"metadata.labels[{NAME_LABEL}]", labels[NAME_LABEL], f"must equal the name {name!r}"
+            )
+        )
+    if obj.get("binaryData"):
+        causes.append(
+            make(FORBIDDEN, "binaryData", detail="a compute-template ConfigMap holds only text data")
+        )
+    data = obj.get("data")
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        return [*causes, make(INVALID, "data", OMIT, "must be a map of strings")]
+    for key in sorted(data):
+        if key not in TEMPLATE_KEYS:
+            detail = f"not a compute-template key (the keys are {_ALLOWED_KEYS})"
+            causes.append(make(FORBIDDEN, f"data[{key}]", detail=detail))
+    for key, want in (("name", name), ("namespace", namespace)):
+        given = data.get(key)
+        if given not in (None, "", want):
+            causes.append(make(INVALID, f"data[{key}]", given, f"must equal the ConfigMap's {key} {want!r}"))
+    causes.extend(e.cause(f"data[{e.key}]") for e in errors(data))
+    return causes
 
 
 async def _stored(request: GatewayRequest, namespace: str, name: str) -> JSON | None:
@@ -98,27 +156,62 @@ async def _stored(request: GatewayRequest, namespace: str, name: str) -> JSON | 
     return obj if is_template_configmap(obj) else None
 
 
-def _check_body(obj: Any, route: RequestTarget) -> JSON:
-    """A ConfigMap body to create or replace: labelled, valid; name label filled in."""
-    if not isinstance(obj, dict):
-        raise StatusError(400, "BadRequest", "the body must be a ConfigMap object")
+def _name_of(obj: JSON, route: RequestTarget) -> str:
     raw_meta = obj.get("metadata")
     meta: JSON = raw_meta if isinstance(raw_meta, dict) else {}
-    name = str(meta.get("name") or route.object_name or "")
-    if not is_template_configmap(obj):
-        raise StatusError(
-            403,
-            "Forbidden",
-            f'configmaps "{name}" is forbidden: '
-            f"the gateway only manages ConfigMaps labelled {LABEL_SELECTOR}",
-            {"name": name, "kind": "configmaps"},
-        )
-    try:
-        from_configmap(obj)
-    except TemplateError as e:
-        raise _invalid(name, "ConfigMap", f"data.{e.key}", e) from None
-    meta["labels"].setdefault(NAME_LABEL, name)
+    return str(meta.get("name") or route.object_name or "")
+
+
+def _body(obj: Any) -> JSON:
+    if not isinstance(obj, dict):
+        raise StatusError(400, "BadRequest", "the body must be a ConfigMap object")
     return obj
+
+
+class TemplateConfigMapWriteCheck(Step):
+    """Refuse (422, one field error per fault, :func:`write_causes`) a create or replace of a
+    ConfigMap whose body, as the caller sent it, is not a compute template the gateway may write.
+
+    Runs before the object hooks: the restriction is on what a caller writes; the operator's own
+    hooks (which may stamp a label on every object) are trusted code. The guard after them still
+    requires the template label and well-formed values on the final body."""
+
+    name = "template_configmap_write_check"
+
+    async def __call__(self, request: GatewayRequest, next: Handler) -> AnyResponse:
+        """Check a POST or PUT body, then go on."""
+        if request.method in ("POST", "PUT"):
+            route = request.route
+            obj = _body(await request.json())
+            name = _name_of(obj, route)
+            causes = write_causes(obj, route.namespace or "", name)
+            if causes:
+                raise _invalid(name, "ConfigMap", causes)
+        return await next(request)
+
+
+def _check_body(obj: Any, route: RequestTarget, stored: JSON | None = None) -> JSON:
+    """The final ConfigMap body to create or (``stored`` being the checked template) replace, as
+    the object hooks left it: it must still carry the template label and well-formed template
+    values (422 otherwise); the name label is filled in; on replace, the ``resourceVersion`` of
+    ``stored`` is set when the caller gave none, so that the ConfigMap replaced is the one whose
+    label was checked (409 ``Conflict`` if it changed in between)."""
+    body = _body(obj)
+    name = _name_of(body, route)
+    causes: list[Cause] = []
+    if not is_template_configmap(body):
+        detail = f"the gateway writes only ConfigMaps labelled {LABEL_SELECTOR}"
+        causes.append(make(REQUIRED, f"metadata.labels[{TYPE_LABEL}]", detail=detail))
+    data = body.get("data")
+    if isinstance(data, dict):
+        causes.extend(e.cause(f"data[{e.key}]") for e in errors(data))
+    if causes:
+        raise _invalid(name, "ConfigMap", causes)
+    meta = body["metadata"]
+    meta["labels"].setdefault(NAME_LABEL, name)
+    if stored is not None and not meta.get("resourceVersion"):
+        meta["resourceVersion"] = resource_version(stored)
+    return body
 
 
 class TemplateConfigMapGuard(Step):
@@ -144,7 +237,7 @@ class TemplateConfigMapGuard(Step):
         if request.method == "GET":
             return json_response(200, stored)
         if request.method == "PUT":
-            request.set_json(_check_body(await request.json(), route))
+            request.set_json(_check_body(await request.json(), route, stored))
         elif request.method == "DELETE":
             request.set_json(await _delete_options(request, stored))
         return await next(request)
@@ -156,15 +249,21 @@ def _uid(obj: JSON) -> str:
 
 
 async def _delete_options(request: GatewayRequest, stored: JSON) -> JSON:
-    """The caller's ``DeleteOptions`` with ``preconditions.uid`` of the ConfigMap that was checked, so
-    a ConfigMap replaced between the label check and the delete is not deleted (409 instead)."""
+    """The caller's ``DeleteOptions`` with ``preconditions.uid`` and ``preconditions.resourceVersion``
+    of the ConfigMap that was checked, so a ConfigMap replaced or relabelled between the label check
+    and the delete is not deleted (409 ``Conflict`` instead): the delete acts on exactly the version
+    whose label was read. A caller's own preconditions stay (the upstream then judges them; a
+    caller's resourceVersion other than the checked one fails there too)."""
     body = await request.json() if request.raw_body.has_body else None
     options: JSON = body if isinstance(body, dict) else {}
     options.setdefault("apiVersion", "v1")
     options.setdefault("kind", "DeleteOptions")
-    uid = _uid(stored)
-    if uid:  # a caller's own uid precondition stays: the upstream then judges it
-        options.setdefault("preconditions", {}).setdefault("uid", uid)
+    pre = options.setdefault("preconditions", {})
+    if not isinstance(pre, dict):
+        raise StatusError(400, "BadRequest", "DeleteOptions.preconditions must be an object")
+    for key, value in (("uid", _uid(stored)), ("resourceVersion", resource_version(stored))):
+        if value:
+            pre.setdefault(key, value)
     return options
 
 
@@ -189,7 +288,7 @@ async def compute_templates_v1(request: GatewayRequest) -> AnyResponse:
             template = from_v1(body, namespace)
         except TemplateError as e:
             shown = body.get("name") if isinstance(body, dict) else ""
-            raise _invalid(str(shown or ""), "ComputeTemplate", e.key, e) from None
+            raise _invalid(str(shown or ""), "ComputeTemplate", [e.cause(e.key)]) from None
         status, created = await request.send_json("POST", _configmap_path(namespace), to_configmap(template))
         if status != 201 and status != 200:
             raise from_status_object(status, created, f"cannot create compute template {template.name!r}")
@@ -207,7 +306,8 @@ async def compute_templates_v1(request: GatewayRequest) -> AnyResponse:
     if stored is None:
         raise _template_not_found(name)
     if request.method == "DELETE":
-        options = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": {"uid": _uid(stored)}}
+        pre = {"uid": _uid(stored), "resourceVersion": resource_version(stored)}
+        options = {"apiVersion": "v1", "kind": "DeleteOptions", "preconditions": pre}
         status, deleted = await request.send_json("DELETE", _configmap_path(namespace, name), options)
         if status not in (200, 202):
             raise from_status_object(status, deleted, f"cannot delete compute template {name!r}")
@@ -215,4 +315,4 @@ async def compute_templates_v1(request: GatewayRequest) -> AnyResponse:
     try:
         return json_response(200, to_v1(from_configmap(stored)))
     except TemplateError as e:
-        raise _invalid(name, "ComputeTemplate", e.key, e) from None
+        raise _invalid(name, "ComputeTemplate", [e.cause(e.key)]) from None

@@ -3,8 +3,9 @@
 A compute template is a ConfigMap labelled ``ray.io/config-type=compute-template`` and
 ``ray.io/compute-template=<name>``, named after the template, whose ``data`` holds ``name``,
 ``namespace``, ``cpu``, ``memory``, ``memory_unit`` (default ``Gi``), ``gpu``, ``gpu_accelerator``,
-``extended_resources`` (a JSON object of resource name → count) and ``tolerations`` (a JSON list of
-``{key, operator, value, effect}``), as KubeRay's APIServer V1 stores them (``NewComputeTemplate``
+``extended_resources`` (a JSON object of resource name → whole-number quantity) and ``tolerations``
+(a JSON list of core/v1 ``Toleration``: ``key``, ``operator``, ``value``, ``effect``,
+``tolerationSeconds``), as KubeRay's APIServer V1 stores them (``NewComputeTemplate``
 in apiserver/pkg/util/cluster.go of the KubeRay repository; see also the README, "Compute
 templates"), so templates made by KubeRay's tools work here and the reverse.
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
@@ -43,8 +45,11 @@ from handler.raycluster import (
     ray_container,
 )
 from handler.raycluster import groups as cluster_groups
+from kubeapi.field_errors import INVALID, NOT_SUPPORTED, OMIT, REQUIRED, Cause, make
+from kubeapi.quantity import QuantityError, parse_quantity
 from kubeapi.status import from_status_object
 from kubeapi.types import JSON
+from kubeapi.validation import is_label_key, is_label_value
 
 TYPE_LABEL = "ray.io/config-type"
 TYPE_VALUE = "compute-template"
@@ -54,24 +59,48 @@ GROUP_KEY = "computeTemplate"
 DEFAULT_GPU_RESOURCE = "nvidia.com/gpu"
 DEFAULT_MEMORY_UNIT = "Gi"
 #: Memory units a template may name (Kubernetes quantity suffixes).
-MEMORY_UNITS = frozenset({"Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "k", "M", "G", "T", "P", "E"})
-TOLERATION_OPERATORS = frozenset({"Exists", "Equal"})
-TOLERATION_EFFECTS = frozenset({"", "NoSchedule", "PreferNoSchedule", "NoExecute"})
-TOLERATION_KEYS = ("key", "operator", "value", "effect")
+MEMORY_UNITS = ("Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "k", "M", "G", "T", "P", "E")
+#: core/v1 Toleration: operators and effects (pkg/apis/core/validation ``validateTolerations``).
+TOLERATION_OPERATORS = ("Equal", "Exists")
+TOLERATION_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+TOLERATION_KEYS = ("key", "operator", "value", "effect", "tolerationSeconds")
+#: The data keys of a compute-template ConfigMap (``NewComputeTemplate``), in KubeRay's order.
+TEMPLATE_KEYS = (
+    "name",
+    "namespace",
+    "cpu",
+    "memory",
+    "memory_unit",
+    "gpu",
+    "gpu_accelerator",
+    "extended_resources",
+    "tolerations",
+)
 
-_CPU = re.compile(r"^(\d+(\.\d+)?|\d+m)$")
-_NUMBER = re.compile(r"^\d+(\.\d+)?$")
-_COUNT = re.compile(r"^\d+$")
+_NUMBER = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+_COUNT = re.compile(r"^[0-9]+$")
 # A resource name: optional DNS-subdomain prefix and a name (k8s.io/apimachinery validation).
 _RESOURCE = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
 
 class TemplateError(ValueError):
-    """A malformed template: ``key`` is the data key (or V1 JSON field) at fault."""
+    """A malformed template value: ``key`` is the data key (or V1 JSON field) at fault.
 
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f'malformed "{key}": {message}')
+    ``type`` is the field error's CauseType (``FieldValueInvalid``, ``FieldValueNotSupported``,
+    ``FieldValueRequired``), ``value`` the bad value (``OMIT`` when not shown), ``detail`` the
+    text after it; :meth:`cause` words it as kube-apiserver's ``field.Error`` at a given path.
+    """
+
+    def __init__(self, key: str, detail: str, *, type: str = INVALID, value: Any = OMIT) -> None:
+        super().__init__(f'malformed "{key}": {detail}')
         self.key = key
+        self.detail = detail
+        self.type = type
+        self.value = value
+
+    def cause(self, field: str) -> Cause:
+        """This error as a field error at ``field`` (e.g. ``data[cpu]``)."""
+        return make(self.type, field, self.value, self.detail)
 
 
 @dataclass(frozen=True)
@@ -80,8 +109,8 @@ class ComputeTemplate:
 
     ``cpu`` is a Kubernetes quantity string (``"2"``, ``"500m"``), ``memory`` a number string in
     ``memory_unit`` (``"4"`` with ``"Gi"``), ``gpu`` a count of ``gpu_accelerator`` (empty means
-    ``nvidia.com/gpu``), ``extended_resources`` resource name → count, ``tolerations`` Kubernetes
-    ``Toleration`` dicts (``key``, ``operator``, ``value``, ``effect``).
+    ``nvidia.com/gpu``), ``extended_resources`` resource name → count, ``tolerations`` core/v1
+    ``Toleration`` dicts (``key``, ``operator``, ``value``, ``effect``, ``tolerationSeconds``).
     """
 
     name: str
@@ -92,7 +121,7 @@ class ComputeTemplate:
     gpu: int = 0
     gpu_accelerator: str = ""
     extended_resources: dict[str, int] = field(default_factory=dict)
-    tolerations: list[dict[str, str]] = field(default_factory=list)
+    tolerations: list[JSON] = field(default_factory=list)
 
     @property
     def gpu_resource(self) -> str:
@@ -104,96 +133,179 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def _count(key: str, raw: str) -> int:
-    if not _COUNT.match(raw.strip()):
-        raise TemplateError(key, f"{raw!r} is not a non-negative integer")
-    return int(raw.strip())
+def _json(key: str, raw: Any) -> Any:
+    """``raw`` decoded when it is a JSON string (ConfigMap data), as is otherwise (V1 JSON)."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError as e:
+        raise TemplateError(key, f"must be JSON: {e}", value=raw) from None
 
 
-def _tolerations(key: str, raw: Any) -> list[dict[str, str]]:
-    items = raw
-    if isinstance(raw, str):
-        if not raw.strip():
-            return []
-        try:
-            items = json.loads(raw)
-        except ValueError as e:
-            raise TemplateError(key, f"not JSON: {e}") from None
+def quantity(key: str, raw: str, what: str) -> Decimal:
+    """``raw`` as a non-negative Kubernetes quantity (:func:`kubeapi.quantity.parse_quantity`);
+    TemplateError naming ``key`` otherwise (``what`` names the resource in the message)."""
+    try:
+        value = parse_quantity(raw)
+    except QuantityError as e:
+        raise TemplateError(key, f"must be a {what} quantity (e.g. 2, 500m): {e}", value=raw) from None
+    if value < 0:
+        raise TemplateError(key, "must be greater than or equal to 0", value=raw)
+    return value
+
+
+def _toleration(key: str, i: int, t: Any) -> JSON:
+    """One core/v1 ``Toleration``, checked as ``validateTolerations`` checks it."""
+    where = f"item {i}"
+    if not isinstance(t, dict):
+        raise TemplateError(key, f"{where} must be a Toleration object")
+    unknown = sorted(set(t) - set(TOLERATION_KEYS))
+    if unknown:
+        raise TemplateError(
+            key, f"{where}: unknown field {unknown[0]!r} (a Toleration has {', '.join(TOLERATION_KEYS)})"
+        )
+    for k in ("key", "operator", "value", "effect"):
+        if not isinstance(t.get(k, ""), str):
+            raise TemplateError(key, f"{where}: {k} must be a string")
+    seconds = t.get("tolerationSeconds")
+    if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, int)):
+        raise TemplateError(key, f"{where}: tolerationSeconds must be an integer")
+    name, operator, value, effect = (str(t.get(k) or "") for k in ("key", "operator", "value", "effect"))
+    if name:
+        problems = is_label_key(name)
+        if problems:
+            raise TemplateError(key, f"{where}: key {name!r}: {'; '.join(problems)}")
+    elif operator != "Exists":
+        raise TemplateError(
+            key,
+            f"{where}: operator must be Exists when `key` is empty, "
+            'which means "match all values and all keys"',
+        )
+    if seconds is not None and effect != "NoExecute":
+        raise TemplateError(key, f"{where}: effect must be 'NoExecute' when `tolerationSeconds` is set")
+    if operator in ("", "Equal"):
+        problems = is_label_value(value)
+        if problems:
+            raise TemplateError(key, f"{where}: value {value!r}: {'; '.join(problems)}")
+    elif operator == "Exists":
+        if value:
+            raise TemplateError(key, f"{where}: value must be empty when `operator` is 'Exists'")
+    else:
+        raise TemplateError(
+            key, f"{where}: operator {operator!r} is not one of {', '.join(TOLERATION_OPERATORS)}"
+        )
+    if effect and effect not in TOLERATION_EFFECTS:
+        raise TemplateError(key, f"{where}: effect {effect!r} is not one of {', '.join(TOLERATION_EFFECTS)}")
+    return {k: t[k] for k in TOLERATION_KEYS if t.get(k) not in (None, "")}
+
+
+def _tolerations(key: str, raw: Any) -> list[JSON]:
+    if isinstance(raw, str) and not raw.strip():
+        return []
+    items = _json(key, raw)
     if not isinstance(items, list):
         raise TemplateError(key, "must be a JSON list of tolerations")
-    out: list[dict[str, str]] = []
-    for i, t in enumerate(items):
-        if not isinstance(t, dict) or not all(isinstance(t.get(k, ""), str) for k in TOLERATION_KEYS):
-            raise TemplateError(key, f"item {i} must be an object of strings key, operator, value, effect")
-        operator = t.get("operator") or "Equal"
-        if operator not in TOLERATION_OPERATORS:
-            raise TemplateError(key, f"item {i}: operator {operator!r} is not one of Exists, Equal")
-        if t.get("effect", "") not in TOLERATION_EFFECTS:
-            raise TemplateError(
-                key, f"item {i}: effect {t['effect']!r} is not NoSchedule, PreferNoSchedule or NoExecute"
-            )
-        out.append({k: t[k] for k in TOLERATION_KEYS if t.get(k)})
-    return out
+    return [_toleration(key, i, t) for i, t in enumerate(items)]
 
 
 def _extended(key: str, raw: Any) -> dict[str, int]:
-    mapping = raw
-    if isinstance(raw, str):
-        if not raw.strip():
-            return {}
-        try:
-            mapping = json.loads(raw)
-        except ValueError as e:
-            raise TemplateError(key, f"not JSON: {e}") from None
+    if isinstance(raw, str) and not raw.strip():
+        return {}
+    mapping = _json(key, raw)
     if not isinstance(mapping, dict):
-        raise TemplateError(key, "must be a JSON object of resource name to count")
+        raise TemplateError(key, "must be a JSON object of resource name to quantity")
     out: dict[str, int] = {}
     for name, count in mapping.items():
         if not _RESOURCE.match(name):
             raise TemplateError(key, f"{name!r} is not a resource name")
-        if isinstance(count, bool) or not isinstance(count, int | str) or not _COUNT.match(str(count)):
-            raise TemplateError(key, f"count of {name!r} must be a non-negative integer")
-        out[name] = int(count)
+        if isinstance(count, bool) or not isinstance(count, int | str):
+            raise TemplateError(key, f"quantity of {name!r} must be an integer or a quantity string")
+        value = quantity(key, str(count), f"{name!r}")
+        if value != value.to_integral_value():
+            # Extended resources are whole units (pkg/apis/core/validation: "must be an integer").
+            raise TemplateError(key, f"quantity of {name!r} must be an integer, not {count!r}")
+        out[name] = int(value)
     return out
+
+
+def _check(fields: JSON, key: str) -> Any:
+    """The parsed value of template ``key`` in ``fields``; TemplateError naming the key."""
+    raw = fields.get(key)
+    text = "" if raw is None else _text(raw).strip()
+    if key == "cpu":
+        if not text:
+            raise TemplateError(key, "", type=REQUIRED)
+        quantity(key, text, "CPU")
+        return text
+    if key == "memory":
+        if not text:
+            raise TemplateError(key, "", type=REQUIRED)
+        if not _NUMBER.match(text):
+            raise TemplateError(key, "must be a non-negative number (its unit is memory_unit)", value=text)
+        return text
+    if key == "memory_unit":
+        unit = text or DEFAULT_MEMORY_UNIT
+        if unit not in MEMORY_UNITS:
+            supported = ", ".join(json.dumps(u) for u in MEMORY_UNITS)
+            raise TemplateError(key, f"supported values: {supported}", type=NOT_SUPPORTED, value=unit)
+        return unit
+    if key == "gpu":
+        if not _COUNT.match(text or "0"):
+            raise TemplateError(key, "must be a non-negative integer", value=text)
+        return int(text or "0")
+    if key == "gpu_accelerator":
+        if text and not _RESOURCE.match(text):
+            raise TemplateError(key, "must be a resource name (e.g. nvidia.com/gpu)", value=text)
+        return text
+    if key == "extended_resources":
+        return _extended(key, raw if raw is not None else "")
+    if key == "tolerations":
+        return _tolerations(key, raw if raw is not None else "")
+    return text
+
+
+def errors(fields: JSON, keys: dict[str, str] | None = None) -> list[TemplateError]:
+    """Every malformed value among the template keys of ``fields``, each naming its key (as
+    ``keys`` renames it: V1 JSON reports ``gpuAccelerator``...), in :data:`TEMPLATE_KEYS` order;
+    the memory quantity ``<memory><memory_unit>`` is checked whole as well."""
+    shown = keys or {}
+    found: list[TemplateError] = []
+    for key in TEMPLATE_KEYS:
+        try:
+            _check(fields, key)
+        except TemplateError as e:
+            found.append(TemplateError(shown.get(key, key), e.detail, type=e.type, value=e.value))
+    if not any(
+        e.key in (shown.get("memory", "memory"), shown.get("memory_unit", "memory_unit")) for e in found
+    ):
+        total = _check(fields, "memory") + _check(fields, "memory_unit")
+        try:
+            quantity("memory", total, "memory")
+        except TemplateError as e:
+            found.append(TemplateError(shown.get("memory", "memory"), e.detail, value=total))
+    return found
 
 
 def parse(fields: JSON, name: str, namespace: str, keys: dict[str, str] | None = None) -> ComputeTemplate:
     """Validate template ``fields`` (ConfigMap data, or V1 JSON mapped to data keys) into a template.
 
     ``keys`` maps data keys to the names to report in errors (V1 JSON uses ``gpuAccelerator``...).
-    Raises :class:`TemplateError` naming the first malformed key.
+    Raises :class:`TemplateError` naming the first malformed key (:func:`errors` lists them all).
     """
-    shown = keys or {}
-
-    def get(key: str) -> str:
-        value = fields.get(key)
-        return "" if value is None else _text(value).strip()
-
-    def err(key: str, message: str) -> TemplateError:
-        return TemplateError(shown.get(key, key), message)
-
-    cpu = get("cpu")
-    if not _CPU.match(cpu):
-        raise err("cpu", f"{cpu!r} is not a CPU quantity (e.g. 2, 0.5, 500m)")
-    memory = get("memory")
-    if not _NUMBER.match(memory):
-        raise err("memory", f"{memory!r} is not a number (the unit is memory_unit)")
-    unit = get("memory_unit") or DEFAULT_MEMORY_UNIT
-    if unit not in MEMORY_UNITS:
-        raise err("memory_unit", f"{unit!r} is not one of {', '.join(sorted(MEMORY_UNITS))}")
-    gpu_raw = get("gpu") or "0"
-    if not _COUNT.match(gpu_raw):
-        raise err("gpu", f"{gpu_raw!r} is not a non-negative integer")
-    accelerator = get("gpu_accelerator")
-    if accelerator and not _RESOURCE.match(accelerator):
-        raise err("gpu_accelerator", f"{accelerator!r} is not a resource name")
-    try:
-        extended = _extended("extended_resources", fields.get("extended_resources") or "")
-        tolerations = _tolerations("tolerations", fields.get("tolerations") or "")
-    except TemplateError as e:
-        raise TemplateError(shown.get(e.key, e.key), str(e).split(": ", 1)[1]) from None
+    found = errors(fields, keys)
+    if found:
+        raise found[0]
     return ComputeTemplate(
-        name, namespace, cpu, memory, unit, int(gpu_raw), accelerator, extended, tolerations
+        name,
+        namespace,
+        _check(fields, "cpu"),
+        _check(fields, "memory"),
+        _check(fields, "memory_unit"),
+        _check(fields, "gpu"),
+        _check(fields, "gpu_accelerator"),
+        _check(fields, "extended_resources"),
+        _check(fields, "tolerations"),
     )
 
 

@@ -405,6 +405,23 @@ class UpstreamClient:
         answer = await self._buffered(method, path, query, headers, payload, route, identity, True)
         return answer.status, answer.obj
 
+    async def send_bytes(
+        self,
+        method: str,
+        path: str,
+        payload: bytes,
+        content_type: str,
+        query: str = "",
+        route: str = "internal",
+        identity: UpstreamIdentity | None = None,
+    ) -> tuple[int, Any]:
+        """``method`` on ``path`` (raw) with body ``payload`` of ``content_type`` (a patch under its
+        own patch type): ``(status, decoded JSON or None)``; replayed as :meth:`send_json` is.
+        Raises StatusError 503/504."""
+        headers = [("accept", "application/json"), ("content-type", content_type)]
+        answer = await self._buffered(method, path, query, headers, payload, route, identity, True)
+        return answer.status, answer.obj
+
     async def websocket_connect(
         self,
         path: str,

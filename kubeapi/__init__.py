@@ -26,6 +26,10 @@ Modules (each with its own ``__all__``; constants are reached through the module
 - :mod:`kubeapi.meta`: ObjectMeta accessors and field lists.
 - :mod:`kubeapi.authn`: :class:`UserInfo`, impersonation headers, authorization
   :class:`Attributes` and the 403/401 ``Status`` kube-apiserver answers.
+- :mod:`kubeapi.quantity`: :func:`parse_quantity`, ``resource.Quantity`` read as Go's
+  ``ParseQuantity`` reads it, with its error texts.
+- :mod:`kubeapi.field_errors`: :class:`Cause` (one ``field.Error``) built as the
+  ``field.Invalid/Forbidden/NotSupported/Required`` constructors word it.
 - :mod:`kubeapi.types`: ``JSON`` (``dict[str, Any]``) and ``JSONValue``.
 """
 

@@ -89,9 +89,7 @@ def unescape_value(value: str) -> str:
         elif ch == "\\":
             escaped = True
         elif ch in ",=":
-            raise FieldSelectorSyntaxError(
-                f"invalid field selector: unescaped character in value: {ord(ch)}"
-            )
+            raise FieldSelectorSyntaxError(f"invalid field selector: unescaped character in value: {ord(ch)}")
         else:
             out.append(ch)
     if escaped:

@@ -9,7 +9,6 @@ upstream sends.
 
 # No ``from __future__ import annotations``: the name would clash with :func:`annotations`.
 
-
 from collections.abc import Mapping
 from typing import Any, Final
 

@@ -433,9 +433,7 @@ def new_server_timeout(group: str, resource: str, operation: str, retry_after_se
         REASON_SERVER_TIMEOUT,
         f"The {operation} operation against {group_resource(group, resource)} could not be completed "
         "at this time, please try again.",
-        status_details(
-            name=operation, group=group, kind=resource, retry_after_seconds=retry_after_seconds
-        ),
+        status_details(name=operation, group=group, kind=resource, retry_after_seconds=retry_after_seconds),
     )
 
 

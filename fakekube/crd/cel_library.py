@@ -21,50 +21,23 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-_QUANTITY = re.compile(
-    r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?[0-9]+)?$"
-)
-_SUFFIX = {
-    "": Decimal(1),
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "k": Decimal("1e3"),
-    "M": Decimal("1e6"),
-    "G": Decimal("1e9"),
-    "T": Decimal("1e12"),
-    "P": Decimal("1e15"),
-    "E": Decimal("1e18"),
-    **{s: Decimal(1024) ** (i + 1) for i, s in enumerate(("Ki", "Mi", "Gi", "Ti", "Pi", "Ei"))},
-}
+from kubeapi.quantity import is_quantity, parse_quantity
+
 _KEY = "__quantity__"
-
-
-def _parse_quantity(text: str) -> Decimal:
-    m = _QUANTITY.match(text)
-    if m is None:
-        raise ValueError(f"quantities must match the regular expression '{_QUANTITY.pattern}'")
-    number, suffix = m.group(1), m.group(2) or ""
-    try:
-        if suffix[:1] in ("e", "E"):
-            return Decimal(number) * (Decimal(10) ** int(suffix[1:]))
-        return Decimal(number) * _SUFFIX[suffix]
-    except InvalidOperation as e:
-        raise ValueError(str(e)) from e
 
 
 def _q(v: Any) -> Decimal:
     if isinstance(v, dict) and _KEY in v:
-        return _parse_quantity(str(v[_KEY]))
+        return parse_quantity(str(v[_KEY]))
     raise TypeError("no such overload")
 
 
 def _quantity(text: str) -> dict[str, str]:
-    _parse_quantity(text)
+    parse_quantity(text)
     return {_KEY: text}
 
 
@@ -166,7 +139,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "isIP": _is_ip,
     "isCIDR": _is_cidr,
     # Kubernetes quantity library
-    "isQuantity": lambda s: bool(_QUANTITY.match(s)),
+    "isQuantity": is_quantity,
     "quantity": _quantity,
     "compareTo": _compare,
     "isGreaterThan": lambda a, b: _compare(a, b) > 0,

@@ -138,4 +138,5 @@ def test_refused_core_paths(gateway_url: str, namespace: str, http: httpx.Client
         assert r.status_code == 404 and r.json()["reason"] == "NotFound", path
     # ConfigMaps are served for compute templates only (tests/templates): any other is refused.
     r = http.post(f"{gateway_url}/api/v1/namespaces/{namespace}/configmaps", json={"metadata": {"name": "x"}})
-    assert r.status_code == 403 and r.json()["reason"] == "Forbidden"
+    assert r.status_code == 422 and r.json()["reason"] == "Invalid"
+    assert r.json()["details"]["causes"][0]["field"] == "metadata.labels[ray.io/config-type]"

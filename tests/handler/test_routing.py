@@ -54,6 +54,7 @@ def test_the_table_lists_every_route_with_its_steps_in_order() -> None:
             "read_api_body",
             "request_rules",
             "object_hooks",
+            "pod_security",
             "share_watches",
             "cancel_on_disconnect",
             "evaluate_field_selectors_locally",

@@ -29,7 +29,7 @@ from handler.steps import (
     force_field_selector,
     is_kuberay_service,
 )
-from handler.template_api import TemplateConfigMapGuard
+from handler.template_api import TemplateConfigMapGuard, TemplateConfigMapWriteCheck
 from kubeapi.authn import UserInfo
 from kubeapi.query import Query
 
@@ -326,7 +326,20 @@ def test_template_configmap_guard_confines_configmaps_to_templates() -> None:
     assert response is PASSED and json.loads(r.raw_body.buffered or b"")["preconditions"] == {"uid": "u1"}
     with pytest.raises(GatewayError) as e:
         run(guard, request("POST", CM, body={"metadata": {"name": "plain"}}))
-    assert e.value.code == 403
+    assert e.value.code == 422  # the final body must still be a labelled template
+
+
+def test_template_configmap_write_check_refuses_what_the_caller_may_not_write() -> None:
+    check = TemplateConfigMapWriteCheck()
+    body = {**TEMPLATE, "data": {**TEMPLATE["data"], "mapRoles": "[]"}}
+    with pytest.raises(GatewayError) as e:
+        run(check, request("POST", CM, body=body))
+    assert e.value.code == 422 and e.value.message == (
+        'ConfigMap "small" is invalid: data[mapRoles]: Forbidden: not a compute-template key (the keys are '
+        "name, namespace, cpu, memory, memory_unit, gpu, gpu_accelerator, extended_resources, tolerations)"
+    )
+    assert run(check, request("POST", CM, body=TEMPLATE))[0] is PASSED
+    assert run(check, request("GET", CM))[0] is PASSED
 
 
 def test_request_watch_reads_the_parameter_as_go_does() -> None:

@@ -217,7 +217,8 @@ def test_malformed_template_is_422_naming_the_key(
         f"{gateway_url}/api/v1/namespaces/{namespace}/configmaps",
         json=template_configmap("b2", **{**SMALL_TEMPLATE, key: value}),
     )
-    assert r.status_code == 422 and r.json()["details"]["causes"][0]["field"] == f"data.{key}"
+    # The path as field.Path words a map key (k8s.io/apimachinery/pkg/util/validation/field).
+    assert r.status_code == 422 and r.json()["details"]["causes"][0]["field"] == f"data[{key}]"
 
 
 def test_template_configmaps_managed_through_the_gateway(
@@ -238,7 +239,9 @@ def test_template_configmaps_managed_through_the_gateway(
         assert r.status_code == 404 and r.json()["reason"] == "NotFound", method
     assert http.get(f"{fakekube_url}/api/v1/namespaces/{ns}/configmaps/app-config").status_code == 200
     r = http.post(cms, json={**other, "metadata": {"name": "sneaky"}})
-    assert r.status_code == 403 and r.json()["reason"] == "Forbidden"
+    assert r.status_code == 422 and r.json()["reason"] == "Invalid"
+    fields = [c["field"] for c in r.json()["details"]["causes"]]
+    assert fields[:2] == ["metadata.labels[ray.io/config-type]", "data[k]"]
     # The name label is filled in when the caller leaves it out.
     bare = template_configmap("bare", **SMALL_TEMPLATE)
     del bare["metadata"]["labels"]["ray.io/compute-template"]
@@ -249,10 +252,17 @@ def test_template_configmaps_managed_through_the_gateway(
     r = http.put(f"{cms}/gpu", json=gpu)
     assert r.status_code == 200 and r.json()["data"]["gpu"] == "4"
     unlabelled = {**r.json(), "metadata": {**r.json()["metadata"], "labels": {}}}
-    assert http.put(f"{cms}/gpu", json=unlabelled).status_code == 403
+    assert http.put(f"{cms}/gpu", json=unlabelled).status_code == 422
+    # A valid template body over an unlabelled ConfigMap: 404, as if it did not exist (an invalid
+    # body is a 422 whether the target exists or not, so that answer reveals nothing either).
     assert (
-        http.put(f"{cms}/app-config", json={**other, "metadata": {"name": "app-config"}}).status_code == 404
+        http.put(f"{cms}/app-config", json=template_configmap("app-config", **SMALL_TEMPLATE)).status_code
+        == 404
     )
+    assert (
+        http.put(f"{cms}/app-config", json={**other, "metadata": {"name": "app-config"}}).status_code == 422
+    )
+    assert http.put(f"{cms}/absent", json={**other, "metadata": {"name": "absent"}}).status_code == 422
     # Deletes carry the checked ConfigMap's uid as a precondition; a caller's own one is kept.
     wrong = {"kind": "DeleteOptions", "apiVersion": "v1", "preconditions": {"uid": "not-the-uid"}}
     r = http.request("DELETE", f"{cms}/small", json=wrong)
