@@ -3,11 +3,15 @@
 Run it in front of any Kubernetes API server (here fakekube)::
 
     fakekube serve --port 8001 &
-    python examples/gateway.py --upstream http://127.0.0.1:8001 --port 31889 --max-gpus 4
+    KUBERAY_APISERVER_AUTHENTICATION=none \
+        python examples/gateway.py --upstream http://127.0.0.1:8001 --port 31889 --max-gpus 4
 
 Every other setting comes from the usual ``KUBERAY_APISERVER_*`` variables (``--defaults`` is
-``KUBERAY_APISERVER_DEFAULTS``). The module-level ``app`` is what granian serves; its worker
-processes import this file again (as ``gateway``), configured through the environment.
+``KUBERAY_APISERVER_DEFAULTS``); authentication is ``passthrough`` unless
+``KUBERAY_APISERVER_AUTHENTICATION`` says otherwise (fakekube authenticates nobody, hence ``none``
+above; in front of a real cluster keep the default, see the README's "Security"). The
+module-level ``app`` is what granian serves; its worker processes import this file again (as
+``gateway``), configured through the environment.
 """
 
 from __future__ import annotations

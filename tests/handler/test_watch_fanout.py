@@ -105,8 +105,9 @@ def cluster(name: str, labels: dict[str, str] | None = None, pad: int = 0) -> di
 class Watch:
     """One watch through httpx: its status, events (decoded, in order) and whether it ended."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
         self.url = url
+        self.headers = {"Accept": "application/json", **(headers or {})}
         self.status = 0
         self.events: list[dict[str, Any]] = []
         self.ended = False
@@ -115,7 +116,7 @@ class Watch:
 
     async def _run(self, client: httpx.AsyncClient) -> None:
         try:
-            async with client.stream("GET", self.url, headers={"Accept": "application/json"}) as r:
+            async with client.stream("GET", self.url, headers=self.headers) as r:
                 self.status = r.status_code
                 self.opened.set()
                 async for line in r.aiter_lines():
@@ -234,6 +235,31 @@ def test_identical_watches_share_one_upstream_watch_and_get_every_event_once_in_
             assert w.data() == expected
         assert counting.opened[path] == 2
         await close_all(counting, path, *watches, direct)
+
+    run(body, server.url)
+
+
+def test_watches_made_as_different_callers_never_share(
+    upstream: tuple[FakeKubeServer, CountingApp], ns: str, gateway_factory: GatewayFactory
+) -> None:
+    """In passthrough each watch goes upstream with its caller's token: watches with the same
+    token share one upstream watch, watches with another token get their own (a shared watch is
+    made as one identity and never serves another)."""
+    server, counting = upstream
+    path = coll(ns)
+    gw_url = gateway_factory(server.url, ["--authentication", "passthrough"], GATEWAY_ENV)
+
+    async def body(gw: httpx.AsyncClient, fk: httpx.AsyncClient) -> None:
+        alice = [
+            Watch(f"{gw_url}{path}?watch=1", {"Authorization": "Bearer alice"}).start(gw) for _ in range(3)
+        ]
+        bob = [Watch(f"{gw_url}{path}?watch=1", {"Authorization": "Bearer bob"}).start(gw) for _ in range(3)]
+        await opened(*alice, *bob)
+        assert counting.open[path] == 2  # one per caller
+        await create(fk, ns, "a")
+        await until(lambda: all(len(w.events) >= 1 for w in [*alice, *bob]))
+        assert counting.opened[path] == 2
+        await close_all(counting, path, *alice, *bob)
 
     run(body, server.url)
 
