@@ -280,3 +280,48 @@ def test_audit_log_records_who_and_whom(tmp_path: Path, connect: Callable[[FakeK
     }
     assert events[0]["responseStatus"]["code"] == 201
     assert events[0]["impersonatedUser"]["groups"] == ["system:authenticated"]
+
+
+_EXTRA_KEY = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Lu", "Lt")), min_size=1, max_size=12
+)
+
+
+@given(
+    name=st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=20),
+    uid=st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=10),
+    groups=st.lists(st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=10), max_size=4),
+    extra=st.dictionaries(
+        _EXTRA_KEY,
+        st.lists(
+            st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=8), min_size=1, max_size=3
+        ),
+        max_size=3,
+    ),
+)
+def test_impersonation_headers_round_trip(
+    name: str, uid: str, groups: list[str], extra: dict[str, list[str]]
+) -> None:
+    """What the gateway sends (``kubeapi.authn.impersonation_headers``, client-go's encoding,
+    percent-escaping extra keys) is what fakekube reads back (impersonation.go's decoding: header
+    names lower-cased, keys unescaped), for hostile keys (``%``, ``/``, spaces, non-ASCII)."""
+    from fakekube._auth.impersonation import wanted_user
+    from kubeapi.authn import impersonation_headers
+
+    user = UserInfo.of(name, uid, groups, extra)
+    pairs = [(k.lower(), v) for k, v in impersonation_headers(user)]
+    assert wanted_user(pairs) == user
+
+
+def test_impersonation_without_a_user_name_is_400() -> None:
+    from fakekube._auth.impersonation import wanted_user
+    from kubeapi.status import StatusError
+
+    assert wanted_user([("impersonate-user", "")]) is None
+    with pytest.raises(StatusError) as e:
+        wanted_user([("impersonate-user", ""), ("impersonate-extra-scopes", "a")])
+    assert e.value.code == 400
+    assert e.value.status()["message"] == (
+        'requested &user.DefaultInfo{Name:"", UID:"", Groups:[]string(nil), '
+        'Extra:map[string][]string{"scopes":[]string{"a"}}} without impersonating a user name'
+    )
