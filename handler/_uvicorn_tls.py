@@ -92,6 +92,11 @@ def serve(
         log_level=log_level,
         log_config=log_config,
         access_log=False,
+        # The gateway appends the connection's address to X-Forwarded-For itself: uvicorn must
+        # not replace scope["client"] with a caller's X-Forwarded-For (it trusts 127.0.0.1 by
+        # default), nor announce itself.
+        proxy_headers=False,
+        server_header=False,
         ssl_certfile=cert_file,
         ssl_keyfile=key_file,
         client_ca_file=client_ca_file,

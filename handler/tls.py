@@ -24,11 +24,17 @@ Two serving paths, chosen by whether the authentication mode needs the caller's 
   the handshake), as Go's ``tls.Config`` with ``ClientAuth: RequestClientCert`` plus the x509
   authenticator's ``Verify`` end in the same place for a bad certificate: no identity.
 
-Cost, measured on this 2-core machine (shared with other jobs) with ``python -m handler.tls_cost``-
-style quick loop (one keep-alive client, 3,000 sequential ``GET /healthz`` over TLS 1.3, after
-100 warm-up requests, one worker): granian TLS ~1,900 req/s, uvicorn+httptools TLS ~1,500 req/s
-(see ``MEASURED`` below for the figures of the run this comment was written from). That ~20 %
-is why plain TLS stays on granian and only the two modes that need the peer certificate pay it.
+Cost, a quick local check (not a benchmark run; 2 shared cores, load average 3-10 from other
+jobs, so single runs vary by 2x): the gateway app with TLS, one worker, ``GET /healthz`` over
+TLS 1.3 keep-alive connections from ``http.client`` threads, 3,000 requests after 100 warm-up,
+each server started four times (twice as ``granian``/``uvicorn`` on ``handler.app:app``, twice
+as ``kuberay-apiserver serve``; :data:`MEASURED`). One sequential client: granian
+2,000-4,100 req/s, uvicorn 2,500-5,500 (the Python client is the limit). 16 concurrent clients:
+granian 2,600-8,700 req/s, uvicorn 1,200-7,400, granian ahead in three of four pairs. No cost is
+measurable for the certificate modes at this resolution; plain TLS stays on granian anyway,
+because everything else about the gateway (uvloop, per-connection buffer and idle-watch memory,
+the benchmarks) was measured on it and a mode that does not need the peer certificate has no
+reason to change server.
 
 Python 3.11's ``ssl`` exposes only the leaf of the peer's chain (``getpeercert``;
 ``get_verified_chain`` arrives in 3.13), so ``client_cert_chain`` holds the leaf alone: the x509
@@ -65,8 +71,14 @@ __all__ = [
 
 log = logging.getLogger("handler.tls")
 
-#: The quick check behind the choice above (req/s, 3,000 sequential keep-alive GET /healthz, TLS 1.3).
-MEASURED = {"granian_tls": 0.0, "uvicorn_tls": 0.0}
+#: The quick check behind the choice above: req/s of GET /healthz over TLS 1.3 (four runs each),
+#: one sequential client and 16 concurrent ones, on the shared 2-core development machine.
+MEASURED = {
+    "granian_tls_c1": (3023, 4093, 2125, 2021),
+    "uvicorn_tls_c1": (4496, 5489, 2503, 4639),
+    "granian_tls_c16": (8748, 6418, 2640, 7727),
+    "uvicorn_tls_c16": (7359, 6589, 1752, 1196),
+}
 
 #: How often (seconds) the certificate files are looked at again.
 RELOAD_INTERVAL = 1.0
@@ -213,12 +225,12 @@ class CertificateWatcher(threading.Thread):
         self.on_change = on_change
         self.check = check
         self.interval = interval
-        self._stop = threading.Event()
+        self._stopped = threading.Event()
         self._digest = files_digest(self.paths)
 
     def run(self) -> None:
         """Poll until :meth:`stop`."""
-        while not self._stop.wait(self.interval):
+        while not self._stopped.wait(self.interval):
             digest = files_digest(self.paths)
             if digest == self._digest:
                 continue
@@ -233,7 +245,7 @@ class CertificateWatcher(threading.Thread):
 
     def stop(self) -> None:
         """End the thread after its current poll."""
-        self._stop.set()
+        self._stopped.set()
 
 
 def sighup_self() -> bool:

@@ -142,15 +142,33 @@ class Access:
         (impersonating modes only; a no-op otherwise, where the upstream decides)."""
         if self.reviewer is None or user is None:
             return
-        attrs = attributes(user, info)
-        if not attrs.verb:
-            # An HTTP method RequestInfo has no verb for (OPTIONS, TRACE...): denied without asking,
-            # as Pinniped's impersonation proxy denies an empty verb ("invalid verb").
-            self.metrics.authorization(False, False)
-            raise forbidden(attrs, "invalid verb")
-        (allowed, reason), cached = await self.reviewer.review(attrs)
+        # The decision's key: the fields Attributes would hold, without building it (a warm cache
+        # then costs a tuple and a lookup; Attributes are built only for a review or a refusal).
+        key = (
+            user,
+            info.verb,
+            info.is_resource_request,
+            info.api_group,
+            info.api_version,
+            info.namespace,
+            info.resource,
+            info.subresource,
+            info.name,
+            "" if info.is_resource_request else info.path,
+        )
+        decision = self.reviewer.cached(key)
+        cached = decision is not None
+        if decision is None:
+            attrs = attributes(user, info)
+            if not attrs.verb:
+                # An HTTP method RequestInfo has no verb for (OPTIONS, TRACE...): denied without
+                # asking, as Pinniped's impersonation proxy denies an empty verb ("invalid verb").
+                self.metrics.authorization(False, False)
+                raise forbidden(attrs, "invalid verb")
+            decision, cached = await self.reviewer.review(attrs, key)
+        allowed, reason = decision
         self.metrics.authorization(allowed, cached)
         if not allowed:
-            err = forbidden(attrs, reason)
+            err = forbidden(attributes(user, info), reason)
             log.info("forbidden: %s", err.message)
             raise err

@@ -34,7 +34,11 @@ class Authenticator(Protocol):
 
 def header_values(scope: Mapping[str, Any], name: bytes) -> list[str]:
     """Every value of request header ``name`` (lower-case bytes) in ``scope``, in order, as str."""
-    return [v.decode("latin-1") for k, v in scope.get("headers") or () if k.lower() == name]
+    return [
+        v.decode("latin-1")
+        for k, v in scope.get("headers") or ()
+        if len(k) == len(name) and k.lower() == name
+    ]
 
 
 def bearer_token(scope: Mapping[str, Any]) -> str | None:
@@ -45,7 +49,7 @@ def bearer_token(scope: Mapping[str, Any]) -> str | None:
     case and the second non-empty, else the request carries no bearer token (None).
     """
     for k, v in scope.get("headers") or ():
-        if k.lower() == b"authorization":
+        if len(k) == 13 and k.lower() == b"authorization":  # the length first: most headers skip lower()
             parts: list[str] = v.decode("latin-1").strip().split(" ", 2)
             if len(parts) < 2 or parts[0].lower() != "bearer" or not parts[1]:
                 return None

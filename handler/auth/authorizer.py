@@ -15,6 +15,7 @@ another's.
 from __future__ import annotations
 
 import logging
+from collections.abc import Hashable
 from typing import TYPE_CHECKING
 
 from handler.auth.cache import TTLCache
@@ -46,10 +47,16 @@ class SubjectAccessReviewer:
     def _ttl(self, decision: Decision) -> float:
         return self.allowed_ttl if decision[0] else self.denied_ttl
 
-    async def review(self, attrs: Attributes) -> tuple[Decision, bool]:
-        """``((allowed, reason), cached)`` for ``attrs``; StatusError 500 when the review could not
-        be made (503/504 when the upstream cannot be reached)."""
-        return await self.cache.get(attrs, lambda: self._review(attrs), self._ttl)
+    async def review(self, attrs: Attributes, key: Hashable = None) -> tuple[Decision, bool]:
+        """``((allowed, reason), cached)`` for ``attrs``, cached under ``key`` (default: ``attrs``
+        itself; a caller that has the same fields in a cheaper hashable form may pass that);
+        StatusError 500 when the review could not be made (503/504 when the upstream cannot be
+        reached)."""
+        return await self.cache.get(attrs if key is None else key, lambda: self._review(attrs), self._ttl)
+
+    def cached(self, key: Hashable) -> Decision | None:
+        """The unexpired decision under ``key``, or None."""
+        return self.cache.peek(key)
 
     async def authorize(self, attrs: Attributes) -> bool:
         """Raise the 403 ``Forbidden`` kube-apiserver words (:func:`kubeapi.authn.forbidden`)

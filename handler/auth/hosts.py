@@ -66,6 +66,9 @@ class HostFilter:
     def __init__(self, pattern: str, listen_host: str) -> None:
         self.wildcard_ips = not pattern and listen_host.strip("[]") in _WILDCARDS
         self.pattern = re.compile(pattern or default_pattern(listen_host))
+        # Decisions by raw Host value: a gateway sees few distinct ones, and deciding costs ~3 µs
+        # (the regex and, for a wildcard listener, ipaddress) against ~0.1 µs for the lookup.
+        self._decided: dict[bytes, bool] = {}
 
     def accepts(self, host: str) -> bool:
         """Whether a request with ``Host: host`` may be served."""
@@ -77,8 +80,19 @@ class HostFilter:
     def check(self, headers: Iterable[tuple[bytes, bytes]]) -> None:
         """Raise the 403 ``Forbidden`` Status unless the request's first ``Host`` is accepted (a
         request without ``Host``, HTTP/1.0, is judged by the empty name)."""
-        host = next((v.decode("latin-1") for k, v in headers if k == b"host"), "")
-        if not self.accepts(host):
+        raw = b""
+        for k, v in headers:
+            if k == b"host":
+                raw = v
+                break
+        ok = self._decided.get(raw)
+        if ok is None:
+            ok = self.accepts(raw.decode("latin-1"))
+            if len(self._decided) >= 1024:  # many distinct names: someone probing; start over
+                self._decided.clear()
+            self._decided[raw] = ok
+        if not ok:
+            host = raw.decode("latin-1")
             raise StatusError(
                 403,
                 "Forbidden",

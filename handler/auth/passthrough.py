@@ -66,7 +66,10 @@ class PassthroughAuthenticator:
         token = bearer_token(scope)
         if token is None:
             return None
-        user, _ = await self.cache.get(digest(token), lambda: self._review(token), lambda _: self.ttl)
+        key = digest(token)
+        user = self.cache.peek(key)  # the warm path: no coroutine, no closure
+        if user is None:
+            user, _ = await self.cache.get(key, lambda: self._review(token), lambda _: self.ttl)
         if user is None:
             raise unauthorized()
         return user

@@ -52,8 +52,11 @@ class TokenReviewAuthenticator:
         token = bearer_token(scope)
         if token is None:
             return None
+        key = digest(token)
+        user = self.cache.peek(key)  # the warm path: no coroutine, no closure
         try:
-            user, _ = await self.cache.get(digest(token), lambda: self._review(token), lambda _: self.ttl)
+            if user is None:
+                user, _ = await self.cache.get(key, lambda: self._review(token), lambda _: self.ttl)
         except _ReviewFailed:
             raise unauthorized() from None
         if user is None:

@@ -17,7 +17,9 @@ Follows k8s.io/apiserver ``pkg/authentication/request/x509/x509.go`` (v0.37):
 The TLS layer (:mod:`handler.tls`) already refuses a certificate its CA does not sign; the chain
 is verified here again (``cryptography.x509.verification``, the Rust WebPKI verifier, with a
 SAN made optional because client certificates rarely carry one) so the authenticator does not
-depend on how the server was configured. Verified leaves are remembered for
+depend on how the server was configured. Python 3.11's ``ssl`` hands over only the leaf of the
+chain the client sent, so intermediates a client presents are not available here: an intermediate
+CA must be in the CA bundle itself (as a trust anchor). Verified leaves are remembered for
 :data:`VERIFIED_TTL` seconds (never past their expiry): one connection's requests verify once.
 """
 

@@ -98,12 +98,17 @@ def https(
     return r.status, body, der
 
 
-def serve(stub: StubUpstream, pki: Pki, args: list[str], tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
+def serve(
+    upstream: str, pki: Pki, args: list[str], tmp: Path, gateway_token: str = GATEWAY_TOKEN
+) -> tuple[subprocess.Popen[bytes], int]:
+    """``kuberay-apiserver serve`` over TLS (``pki``'s serving files) in front of ``upstream`` with
+    ``gateway_token`` as its own credentials and ``args``; ``(process, port)`` once /healthz
+    answers over TLS."""
     token = tmp / "gateway-token"
-    token.write_text(GATEWAY_TOKEN)
+    token.write_text(gateway_token)
     port = free_port()
     argv = [str(BIN / "kuberay-apiserver"), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    argv += ["--upstream", stub.url, "--token-file", str(token)]
+    argv += ["--upstream", upstream, "--token-file", str(token)]
     argv += ["--tls-cert-file", pki.cert_file, "--tls-private-key-file", pki.key_file, *args]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     ctx = client_context(pki)
@@ -154,7 +159,7 @@ def test_client_certificate_user_reaches_the_upstream_impersonated(
     stub: StubUpstream, reviews: Reviews, pki: Pki, tmp_path: Path
 ) -> None:
     proc, port = serve(
-        stub,
+        stub.url,
         pki,
         ["--authentication", "client-certificate", "--client-ca-file", pki.client_ca_file],
         tmp_path,
@@ -214,7 +219,7 @@ def test_request_header_trusted_only_from_the_front_proxy(
         "--requestheader-allowed-names",
         "front-proxy",
     ]
-    proc, port = serve(stub, pki, args, tmp_path)
+    proc, port = serve(stub.url, pki, args, tmp_path)
     try:
         proxy = pki.client_ca.issue("front-proxy")
         status, body, _ = https(port, client_context(pki, proxy, "proxy"), headers=REMOTE)
@@ -273,7 +278,7 @@ def test_certificate_reload_without_restart_client_certificate_mode(
     stub: StubUpstream, reviews: Reviews, pki: Pki, tmp_path: Path
 ) -> None:
     args = ["--authentication", "client-certificate", "--client-ca-file", pki.client_ca_file]
-    proc, port = serve(stub, pki, args, tmp_path)
+    proc, port = serve(stub.url, pki, args, tmp_path)
     try:
         _reload_seen(pki, port, lambda: client_context(pki))
         assert proc.poll() is None
@@ -284,7 +289,7 @@ def test_certificate_reload_without_restart_client_certificate_mode(
 def test_certificate_reload_plain_tls_on_granian(
     stub: StubUpstream, reviews: Reviews, pki: Pki, tmp_path: Path
 ) -> None:
-    proc, port = serve(stub, pki, ["--authentication", "none"], tmp_path)
+    proc, port = serve(stub.url, pki, ["--authentication", "none"], tmp_path)
     try:
         _reload_seen(pki, port, lambda: client_context(pki))
         assert proc.poll() is None
