@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from handler.auth.modes import CLIENT_CERTIFICATE_MODES
+from handler.auth.modes import CLIENT_CERTIFICATE_MODES, build_authenticator
 from handler.credentials import CredentialsError, resolve
 from handler.defaults import DefaultsError
 from handler.defaults import load as load_defaults
@@ -213,6 +213,8 @@ def run(settings: Settings) -> None:
             f"{ENV_PREFIX}HTTP1_BUFFER_BYTES={settings.http1_buffer_bytes} is below the minimum of 8192"
         )
     check_tls(settings)
+    if settings.authentication in _SELF_CONTAINED_MODES:
+        build_authenticator(settings)  # a bad --oidc-*/CA file stops the start here, not in each worker
     resolve(settings)  # fail now, with a clear message, rather than in every worker
     check_identity_settings(settings)  # same: an unknown mode or a broken --accept-hosts
     if settings.defaults:
@@ -266,6 +268,10 @@ def run(settings: Settings) -> None:
             watcher.stop()
     if metrics_dir is not None:
         metrics_dir.cleanup()
+
+
+#: Modes whose authenticator needs no upstream client, so ``run`` builds it once before serving.
+_SELF_CONTAINED_MODES = ("oidc", "client-certificate", "request-header")
 
 
 def check_tls(settings: Settings) -> None:

@@ -37,7 +37,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -148,11 +148,18 @@ class OIDCOptions:
 
 class ProviderKeys:
     """The issuer's discovery document and JWKS, fetched with pyreqwest and refreshed at most
-    every ``min_interval`` seconds (concurrent callers share one fetch)."""
+    every ``min_interval`` seconds of ``clock`` (monotonic seconds; concurrent callers share one
+    fetch)."""
 
-    def __init__(self, options: OIDCOptions, min_interval: float = MIN_REFRESH_INTERVAL) -> None:
+    def __init__(
+        self,
+        options: OIDCOptions,
+        min_interval: float = MIN_REFRESH_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.options = options
         self.min_interval = min_interval
+        self.clock = clock
         self.keys: KeySet | None = None
         self.fetches = 0
         self._fetched_at = -float("inf")
@@ -210,9 +217,9 @@ class ProviderKeys:
         if self.keys is not None and not force:
             return self.keys
         async with self._lock:
-            if time.monotonic() - self._fetched_at < self.min_interval:
+            if self.clock() - self._fetched_at < self.min_interval:
                 return self.keys
-            self._fetched_at = time.monotonic()
+            self._fetched_at = self.clock()
             self.fetches += 1
             try:
                 self.keys = await self._fetch()
@@ -284,11 +291,16 @@ def user_from_claims(claims: Mapping[str, Any], options: OIDCOptions) -> UserInf
 
 class OIDCAuthenticator:
     """The ``oidc`` :class:`handler.auth.authenticator.Authenticator` (module docstring);
-    ``min_refresh_interval`` overrides :data:`MIN_REFRESH_INTERVAL` (tests)."""
+    ``min_refresh_interval`` and ``clock`` as :class:`ProviderKeys` (tests set them)."""
 
-    def __init__(self, options: OIDCOptions, min_refresh_interval: float = MIN_REFRESH_INTERVAL) -> None:
+    def __init__(
+        self,
+        options: OIDCOptions,
+        min_refresh_interval: float = MIN_REFRESH_INTERVAL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.options = options
-        self.provider = ProviderKeys(options, min_refresh_interval)
+        self.provider = ProviderKeys(options, min_refresh_interval, clock)
 
     async def authenticate(self, scope: Mapping[str, Any]) -> UserInfo | None:
         """The token's user; None without a bearer token or for a token of another issuer; 401

@@ -321,3 +321,43 @@ def test_mismatched_tls_files_stop_the_start(pki: Pki, tmp_path: Path) -> None:
     )
     assert r.returncode != 0
     assert "cannot load TLS certificate" in r.stderr
+
+
+OIDC = "--authentication oidc --oidc-issuer-url https://idp"
+CERT_FILES = "--tls-cert-file CERT --tls-private-key-file KEY"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ("--authentication oidc --oidc-issuer-url http://idp", "must be an https URL"),
+        (OIDC, "needs --oidc-client-id"),
+        (f"{OIDC} --oidc-client-id c --oidc-signing-algs RS256,none", "unsupported signing alg"),
+        ("--authentication client-certificate", "needs --tls-cert-file"),
+        (f"--authentication request-header {CERT_FILES}", "needs --requestheader-client-ca-file"),
+        (
+            f"--authentication client-certificate {CERT_FILES} --client-ca-file /nonexistent/ca.pem",
+            "cannot load client CA file /nonexistent/ca.pem",
+        ),
+        ("--tls-cert-file CERT", "--tls-cert-file and --tls-private-key-file go together"),
+    ],
+)
+def test_bad_identity_settings_stop_the_start_in_one_line(pki: Pki, args: str, message: str) -> None:
+    argv = [pki.cert_file if a == "CERT" else pki.key_file if a == "KEY" else a for a in args.split()]
+    r = subprocess.run(
+        [
+            str(BIN / "kuberay-apiserver"),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--upstream",
+            "http://127.0.0.1:9",
+            *argv,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode != 0
+    assert r.stderr.startswith("kuberay-apiserver: ") and message in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
