@@ -24,11 +24,15 @@ class Simulation:
     container start; default 1.0). ``manual_clock``: time stands still until
     ``app.controllers.advance(seconds)`` moves it (tests that want exact, instant transitions;
     default False, the real clock). ``node_name``: the node every Pod is bound to.
+    ``operator_requeue_delay``: seconds before the operator looks at a RayCluster again after it
+    wrote its status or failed (the operator's ``DefaultRequeueDuration``, 2 s; suspension
+    advances on it).
     """
 
     pod_start_delay: float = 1.0
     manual_clock: bool = False
     node_name: str = "fakekube-node"
+    operator_requeue_delay: float = 2.0
 
     def __post_init__(self) -> None:
         if self.pod_start_delay < 0:
