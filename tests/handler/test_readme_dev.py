@@ -130,7 +130,9 @@ def test_dev_runs_the_simulated_operator(dev: tuple[str, subprocess.Popen[bytes]
         "spec": {
             "headGroupSpec": {
                 "rayStartParams": {},
-                "template": {"spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray:2.46.0"}]}},
+                "template": {
+                    "spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray:2.46.0"}]}
+                },
             }
         },
     }
