@@ -82,9 +82,10 @@ def test_simulation_off_serves_pods_without_a_kubelet(client: Client) -> None:
         "default-scheduler",
     )
     assert spec["containers"][0]["imagePullPolicy"] == "IfNotPresent"
-    # an unbound Pod has no log location: 200 and nothing (LocationStreamer with no location)
+    # an unbound Pod has no log location: 204 and nothing (LocationStreamer with no location)
     r = client.send("GET", f"{PODS_PATH}/p/log", query={"container": "a"})
-    assert (r.status, r.read()) == (200, b"")
+    assert (r.status, r.read()) == (204, b"")
+    assert got["metadata"]["generation"] == 1
     bad = client.send(
         "POST", PODS_PATH, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "q"}, "spec": {}}
     )
