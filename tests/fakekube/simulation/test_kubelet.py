@@ -110,3 +110,23 @@ def test_discovery_lists_pods_and_the_log_subresource(client: Client) -> None:
     assert resources["pods"]["shortNames"] == ["po"]
     assert resources["pods/log"]["verbs"] == ["get"]
     assert resources["pods/status"]["verbs"] == ["get", "patch", "update"]
+
+
+def test_init_containers_run_first(connect: Callable[[FakeKube], Client], loop_thread: LoopThread) -> None:
+    app = manual_app(delay=1.0)
+    client = connect(app)
+    body = pod("p")
+    body["spec"]["initContainers"] = [{"name": "setup", "image": "busybox:1.36"}]
+    client.request("POST", PODS_PATH, body)
+    st = client.request("GET", f"{PODS_PATH}/p")["status"]
+    init = next(c for c in st["conditions"] if c["type"] == "Initialized")
+    assert (init["status"], init["reason"]) == ("False", "ContainersNotInitialized")
+    assert st["initContainerStatuses"][0]["state"] == {"waiting": {"reason": "PodInitializing"}}
+    table = client.request(
+        "GET", PODS_PATH, headers={"accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}
+    )
+    assert table["rows"][0]["cells"][1:3] == ["0/1", "Init:0/1"]
+    advance(loop_thread, app, 1.0)
+    st = client.request("GET", f"{PODS_PATH}/p")["status"]
+    assert st["initContainerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
+    assert st["phase"] == "Running"
