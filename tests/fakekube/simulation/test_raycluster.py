@@ -80,6 +80,17 @@ def test_pods_and_head_service_as_the_operator_names_and_labels_them(
     assert " --address=rc-head-svc.default.svc.cluster.local:6379 " in worker_args
     assert workers[0]["spec"]["initContainers"][0]["name"] == "wait-gcs-ready"
     assert {"name": "metrics", "containerPort": 8080, "protocol": "TCP"} in ray["ports"]
+    # the probes the operator injects (Ray < 2.53: wget of the raylet and GCS health endpoints)
+    readiness = ray["readinessProbe"]
+    assert readiness["exec"]["command"][:2] == ["bash", "-c"]
+    assert "localhost:52365/api/local_raylet_healthz" in readiness["exec"]["command"][2]
+    assert "localhost:8265/api/gcs_healthz" in readiness["exec"]["command"][2]
+    assert (readiness["initialDelaySeconds"], readiness["timeoutSeconds"], readiness["failureThreshold"]) == (
+        10,
+        5,
+        10,
+    )
+    assert "gcs_healthz" not in workers[0]["spec"]["containers"][0]["livenessProbe"]["exec"]["command"][2]
     svc = client.request("GET", f"{SVC_PATH}/rc-head-svc")
     assert svc["metadata"]["labels"] == {
         "ray.io/cluster": "rc",
