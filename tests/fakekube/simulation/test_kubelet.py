@@ -130,3 +130,24 @@ def test_init_containers_run_first(connect: Callable[[FakeKube], Client], loop_t
     st = client.request("GET", f"{PODS_PATH}/p")["status"]
     assert st["initContainerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
     assert st["phase"] == "Running"
+
+
+def test_a_refused_event_is_dropped(loop_thread: LoopThread) -> None:
+    """An Event the server refuses (here: its namespace does not exist) is dropped, as client-go's
+    recorder drops it, instead of failing the controller that records it."""
+    from fakekube._controllers.events import EventRecorder
+
+    app = manual_app()
+    recorder = EventRecorder(app.controllers.context, "raycluster-controller")
+    about = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "gone", "uid": "u"}}
+    recorder.event(about, "Normal", "Created", "Create", "made")  # no exception
+    recorder.event(
+        {**about, "metadata": {**about["metadata"], "namespace": "default"}},
+        "Normal",
+        "Created",
+        "Create",
+        "made",
+    )
+    assert [k for k, _ in app.store.scan("events")] and all(
+        k.startswith("default/") for k, _ in app.store.scan("events")
+    )

@@ -286,3 +286,25 @@ def test_dashboard_and_logs_of_the_head(
     head = _pods(client)[0]
     log = client.send("GET", f"{PODS_PATH}/{head['metadata']['name']}/log").read().decode()
     assert f"Local node IP: {head['status']['podIP']}" in log and "Ray runtime started." in log
+
+
+def test_deleting_the_namespace_takes_the_cluster_with_it(connect: Callable[[FakeKube], Client]) -> None:
+    """The namespace controller empties the namespace (Pods, Service, RayCluster) and the operator
+    does not bring anything back."""
+    app = manual_app(delay=0.0)
+    client = connect(app)
+    client.request(
+        "POST",
+        "/api/v1/namespaces",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "doomed"}},
+    )
+    client.request("POST", "/apis/ray.io/v1/namespaces/doomed/rayclusters", raycluster())
+    assert len(client.request("GET", "/api/v1/namespaces/doomed/pods")["items"]) == 3
+    assert client.send("DELETE", "/api/v1/namespaces/doomed").status == 200
+    assert client.send("GET", "/api/v1/namespaces/doomed").status == 404
+    assert client.request("GET", "/api/v1/pods")["items"] == []
+    assert client.request("GET", "/api/v1/services")["items"] == [
+        s
+        for s in client.request("GET", "/api/v1/services")["items"]
+        if s["metadata"]["namespace"] != "doomed"
+    ]
