@@ -1,5 +1,8 @@
 """The ``fakekube`` command: ``fakekube serve --host H --port P [--service-backend NS/NAME=URL ...]
-[--crd FILE_OR_DIR ...]``.
+[--crd FILE_OR_DIR ...] [--simulate-operator [--simulate-operator-delay SECONDS]]``.
+
+``--simulate-operator`` runs the simulated kubelet and KubeRay operator (:mod:`fakekube.simulation`);
+``--simulate-operator-delay`` is the Pod start-up delay in seconds (default 1).
 
 ``--crd`` installs CustomResourceDefinitions at start (YAML/JSON files or directories of them),
 replacing the bundled Ray CRDs of the same name; an invalid CRD exits with status 1.
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from fakekube.server import create_app
+from fakekube.simulation import Simulation
 
 
 def parse_backend(spec: str) -> tuple[str, str]:
@@ -92,6 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="append kube-apiserver audit events (Metadata level, JSON lines) of authenticated requests",
     )
+    s.add_argument(
+        "--simulate-operator",
+        action="store_true",
+        help="simulate the KubeRay operator and the kubelet (Ray Pods, Services, statuses, dashboard)",
+    )
+    s.add_argument(
+        "--simulate-operator-delay",
+        type=float,
+        default=Simulation.pod_start_delay,
+        metavar="SECONDS",
+        help=f"simulated Pod start-up delay (default {Simulation.pod_start_delay})",
+    )
     s.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     return p
 
@@ -105,10 +121,12 @@ async def serve(
     schemas: bool = True,
     crds: Sequence[str] = (),
     auth: Mapping[str, Any] | None = None,
+    simulation: Simulation | None = None,
 ) -> None:
     """Run the server until SIGINT/SIGTERM; ``crds`` are CRD files/directories to install;
     ``auth`` the authentication/authorization options of :func:`fakekube.create_app`
-    (``token_auth_file``, ``authorization_mode``, ``api_audiences``)."""
+    (``token_auth_file``, ``authorization_mode``, ``api_audiences``); ``simulation``: the
+    simulated operator's settings (None: off)."""
     from granian.constants import Interfaces
     from granian.log import LogLevels
     from granian.server.embed import Server
@@ -121,7 +139,12 @@ async def serve(
     gc.set_threshold(10_000, *gc.get_threshold()[1:])
     paths = [Path(c) for c in crds]
     app = create_app(
-        service_backends=backends, history_size=history_size, schemas=schemas, crds=paths, **dict(auth or {})
+        service_backends=backends,
+        history_size=history_size,
+        schemas=schemas,
+        crds=paths,
+        simulate_operator=simulation or False,
+        **dict(auth or {}),
     )
     url = f"http://{host}:{port}"
     app.on_startup.append(lambda: print(f"fakekube serving on {url}", flush=True))
@@ -172,6 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     not args.no_schemas,
                     args.crd,
                     _auth_options(args),
+                    Simulation(pod_start_delay=args.simulate_operator_delay)
+                    if args.simulate_operator
+                    else None,
                 )
             )
         except (OSError, ValueError) as e:

@@ -31,6 +31,8 @@ Modules (each with its own ``__all__``; constants are reached through the module
 - :mod:`kubeapi.field_errors`: :class:`Cause` (one ``field.Error``) built as the
   ``field.Invalid/Forbidden/NotSupported/Required`` constructors word it.
 - :mod:`kubeapi.types`: ``JSON`` (``dict[str, Any]``) and ``JSONValue``.
+- :mod:`kubeapi.quantity`: resource quantities (``resource.Quantity``: parse, add, multiply,
+  the canonical text).
 """
 
 from kubeapi import (
@@ -41,6 +43,7 @@ from kubeapi import (
     labels,
     media,
     meta,
+    quantity,
     query,
     requestinfo,
     status,
@@ -109,6 +112,7 @@ __all__ = [
     "parse_int",
     "parse_label_selector",
     "parse_media_type",
+    "quantity",
     "query",
     "request_info",
     "request_info_from_scope",
