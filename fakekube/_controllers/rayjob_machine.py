@@ -38,10 +38,10 @@ import datetime as dt
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from fakekube._controllers import rayjob_rules as rules
-from fakekube._controllers.rayjobs_model import TERMINAL, JobError, JobManager
+from fakekube._controllers.rayjob_rules import RayJobWorld
+from fakekube._controllers.rayjobs_model import TERMINAL, JobError
 from kubeapi.types import JSON
 
 FINALIZER = "ray.io/rayjob-finalizer"
@@ -51,7 +51,6 @@ DEFAULT_REQUEUE = 3.0
 SUBMITTER_FINISHED_TIMEOUT = 30.0
 #: k8s.io/apimachinery ``util/rand.String``'s alphabet (no vowels, no look-alikes).
 RAND_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
-CLUSTER_DOMAIN = "cluster.local"
 
 NEW, INITIALIZING, RUNNING, COMPLETE, FAILED = "", "Initializing", "Running", "Complete", "Failed"
 VALIDATION_FAILED, SUSPENDING, SUSPENDED, RETRYING, WAITING = (
@@ -61,51 +60,6 @@ VALIDATION_FAILED, SUSPENDING, SUSPENDED, RETRYING, WAITING = (
     "Retrying",
     "Waiting",
 )
-
-
-class RayJobWorld(Protocol):
-    """What the state machine reads and writes: the RayJob's cluster, services, submitter Job,
-    the cluster's Ray dashboard, Events. The fakekube controller implements it over the store;
-    tests implement it with dicts."""
-
-    def get_cluster(self, namespace: str, name: str) -> JSON | None:
-        """The RayCluster, or None."""
-
-    def create_cluster(self, obj: JSON) -> None:
-        """Create a RayCluster (raises on refusal)."""
-
-    def delete_cluster(self, obj: JSON) -> None:
-        """Delete a RayCluster (background propagation)."""
-
-    def update_cluster(self, obj: JSON) -> None:
-        """Update a RayCluster's spec (``DeleteWorkers`` suspends its worker groups)."""
-
-    def get_service(self, namespace: str, name: str) -> JSON | None:
-        """A Service, or None."""
-
-    def create_service(self, obj: JSON) -> None:
-        """Create a Service."""
-
-    def get_submitter(self, namespace: str, name: str) -> JSON | None:
-        """The submitter ``batch/v1`` Job, or None."""
-
-    def create_submitter(self, obj: JSON) -> None:
-        """Create the submitter Job."""
-
-    def delete_submitter(self, obj: JSON) -> None:
-        """Delete the submitter Job (background propagation)."""
-
-    def dashboard(self, namespace: str, cluster: str) -> JobManager | None:
-        """The Ray job manager behind the cluster's dashboard, or None when unreachable."""
-
-    def event(self, rayjob: JSON, type_: str, reason: str, action: str, message: str) -> None:
-        """Record an Event about ``rayjob`` (``events.k8s.io/v1``: type, reason, action, note)."""
-
-    def set_finalizers(self, rayjob: JSON, finalizers: list[str]) -> None:
-        """Replace the RayJob's ``metadata.finalizers``."""
-
-    def delete_rayjob(self, rayjob: JSON) -> None:
-        """Delete the RayJob itself."""
 
 
 @dataclass
@@ -247,7 +201,7 @@ class _Machine:
             if cstatus.get("state") != "ready":
                 self.status["rayClusterStatus"] = cstatus
                 return self._deadline_wait(DEFAULT_REQUEUE)
-            url = self._dashboard_url(cluster)
+            url = rules.dashboard_url(cluster, self.world)
             if not url:
                 return DEFAULT_REQUEUE
             self.status["dashboardURL"] = url
@@ -452,19 +406,6 @@ class _Machine:
             self.job, "Normal", "CreatedRayCluster", "Create", f"Created RayCluster {self.ns}/{name}"
         )
         return self.world.get_cluster(self.ns, name) or obj
-
-    def _dashboard_url(self, cluster: JSON) -> str | None:
-        """``FetchHeadServiceURL``: ``<head svc>.<ns>.svc.cluster.local:<dashboard port>``."""
-        head = ((cluster.get("spec") or {}).get("headGroupSpec") or {}).get("headService") or {}
-        svc_name = (head.get("metadata") or {}).get("name") or f"{cluster['metadata']['name']}-head-svc"
-        svc = self.world.get_service(self.ns, svc_name)
-        if svc is None:
-            return None
-        port = next(
-            (p.get("port") for p in svc.get("spec", {}).get("ports", []) if p.get("name") == "dashboard"),
-            None,
-        )
-        return None if port is None else f"{svc_name}.{self.ns}.svc.{CLUSTER_DOMAIN}:{port}"
 
     def _create_submitter(self, cluster: JSON) -> None:
         """``createK8sJobIfNeed``."""

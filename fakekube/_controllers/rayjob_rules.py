@@ -12,20 +12,77 @@ import copy
 import datetime as dt
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import yaml
 
 from fakekube._controllers.rayjobs_model import JobError, JobManager
 from kubeapi.types import JSON
 
-if TYPE_CHECKING:
-    from fakekube._controllers.rayjob_machine import RayJobWorld
-
 #: ``MaxRayJobNameLength`` (``MaxRayClusterNameLength`` 53 minus 6).
 MAX_RAYJOB_NAME = 47
 OPERATOR = "kuberay-operator"
 _DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+CLUSTER_DOMAIN = "cluster.local"
+
+
+class RayJobWorld(Protocol):
+    """What the state machine reads and writes: the RayJob's cluster, services, submitter Job,
+    the cluster's Ray dashboard, Events. The fakekube controller implements it over the store;
+    tests implement it with dicts."""
+
+    def get_cluster(self, namespace: str, name: str) -> JSON | None:
+        """The RayCluster, or None."""
+
+    def create_cluster(self, obj: JSON) -> None:
+        """Create a RayCluster (raises on refusal)."""
+
+    def delete_cluster(self, obj: JSON) -> None:
+        """Delete a RayCluster (background propagation)."""
+
+    def update_cluster(self, obj: JSON) -> None:
+        """Update a RayCluster's spec (``DeleteWorkers`` suspends its worker groups)."""
+
+    def get_service(self, namespace: str, name: str) -> JSON | None:
+        """A Service, or None."""
+
+    def create_service(self, obj: JSON) -> None:
+        """Create a Service."""
+
+    def get_submitter(self, namespace: str, name: str) -> JSON | None:
+        """The submitter ``batch/v1`` Job, or None."""
+
+    def create_submitter(self, obj: JSON) -> None:
+        """Create the submitter Job."""
+
+    def delete_submitter(self, obj: JSON) -> None:
+        """Delete the submitter Job (background propagation)."""
+
+    def dashboard(self, namespace: str, cluster: str) -> JobManager | None:
+        """The Ray job manager behind the cluster's dashboard, or None when unreachable."""
+
+    def event(self, rayjob: JSON, type_: str, reason: str, action: str, message: str) -> None:
+        """Record an Event about ``rayjob`` (``events.k8s.io/v1``: type, reason, action, note)."""
+
+    def set_finalizers(self, rayjob: JSON, finalizers: list[str]) -> None:
+        """Replace the RayJob's ``metadata.finalizers``."""
+
+    def delete_rayjob(self, rayjob: JSON) -> None:
+        """Delete the RayJob itself."""
+
+
+def dashboard_url(cluster: JSON, world: RayJobWorld) -> str | None:
+    """``FetchHeadServiceURL``: ``<head svc>.<ns>.svc.cluster.local:<dashboard port>`` (None while
+    the head Service or its ``dashboard`` port is missing)."""
+    ns = cluster["metadata"]["namespace"]
+    head = ((cluster.get("spec") or {}).get("headGroupSpec") or {}).get("headService") or {}
+    svc_name = (head.get("metadata") or {}).get("name") or f"{cluster['metadata']['name']}-head-svc"
+    svc = world.get_service(ns, svc_name)
+    if svc is None:
+        return None
+    ports = (svc.get("spec") or {}).get("ports") or []
+    port = next((p.get("port") for p in ports if p.get("name") == "dashboard"), None)
+    return None if port is None else f"{svc_name}.{ns}.svc.{CLUSTER_DOMAIN}:{port}"
 
 
 def validate(job: JSON) -> tuple[str, str] | None:

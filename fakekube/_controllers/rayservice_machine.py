@@ -23,7 +23,7 @@ from fakekube._controllers.rayservice_rules import (
     condition_true,
     construct_cluster,
     hash_equal,
-    owner_reference,
+    rayservice_services,
     set_condition,
     upgrade_enabled,
 )
@@ -227,55 +227,17 @@ class _Pass:
         """``reconcileServicesToReadyCluster``: ``<name>-head-svc`` and ``<name>-serve-svc`` select
         ``cluster`` (created, or their selector switched: Events ``CreatedService``/``UpdatedService``)."""
         cname = cluster["metadata"]["name"]
-        ports = _head_ports(cluster)
-        origin = {"ray.io/originated-from-cr-name": self.name, "ray.io/originated-from-crd": "RayService"}
-        head_spec: JSON = {
-            "selector": {
-                "ray.io/cluster": cname,
-                "ray.io/node-type": "head",
-                "app.kubernetes.io/created-by": "kuberay-operator",
-                "app.kubernetes.io/name": "kuberay",
-            },
-            "ports": [{"name": n, "port": p, "appProtocol": "tcp"} for n, p in sorted(ports.items())],
-        }
-        serve_spec: JSON = {
-            "selector": {"ray.io/cluster": cname, "ray.io/serve": "true"},
-            "ports": [
-                {"name": n, "port": p}
-                for n, p in sorted(ports.items())
-                if n == "serve" or n.startswith("serve-")
-            ],
-        }
-        head_labels = {**origin, "ray.io/node-type": "head", "ray.io/identifier": f"{self.name}-head"}
-        serve_labels = {**origin, "ray.io/serve": f"{self.name}-serve"}
         out = []
-        for svc_name, spec, labels in (
-            (f"{self.name}-head-svc", head_spec, head_labels),
-            (f"{self.name}-serve-svc", serve_spec, serve_labels),
-        ):
+        for svc in rayservice_services(self.rs, cluster):
+            svc_name = svc["metadata"]["name"]
             old = self.world.get_service(self.ns, svc_name)
             if old is not None and (old.get("spec") or {}).get("selector", {}).get("ray.io/cluster") == cname:
                 out.append(old)
                 continue
-            svc = {
-                "apiVersion": "v1",
-                "kind": "Service",
-                "metadata": {
-                    "name": svc_name,
-                    "namespace": self.ns,
-                    "labels": labels,
-                    "ownerReferences": [owner_reference(self.rs)],
-                },
-                "spec": spec,
-            }
             self.world.put_service(svc)
-            verb = "Updated" if old is not None else "Created"
+            verb, action = ("Updated", "Update") if old is not None else ("Created", "Create")
             self.world.event(
-                self.rs,
-                "Normal",
-                f"{verb}Service",
-                "Update" if old else "Create",
-                f"{verb} the service {self.ns}/{svc_name}",
+                self.rs, "Normal", f"{verb}Service", action, f"{verb} the service {self.ns}/{svc_name}"
             )
             out.append(svc)
         return out[0], out[1]
@@ -358,22 +320,6 @@ class _Pass:
             s.setdefault(key, {})
         if not s["numServeEndpoints"]:
             del s["numServeEndpoints"]
-
-
-def _head_ports(cluster: JSON) -> dict[str, int]:
-    """``getServicePorts``: the head container's named ports, else the defaults, plus metrics."""
-    containers = (((cluster.get("spec") or {}).get("headGroupSpec") or {}).get("template") or {}).get(
-        "spec", {}
-    ).get("containers") or [{}]
-    ports = {
-        (p.get("name") or f"{p.get('containerPort')}-port"): int(p["containerPort"])
-        for p in containers[0].get("ports") or []
-        if "containerPort" in p
-    }
-    if not ports:
-        ports = {"client": 10001, "gcs-server": 6379, "dashboard": 8265, "metrics": 8080, "serve": 8000}
-    ports.setdefault("metrics", 8080)
-    return ports
 
 
 def _inconsistent(old: JSON, new: JSON) -> bool:

@@ -205,3 +205,71 @@ class Outcome:
 
     status: JSON | None
     requeue_after: float | None
+
+
+def head_ports(cluster: JSON) -> dict[str, int]:
+    """``getServicePorts``: the head container's named ports, else the defaults, plus metrics."""
+    containers = (((cluster.get("spec") or {}).get("headGroupSpec") or {}).get("template") or {}).get(
+        "spec", {}
+    ).get("containers") or [{}]
+    ports = {
+        (p.get("name") or f"{p.get('containerPort')}-port"): int(p["containerPort"])
+        for p in containers[0].get("ports") or []
+        if "containerPort" in p
+    }
+    if not ports:
+        ports = {"client": 10001, "gcs-server": 6379, "dashboard": 8265, "metrics": 8080, "serve": 8000}
+    ports.setdefault("metrics", 8080)
+    return ports
+
+
+def rayservice_services(rs: JSON, cluster: JSON) -> list[JSON]:
+    """``BuildHeadServiceForRayService`` and ``BuildServeServiceForRayService`` for ``cluster``:
+    ``<name>-head-svc`` (the head ports, selecting the cluster's head Pod) and ``<name>-serve-svc``
+    (the ``serve``/``serve-*`` ports, selecting ``ray.io/serve: "true"`` Pods of the cluster)."""
+    name, ns = rs["metadata"]["name"], rs["metadata"]["namespace"]
+    cname = cluster["metadata"]["name"]
+    ports = head_ports(cluster)
+    origin = {"ray.io/originated-from-cr-name": name, "ray.io/originated-from-crd": "RayService"}
+    head_selector = {
+        "ray.io/cluster": cname,
+        "ray.io/node-type": "head",
+        "app.kubernetes.io/created-by": "kuberay-operator",
+        "app.kubernetes.io/name": "kuberay",
+    }
+    specs = [
+        (
+            f"{name}-head-svc",
+            {**origin, "ray.io/node-type": "head", "ray.io/identifier": f"{name}-head"},
+            {
+                "selector": head_selector,
+                "ports": [{"name": n, "port": p, "appProtocol": "tcp"} for n, p in sorted(ports.items())],
+            },
+        ),
+        (
+            f"{name}-serve-svc",
+            {**origin, "ray.io/serve": f"{name}-serve"},
+            {
+                "selector": {"ray.io/cluster": cname, "ray.io/serve": "true"},
+                "ports": [
+                    {"name": n, "port": p}
+                    for n, p in sorted(ports.items())
+                    if n == "serve" or n.startswith("serve-")
+                ],
+            },
+        ),
+    ]
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": n,
+                "namespace": ns,
+                "labels": labels,
+                "ownerReferences": [owner_reference(rs)],
+            },
+            "spec": spec,
+        }
+        for n, labels, spec in specs
+    ]
