@@ -21,7 +21,9 @@ method / attribute             Kubernetes counterpart
 
 Strategies of this module: :class:`Strategy` (built-in kinds without rules of their own, e.g.
 ConfigMaps), :class:`NamespaceStrategy` (``pkg/registry/core/namespace/strategy.go``),
-:class:`ServiceStrategy` (``pkg/registry/core/service/strategy.go``), :class:`EventStrategy`,
+:class:`ServiceStrategy` (``pkg/registry/core/service/strategy.go``), :class:`PodStrategy`
+(``pkg/registry/core/pod/strategy.go``), :class:`JobStrategy` (``pkg/registry/batch/job/strategy.go``),
+:class:`EventStrategy`,
 :class:`CRDStrategy` (apiextensions ``pkg/registry/customresourcedefinition/strategy.go``),
 :class:`StatusStrategy` (any ``/status``), :class:`CustomResourceStrategy` and
 :class:`CustomResourceStatusStrategy` (apiextensions
@@ -40,9 +42,9 @@ from typing import Any
 
 from fakekube import _apierrors as errors
 from fakekube._admission.schema import Schemas
-from fakekube._registry import objects
+from fakekube._registry import objects, poddefaults
 from fakekube._registry.kinds import has_cel_rules, prepare_crd
-from fakekube._resources import CORE_EVENTS, CRDS, EVENTS_V1, JOBS, NAMESPACES, SERVICES, ResourceType
+from fakekube._resources import CORE_EVENTS, CRDS, EVENTS_V1, JOBS, NAMESPACES, PODS, SERVICES, ResourceType
 from fakekube._storage.store import Store, Stored
 from kubeapi.types import JSON
 
@@ -208,7 +210,8 @@ class JobStrategy(Strategy):
       (``ValidateJobSpec``); ``spec.selector`` and ``spec.template`` are immutable on update
       (``ValidateJobUpdate``, the template while not suspended).
 
-    Not done: the Pod template's own defaults and validation (``SetDefaults_PodSpec``).
+    The template gets the Pod spec defaults (:func:`fakekube._registry.poddefaults.template_defaults`);
+    its own validation (``ValidatePodTemplateSpec``) is not done.
     """
 
     generation_tracked = True
@@ -232,6 +235,7 @@ class JobStrategy(Strategy):
         pod = (spec.get("template") or {}).get("spec")
         if not isinstance(pod, dict):
             return obj, [*causes, errors.field_required("spec.template.spec.containers", "")]
+        poddefaults.template_defaults(pod)
         if pod.get("restartPolicy") not in _RESTART:
             # Any other value (also "Always") is a Required error with the valid values (checked
             # on kube-apiserver v1.37: refkube).
@@ -284,6 +288,35 @@ class JobStrategy(Strategy):
                 errors.field_invalid("spec.template", new_spec.get("template"), "field is immutable"),
             ]
         return obj, causes
+
+
+class PodStrategy(Strategy):
+    """Pods (``pkg/registry/core/pod/strategy.go``): a create's status is reset to ``Pending``
+    with its QoS class, the v1 defaults and admission additions are filled in
+    (:mod:`fakekube._registry.poddefaults`); the object's writes keep the stored status (it
+    changes through ``/status``, the kubelet's way). Spec immutability on update is not checked.
+    A DELETE removes the pod at once (as with ``gracePeriodSeconds=0``; there is no kubelet to
+    wait for unless the simulation runs one)."""
+
+    return_deleted_object = True
+
+    def prepare_for_create(self, ctx: WriteContext, obj: JSON) -> None:
+        """The status is the server's: ``Pending`` and the QoS class (set after validation)."""
+        obj.pop("status", None)
+
+    def validate(self, ctx: WriteContext, obj: JSON, causes: list[JSON]) -> tuple[JSON, list[JSON]]:
+        """Containers required, each named (uniquely) and with an image."""
+        return obj, causes + poddefaults.validate(obj)
+
+    def defaults_on_create(self, obj: JSON) -> None:
+        """Defaults, admission additions and the initial status."""
+        poddefaults.apply_defaults(obj)
+        obj["status"] = poddefaults.initial_status(obj)
+
+    def prepare_for_update(self, ctx: WriteContext, obj: JSON, old: JSON) -> None:
+        """The stored status is kept (``newPod.Status = oldPod.Status``)."""
+        if "status" in old:
+            obj["status"] = old["status"]
 
 
 class EventStrategy(Strategy):
@@ -445,6 +478,7 @@ _NO_STATUS: Any = object()
 _BUILTIN: dict[int, Callable[[ResourceType], Strategy]] = {
     id(NAMESPACES): NamespaceStrategy,
     id(SERVICES): ServiceStrategy,
+    id(PODS): PodStrategy,
     id(CORE_EVENTS): EventStrategy,
     id(EVENTS_V1): EventStrategy,
     id(CRDS): CRDStrategy,

@@ -1023,25 +1023,8 @@ def sample_scenario(path: Path) -> Callable[[Session], None]:
 
 
 def _job_body(name: str, restart: str | None) -> Json:
-    """A ``batch/v1`` Job whose pod template already holds the Pod defaults
-    (``SetDefaults_PodSpec``/``SetDefaults_Container``, which fakekube's Job strategy does not
-    apply), so the Job's own defaults and generated selector are what differs from the body."""
-    pod: Json = {
-        "containers": [
-            {
-                "name": "ray-job-submitter",
-                "image": "rayproject/ray:2.52.0",
-                "resources": {},
-                "terminationMessagePath": "/dev/termination-log",
-                "terminationMessagePolicy": "File",
-                "imagePullPolicy": "IfNotPresent",
-            }
-        ],
-        "terminationGracePeriodSeconds": 30,
-        "dnsPolicy": "ClusterFirst",
-        "securityContext": {},
-        "schedulerName": "default-scheduler",
-    }
+    """A ``batch/v1`` Job like KubeRay's submitter (``common/job.go`` ``GetDefaultSubmitterContainer``)."""
+    pod: Json = {"containers": [{"name": "ray-job-submitter", "image": "rayproject/ray:2.52.0"}]}
     if restart is not None:
         pod["restartPolicy"] = restart
     return {
