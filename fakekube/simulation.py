@@ -24,15 +24,28 @@ class Simulation:
     container start; default 1.0). ``manual_clock``: time stands still until
     ``app.controllers.advance(seconds)`` moves it (tests that want exact, instant transitions;
     default False, the real clock). ``node_name``: the node every Pod is bound to.
+
+    Ray jobs (RayJob, the dashboard's Jobs API): ``job_start_delay`` seconds PENDING before
+    RUNNING (default 1.0), then ``job_duration`` seconds RUNNING before SUCCEEDED (default 3.0;
+    a RayJob's ``fakekube.kuberay.io/simulate-duration`` / ``simulate-outcome`` annotations, or a
+    submission's metadata keys of those names, script their own); a K8sJobMode submitter Job ends
+    ``submitter_exit_delay`` seconds after its Ray job (default 0.5). RayService: Serve
+    applications are DEPLOYING for ``serve_deploy_delay`` seconds (default 1.0).
     """
 
     pod_start_delay: float = 1.0
     manual_clock: bool = False
     node_name: str = "fakekube-node"
+    job_start_delay: float = 1.0
+    job_duration: float = 3.0
+    submitter_exit_delay: float = 0.5
+    serve_deploy_delay: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.pod_start_delay < 0:
-            raise ValueError(f"pod_start_delay must be >= 0, got {self.pod_start_delay}")
+        delays = ("pod_start_delay", "job_start_delay", "job_duration", "submitter_exit_delay", "serve_deploy_delay")
+        for name in delays:
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 def resolve(option: bool | Simulation | None) -> Simulation | None:

@@ -1,11 +1,11 @@
-"""RayCronJob scheduling (fakekube._controllers.raycronjob) with an injected clock, against
+"""RayCronJob scheduling (fakekube._controllers.kuberay.cronschedule) with an injected clock, against
 raycronjob_controller.go (feeaf72)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from fakekube._controllers.raycronjob import child_name, reconcile, validate
+from fakekube._controllers.kuberay.cronschedule import child_name, reconcile, validate
 from kubeapi.types import JSON
 
 T0 = dt.datetime(2026, 1, 1, 0, 0, 30, tzinfo=dt.UTC)

@@ -1,4 +1,4 @@
-"""The RayJob state machine (fakekube._controllers.rayjob_machine) over a dict world, branch by branch,
+"""The RayJob state machine (fakekube._controllers.kuberay.rayjob_machine) over a dict world, branch by branch,
 against the transitions of KubeRay's rayjob_controller.go (feeaf72)."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from fakekube._controllers import rayjob_rules, submitter
-from fakekube._controllers.rayjob_machine import FINALIZER, reconcile
-from fakekube._controllers.rayjobs_model import DURATION_KEY, OUTCOME_KEY
+from fakekube._controllers.kuberay import rayjob_rules, submitter
+from fakekube._controllers.kuberay.rayjob_machine import FINALIZER, reconcile
+from fakekube._controllers.kuberay.rayjobs_model import DURATION_KEY, OUTCOME_KEY
 from kubeapi.types import JSON
 from tests.fakekube.simulation.world import FakeWorld, rayjob
 

@@ -1,4 +1,4 @@
-"""The RayService state machine (fakekube._controllers.rayservice_machine): creation to Ready,
+"""The RayService state machine (fakekube._controllers.kuberay.rayservice_machine): creation to Ready,
 blue/green upgrade on a rayClusterConfig change, in-place update on a replicas change, deletion,
 against rayservice_controller.go (feeaf72)."""
 
@@ -8,9 +8,9 @@ import copy
 import datetime as dt
 import random
 
-from fakekube._controllers.rayservice_machine import reconcile
-from fakekube._controllers.rayservice_rules import FINALIZER, Memory
-from fakekube._controllers.serve_model import SERVE_OUTCOME_KEY, ServeModel
+from fakekube._controllers.kuberay.rayservice_machine import reconcile
+from fakekube._controllers.kuberay.rayservice_rules import FINALIZER, Memory
+from fakekube._controllers.kuberay.serve_model import SERVE_OUTCOME_KEY, ServeModel
 from kubeapi.types import JSON
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

@@ -1,4 +1,4 @@
-"""A dict-backed :class:`fakekube._controllers.rayjob_machine.RayJobWorld` for the state-machine tests."""
+"""A dict-backed :class:`fakekube._controllers.kuberay.rayjob_machine.RayJobWorld` for the state-machine tests."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import copy
 import random
 from typing import Any
 
-from fakekube._controllers.rayjobs_model import JobManager, Timings
+from fakekube._controllers.kuberay.rayjobs_model import JobManager, Timings
 from kubeapi.types import JSON
 
 

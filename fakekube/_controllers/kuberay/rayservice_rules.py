@@ -1,6 +1,6 @@
 """The RayService operator's parts (``rayservice_controller.go``, KubeRay feeaf72): the world it
 acts on, its in-memory caches, cluster hashing and construction, conditions. The reconcile
-itself is :mod:`fakekube._controllers.rayservice_machine`; what it does:
+itself is :mod:`fakekube._controllers.kuberay.rayservice_machine`; what it does:
 
 A new RayService gets the finalizer ``ray.io/rayservice-finalizer``, then a pending cluster
 ``<name>-<5 chars>`` (``pendingServiceStatus.rayClusterName``, annotations
@@ -33,8 +33,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from fakekube._controllers.rayjob_machine import rfc3339
-from fakekube._controllers.serve_model import ServeModel
+from fakekube._controllers.kuberay.rayjob_machine import rfc3339
+from fakekube._controllers.kuberay.serve_model import ServeModel
 from kubeapi.types import JSON
 
 FINALIZER = "ray.io/rayservice-finalizer"

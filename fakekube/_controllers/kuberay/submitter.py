@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fakekube._controllers.rayjobs_model import TERMINAL, JobError, JobManager
+from fakekube._controllers.kuberay.rayjobs_model import TERMINAL, JobError, JobManager
 from kubeapi.types import JSON
 
 

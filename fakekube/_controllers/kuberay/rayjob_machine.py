@@ -39,9 +39,9 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from fakekube._controllers import rayjob_rules as rules
-from fakekube._controllers.rayjob_rules import RayJobWorld
-from fakekube._controllers.rayjobs_model import TERMINAL, JobError
+from fakekube._controllers.kuberay import rayjob_rules as rules
+from fakekube._controllers.kuberay.rayjob_rules import RayJobWorld
+from fakekube._controllers.kuberay.rayjobs_model import TERMINAL, JobError
 from kubeapi.types import JSON
 
 FINALIZER = "ray.io/rayjob-finalizer"

@@ -3,7 +3,6 @@
 The routes and answers of Ray's ``python/ray/dashboard/modules/job/job_head.py`` (``JobHead``):
 
 ==========================================  ===============================================
-``GET /api/version``                        ``VersionResponse`` (``ray job submit`` checks it)
 ``POST /api/jobs/``                         ``JobSubmitResponse`` ``{"job_id", "submission_id"}``
 ``GET /api/jobs/``                          a JSON array of ``JobDetails``
 ``GET /api/jobs/{id}``                      ``JobDetails``; 404 ``Job {id} does not exist``
@@ -16,6 +15,9 @@ The routes and answers of Ray's ``python/ray/dashboard/modules/job/job_head.py``
 ``{id}`` is a submission id or a driver job id (``find_job_by_ids``). Errors are plain text, as
 aiohttp's ``Response(text=...)`` answers them. :func:`handle` is transport-free: the services
 proxy (or a test) passes the method, the path below the dashboard port and the body.
+:func:`register` adds these routes to the simulated dashboard
+(:class:`fakekube._controllers.kuberay.dashboard.Dashboard`), one :class:`JobManager` per
+RayCluster (by uid) in a :class:`ClusterJobs`. ``GET /api/version`` is the dashboard's own.
 """
 
 from __future__ import annotations
@@ -24,11 +26,8 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
-from fakekube._controllers.rayjobs_model import JobError, JobManager
-
-#: What ``/api/version`` reports (Ray's ``CURRENT_VERSION`` of the job REST API, and a Ray release).
-API_VERSION = "4"
-RAY_VERSION = "2.50.0"
+from fakekube._controllers.kuberay import dashboard as dash
+from fakekube._controllers.kuberay.rayjobs_model import JobError, JobManager, Timings
 
 
 @dataclass(frozen=True)
@@ -57,21 +56,11 @@ def handle(
     path: str,
     body: bytes,
     now: dt.datetime,
-    session_name: str = "session_fakekube",
 ) -> DashboardResponse | None:
     """Answer ``method path`` (``path`` below the dashboard root, e.g. ``/api/jobs/x/stop``) with
     ``body``; None when the path is not one of the job API's (the caller answers 404).
     ``packages`` holds the uploaded working_dir package URIs of this cluster."""
     path = path.split("?", 1)[0]
-    if path == "/api/version" and method == "GET":
-        return DashboardResponse.json(
-            {
-                "version": API_VERSION,
-                "ray_version": RAY_VERSION,
-                "ray_commit": "f" * 40,
-                "session_name": session_name,
-            }
-        )
     if path.startswith("/api/packages/"):
         parts = path[len("/api/packages/") :].split("/")
         if len(parts) != 2:
@@ -124,3 +113,50 @@ def _submit(manager: JobManager, body: bytes, now: dt.datetime) -> DashboardResp
     except JobError as e:
         return DashboardResponse.text(e.text, e.status)
     return DashboardResponse.json({"job_id": rec.submission_id, "submission_id": rec.submission_id})
+
+
+class ClusterJobs:
+    """The :class:`JobManager` (and uploaded packages) of each simulated RayCluster, by uid;
+    :meth:`forget` drops a deleted cluster's (its jobs die with its head node)."""
+
+    def __init__(self, timings: Timings) -> None:
+        self.timings = timings
+        self._managers: dict[str, JobManager] = {}
+        self._packages: dict[str, set[str]] = {}
+
+    def manager(self, cluster_uid: str) -> JobManager:
+        """The job manager of the cluster with ``cluster_uid`` (made on first use)."""
+        m = self._managers.get(cluster_uid)
+        if m is None:
+            m = self._managers[cluster_uid] = JobManager(self.timings)
+        return m
+
+    def packages(self, cluster_uid: str) -> set[str]:
+        """The working_dir packages uploaded to the cluster."""
+        return self._packages.setdefault(cluster_uid, set())
+
+    def forget(self, cluster_uid: str) -> None:
+        """Drop a cluster's jobs and packages."""
+        self._managers.pop(cluster_uid, None)
+        self._packages.pop(cluster_uid, None)
+
+
+def register(dashboard: dash.Dashboard, jobs: ClusterJobs) -> None:
+    """Add the Jobs REST API routes to ``dashboard`` (answers for a head Service whose RayCluster
+    is gone: 404, as a dashboard that no longer exists cannot answer)."""
+
+    def serve(req: dash.DashboardRequest) -> dash.DashboardResponse:
+        if req.cluster is None:
+            return dash.DashboardResponse.text("404: Not Found", 404)
+        uid = req.cluster.obj["metadata"]["uid"]
+        r = handle(
+            jobs.manager(uid), jobs.packages(uid), req.method, req.path, req.body, dashboard.ctx.clock.now()
+        )
+        if r is None:
+            return dash.DashboardResponse.text("404: Not Found", 404)
+        return dash.DashboardResponse(r.status, r.body, r.content_type)
+
+    for method in ("GET", "POST", "DELETE", "PUT"):
+        dashboard.route(method, r"/api/jobs/?")(serve)
+        dashboard.route(method, r"/api/jobs/[^/]+(/logs|/stop)?")(serve)
+        dashboard.route(method, r"/api/packages/[^/]+/[^/]+")(serve)

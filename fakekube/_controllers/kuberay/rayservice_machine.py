@@ -1,9 +1,9 @@
 """The RayService state machine of the KubeRay operator, as plain Python over a
-:class:`~fakekube._controllers.rayservice_rules.RayServiceWorld`.
+:class:`~fakekube._controllers.kuberay.rayservice_rules.RayServiceWorld`.
 
 One :func:`reconcile` is ``RayServiceReconciler.Reconcile`` (``rayservice_controller.go``,
 KubeRay feeaf72) for the blue/green ``NewCluster`` upgrade; see
-:mod:`fakekube._controllers.rayservice_rules` for what it covers and what it leaves out.
+:mod:`fakekube._controllers.kuberay.rayservice_rules` for what it covers and what it leaves out.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import copy
 import datetime as dt
 import random
 
-from fakekube._controllers.rayjob_machine import rand5, rfc3339
-from fakekube._controllers.rayservice_rules import (
+from fakekube._controllers.kuberay.rayjob_machine import rand5, rfc3339
+from fakekube._controllers.kuberay.rayservice_rules import (
     DEFAULT_REQUEUE,
     DELETION_DELAY,
     FINALIZER,
@@ -27,7 +27,7 @@ from fakekube._controllers.rayservice_rules import (
     set_condition,
     upgrade_enabled,
 )
-from fakekube._controllers.serve_model import SERVE_OUTCOME_KEY
+from fakekube._controllers.kuberay.serve_model import SERVE_OUTCOME_KEY
 from kubeapi.types import JSON
 
 

@@ -21,7 +21,7 @@ import zoneinfo
 
 from croniter import croniter
 
-from fakekube._controllers.rayjobs_model import parse_duration
+from fakekube._controllers.kuberay.rayjobs_model import parse_duration
 from kubeapi.types import JSON
 
 #: ``MaxRayCronJobNameLength``: ``MaxRayJobNameLength`` (47) minus 11.

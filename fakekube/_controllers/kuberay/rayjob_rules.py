@@ -2,7 +2,7 @@
 
 Each function names the Go function of ``ray-operator/controllers/ray/`` (``rayjob_controller.go``,
 ``common/job.go``, ``utils/validation.go``, ``utils/util.go``; KubeRay feeaf72) it follows; they
-are used by :mod:`fakekube._controllers.rayjob_machine`.
+are used by :mod:`fakekube._controllers.kuberay.rayjob_machine`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from fakekube._controllers.rayjobs_model import JobError, JobManager
+from fakekube._controllers.kuberay.rayjobs_model import JobError, JobManager
 from kubeapi.types import JSON
 
 #: ``MaxRayJobNameLength`` (``MaxRayClusterNameLength`` 53 minus 6).
