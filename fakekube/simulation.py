@@ -42,7 +42,13 @@ class Simulation:
     serve_deploy_delay: float = 1.0
 
     def __post_init__(self) -> None:
-        delays = ("pod_start_delay", "job_start_delay", "job_duration", "submitter_exit_delay", "serve_deploy_delay")
+        delays = (
+            "pod_start_delay",
+            "job_start_delay",
+            "job_duration",
+            "submitter_exit_delay",
+            "serve_deploy_delay",
+        )
         for name in delays:
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")

@@ -1,4 +1,5 @@
-"""The RayJob state machine (fakekube._controllers.kuberay.rayjob_machine) over a dict world, branch by branch,
+"""The RayJob state machine (fakekube._controllers.kuberay.rayjob_machine) over a dict world, branch
+by branch,
 against the transitions of KubeRay's rayjob_controller.go (feeaf72)."""
 
 from __future__ import annotations

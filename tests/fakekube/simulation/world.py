@@ -1,4 +1,5 @@
-"""A dict-backed :class:`fakekube._controllers.kuberay.rayjob_machine.RayJobWorld` for the state-machine tests."""
+"""A dict-backed :class:`fakekube._controllers.kuberay.rayjob_machine.RayJobWorld` for the
+state-machine tests."""
 
 from __future__ import annotations
 
