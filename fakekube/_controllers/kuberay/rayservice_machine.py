@@ -25,6 +25,7 @@ from fakekube._controllers.kuberay.rayservice_rules import (
     hash_equal,
     rayservice_services,
     set_condition,
+    should_update_cluster,
     upgrade_enabled,
 )
 from fakekube._controllers.kuberay.serve_model import SERVE_OUTCOME_KEY
@@ -69,6 +70,9 @@ class _Pass:
             self.world.set_finalizers(self.rs, [*(meta.get("finalizers") or []), FINALIZER])
             return Outcome(None, 0.0)
         active, pending = self._reconcile_clusters()
+        for cluster in (active, pending):
+            if cluster is not None:
+                self._head_serve_label(cluster)
         active_ready = pending_ready = False
         active_apps: JSON | None = None
         pending_apps: JSON | None = None
@@ -139,7 +143,7 @@ class _Pass:
             )
             return active, self.world.get_cluster(self.ns, pname) or obj
         for cluster, is_active in ((active, True), (pending, False)):
-            if cluster is None or not self._should_update(cluster, is_active):
+            if cluster is None or not should_update_cluster(self.rs, self.status, cluster, is_active):
                 continue
             goal = construct_cluster(self.rs, cluster["metadata"]["name"])
             updated = copy.deepcopy(cluster)
@@ -160,14 +164,6 @@ class _Pass:
             )
         return active, pending
 
-    def _should_update(self, cluster: JSON, is_active: bool) -> bool:
-        """``shouldUpdateCluster``."""
-        if is_active and condition_true(self.status, "UpgradeInProgress"):
-            return False
-        if hash_equal(self.rs, cluster, False):
-            return False
-        return hash_equal(self.rs, cluster, True)
-
     def _should_prepare(self, active: JSON | None, pending: JSON | None, pending_serving: bool) -> bool:
         """``shouldPrepareNewCluster``."""
         if pending_serving:
@@ -181,6 +177,26 @@ class _Pass:
         return upgrade_enabled(self.rs)
 
     # -- serve --------------------------------------------------------------------------------------
+
+    def _head_serve_label(self, cluster: JSON) -> None:
+        """``updateHeadPodServeLabel``: the head Pod's ``ray.io/serve`` is ``"true"`` while its
+        Serve proxy is healthy (here: Serve applications were deployed to the cluster), unless
+        ``excludeHeadPodFromServeSvc``; Event ``UpdatedHeadPodServeLabel`` on a change."""
+        pod = self.world.head_pod(self.ns, cluster["metadata"]["name"])
+        if pod is None:
+            return
+        healthy = bool(self.world.serve(self.ns, cluster["metadata"]["name"]).apps)
+        new = "false" if self.rs["spec"].get("excludeHeadPodFromServeSvc") else str(healthy).lower()
+        if (pod["metadata"].get("labels") or {}).get("ray.io/serve") == new:
+            return
+        self.world.set_pod_label(pod, "ray.io/serve", new)
+        self.world.event(
+            self.rs,
+            "Normal",
+            "UpdatedHeadPodServeLabel",
+            "Update",
+            f'Updated the serve label to "{new}" for the Head Pod {self.ns}/{pod["metadata"]["name"]}',
+        )
 
     def _reconcile_serve(self, cluster: JSON) -> tuple[bool, JSON | None]:
         """``reconcileServe``: (ready to serve, application statuses)."""

@@ -73,6 +73,12 @@ class RayServiceWorld(Protocol):
     def serve(self, namespace: str, cluster: str) -> ServeModel:
         """The Serve controller of a cluster."""
 
+    def head_pod(self, namespace: str, cluster: str) -> JSON | None:
+        """The cluster's head Pod, or None."""
+
+    def set_pod_label(self, pod: JSON, key: str, value: str) -> None:
+        """Set one label of a Pod (an update)."""
+
     def serve_endpoints(self, namespace: str, service: str) -> int:
         """Ready endpoints of a Service (``calculateNumServeEndpointsFromSlices``)."""
 
@@ -125,6 +131,16 @@ def hash_equal(rs: JSON, cluster: JSON, partial: bool) -> bool:
             return ann.get(HASH_KEY) == ""
         goal["workerGroupSpecs"] = groups[:n]
     return ann.get(HASH_KEY) == spec_hash(goal)
+
+
+def should_update_cluster(rs: JSON, status: JSON, cluster: JSON, is_active: bool) -> bool:
+    """``shouldUpdateCluster``: update ``cluster`` in place (not the active one during an upgrade)
+    when its spec differs only by appended worker groups (and replicas)."""
+    if is_active and condition_true(status, "UpgradeInProgress"):
+        return False
+    if hash_equal(rs, cluster, False):
+        return False
+    return hash_equal(rs, cluster, True)
 
 
 def upgrade_enabled(rs: JSON) -> bool:
@@ -231,9 +247,10 @@ def rayservice_services(rs: JSON, cluster: JSON) -> list[JSON]:
     cname = cluster["metadata"]["name"]
     ports = head_ports(cluster)
     origin = {"ray.io/originated-from-cr-name": name, "ray.io/originated-from-crd": "RayService"}
-    head_selector = {
+    head_selector = {  # HeadServiceLabels of the cluster
         "ray.io/cluster": cname,
         "ray.io/node-type": "head",
+        "ray.io/identifier": f"{cname}-head",
         "app.kubernetes.io/created-by": "kuberay-operator",
         "app.kubernetes.io/name": "kuberay",
     }
