@@ -24,6 +24,9 @@ class Simulation:
     container start; default 1.0). ``manual_clock``: time stands still until
     ``app.controllers.advance(seconds)`` moves it (tests that want exact, instant transitions;
     default False, the real clock). ``node_name``: the node every Pod is bound to.
+    ``operator_requeue_delay``: seconds before the operator looks at a RayCluster again after it
+    wrote its status or failed (the operator's ``DefaultRequeueDuration``, 2 s; suspension
+    advances on it).
 
     Ray jobs (RayJob, the dashboard's Jobs API): ``job_start_delay`` seconds PENDING before
     RUNNING (default 1.0), then ``job_duration`` seconds RUNNING before SUCCEEDED (default 3.0;
@@ -36,6 +39,7 @@ class Simulation:
     pod_start_delay: float = 1.0
     manual_clock: bool = False
     node_name: str = "fakekube-node"
+    operator_requeue_delay: float = 2.0
     job_start_delay: float = 1.0
     job_duration: float = 3.0
     submitter_exit_delay: float = 0.5
@@ -48,6 +52,7 @@ class Simulation:
             "job_duration",
             "submitter_exit_delay",
             "serve_deploy_delay",
+            "operator_requeue_delay",
         )
         for name in delays:
             if getattr(self, name) < 0:

@@ -23,6 +23,7 @@ from fakekube._controllers import Controller, ControllerManager
 from fakekube._controllers.clock import ManualClock
 from fakekube._controllers.kubelet import Kubelet
 from fakekube._controllers.kuberay.dashboard import Dashboard
+from fakekube._controllers.kuberay.raycluster import RayClusterController
 from fakekube._controllers.kuberay.raycronjob import RayCronJobController
 from fakekube._controllers.kuberay.rayjob import RayJobController
 from fakekube._controllers.kuberay.rayjobs_api import ClusterJobs, register
@@ -57,6 +58,8 @@ def install(manager: ControllerManager, logs: PodLogs, settings: Simulation) -> 
     kubelet.log_sources.append(ray_start_lines)
     manager.add(kubelet)
     cluster = SimulatedCluster(settings, kubelet, Dashboard(manager.context))
+    rc = manager.add(RayClusterController(manager.context, settings.operator_requeue_delay))
+    cluster.controllers[rc.name] = rc
     install_jobs(manager, cluster)
     return cluster
 

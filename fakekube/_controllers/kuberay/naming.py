@@ -66,3 +66,13 @@ def identifier(cluster: str, node_type: str) -> str:
     """The ``ray.io/identifier`` label (``utils.GenerateIdentifier``): ``<cluster>-head`` or
     ``<cluster>-worker``."""
     return f"{cluster}-{node_type}"
+
+
+def check_label(value: str) -> str:
+    """``utils.CheckLabel``: a label value longer than 63 keeps its last 63 characters; one
+    starting with punctuation gets ``r`` in its place."""
+    if len(value) > 63:
+        value = value[len(value) - 63 :]
+    if value and not value[0].isalnum():
+        value = "r" + value[1:]
+    return value
