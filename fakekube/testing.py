@@ -548,7 +548,9 @@ class Client:
         from fakekube.crd.builtin import crd_files
 
         for path in crd_files():
-            self.request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", path.read_bytes())
+            self.request(
+                "POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", path.read_bytes()
+            )
 
     # -- objects -------------------------------------------------------------------------------
 

@@ -73,7 +73,9 @@ _MAP_KEY_DEFAULTS = {"protocol": "TCP", "name": ""}
 # the published OpenAPI: meta/v1 Condition (k8s.io/apimachinery/pkg/apis/meta/v1/types.go) and
 # core/v1 PortStatus.error (k8s.io/api/core/v1/types.go, `+kubebuilder:validation:Required`).
 _CONDITION_REASON = "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
-_CONDITION_TYPE = r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
+_CONDITION_TYPE = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
+)
 _MARKERS: dict[str, dict[str, JSON]] = {
     "io.k8s.apimachinery.pkg.apis.meta.v1.Condition": {
         "type": {"pattern": _CONDITION_TYPE, "maxLength": 316},
@@ -212,8 +214,6 @@ AGE = _col("age", ".metadata.creationTimestamp", "date")
 def _columns(spec: dict[str, Any], version: str) -> list[JSON]:
     """A version's printer columns: the official CRDs give RayJob's and RayService's v1alpha1 none."""
     return [] if spec.get("v1_only_columns") and version != "v1" else list(spec["columns"])
-
-
 KINDS: list[dict[str, Any]] = [
     {
         "kind": "RayCluster",
