@@ -6,12 +6,11 @@ from collections.abc import Callable
 
 from fakekube import FakeKube
 from fakekube.testing import Client, LoopThread
-from tests.fakekube.simulation.helpers import PODS_PATH, advance, pod
+from tests.fakekube.simulation.helpers import PODS_PATH, advance
 from tests.fakekube.simulation.test_rayjob_controller import (
     RC,
     RJ,
     SVC,
-    ensure_cluster_ready,
     rayjob,
     sim_app,
 )
@@ -88,7 +87,6 @@ def test_rayservice_becomes_ready(connect: Callable[[FakeKube], Client], loop_th
         client.request("GET", f"{RC}/{pending}")["metadata"]["labels"]["ray.io/originated-from-crd"]
         == "RayService"
     )
-    ensure_cluster_ready(client, pending)
     advance(loop_thread, app, 1.5)
     advance(loop_thread, app, 2.5)
     s = client.request("GET", f"{RS}/rs")["status"]
@@ -101,4 +99,3 @@ def test_rayservice_becomes_ready(connect: Callable[[FakeKube], Client], loop_th
     assert serve["spec"]["selector"] == {"ray.io/cluster": pending, "ray.io/serve": "true"}
     head = client.request("GET", PODS_PATH, query={"labelSelector": f"ray.io/cluster={pending}"})["items"][0]
     assert head["metadata"]["labels"]["ray.io/serve"] == "true"
-    assert pod  # helpers imported for the cluster stand-in
