@@ -85,6 +85,19 @@ def dashboard_url(cluster: JSON, world: RayJobWorld) -> str | None:
     return None if port is None else f"{svc_name}.{ns}.svc.{CLUSTER_DOMAIN}:{port}"
 
 
+#: ``validation.IsDNS1035Label``'s error list as ``%v`` prints it.
+DNS1035_MESSAGE = (
+    "[a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+    "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', "
+    "regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')]"
+)
+
+
+def is_dns1035(name: str) -> bool:
+    """``validation.IsDNS1035Label`` (at most 63 characters)."""
+    return len(name) <= 63 and _DNS1035.match(name) is not None
+
+
 def validate(job: JSON) -> tuple[str, str] | None:
     """``validateRayJob``: (event reason, message) of the first failed check, or None.
     ``ValidateRayJobMetadata``, ``ValidateRayJobSpec`` (the checks that do not need the whole
@@ -96,12 +109,9 @@ def validate(job: JSON) -> tuple[str, str] | None:
         return "InvalidRayJobMetadata", (
             f"The RayJob metadata is invalid: RayJob name should be no more than {MAX_RAYJOB_NAME} characters"
         )
-    if not _DNS1035.match(name):
+    if not is_dns1035(name):
         return "InvalidRayJobMetadata", (
-            "The RayJob metadata is invalid: RayJob name should be a valid DNS1035 label: "
-            "[a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
-            "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', "
-            "regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')]"
+            "The RayJob metadata is invalid: RayJob name should be a valid DNS1035 label: " + DNS1035_MESSAGE
         )
     msg = _validate_spec(spec)
     if msg is not None:

@@ -27,6 +27,7 @@ from fakekube._controllers.kuberay.rayservice_rules import (
     set_condition,
     should_update_cluster,
     upgrade_enabled,
+    validate,
 )
 from fakekube._controllers.kuberay.serve_model import SERVE_OUTCOME_KEY
 from kubeapi.types import JSON
@@ -69,6 +70,13 @@ class _Pass:
         if FINALIZER not in (meta.get("finalizers") or []):
             self.world.set_finalizers(self.rs, [*(meta.get("finalizers") or []), FINALIZER])
             return Outcome(None, 0.0)
+        invalid = validate(self.rs)
+        if invalid is not None:
+            reason, message = invalid
+            self.world.event(self.rs, "Warning", reason, "Validate", f"{self.ns}/{self.name}: {message}")
+            set_condition(self.status, "Ready", "False", "ValidationFailed", message, self.now)
+            self.status["lastUpdateTime"] = rfc3339(self.now)
+            return Outcome(self.status, None)
         active, pending = self._reconcile_clusters()
         for cluster in (active, pending):
             if cluster is not None:

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from fakekube._controllers.kuberay.rayjob_machine import rfc3339
+from fakekube._controllers.kuberay.rayjob_rules import DNS1035_MESSAGE, is_dns1035
 from fakekube._controllers.kuberay.serve_model import ServeModel
 from kubeapi.types import JSON
 
@@ -171,6 +172,47 @@ def set_condition(status: JSON, type_: str, value: str, reason: str, message: st
             c.update(new, lastTransitionTime=t)
             return
     conds.append({**new, "lastTransitionTime": rfc3339(now)})
+
+
+#: ``MaxRayServiceNameLength``.
+MAX_NAME = 47
+_UPGRADE_TYPES = ("NewClusterWithIncrementalUpgrade", "NewCluster", "None")
+
+
+def validate(rs: JSON) -> tuple[str, str] | None:
+    """``validateRayService``: (event reason, message) of the first failed check of
+    ``ValidateRayServiceMetadata`` and ``ValidateRayServiceSpec`` that needs no RayCluster
+    validation, or None."""
+    name = rs["metadata"]["name"]
+    if len(name) > MAX_NAME:
+        return "InvalidRayServiceMetadata", (
+            "The RayService metadata is invalid: "
+            f"RayService name should be no more than {MAX_NAME} characters"
+        )
+    if not is_dns1035(name):
+        return "InvalidRayServiceMetadata", (
+            "The RayService metadata is invalid: RayService name should be a valid DNS1035 label: "
+            + DNS1035_MESSAGE
+        )
+    spec = rs.get("spec") or {}
+    invalid = "The RayService spec is invalid: "
+    head_svc = ((spec.get("rayClusterConfig") or {}).get("headGroupSpec") or {}).get("headService") or {}
+    if (head_svc.get("metadata") or {}).get("name"):
+        return "InvalidRayServiceSpec", (
+            invalid + "spec.rayClusterConfig.headGroupSpec.headService.metadata.name should not be set"
+        )
+    kind = (spec.get("upgradeStrategy") or {}).get("type")
+    if kind is not None and kind not in _UPGRADE_TYPES:
+        return "InvalidRayServiceSpec", (
+            invalid + f"Spec.UpgradeStrategy.Type value {kind} is invalid, valid options are "
+            "NewClusterWithIncrementalUpgrade, NewCluster, or None"
+        )
+    delay = spec.get("rayClusterDeletionDelaySeconds")
+    if delay is not None and delay < 0:
+        return "InvalidRayServiceSpec", (
+            invalid + f"Spec.RayClusterDeletionDelaySeconds should be a non-negative integer, got {delay}"
+        )
+    return None
 
 
 def owner_reference(rs: JSON) -> JSON:

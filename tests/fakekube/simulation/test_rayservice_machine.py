@@ -226,3 +226,13 @@ def test_deletion_deletes_clusters_then_finalizer() -> None:
     assert world.clusters == {} and FINALIZER in rs["metadata"]["finalizers"]
     reconcile(rs, world, memory, t, random.Random(1))
     assert FINALIZER not in rs["metadata"]["finalizers"]
+
+
+def test_validation_failed() -> None:
+    rs, world, memory = rayservice(), World(), Memory()
+    rs["spec"]["rayClusterDeletionDelaySeconds"] = -1
+    drive(rs, world, memory, T0, 1)
+    cond = {c["type"]: c for c in rs["status"]["conditions"]}["Ready"]
+    assert (cond["status"], cond["reason"]) == ("False", "ValidationFailed")
+    assert "RayClusterDeletionDelaySeconds should be a non-negative integer, got -1" in cond["message"]
+    assert world.clusters == {} and "InvalidRayServiceSpec" in world.events
