@@ -6,8 +6,8 @@ Follows ``ray-operator/controllers/ray/common/pod.go`` (``DefaultHeadPodTemplate
 ``common/service.go`` (``BuildServiceForHeadPod``, ``getServicePorts``) and
 ``raycluster_controller.go`` (``buildHeadPod``, ``buildWorkerPod``: ``generateName``, the
 controller owner reference) with the operator's default settings (init container injection on,
-head Service headless, ``RayMultiHostIndexing`` on). Not built: the readiness/liveness probes the
-operator injects, the autoscaler sidecar, GCS fault tolerance, TLS and auth settings.
+probe injection on, head Service headless, ``RayMultiHostIndexing`` on). Not built: the
+autoscaler sidecar, GCS fault tolerance, TLS and auth settings.
 """
 
 from __future__ import annotations
@@ -177,6 +177,71 @@ def _shell_join(parts: list[Any]) -> str:
     return "".join(f"{p} " for p in parts)
 
 
+#: ``utils.BaseWgetHealthCommand``.
+_WGET = "wget --tries 1 -T {timeout} -q -O- http://localhost:{port}/{path} | grep success"
+
+
+def _version_at_least(version: str, minimum: tuple[int, int, int]) -> bool:
+    """``supportsUnifiedHealthCheck``: ``version.ParseGeneric(v).AtLeast(minimum)`` (False when
+    ``version`` does not parse)."""
+    parts = version.split(".")
+    try:
+        nums = tuple(int(p) for p in parts[:3])
+    except ValueError:
+        return False
+    return len(nums) >= 2 and nums + (0,) * (3 - len(nums)) >= minimum
+
+
+def _probes(ray: JSON, node_type: str, crd: str, params: dict[str, str], ray_version: str) -> None:
+    """``initLivenessAndReadinessProbe``: probes the Ray container lacks (``/api/healthz`` over
+    HTTP for Ray >= 2.53, else ``wget`` of the raylet (and GCS, head) health endpoints)."""
+    agent = int(params.get("dashboard-agent-listen-port", 52365))
+    dashboard = int(params.get("dashboard-port", naming.DASHBOARD_PORT))
+    commands = [_WGET.format(timeout=2, port=agent, path="api/local_raylet_healthz")]
+    if node_type == "head":
+        commands.append(_WGET.format(timeout=10, port=dashboard, path="api/gcs_healthz"))
+    http = _version_at_least(ray_version, (2, 53, 0))
+    head = node_type == "head"
+
+    def action() -> JSON:
+        if http:
+            return {"httpGet": {"path": "/api/healthz", "port": agent}}
+        return {"exec": {"command": ["bash", "-c", " && ".join(commands)]}}
+
+    if "livenessProbe" not in ray:
+        ray["livenessProbe"] = {
+            **action(),
+            "initialDelaySeconds": 30,
+            "timeoutSeconds": 5 if head else 2,
+            "periodSeconds": 5,
+            "successThreshold": 1,
+            "failureThreshold": 120,
+        }
+    if "readinessProbe" not in ray:
+        ray["readinessProbe"] = {
+            **action(),
+            "initialDelaySeconds": 10,
+            "timeoutSeconds": 5 if head else 2,
+            "periodSeconds": 5,
+            "successThreshold": 1,
+            "failureThreshold": 10,
+        }
+        if crd == "RayService" and not head:
+            serve_port = next(
+                (
+                    p.get("containerPort")
+                    for p in ray.get("ports") or []
+                    if p.get("name") == naming.SERVING_PORT_NAME
+                ),
+                naming.SERVING_PORT,
+            )
+            serve = _WGET.format(timeout=10, port=serve_port, path="-/healthz")
+            probe = ray["readinessProbe"]
+            probe.pop("httpGet", None)
+            probe["exec"] = {"command": ["bash", "-c", " && ".join([*commands, serve])]}
+            probe["failureThreshold"] = 1
+
+
 def _metrics_port(container: JSON) -> None:
     ports = container.setdefault("ports", [])
     if not any(p.get("name") == naming.METRICS_PORT_NAME for p in ports):
@@ -227,6 +292,7 @@ def _build(cluster: JSON, group_spec: JSON, node_type: str, group: str, generate
         init.setdefault("env", []).append({"name": "FQ_RAY_IP", "value": fqdn})
         init["env"].append({"name": "RAY_IP", "value": fqdn.split(".")[0]})
     _env(ray, node_type, fqdn, port, start, crd)
+    _probes(ray, node_type, crd, params, str(cluster["spec"].get("rayVersion") or ""))
     return pod
 
 

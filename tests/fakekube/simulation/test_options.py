@@ -51,3 +51,16 @@ def test_fixture_options(fakekube_asgi: AsgiFakeKube) -> None:
     fakekube_asgi.request("POST", "/apis/ray.io/v1/namespaces/default/rayclusters", raycluster(replicas=0))
     rc = _wait_ready(lambda: fakekube_asgi.get("RayCluster", "rc") or {})
     assert rc["status"]["head"]["podIP"].startswith("10.244.")
+
+
+def test_mock_with_a_manual_clock() -> None:
+    """``Client.advance`` (here the mock's) moves a manual clock on the app's own loop."""
+    with fakekube.mock(simulate_operator=Simulation(pod_start_delay=5, manual_clock=True)) as m:
+        m.request("POST", "/apis/ray.io/v1/namespaces/default/rayclusters", raycluster(replicas=0))
+        assert "state" not in (m.get("RayCluster", "rc") or {})["status"]
+        m.advance(4.9)
+        assert "state" not in (m.get("RayCluster", "rc") or {})["status"]
+        m.advance(0.1)
+        assert (m.get("RayCluster", "rc") or {})["status"]["state"] == "ready"
+    with fakekube.mock() as m, pytest.raises(RuntimeError):
+        m.advance(1)

@@ -80,6 +80,17 @@ def test_pods_and_head_service_as_the_operator_names_and_labels_them(
     assert " --address=rc-head-svc.default.svc.cluster.local:6379 " in worker_args
     assert workers[0]["spec"]["initContainers"][0]["name"] == "wait-gcs-ready"
     assert {"name": "metrics", "containerPort": 8080, "protocol": "TCP"} in ray["ports"]
+    # the probes the operator injects (Ray < 2.53: wget of the raylet and GCS health endpoints)
+    readiness = ray["readinessProbe"]
+    assert readiness["exec"]["command"][:2] == ["bash", "-c"]
+    assert "localhost:52365/api/local_raylet_healthz" in readiness["exec"]["command"][2]
+    assert "localhost:8265/api/gcs_healthz" in readiness["exec"]["command"][2]
+    assert (readiness["initialDelaySeconds"], readiness["timeoutSeconds"], readiness["failureThreshold"]) == (
+        10,
+        5,
+        10,
+    )
+    assert "gcs_healthz" not in workers[0]["spec"]["containers"][0]["livenessProbe"]["exec"]["command"][2]
     svc = client.request("GET", f"{SVC_PATH}/rc-head-svc")
     assert svc["metadata"]["labels"] == {
         "ray.io/cluster": "rc",
@@ -275,3 +286,25 @@ def test_dashboard_and_logs_of_the_head(
     head = _pods(client)[0]
     log = client.send("GET", f"{PODS_PATH}/{head['metadata']['name']}/log").read().decode()
     assert f"Local node IP: {head['status']['podIP']}" in log and "Ray runtime started." in log
+
+
+def test_deleting_the_namespace_takes_the_cluster_with_it(connect: Callable[[FakeKube], Client]) -> None:
+    """The namespace controller empties the namespace (Pods, Service, RayCluster) and the operator
+    does not bring anything back."""
+    app = manual_app(delay=0.0)
+    client = connect(app)
+    client.request(
+        "POST",
+        "/api/v1/namespaces",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "doomed"}},
+    )
+    client.request("POST", "/apis/ray.io/v1/namespaces/doomed/rayclusters", raycluster())
+    assert len(client.request("GET", "/api/v1/namespaces/doomed/pods")["items"]) == 3
+    assert client.send("DELETE", "/api/v1/namespaces/doomed").status == 200
+    assert client.send("GET", "/api/v1/namespaces/doomed").status == 404
+    assert client.request("GET", "/api/v1/pods")["items"] == []
+    assert client.request("GET", "/api/v1/services")["items"] == [
+        s
+        for s in client.request("GET", "/api/v1/services")["items"]
+        if s["metadata"]["namespace"] != "doomed"
+    ]
