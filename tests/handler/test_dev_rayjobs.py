@@ -83,3 +83,29 @@ def test_rayjob_and_dashboard_jobs_api_through_the_gateway(dev: str) -> None:
     assert listed == {status["jobId"], sid}
     assert httpx.delete(f"{proxy}/api/jobs/{sid}").json() == {"deleted": True}
     httpx.delete(f"{dev}{RJ}/gw-job")
+
+
+def test_readme_rayjob_watch(dev: str) -> None:
+    """The README's RayJob block, run as written (port aside): ``kubectl get -w`` shows the
+    RayJob going from Initializing to SUCCEEDED/Complete, as the README's sample output."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = text.index("## A RayJob, from Initializing to SUCCEEDED\n")
+    blocks = re.findall(r"```(\w*)\n(.*?)```", text[start:], re.S)
+    script = blocks[0][1].replace("http://127.0.0.1:31888", dev)
+    create, watch = script.rsplit("\n$K get", 1)
+    out = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", create], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    watch_cmd = create.split("\n", 1)[0] + "\ntimeout 15 $K get" + watch.split("#", 1)[0]
+    got = subprocess.run(["bash", "-c", watch_cmd], capture_output=True, text=True, timeout=60)
+    rows = [line.split() for line in got.stdout.splitlines()[1:] if line.strip()]
+    states = [r[1:3] if len(r) > 2 and r[1] in ("PENDING", "RUNNING", "SUCCEEDED") else r[1:2] for r in rows]
+    assert ["Initializing"] in states and ["SUCCEEDED", "Complete"] in states, got.stdout
+    assert states.index(["Initializing"]) < states.index(["SUCCEEDED", "Complete"])
+    sample = [line.split() for line in blocks[1][1].splitlines()[1:]]
+    assert sample[0][1] == "Initializing" and sample[-1][1:3] == ["SUCCEEDED", "Complete"]
+    httpx.delete(f"{dev}{RJ}/rayjob-sample")
