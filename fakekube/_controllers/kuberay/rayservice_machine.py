@@ -26,6 +26,7 @@ from fakekube._controllers.kuberay.rayservice_rules import (
     rayservice_services,
     set_condition,
     should_update_cluster,
+    update_head_serve_label,
     upgrade_enabled,
     validate,
 )
@@ -80,7 +81,7 @@ class _Pass:
         active, pending = self._reconcile_clusters()
         for cluster in (active, pending):
             if cluster is not None:
-                self._head_serve_label(cluster)
+                update_head_serve_label(self.rs, self.world, cluster)
         active_ready = pending_ready = False
         active_apps: JSON | None = None
         pending_apps: JSON | None = None
@@ -185,26 +186,6 @@ class _Pass:
         return upgrade_enabled(self.rs)
 
     # -- serve --------------------------------------------------------------------------------------
-
-    def _head_serve_label(self, cluster: JSON) -> None:
-        """``updateHeadPodServeLabel``: the head Pod's ``ray.io/serve`` is ``"true"`` while its
-        Serve proxy is healthy (here: Serve applications were deployed to the cluster), unless
-        ``excludeHeadPodFromServeSvc``; Event ``UpdatedHeadPodServeLabel`` on a change."""
-        pod = self.world.head_pod(self.ns, cluster["metadata"]["name"])
-        if pod is None:
-            return
-        healthy = bool(self.world.serve(self.ns, cluster["metadata"]["name"]).apps)
-        new = "false" if self.rs["spec"].get("excludeHeadPodFromServeSvc") else str(healthy).lower()
-        if (pod["metadata"].get("labels") or {}).get("ray.io/serve") == new:
-            return
-        self.world.set_pod_label(pod, "ray.io/serve", new)
-        self.world.event(
-            self.rs,
-            "Normal",
-            "UpdatedHeadPodServeLabel",
-            "Update",
-            f'Updated the serve label to "{new}" for the Head Pod {self.ns}/{pod["metadata"]["name"]}',
-        )
 
     def _reconcile_serve(self, cluster: JSON) -> tuple[bool, JSON | None]:
         """``reconcileServe``: (ready to serve, application statuses)."""

@@ -332,3 +332,25 @@ def rayservice_services(rs: JSON, cluster: JSON) -> list[JSON]:
         }
         for n, labels, spec in specs
     ]
+
+
+def update_head_serve_label(rs: JSON, world: RayServiceWorld, cluster: JSON) -> None:
+    """``updateHeadPodServeLabel``: the head Pod's ``ray.io/serve`` is ``"true"`` while its
+    Serve proxy is healthy (here: Serve applications were deployed to the cluster), unless
+    ``excludeHeadPodFromServeSvc``; Event ``UpdatedHeadPodServeLabel`` on a change."""
+    ns, name = cluster["metadata"]["namespace"], cluster["metadata"]["name"]
+    pod = world.head_pod(ns, name)
+    if pod is None:
+        return
+    healthy = bool(world.serve(ns, name).apps)
+    new = "false" if rs["spec"].get("excludeHeadPodFromServeSvc") else str(healthy).lower()
+    if (pod["metadata"].get("labels") or {}).get("ray.io/serve") == new:
+        return
+    world.set_pod_label(pod, "ray.io/serve", new)
+    world.event(
+        rs,
+        "Normal",
+        "UpdatedHeadPodServeLabel",
+        "Update",
+        f'Updated the serve label to "{new}" for the Head Pod {ns}/{pod["metadata"]["name"]}',
+    )
