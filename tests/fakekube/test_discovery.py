@@ -16,6 +16,7 @@ def test_discovery(client: Client) -> None:
         "rbac.authorization.k8s.io",
         "authentication.k8s.io",
         "authorization.k8s.io",
+        "batch",
     }
     ray = client.send("GET", "/apis/ray.io").json()
     assert ray["preferredVersion"] == {"groupVersion": "ray.io/v1", "version": "v1"}
