@@ -39,6 +39,7 @@ from fakekube._resources import CRDS, NAMESPACES
 from fakekube._storage.store import Store, dumps
 from fakekube.crd import CustomResourceDefinition
 from kubeapi import media
+from kubeapi.recursion import deep_values
 from kubeapi.status import StatusError
 from kubeapi.types import JSON
 
@@ -124,7 +125,8 @@ class FakeKube:
             await send(msg)
 
         try:
-            await self._dispatch(req, send_with_warnings)
+            with deep_values():  # bodies nest as deep as kube-apiserver accepts (kubeapi.recursion)
+                await self._dispatch(req, send_with_warnings)
         except StatusError as e:
             req.warnings.extend(e.warnings)
             await respond(send_with_warnings, e.code, e.body(), e.content_type.encode())

@@ -31,6 +31,7 @@ from handler.request import GatewayRequest
 from handler.responses import RelayAborted, status_response
 from handler.routing import RouteTable
 from handler.upstream_client import UpstreamClient
+from kubeapi.recursion import deep_values
 from kubeapi.status import StatusError, new_path_not_found
 
 log = logging.getLogger("handler._pipeline")
@@ -101,7 +102,8 @@ class Pipeline:
                 receive,
                 raw_headers,
             )
-            response = await self.routes.handler(route)(request)
+            with deep_values():  # bodies nest as deep as kube-apiserver accepts (kubeapi.recursion)
+                response = await self.routes.handler(route)(request)
             try:
                 await sender.send(response, receive)
             finally:
