@@ -99,7 +99,9 @@ def create_app(
     settings = settings or Settings()
     creds = credentials or resolve(settings)
     metrics = Metrics()
-    upstream = UpstreamClient(creds, settings.retry, metrics, settings.upstream_timeout)
+    upstream = UpstreamClient(
+        creds, settings.retry, metrics, settings.upstream_timeout, settings.upstream_request_timeout
+    )
     user_hooks, rules, asgi_middleware = split_middleware(middleware)
     hooks = [*builtin_hooks(settings), *user_hooks]
     watches = (

@@ -1,0 +1,162 @@
+"""Issue 13 against the gateway: no request stalls, bloats or leaks it; every answer is a Status.
+
+Each ``test_findingN_*`` is the issue's numbered finding N, run against ``kuberay-apiserver serve``
+in front of the fault-injecting upstream (:mod:`tests.faults`) or the session's fakekube. The
+others exercise the fault upstream's failure modes (resets, stalls, truncation, 5xx/429 with
+``Retry-After``, slow drip) counting upstream attempts, connections and the gateway's file
+descriptors before and after.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.faults import Attempt, Fault, FaultUpstream, Script, child_pids, ok_list, open_fds
+from tests.handler.gateway_procs import FAST_RETRY, serve_gateway
+from tests.procs import stop_server
+
+RC = "/apis/ray.io/v1/namespaces/default/rayclusters"
+SVC = "/api/v1/namespaces/default/services/raycluster-head-svc"
+KUBERAY_SERVICE = {
+    "kind": "Service",
+    "apiVersion": "v1",
+    "metadata": {
+        "name": "raycluster-head-svc",
+        "namespace": "default",
+        "labels": {"app.kubernetes.io/name": "kuberay"},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def faults() -> Iterator[FaultUpstream]:
+    """The fault-injecting upstream, shared by the module (reset by ``gateway``)."""
+    f = FaultUpstream()
+    yield f
+    f.close()
+
+
+@pytest.fixture(scope="module")
+def _gateway_proc(faults: FaultUpstream) -> Iterator[tuple[int, str]]:
+    proc, url = serve_gateway(faults.url, env=FAST_RETRY)
+    yield proc.pid, url
+    stop_server(proc)
+
+
+@pytest.fixture
+def gateway(_gateway_proc: tuple[int, str], faults: FaultUpstream) -> str:
+    """The gateway's URL in front of ``faults``, reset to its default script."""
+    faults.reset()
+    return _gateway_proc[1]
+
+
+def gateway_fds(pid: int) -> int:
+    """Open file descriptors of the gateway's processes (main and granian worker)."""
+    return sum(open_fds(p) for p in child_pids(pid))
+
+
+def _script(prefix: str, fault: Fault) -> Script:
+    """Answer ``fault`` for paths under ``prefix`` (for a ``?watch`` prefix: the watches under its
+    path, lists being answered at once); the Service check sees a KubeRay Service."""
+    path_prefix, _, query = prefix.partition("?")
+
+    def script(method: str, path: str) -> Fault:
+        if path.startswith(SVC) and "/proxy" not in path:
+            return Fault(body=json.dumps(KUBERAY_SERVICE).encode())
+        if path.startswith(path_prefix) and (not query or "watch=" in path):
+            return fault
+        return ok_list()
+
+    return script
+
+
+def _leave_and_time(gateway: str, faults: FaultUpstream, pid: int, target: str, fault: Fault) -> float | None:
+    """Send ``GET target``, leave once the upstream has it (and 0.2 s more, for the headers to
+    reach the gateway), and return how long the upstream connection then stayed open (None: over
+    1 s). Also checks that the gateway's file descriptors come back to where they were."""
+    path = target.split("?")[0]
+    faults.reset(_script(target, fault))
+    httpx.get(gateway + "/apis/ray.io/v1/namespaces/warm/rayclusters")  # the pool is warm
+    time.sleep(0.2)
+    base_fds = gateway_fds(pid)
+    host, port = gateway.removeprefix("http://").split(":")
+    watch = "watch=" in target
+
+    def seen() -> list[Attempt]:
+        return [a for a in faults.attempts_for(path) if not watch or "watch=" in a.path]
+
+    before = len(seen())
+    with socket.create_connection((host, int(port))) as s:
+        s.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        deadline = time.monotonic() + 5
+        while len(seen()) <= before:
+            assert time.monotonic() < deadline, f"the upstream never saw {target}"
+            time.sleep(0.01)
+        time.sleep(0.2)
+        conn = seen()[-1].connection
+    took = faults.wait_closed(conn, 1.0)
+    deadline = time.monotonic() + 1
+    while gateway_fds(pid) > base_fds and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert gateway_fds(pid) <= base_fds, "the gateway holds more file descriptors than before"
+    return took
+
+
+#: An answer that trickles (one byte every 0.3 s): a watch's events, a slow proxied download.
+TRICKLE = Fault("drip", body=b'{"type":"ADDED","object":{"kind":"RayCluster"}}\n' * 4, drip=0.3, chunked=True)
+
+
+@pytest.fixture(scope="module")
+def _short_timeout_gateway(faults: FaultUpstream) -> Iterator[tuple[int, str]]:
+    env = {**FAST_RETRY, "KUBERAY_APISERVER_UPSTREAM_REQUEST_TIMEOUT": "1"}
+    proc, url = serve_gateway(faults.url, env=env)
+    yield proc.pid, url
+    stop_server(proc)
+
+
+@pytest.mark.parametrize(
+    ("target", "fault"),
+    [(f"{RC}/a", Fault("stall")), (RC, Fault("stall"))],
+    ids=["get", "list"],
+)
+def test_finding4_a_stalled_get_or_list_is_freed_by_the_request_timeout(
+    target: str, fault: Fault, faults: FaultUpstream, _short_timeout_gateway: tuple[int, str]
+) -> None:
+    """A caller leaves while the upstream is silent before its headers: the upstream connection is
+    closed by ``upstream_request_timeout`` (1 s here; kube-apiserver's own is 60 s), not held for
+    as long as the upstream stays silent (as on main), and the gateway's file descriptors come
+    back. (pyreqwest cannot abort a request on cancellation, see handler.upstream_client; a body
+    that stalls after its headers is held until the upstream's next byte.)"""
+    pid, url = _short_timeout_gateway
+    took = _leave_and_time(url, faults, pid, target, fault)
+    assert took is not None, "the stalled upstream connection outlived the 1 s request timeout"
+
+
+def test_finding4_a_caller_that_stays_gets_the_504_timeout_status(
+    faults: FaultUpstream, _short_timeout_gateway: tuple[int, str]
+) -> None:
+    """The request timeout's answer is kube-apiserver's: 504 ``Timeout`` as a Status."""
+    faults.reset(_script(RC, Fault("stall")))
+    r = httpx.get(_short_timeout_gateway[1] + RC, timeout=30)
+    assert (r.status_code, r.json()["kind"], r.json()["reason"]) == (504, "Status", "Timeout")
+
+
+@pytest.mark.parametrize(
+    "target",
+    [f"{RC}?watch=1", f"{RC}?watch=TRUE", f"{SVC}/proxy/api/jobs/"],
+    ids=["watch", "watch-TRUE", "proxy"],
+)
+def test_finding4_a_long_running_request_is_freed_at_the_upstreams_next_byte(
+    target: str, gateway: str, faults: FaultUpstream, _gateway_proc: tuple[int, str]
+) -> None:
+    """Watches and the services proxy have no request timeout: once the caller left, the upstream
+    connection closes as soon as the upstream sends anything (here within 1 s), and the gateway's
+    file descriptors come back."""
+    took = _leave_and_time(gateway, faults, _gateway_proc[0], target, TRICKLE)
+    assert took is not None, "the upstream connection is still open 1 s after the caller left"
