@@ -39,6 +39,7 @@ from fakekube._resources import CRDS, NAMESPACES
 from fakekube._storage.store import Store, dumps
 from fakekube.crd import CustomResourceDefinition
 from kubeapi import media
+from kubeapi.headlimit import MAX_HEADER_BYTES, head_size, new_header_fields_too_large
 from kubeapi.recursion import deep_values
 from kubeapi.status import StatusError
 from kubeapi.types import JSON
@@ -108,6 +109,13 @@ class FakeKube:
         if scope["type"] != "http":
             return
         try:
+            if (
+                head_size(
+                    scope["method"], scope.get("raw_path") or b"", scope["query_string"], scope["headers"]
+                )
+                > MAX_HEADER_BYTES
+            ):
+                raise new_header_fields_too_large()
             req = Request(scope, receive)
         except StatusError as e:  # a path refused before routing (kubeapi.requestinfo)
             await respond(send, e.code, e.body(), _TEXT if e.plain else b"application/json")

@@ -32,7 +32,7 @@ from handler.responses import RelayAborted, status_response
 from handler.routing import RouteTable
 from handler.upstream_client import UpstreamClient
 from kubeapi.recursion import deep_values
-from kubeapi.status import StatusError, new_path_not_found
+from kubeapi.status import StatusError, new_body_unreadable, new_path_not_found
 
 log = logging.getLogger("handler._pipeline")
 
@@ -112,7 +112,11 @@ class Pipeline:
             if not sender.started:
                 await sender.send(status_response(e), receive)
         except ClientDisconnected:
-            pass
+            # The body could not be read: a caller gone (nobody reads this) or a malformed chunk
+            # (granian reports both as http.disconnect): kube-apiserver's 500 Status, not granian's
+            # text/plain 500 (issue 13 finding 6).
+            if not sender.started:
+                await sender.send(status_response(new_body_unreadable()), receive)
         except RelayAborted as e:
             log.warning("upstream failed mid-response for %s %s: %s", method, path, e.__cause__)
         except asyncio.CancelledError:

@@ -17,7 +17,7 @@ from fakekube._storage.store import dumps
 from kubeapi.decode import MAX_BODY_BYTES
 from kubeapi.query import Query
 from kubeapi.requestinfo import RequestInfo, request_info_from_scope
-from kubeapi.status import StatusError
+from kubeapi.status import StatusError, new_body_unreadable
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -69,7 +69,9 @@ class Request:
         while True:
             msg = await self.receive()
             if msg["type"] == "http.disconnect":
-                break
+                # A malformed chunk or a caller gone mid-body (granian reports both so): the
+                # read error kube-apiserver answers, not an empty body (issue 13 finding 6).
+                raise new_body_unreadable()
             chunk = msg.get("body", b"")
             size += len(chunk)
             if size > MAX_BODY:
