@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from handler import hooks
 from tests.faults import Attempt, Fault, FaultUpstream, Script, child_pids, ok_list, open_fds
 from tests.handler.gateway_procs import FAST_RETRY, serve_gateway
 from tests.procs import stop_server
@@ -160,3 +161,50 @@ def test_finding4_a_long_running_request_is_freed_at_the_upstreams_next_byte(
     file descriptors come back."""
     took = _leave_and_time(gateway, faults, _gateway_proc[0], target, TRICKLE)
     assert took is not None, "the upstream connection is still open 1 s after the caller left"
+
+
+def test_finding8_a_label_removed_while_proxying_gets_404_not_the_backends_answer(
+    gateway: str, faults: FaultUpstream
+) -> None:
+    """The Service loses ``app.kubernetes.io/name=kuberay`` while its proxied request is in flight:
+    the gateway reads the Service again before relaying, drops the backend's answer and answers
+    the 404 it gives for a Service that is not KubeRay's (on main the answer was relayed)."""
+    reads = []
+    unlabeled = {**KUBERAY_SERVICE, "metadata": {**KUBERAY_SERVICE["metadata"], "labels": {}}}  # type: ignore[dict-item]
+
+    def script(method: str, path: str) -> Fault:
+        if path.startswith(SVC) and "/proxy" not in path:
+            reads.append(path)
+            return Fault(body=json.dumps(KUBERAY_SERVICE if len(reads) == 1 else unlabeled).encode())
+        if "/proxy" in path:
+            return Fault(body=b'{"secret": "from the backend"}', delay=0.2)
+        return ok_list()
+
+    faults.reset(script)
+    r = httpx.get(f"{gateway}{SVC}/proxy/api/jobs/", timeout=10)
+    assert r.status_code == 404 and r.json()["kind"] == "Status" and r.json()["reason"] == "NotFound"
+    assert "secret" not in r.text
+    assert len(reads) == 2 and len(faults.attempts_for(f"{SVC}/proxy")) == 1
+
+
+def test_finding8_a_kuberay_service_is_proxied_after_both_reads(gateway: str, faults: FaultUpstream) -> None:
+    """The second read costs one more upstream GET and changes nothing for a KubeRay Service."""
+    faults.reset(_script(f"{SVC}/proxy", Fault(body=b'{"jobs": []}')))
+    r = httpx.get(f"{gateway}{SVC}/proxy/api/jobs/", timeout=10)
+    assert (r.status_code, r.json()) == (200, {"jobs": []})
+    assert len([a for a in faults.attempts if a.path == SVC]) == 2
+
+
+@pytest.mark.parametrize("value", ["TRUE", "yes", "", "maybe", "1", "true"])
+def test_finding3_watch_TRUE_is_a_watch_for_the_gateway(value: str) -> None:
+    """Any ``watch`` value but ``0``/``false`` (any case) is a watch, as ``Convert_Slice_string_To_bool``
+    reads it: object hooks see the verb ``watch`` and disconnect handling applies (the
+    ``watch-TRUE`` case of the finding 4 test above)."""
+    from tests.handler.test_steps import request
+
+    r = request("GET", "/apis/ray.io/v1/namespaces/ns/rayclusters", f"watch={value}")
+    assert r.watch
+    assert hooks.verb_of(r.method, r.route, r.watch) == "watch"
+    for false in ("0", "false", "FALSE", "False"):
+        f = request("GET", "/apis/ray.io/v1/namespaces/ns/rayclusters", f"watch={false}")
+        assert not f.watch and hooks.verb_of(f.method, f.route, f.watch) == "list"
