@@ -41,8 +41,11 @@ from fakekube.crd import CustomResourceDefinition
 from kubeapi import media
 from kubeapi.headlimit import MAX_HEADER_BYTES, head_size, new_header_fields_too_large
 from kubeapi.recursion import deep_values
-from kubeapi.status import StatusError
+from kubeapi.status import StatusError, new_not_acceptable
 from kubeapi.types import JSON
+
+#: Accept headers that need no negotiation to be served (the common case costs a set lookup).
+_COMMON_ACCEPT = frozenset({None, "", "*/*", "application/json", "application/json, */*"})
 
 # In the order a fresh kube-apiserver creates them.
 DEFAULT_NAMESPACES = ("kube-system", "kube-public", "default")
@@ -168,6 +171,10 @@ class FakeKube:
             if t.rt.deprecation:
                 req.warnings.insert(0, t.rt.deprecation)  # sent on every request to the version, first
             routing.check_verb(t, verb)
+            accept = req.headers.get("accept")
+            if accept not in _COMMON_ACCEPT and media.negotiate_output(accept) is None:
+                # NegotiateOutputMediaType, first thing in every resource handler (406)
+                raise new_not_acceptable((media.JSON, media.YAML, media.PROTOBUF))
             await HANDLERS[verb](self.api, req, send, t)
             return
         await self._non_resource(req, send)

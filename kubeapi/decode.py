@@ -187,8 +187,10 @@ def _loads(text: str, limits: DecodeLimits) -> Any:
         raise DecodeError(go_json_error(e)) from None
     except (RecursionError, _Constant):
         return _loads_iterative(text, limits.max_depth)
-    if limits.max_depth < GO_MAX_DEPTH and _depth(value) > limits.max_depth:
-        return _loads_iterative(text, limits.max_depth)
+    # Parsed past Go's limit? Possible once kubeapi.recursion raised CPython's; only a body with
+    # more openers than the limit can be (counting them is C-fast, so most bodies stop here).
+    if text.count("[") + text.count("{") > limits.max_depth and _depth(value) > limits.max_depth:
+        return _loads_iterative(text, limits.max_depth)  # raises Go's error at the right opener
     return value
 
 

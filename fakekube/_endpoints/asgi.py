@@ -54,8 +54,14 @@ class Request:
 
     @property
     def content_type(self) -> str:
-        """The media type of the body without parameters, lower case ("" when absent)."""
-        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+        """The media type of the body without parameters, lower case ("" when absent). A header
+        that does not parse as a media type (``;;;/``) is returned as it is, which no decoder
+        accepts: kube-apiserver answers it 415 (``mime.ParseMediaType`` fails)."""
+        raw = self.headers.get("content-type", "")
+        media_type = raw.split(";")[0].strip().lower()
+        if raw and not media_type:
+            return raw
+        return media_type
 
     async def body(self) -> bytes:
         """The whole body; raises StatusError 413 past :data:`MAX_BODY` bytes."""

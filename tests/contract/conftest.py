@@ -31,7 +31,7 @@ import pytest
 import yaml
 
 from tests.contract.client import RefKube, Target
-from tests.contract.results import RESULTS, Comparison
+from tests.contract.results import BAD_INPUT, RESULTS, Comparison
 from tests.contract.targets import fakekube_target, gateway_fakekube_target, gateway_refkube_target
 
 # Scenarios are plain modules (imported later by the tests): rewrite their asserts so that a bare
@@ -75,7 +75,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Print the conformance figure and the list of divergences."""
+    """Print the conformance figure and the list of divergences, then the bad-input figure."""
+    for line in BAD_INPUT.summary_lines() if BAD_INPUT.comparisons else []:
+        terminalreporter.write_line(line)
     if not RESULTS.comparisons:
         return
     for line in RESULTS.summary_lines():
