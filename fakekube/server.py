@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Any
 
 from fakekube import _apierrors as errors
-from fakekube._admission.schema import Schemas, warning_header
+from fakekube._admission.schema import Schemas, sendable_warning, warning_header
 from fakekube._controllers import ControllerManager
 from fakekube._controllers.garbagecollector import GarbageCollector
 from fakekube._controllers.namespace import NamespaceController
@@ -132,7 +132,13 @@ class FakeKube:
                 # The controllers catch up before the answer goes out.
                 self.controllers.run()
                 if req.warnings:
-                    msg = {**msg, "headers": [*msg["headers"], *(warning_header(w) for w in req.warnings)]}
+                    msg = {
+                        **msg,
+                        "headers": [
+                            *msg["headers"],
+                            *(warning_header(w) for w in req.warnings if sendable_warning(w)),
+                        ],
+                    }
             await send(msg)
 
         try:

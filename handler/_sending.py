@@ -34,6 +34,23 @@ from handler.responses import (
 from handler.upstream_client import transport_error
 
 
+def _readable_headers(headers: Any) -> list[tuple[str, str]]:
+    """The upstream's headers as text pairs. pyreqwest cannot read a header value that is not
+    visible ASCII (a ``Warning`` quoting a non-ASCII field name, as kube-apiserver sends it) and
+    raises for the whole map: such a header is then left out, so the caller still gets the answer
+    (issue 13: a Litestar 500 that is not a Status was answered instead)."""
+    try:
+        return list(headers.items())
+    except ValueError:
+        out: list[tuple[str, str]] = []
+        for name in headers.keys():  # noqa: SIM118 (a pyreqwest HeaderMap)
+            try:
+                out.extend((name, v) for v in headers.getall(name))
+            except ValueError:
+                continue
+        return out
+
+
 class ResponseSender:
     """Writes one request's response to ASGI ``send``; remembers whether it started, its status and
     when the head went out (``headers_at``, a ``time.monotonic()``), for the metrics."""
@@ -101,7 +118,7 @@ class ResponseSender:
         flushes a watch's headers before its first event; a failure after that cuts the response.
         """
         resp = response.upstream
-        headers = caller_response_headers(resp.headers.items())
+        headers = caller_response_headers(_readable_headers(resp.headers))
         if response.method == "HEAD":
             await self._start(resp.status, headers)
             await self._body(b"", more=False)

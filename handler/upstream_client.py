@@ -301,9 +301,8 @@ class UpstreamClient:
 
         ``body`` is sent as bytes when it was read whole (so it can be replayed), else streamed
         from the caller. Retries as :mod:`handler.retry` says; the returned response must be
-        released with ``aclose()`` (the sender does). A request that is not ``long_running`` must
-        complete within :attr:`request_timeout`. Raises StatusError 503/504.
-        """
+        released with ``aclose()`` (the sender does). One not ``long_running`` must complete
+        within :attr:`request_timeout`. Raises StatusError 503/504."""
         timeout = None if long_running else self.request_timeout
 
         started = time.monotonic()

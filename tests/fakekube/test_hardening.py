@@ -126,7 +126,9 @@ def test_finding5_replicas_out_of_int32_is_422_and_not_stored(
 
 
 def test_finding5_a_number_beyond_float64_is_go_s_400(client: Client) -> None:
-    body = json.dumps(with_workers("big"), separators=(",", ":")).replace('"replicas":1', '"replicas":1e400', 1)
+    body = json.dumps(with_workers("big"), separators=(",", ":")).replace(
+        '"replicas":1', '"replicas":1e400', 1
+    )
     r = client.send("POST", RC_PATH, body)
     assert (r.status, r.json()["message"]) == (
         400,

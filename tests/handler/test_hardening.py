@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from handler import hooks
-from tests.faults import Attempt, Fault, FaultUpstream, Script, child_pids, ok_list, open_fds
+from tests.faults import Attempt, Fault, FaultUpstream, Script, child_pids, ok_list, open_fds, status_body
 from tests.handler.gateway_procs import FAST_RETRY, serve_gateway
 from tests.procs import stop_server
 
@@ -208,3 +208,65 @@ def test_finding3_watch_TRUE_is_a_watch_for_the_gateway(value: str) -> None:
     for false in ("0", "false", "FALSE", "False"):
         f = request("GET", "/apis/ray.io/v1/namespaces/ns/rayclusters", f"watch={false}")
         assert not f.watch and hooks.verb_of(f.method, f.route, f.watch) == "list"
+
+
+def test_an_upstream_header_pyreqwest_cannot_read_is_left_out_not_a_500(
+    gateway: str, faults: FaultUpstream
+) -> None:
+    """kube-apiserver quotes a non-ASCII unknown field name in its ``Warning`` header; the gateway
+    relays the answer without that header rather than failing with a 500 that is not a Status."""
+    warning = '299 - "unknown field \\"\u00a0\\""'
+    headers = {"Content-Type": "application/json", "Warning": warning, "X-Kept": "1"}
+    faults.reset(lambda method, path: Fault(body=b'{"kind":"RayClusterList","items":[]}', headers=headers))
+    r = httpx.get(gateway + RC, timeout=10)
+    assert r.status_code == 200 and r.json()["kind"] == "RayClusterList"
+    assert r.headers["x-kept"] == "1" and "warning" not in r.headers
+
+
+@pytest.mark.parametrize(
+    ("fault", "attempts"),
+    [
+        (Fault("reset_before_headers"), 4),  # a GET is retried (3 retries), then 503
+        (Fault("reset_after_headers"), 1),  # headers came: not replayed, 503 Status
+        (Fault(status=503, body=status_body(503, "ServiceUnavailable", "busy"), retry_after="0"), 4),
+        (Fault(status=429, body=status_body(429, "TooManyRequests", "slow down"), retry_after="0"), 4),
+    ],
+    ids=["reset-before-headers", "reset-after-headers", "503-retry-after", "429-retry-after"],
+)
+def test_faults_are_statuses_with_the_attempts_counted(
+    fault: Fault, attempts: int, gateway: str, faults: FaultUpstream, _gateway_proc: tuple[int, str]
+) -> None:
+    """Every failure reaches the caller as a Status; the upstream sees exactly the attempts the
+    retry policy allows; no connection or file descriptor is left behind."""
+    faults.reset(lambda method, path: fault)
+    pid = _gateway_proc[0]
+    fds = gateway_fds(pid)
+    r = httpx.get(gateway + RC, timeout=30)
+    assert r.status_code >= 400 and r.json()["kind"] == "Status"
+    assert len(faults.attempts_for(RC)) == attempts
+    time.sleep(0.3)
+    assert gateway_fds(pid) <= fds + 1  # at most one pooled keep-alive connection more
+
+
+def test_a_write_is_never_replayed_after_a_reset(gateway: str, faults: FaultUpstream) -> None:
+    """A POST whose connection was reset after it was sent reaches the upstream once (the 503
+    Status tells the caller; a replay could create twice)."""
+    faults.reset(lambda method, path: Fault("reset_after_headers") if method == "POST" else ok_list())
+    r = httpx.post(gateway + RC, json={"apiVersion": "ray.io/v1", "kind": "RayCluster"}, timeout=30)
+    assert r.status_code == 503 and r.json()["kind"] == "Status"
+    assert len([a for a in faults.attempts_for(RC) if a.method == "POST"]) == 1
+
+
+def test_a_slow_drip_is_relayed_whole(gateway: str, faults: FaultUpstream) -> None:
+    body = b'{"kind":"RayClusterList","apiVersion":"ray.io/v1","items":[]}'
+    faults.reset(lambda method, path: Fault("drip", body=body, drip=0.005))
+    r = httpx.get(gateway + RC, timeout=30)
+    assert (r.status_code, r.content) == (200, body)
+
+
+def test_a_truncated_body_is_cut_for_the_caller_too(gateway: str, faults: FaultUpstream) -> None:
+    """Content-Length promised more than came: the caller's response is cut as well (it sees an
+    incomplete body, never a spliced or padded one)."""
+    faults.reset(lambda method, path: Fault("truncate", body=b'{"kind":"RayClusterList","items":[]}'))
+    with pytest.raises(httpx.RemoteProtocolError):
+        httpx.get(gateway + RC, timeout=30)
