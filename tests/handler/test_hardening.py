@@ -270,3 +270,49 @@ def test_a_truncated_body_is_cut_for_the_caller_too(gateway: str, faults: FaultU
     faults.reset(lambda method, path: Fault("truncate", body=b'{"kind":"RayClusterList","items":[]}'))
     with pytest.raises(httpx.RemoteProtocolError):
         httpx.get(gateway + RC, timeout=30)
+
+
+def test_finding2_deep_json_naming_a_compute_template_gets_kube_apiservers_422(
+    gateway_url: str, namespace: str
+) -> None:
+    """A body that names ``computeTemplate`` is decoded by the gateway (the template hook): nested
+    5,000 levels in an unknown field it is decoded as Go decodes it, and the upstream's answer is
+    kube-apiserver's 422 for the object (refkube: 422 Invalid, the deep field pruned), not the
+    gateway's own 400/500."""
+    nested = "[" * 4997 + "]" * 4997
+    body = (
+        '{"apiVersion":"ray.io/v1","kind":"RayCluster","metadata":{"name":"deep"},'
+        f'"spec":{{"computeTemplate":"none","x":{nested}}}}}'
+    ).encode()
+    r = httpx.post(f"{gateway_url}/apis/ray.io/v1/namespaces/{namespace}/rayclusters", content=body,
+                   headers={"Content-Type": "application/json"}, timeout=30)  # fmt: skip
+    assert r.status_code == 422 and r.json()["kind"] == "Status" and r.json()["reason"] == "Invalid"
+
+
+def test_finding6_a_reset_right_after_the_upstreams_headers_is_a_503_status(
+    gateway: str, faults: FaultUpstream
+) -> None:
+    """The upstream resets the connection after its headers (Content-Length announced, no byte
+    of body): the caller gets the gateway's 503 Status (on main: granian's text/plain 500)."""
+    faults.reset(lambda method, path: Fault("reset_after_headers"))
+    r = httpx.get(gateway + RC, timeout=30)
+    assert r.status_code == 503 and r.headers["content-type"] == "application/json"
+    assert (r.json()["kind"], r.json()["reason"]) == ("Status", "ServiceUnavailable")
+
+
+def test_finding6_a_bad_chunk_size_in_the_callers_body_is_a_500_status(gateway: str) -> None:
+    """refkube answers a malformed chunked body with a 500 Status (``invalid byte in chunk
+    length``, reason unset); the gateway now too (on main: granian's text/plain 500)."""
+    host, port = gateway.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(
+            f"POST {RC} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n".encode()
+        )
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    head, _, body = out.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 500")
+    status = json.loads(body)
+    assert status["kind"] == "Status" and status["code"] == 500 and "reason" not in status
