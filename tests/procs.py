@@ -76,9 +76,7 @@ def create_namespace(base_url: str, prefix: str = "t") -> str:
     name = f"{prefix}-{uuid.uuid4().hex[:10]}"
     body = json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}).encode()
     req = urllib.request.Request(
-        base_url + "/api/v1/namespaces",
-        data=body,
-        method="POST",
+        base_url + "/api/v1/namespaces", data=body, method="POST",
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(req, timeout=5) as r:
