@@ -117,13 +117,21 @@ def _go_quote_char(ch: str) -> str:
 
 def go_json_error(e: json.JSONDecodeError) -> str:
     """The Go ``encoding/json`` wording for a Python JSON syntax error: ``unexpected end of JSON
-    input``, or ``invalid character 'x' looking for beginning of value`` (Go's ``quoteChar`` of the
-    offending byte)."""
+    input``, or ``invalid character 'x' looking for beginning of value``. The offending character
+    is shown as Go shows the byte it stands for when ``e.doc`` holds one character per byte (as a
+    continue token decoded as latin-1 does): printable as is, otherwise ``\\uXXXX``."""
     doc, pos = e.doc, e.pos
     if pos >= len(doc.rstrip()):
         return "unexpected end of JSON input"
+    ch = doc[pos]
+    if ch == "'":
+        shown = "'\\''"
+    elif ch.isprintable():
+        shown = f"'{ch}'"
+    else:
+        shown = f"'\\u{ord(ch):04x}'"
     where = _JSON_WHERE.get(e.msg)
-    return f"invalid character {_go_quote_char(doc[pos])} {where}" if where else e.msg
+    return f"invalid character {shown} {where}" if where else e.msg
 
 
 class UnmarshalError(DecodeError):
