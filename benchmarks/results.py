@@ -19,6 +19,18 @@ from typing import Any, Literal
 HERE = Path(__file__).resolve().parent
 RESULTS_JSON = HERE / "results.json"
 RESULTS_MD = HERE / "RESULTS.md"
+#: The soak's section of RESULTS.md (benchmarks/soak.py) lies between these; ``make bench`` keeps it.
+SOAK_START = "<!-- soak:start -->"
+SOAK_END = "<!-- soak:end -->"
+
+
+def soak_section(text: str) -> str:
+    """The soak section of a RESULTS.md text (markers included), or "" when it has none."""
+    if SOAK_START not in text or SOAK_END not in text:
+        return ""
+    return SOAK_START + text.split(SOAK_START, 1)[1].split(SOAK_END, 1)[0] + SOAK_END
+
+
 BASELINE_JSON = HERE / "baseline.json"
 TOLERANCE = 0.20
 

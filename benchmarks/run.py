@@ -30,6 +30,7 @@ from benchmarks.results import (
     regressions,
     render_markdown,
     save_sections,
+    soak_section,
 )
 from benchmarks.system import (
     CpuLayout,
@@ -127,7 +128,11 @@ def main(argv: list[str] | None = None) -> int:
                     ratio = f" ratio {fig.ratio:.3f}" if fig.ratio is not None else ""
                     print(f"   {fig.label}: {fig.subject:.3f} {fig.unit}{ratio}", flush=True)
                 save_sections(sections, machine)
-                RESULTS_MD.write_text(render_markdown(sections, machine, list(BENCHMARKS)))
+                soak = soak_section(RESULTS_MD.read_text()) if RESULTS_MD.exists() else ""
+                RESULTS_MD.write_text(
+                    render_markdown(sections, machine, list(BENCHMARKS))
+                    + ("\n" + soak + "\n" if soak else "")
+                )
         finally:
             ctx.close()
     if args.update_baseline:

@@ -128,8 +128,11 @@ async def serve(
     (``token_auth_file``, ``authorization_mode``, ``api_audiences``); ``simulation``: the
     simulated operator's settings (None: off)."""
     from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
     from granian.server.embed import Server
+
+    from kubeapi.headlimit import MAX_HEADER_BYTES
 
     # Young collections every 10,000 net allocations instead of 700: a create allocates thousands
     # of short-lived containers, and at the default each burst of young collections also promotes
@@ -159,6 +162,9 @@ async def serve(
         # far below a real apiserver: the watch benchmark holds 1,000 watches open at once.
         backlog=4096,
         backpressure=4096,
+        # Room for Go's 1 MiB head limit, so a longer head reaches the app and gets its 431 Status
+        # (kubeapi.headlimit) instead of hyper's empty one.
+        http1_settings=HTTP1Settings(max_buffer_size=2 * MAX_HEADER_BYTES),
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from fakekube import _apierrors as errors
-from fakekube._admission.schema import Schemas, warning_header
+from fakekube._admission.schema import Schemas, sendable_warning, warning_header
 from fakekube._auth.audit import AuditLog
 from fakekube._auth.authentication import TokenFile
 from fakekube._auth.filters import DEFAULT_API_AUDIENCES, AuthFilter
@@ -49,8 +49,13 @@ from fakekube._storage.store import Store, dumps
 from fakekube.crd import CustomResourceDefinition
 from fakekube.simulation import Simulation, resolve
 from kubeapi import media
-from kubeapi.status import StatusError
+from kubeapi.headlimit import MAX_HEADER_BYTES, head_size, new_header_fields_too_large
+from kubeapi.recursion import deep_values
+from kubeapi.status import StatusError, new_not_acceptable
 from kubeapi.types import JSON
+
+#: Accept headers that need no negotiation to be served (the common case costs a set lookup).
+_COMMON_ACCEPT = frozenset({None, "", "*/*", "application/json", "application/json, */*"})
 
 # In the order a fresh kube-apiserver creates them.
 DEFAULT_NAMESPACES = ("kube-system", "kube-public", "default")
@@ -135,6 +140,13 @@ class FakeKube:
         if scope["type"] != "http":
             return
         try:
+            if (
+                head_size(
+                    scope["method"], scope.get("raw_path") or b"", scope["query_string"], scope["headers"]
+                )
+                > MAX_HEADER_BYTES
+            ):
+                raise new_header_fields_too_large()
             req = Request(scope, receive)
         except StatusError as e:  # a path refused before routing (kubeapi.requestinfo)
             await respond(send, e.code, e.body(), _TEXT if e.plain else b"application/json")
@@ -154,11 +166,18 @@ class FakeKube:
                 # The controllers catch up before the answer goes out.
                 self.controllers.run()
                 if req.warnings:
-                    msg = {**msg, "headers": [*msg["headers"], *(warning_header(w) for w in req.warnings)]}
+                    msg = {
+                        **msg,
+                        "headers": [
+                            *msg["headers"],
+                            *(warning_header(w) for w in req.warnings if sendable_warning(w)),
+                        ],
+                    }
             await send(msg)
 
         try:
-            await self._dispatch(req, send_with_warnings)
+            with deep_values():  # bodies nest as deep as kube-apiserver accepts (kubeapi.recursion)
+                await self._dispatch(req, send_with_warnings)
         except StatusError as e:
             req.warnings.extend(e.warnings)
             await respond(send_with_warnings, e.code, e.body(), e.content_type.encode())
@@ -213,6 +232,10 @@ class FakeKube:
             if t.rt.deprecation:
                 req.warnings.insert(0, t.rt.deprecation)  # sent on every request to the version, first
             routing.check_verb(t, verb)
+            accept = req.headers.get("accept")
+            if accept not in _COMMON_ACCEPT and media.negotiate_output(accept) is None:
+                # NegotiateOutputMediaType, first thing in every resource handler (406)
+                raise new_not_acceptable((media.JSON, media.YAML, media.PROTOBUF))
             await HANDLERS[verb](self.api, req, send, t)
             return
         await self._non_resource(req, send)

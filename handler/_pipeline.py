@@ -41,7 +41,8 @@ from handler.routing import RouteTable
 from handler.target import RouteFamily
 from handler.upstream_client import UpstreamClient, UpstreamIdentity
 from kubeapi.authn import UserInfo
-from kubeapi.status import StatusError, new_path_not_found
+from kubeapi.recursion import deep_values
+from kubeapi.status import StatusError, new_body_unreadable, new_path_not_found
 
 log = logging.getLogger("handler._pipeline")
 
@@ -136,7 +137,8 @@ class Pipeline:
                 raw_headers,
             )
             await self._authorize(request, who)
-            response = await self.routes.handler(route)(request)
+            with deep_values():  # bodies nest as deep as kube-apiserver accepts (kubeapi.recursion)
+                response = await self.routes.handler(route)(request)
             try:
                 await sender.send(response, receive)
             finally:
@@ -145,7 +147,11 @@ class Pipeline:
             if not sender.started:
                 await sender.send(status_response(e), receive)
         except ClientDisconnected:
-            pass
+            # The body could not be read: a caller gone (nobody reads this) or a malformed chunk
+            # (granian reports both as http.disconnect): kube-apiserver's 500 Status, not granian's
+            # text/plain 500 (issue 13 finding 6).
+            if not sender.started:
+                await sender.send(status_response(new_body_unreadable()), receive)
         except RelayAborted as e:
             log.warning("upstream failed mid-response for %s %s: %s", method, path, e.__cause__)
         except asyncio.CancelledError:

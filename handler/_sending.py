@@ -31,6 +31,24 @@ from handler.responses import (
     SharedWatchResponse,
     UpstreamResponse,
 )
+from handler.upstream_client import transport_error
+
+
+def _readable_headers(headers: Any) -> list[tuple[str, str]]:
+    """The upstream's headers as text pairs. pyreqwest cannot read a header value that is not
+    visible ASCII (a ``Warning`` quoting a non-ASCII field name, as kube-apiserver sends it) and
+    raises for the whole map: such a header is then left out, so the caller still gets the answer
+    (issue 13: a Litestar 500 that is not a Status was answered instead)."""
+    try:
+        return list(headers.items())
+    except ValueError:
+        out: list[tuple[str, str]] = []
+        for name in headers.keys():  # noqa: SIM118 (a pyreqwest HeaderMap)
+            try:
+                out.extend((name, v) for v in headers.getall(name))
+            except ValueError:
+                continue
+        return out
 
 
 class ResponseSender:
@@ -91,23 +109,46 @@ class ResponseSender:
         await self._body(b"", more=False)
 
     async def _relay(self, response: UpstreamResponse) -> None:
-        """Relay status, headers and body chunks of an upstream response as they arrive."""
+        """Relay status, headers and body chunks of an upstream response as they arrive.
+
+        A body of known length is started only once its first chunk arrived, so an upstream that
+        fails right after its headers (a reset) is still answered with a ``Status`` (the 503 of
+        :func:`handler.upstream_client.transport_error`), not a broken response (issue 13 finding
+        6). A body of unknown length (a watch, a streamed list) starts at once, as the apiserver
+        flushes a watch's headers before its first event; a failure after that cuts the response.
+        """
         resp = response.upstream
-        await self._start(resp.status, caller_response_headers(resp.headers.items()))
+        headers = caller_response_headers(_readable_headers(resp.headers))
         if response.method == "HEAD":
+            await self._start(resp.status, headers)
             await self._body(b"", more=False)
             return
         length = resp.get_header("content-length")
         remaining = int(length) if length is not None and length.isdigit() else None
+        reader = resp.body_reader
         if remaining is None:
-            # A body of unknown length (a watch, a streamed list): granian holds the headers back
-            # until the first body message, so an empty one sends them now, as the apiserver
-            # flushes a watch's headers before its first event.
+            # granian holds the headers back until the first body message: an empty one sends them.
+            await self._start(resp.status, headers)
             await self._body(b"")
         elif remaining == 0:
+            await self._start(resp.status, headers)
             await self._body(b"", more=False)
             return
-        reader = resp.body_reader
+        else:
+            try:
+                first = await reader.read_chunk()
+            except RequestError as e:
+                raise transport_error(e) from e  # nothing sent yet: a Status
+            await self._start(resp.status, headers)
+            if first is None:
+                await self._body(b"", more=False)
+                return
+            data = bytes(first)
+            remaining -= len(data)
+            if remaining <= 0:
+                await self._body(data, more=False)
+                return
+            await self._body(data)
         try:
             while True:
                 chunk = await reader.read_chunk()

@@ -15,11 +15,14 @@ from __future__ import annotations
 from handler import discovery_filter
 from handler.request import GatewayRequest
 from handler.responses import AnyResponse, UpstreamResponse, json_response
+from handler.target import RouteFamily
 from kubeapi.status import from_status_object, new_path_not_found
 
 
 async def upstream_passthrough(request: GatewayRequest) -> UpstreamResponse:
-    """Send the request upstream and relay the response unchanged (but for hop-by-hop headers)."""
+    """Send the request upstream and relay the response unchanged (but for hop-by-hop headers).
+    Watches and the services proxy are long-running (no request timeout), as kube-apiserver's
+    ``LongRunningFunc`` reads them (verb ``watch``, subresource ``proxy``)."""
     return await request.upstream.stream(
         request.method,
         request.path,
@@ -28,6 +31,7 @@ async def upstream_passthrough(request: GatewayRequest) -> UpstreamResponse:
         request.raw_body,
         request.route.name,
         request.identity,
+        long_running=request.watch or request.route.family is RouteFamily.SERVICE_PROXY,
     )
 
 

@@ -131,7 +131,9 @@ def create_app(
         # gateway's on the pool would make every passthrough request the gateway's.
         creds = replace(creds, identity_pem=None)
     metrics = Metrics()
-    upstream = UpstreamClient(creds, settings.retry, metrics, settings.upstream_timeout)
+    upstream = UpstreamClient(
+        creds, settings.retry, metrics, settings.upstream_timeout, settings.upstream_request_timeout
+    )
     access = Access(settings, upstream, metrics)
     try:
         hosts = HostFilter(settings.accept_hosts, settings.host)

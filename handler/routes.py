@@ -71,7 +71,9 @@ def gateway_routes(
     enforce_pod_security = EnforcePodSecurity(pod_security)  # on the object as the hooks left it
     share_watches = ShareWatches(watches, field_selector_fields)  # not for locally evaluated selectors
     share_event_watches = ShareWatches(watches)
-    cancel_watch_on_disconnect, cancel_on_disconnect = CancelOnDisconnect(), CancelOnDisconnect(always=True)
+    # Every route: a caller that leaves cancels its request and the upstream call (issue 13); after
+    # share_watches, whose shared watch response waits for the caller's disconnect itself.
+    cancel_on_disconnect = CancelOnDisconnect(always=True)
     evaluate_field_selectors_locally = EvaluateFieldSelectorsLocally(field_selector_fields)
     require_kuberay_service, template_configmap_guard = RequireKubeRayService(), TemplateConfigMapGuard()
     template_configmap_write_check = TemplateConfigMapWriteCheck()  # the caller's body, before the hooks
@@ -82,39 +84,39 @@ def gateway_routes(
     return RouteTable([
         Route("/apis/ray.io/v1/{resource...}", ANY, "ray", RAY, group="ray.io",
               steps=(read_api_body, request_rules, apply_object_hooks, enforce_pod_security, share_watches,
-                     cancel_watch_on_disconnect, evaluate_field_selectors_locally),
+                     cancel_on_disconnect, evaluate_field_selectors_locally),
               backend=passthrough),
         Route("/api/v1/namespaces/{namespace}/configmaps", CREATE_LIST, "template-configmaps", CONFIGMAPS,
               group="", resource="configmaps",
-              steps=(read_api_body, request_rules, template_configmap_write_check, apply_object_hooks,
-                     cancel_watch_on_disconnect, template_configmap_guard),
+              steps=(cancel_on_disconnect, read_api_body, request_rules, template_configmap_write_check,
+                     apply_object_hooks, template_configmap_guard),
               backend=passthrough),
         Route("/api/v1/namespaces/{namespace}/configmaps/{name}", ITEM, "template-configmaps", CONFIGMAPS,
               group="", resource="configmaps",
-              steps=(read_api_body, request_rules, template_configmap_write_check, apply_object_hooks,
+              steps=(cancel_on_disconnect, read_api_body, request_rules, template_configmap_write_check,
+                     apply_object_hooks,
                      template_configmap_guard),
               backend=passthrough),
         Route("/apis/v1/namespaces/{namespace}/compute_templates", V1_COLLECTION, "compute-templates", V1,
               group="", resource="compute_templates",
-              steps=(read_api_body, request_rules), backend=templates_v1),
+              steps=(cancel_on_disconnect, read_api_body, request_rules), backend=templates_v1),
         Route("/apis/v1/namespaces/{namespace}/compute_templates/{name}", V1_ITEM, "compute-templates", V1,
               group="", resource="compute_templates",
-              steps=(read_api_body, request_rules), backend=templates_v1),
+              steps=(cancel_on_disconnect, read_api_body, request_rules), backend=templates_v1),
         Route("/apis/v1/compute_templates", READ, "compute-templates", V1,
               group="", resource="compute_templates",
-              steps=(read_api_body, request_rules), backend=templates_v1),
+              steps=(cancel_on_disconnect, read_api_body, request_rules), backend=templates_v1),
         Route("/api/v1/namespaces/{namespace:raw}/services/{service}/proxy/{path...}", None, "service-proxy",
               SERVICE_PROXY,
               steps=(request_rules, require_kuberay_service, cancel_on_disconnect), backend=passthrough,
               websocket=(require_kuberay_service.check,)),
         Route("/api/v1/namespaces/{namespace:raw}/events", READ, "events-core", EVENTS,
-              steps=(request_rules, force_core_events_selector, share_event_watches,
-                     cancel_watch_on_disconnect),
+              steps=(request_rules, force_core_events_selector, share_event_watches, cancel_on_disconnect),
               backend=passthrough),
         Route("/apis/events.k8s.io/v1/namespaces/{namespace:raw}/events", READ, "events", EVENTS,
-              steps=(request_rules, force_events_selector, share_event_watches, cancel_watch_on_disconnect),
+              steps=(request_rules, force_events_selector, share_event_watches, cancel_on_disconnect),
               backend=passthrough),
-        *[Route(path, READ, "discovery", DISCOVERY, steps=(), backend=documents)
+        *[Route(path, READ, "discovery", DISCOVERY, steps=(cancel_on_disconnect,), backend=documents)
           for path in ("/api", "/api/v1", "/apis", "/apis/ray.io", "/apis/ray.io/v1", "/apis/events.k8s.io",
                        "/apis/events.k8s.io/v1", "/version", "/openapi/v2", "/openapi/v3",
                        "/openapi/v3/{path+}")],

@@ -63,7 +63,9 @@ class Settings:
     ``token_file`` and ``ca_file``); ``in_cluster`` (the pod's service account); otherwise the
     kubeconfig at ``kubeconfig`` (or ``$KUBECONFIG`` / ``~/.kube/config``) and its ``context``.
     ``max_body_bytes`` bounds Kubernetes API request bodies (bytes); ``upstream_timeout`` is the
-    connect timeout in seconds (reads are unbounded because watches are long-lived).
+    connect timeout in seconds; ``upstream_request_timeout`` bounds (seconds) an upstream request that
+    is not long-running, as kube-apiserver's ``--request-timeout`` (60 s) bounds its own; watches and
+    the services proxy are unbounded.
     ``defaults`` is the path of a default-values YAML file (:mod:`handler.defaults`), or None;
     ``field_selector_fields`` the fields the gateway evaluates in ``fieldSelector`` itself
     (:mod:`handler.field_selectors`; comma-separated in ``KUBERAY_APISERVER_FIELD_SELECTOR_FIELDS``).
@@ -107,6 +109,7 @@ class Settings:
     log_json: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     upstream_timeout: float = 10.0
+    upstream_request_timeout: float = 60.0
     retry: RetrySettings = field(default_factory=RetrySettings)
     defaults: str | None = None
     field_selector_fields: tuple[str, ...] = DEFAULT_FIELDS

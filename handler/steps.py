@@ -164,14 +164,28 @@ def is_kuberay_service(service: dict[str, object]) -> bool:
 class RequireKubeRayService(Step):
     """Refuse the services proxy (404, as if the Service did not exist) unless the Service exists
     and carries ``app.kubernetes.io/name=kuberay``; KubeRay APIServer V2's ``requireKubeRayService``
-    (apiserversdk/proxy.go). Also a WebSocket check (:meth:`check`)."""
+    (apiserversdk/proxy.go). Also a WebSocket check (:meth:`check`).
+
+    The check and the proxied request are two upstream calls, so a label removed between them
+    cannot be seen by the first (issue 13 finding 8). The Service is read again once the proxied
+    response's headers arrived: if it is no longer a KubeRay Service the response is dropped
+    unread and the caller gets the same 404. What is left: the backend may still receive a
+    request sent within that window (between the first read and the label change reaching the
+    API server) and act on it; the Kubernetes API offers no compare-and-proxy.
+    """
 
     name = "require_kuberay_service"
 
     async def __call__(self, request: GatewayRequest, next: Handler) -> AnyResponse:
-        """Check the Service, then go on."""
+        """Check the Service, go on, and check it again before the answer is relayed."""
         await self.check(request)
-        return await next(request)
+        response = await next(request)
+        try:
+            await self.check(request)
+        except BaseException:
+            await response.aclose()
+            raise
+        return response
 
     async def check(self, request: GatewayRequest) -> None:
         """Raise StatusError 404 unless the request's Service is a KubeRay Service."""

@@ -8,10 +8,17 @@ its own writes (KubeRay V1 compute templates: :meth:`UpstreamClient.send_json`),
 - retries: ONE loop (:meth:`UpstreamClient._retrying`) under the policy of :mod:`handler.retry`
   (which statuses and errors may be replayed, backoff, ``Retry-After``, the overall timeout),
   counting ``kuberay_apiserver_upstream_retries_total{route,reason}``;
-- timeouts: the connect timeout (``Settings.upstream_timeout``); reads are unbounded because
-  watches are long-lived;
-- cancellation: :func:`cancel_on_disconnect` cancels a request's task (and so its upstream call)
-  when the caller goes away;
+- timeouts: the connect timeout (``Settings.upstream_timeout``); a request that is not long-running
+  (not a watch, not the services proxy: kube-apiserver's ``LongRunningFunc``) must be answered in
+  full within ``Settings.upstream_request_timeout`` (60 s, kube-apiserver's ``--request-timeout``
+  default), else 504 ``Timeout``; long-running reads are unbounded;
+- cancellation: :func:`cancel_on_disconnect` cancels a request's task when the caller goes away.
+  Once the upstream's response headers arrived, that closes the upstream response at once, and so
+  its connection. Before them it cannot: pyreqwest 0.15 runs each request as a detached tokio task
+  (``RuntimeHandle.spawn_handled`` returns on cancellation but never aborts the ``JoinHandle``),
+  so a connection whose upstream has not answered yet is held until it answers, or until the
+  request timeout above for requests that have one (issue 13 finding 4; measured by
+  ``tests/handler/test_hardening.py``);
 - transport errors as a ``Status``: 504 ``Timeout`` for a timeout, 503 ``ServiceUnavailable``
   otherwise (:func:`transport_error`);
 - credentials: each call takes an ``identity`` (:class:`UpstreamIdentity`); None means the
@@ -122,6 +129,15 @@ def transport_error(e: RequestError) -> StatusError:
     return new_upstream_unavailable(e.message)
 
 
+def _request_timeout(e: ConnectTimeoutError, timeout: float | None, started: float) -> RequestError:
+    """``e`` as the request timeout it is when the attempt ran into ``timeout`` (pyreqwest reports
+    reqwest's whole-request timeout as a ``ConnectTimeoutError`` even after the request was sent,
+    which :func:`never_sent` would take as safe to replay), else ``e`` itself."""
+    if timeout is not None and time.monotonic() - started >= timeout * 0.9:
+        return RequestTimeoutError(f"the upstream did not answer within {timeout:g}s", e.details)
+    return e
+
+
 def _decode(raw: bytes) -> Any:
     try:
         return json.loads(raw)
@@ -173,8 +189,9 @@ class UpstreamClient:
     """A connection pool to one upstream API server, with the retry policy and the metrics.
 
     ``credentials`` give the URL, TLS trust and client identity of the pool and the gateway's own
-    bearer token; ``connect_timeout`` is in seconds. The pool is built on first use, inside the
-    worker's event loop; :meth:`close` it on shutdown.
+    bearer token; ``connect_timeout`` is in seconds, ``request_timeout`` the bound (seconds) on a
+    request that is not long-running (:meth:`stream`'s ``long_running``). The pool is built on
+    first use, inside the worker's event loop; :meth:`close` it on shutdown.
     """
 
     def __init__(
@@ -183,8 +200,11 @@ class UpstreamClient:
         policy: RetrySettings,
         metrics: Metrics,
         connect_timeout: float = 10.0,
+        request_timeout: float | None = 60.0,
     ) -> None:
         self.credentials = credentials
+        #: Seconds a request that is not long-running may take in full (None: unbounded).
+        self.request_timeout = request_timeout
         self.base_url = credentials.url
         self.policy = policy
         self.metrics = metrics
@@ -281,18 +301,20 @@ class UpstreamClient:
         route: str,
         identity: UpstreamIdentity | None = None,
         retry_enabled: bool = True,
+        long_running: bool = True,
     ) -> UpstreamResponse:
         """Send a request and return its response as soon as the headers arrive, body unread.
 
         ``body`` is sent as bytes when it was read whole (so it can be replayed), else streamed
         from the caller. Retries as :mod:`handler.retry` says; the returned response must be
-        released with ``aclose()`` (the sender does). Raises StatusError 503/504.
-        """
+        released with ``aclose()`` (the sender does). One not ``long_running`` must complete
+        within :attr:`request_timeout`. Raises StatusError 503/504."""
+        timeout = None if long_running else self.request_timeout
 
         started = time.monotonic()
         try:
             outcome: UpstreamResponse | RequestError = await self._open(
-                method, path, query, headers, body, identity
+                method, path, query, headers, body, identity, timeout
             )
         except RequestError as e:
             outcome = e
@@ -302,7 +324,7 @@ class UpstreamClient:
             return outcome  # the common case: nothing to consider replaying, no closures made
 
         async def once() -> UpstreamResponse:
-            return await self._open(method, path, query, headers, body, identity)
+            return await self._open(method, path, query, headers, body, identity, timeout)
 
         def status_of(r: UpstreamResponse) -> tuple[int, str | None]:
             return r.upstream.status, r.upstream.get_header("retry-after")
@@ -325,10 +347,13 @@ class UpstreamClient:
         headers: Headers,
         body: RequestBody | None,
         identity: UpstreamIdentity | None,
+        timeout: float | None,
     ) -> UpstreamResponse:
         """One attempt of :meth:`stream`: the response once its headers arrived (pyreqwest raises
-        its transport errors)."""
+        its transport errors), the whole exchange bounded by ``timeout`` seconds when given."""
         builder = self.request(method, path, query, headers, identity)
+        if timeout is not None:
+            builder = builder.timeout(timedelta(seconds=timeout))
         if body is not None:
             buffered = body.buffered
             if buffered:
@@ -336,7 +361,11 @@ class UpstreamClient:
             elif buffered is None:
                 builder = builder.body_stream(body.stream())
         context = builder.build_streamed()
-        return UpstreamResponse(await context.__aenter__(), context, method)
+        started = time.monotonic()
+        try:
+            return UpstreamResponse(await context.__aenter__(), context, method)
+        except ConnectTimeoutError as e:
+            raise _request_timeout(e, timeout, started) from e
 
     async def _buffered(
         self,
@@ -353,8 +382,15 @@ class UpstreamClient:
             builder = self.request(method, path, query, headers, identity)
             if payload is not None:
                 builder = builder.body_bytes(payload)
-            resp = await builder.build().send()
-            raw = bytes(await resp.bytes())
+            timeout = self.request_timeout
+            if timeout is not None:
+                builder = builder.timeout(timedelta(seconds=timeout))
+            started = time.monotonic()
+            try:
+                resp = await builder.build().send()
+                raw = bytes(await resp.bytes())
+            except ConnectTimeoutError as e:
+                raise _request_timeout(e, timeout, started) from e
             return _Answer(resp.status, _decode(raw), resp.get_header("retry-after"))
 
         def status_of(a: _Answer) -> tuple[int, str | None]:

@@ -22,6 +22,11 @@ Modules (each with its own ``__all__``; constants are reached through the module
 - :mod:`kubeapi.media`: media type names, ``Content-Type`` parsing, ``Accept`` negotiation.
 - :mod:`kubeapi.decode`: JSON/YAML bodies with Go's decoding rules, errors and limits (3 MiB,
   nesting depth, YAML alias expansion).
+- :mod:`kubeapi.jsonscan`: the iterative JSON parser :mod:`kubeapi.decode` falls back to past
+  CPython's nesting limit (Go's 10,000 levels, Go's syntax error texts).
+- :mod:`kubeapi.recursion`: :func:`deep_values`, room on the Python stack for values as deep as
+  kube-apiserver accepts, while a request is handled.
+- :mod:`kubeapi.headlimit`: Go's 1 MiB request-head bound and its 431 ``Status``.
 - :mod:`kubeapi.watchevents`: watch event lines (``ERROR``, ``BOOKMARK``, initial-events-end).
 - :mod:`kubeapi.meta`: ObjectMeta accessors and field lists.
 - :mod:`kubeapi.authn`: :class:`UserInfo`, impersonation headers, authorization
@@ -40,11 +45,14 @@ from kubeapi import (
     decode,
     fields,
     gostrconv,
+    headlimit,
+    jsonscan,
     labels,
     media,
     meta,
     quantity,
     query,
+    recursion,
     requestinfo,
     status,
     types,
@@ -102,6 +110,8 @@ __all__ = [
     "field_value",
     "fields",
     "gostrconv",
+    "headlimit",
+    "jsonscan",
     "labels",
     "media",
     "meta",
@@ -114,6 +124,7 @@ __all__ = [
     "parse_media_type",
     "quantity",
     "query",
+    "recursion",
     "request_info",
     "request_info_from_scope",
     "requestinfo",

@@ -41,7 +41,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from kubeapi import fields, media
+from kubeapi import fields, gostrconv, jsonscan, media
 from kubeapi.status import StatusError, new_bad_request, new_request_entity_too_large_limit
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "DecodeError",
     "DecodeLimits",
+    "UnmarshalError",
     "check_size",
     "decode",
     "decode_json",
@@ -99,13 +100,26 @@ _JSON_WHERE = {
     "Expecting ':' delimiter": "after object key",
     "Expecting ',' delimiter": "after object key:value pair",
     "Extra data": "after top-level value",
+    "Unexpected UTF-8 BOM (decode using utf-8-sig)": "looking for beginning of value",
 }
+
+
+def _go_quote_char(ch: str) -> str:
+    """encoding/json ``quoteChar``: the first UTF-8 byte of ``ch`` as Go prints a byte in a syntax
+    error (``'x'``, ``'\\''``, ``'\\x00'``, ``'ï'`` for the first byte of a BOM)."""
+    if ch == "'":
+        return "'\\''"
+    if ch == '"':
+        return "'\"'"
+    byte = ch.encode("utf-8", "surrogateescape")[:1] or b"\x00"
+    return "'" + gostrconv.quote(chr(byte[0]))[1:-1] + "'"
 
 
 def go_json_error(e: json.JSONDecodeError) -> str:
     """The Go ``encoding/json`` wording for a Python JSON syntax error: ``unexpected end of JSON
-    input``, or ``invalid character 'x' looking for beginning of value`` (Go's ``quoteChar``:
-    printable as is, otherwise ``\\uXXXX``)."""
+    input``, or ``invalid character 'x' looking for beginning of value``. The offending character
+    is shown as Go shows the byte it stands for when ``e.doc`` holds one character per byte (as a
+    continue token decoded as latin-1 does): printable as is, otherwise ``\\uXXXX``."""
     doc, pos = e.doc, e.pos
     if pos >= len(doc.rstrip()):
         return "unexpected end of JSON input"
@@ -120,26 +134,81 @@ def go_json_error(e: json.JSONDecodeError) -> str:
     return f"invalid character {shown} {where}" if where else e.msg
 
 
+class UnmarshalError(DecodeError):
+    """A body that is valid JSON but whose value Go cannot hold: a number beyond float64
+    (``json: cannot unmarshal number 1e400 into Go value of type float64``). kube-apiserver words
+    it as ``K in version "v" cannot be handled as a K: ERR`` (400)."""
+
+
+class _Constant(Exception):
+    """``NaN``/``Infinity`` met by CPython's parser (Go has no such literal)."""
+
+
+def _go_int(text: str) -> int | float:
+    """sigs.k8s.io/json ``UnmarshalCaseSensitivePreserveInts``: an integer that fits int64 stays
+    an int, any other becomes a float64 (``99999999999999999999`` → ``1e+20``)."""
+    if len(text) <= 20:
+        n = int(text)
+        if gostrconv.INT64_MIN <= n <= gostrconv.INT64_MAX:
+            return n
+    return _go_float(text)
+
+
+def _go_float(text: str) -> float:
+    """``strconv.ParseFloat(text, 64)``; beyond float64, Go's ``UnmarshalTypeError``."""
+    f = float(text)
+    if math.isinf(f):
+        raise UnmarshalError(f"json: cannot unmarshal number {text} into Go value of type float64")
+    return f
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _Constant(name)
+
+
 def decode_json(body: bytes | str, limits: DecodeLimits = DEFAULT_LIMITS) -> Any:
-    """``body`` parsed as JSON. Raises :class:`DecodeError` with Go's text (syntax, bad UTF-8,
-    nesting beyond ``limits.max_depth`` or beyond what Python's parser can hold)."""
+    """``body`` parsed as JSON the way kube-apiserver reads it (sigs.k8s.io/json over Go's
+    ``encoding/json``): UTF-8 only (no BOM, no UTF-16 detection; invalid bytes in strings become
+    U+FFFD), no ``NaN``/``Infinity``, integers kept when they fit int64 (floats otherwise),
+    nesting up to ``limits.max_depth`` (Go: 10000; beyond CPython's ~1000 levels the iterative
+    :func:`kubeapi.jsonscan.loads_iterative` takes over). Raises :class:`DecodeError` with Go's
+    text (:class:`UnmarshalError` for a number beyond float64)."""
+    if isinstance(body, bytes):
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            # Errors name the offending byte (surrogateescape keeps it); values get U+FFFD as in Go.
+            _loads(body.decode("utf-8", "surrogateescape"), limits)
+            text = body.decode("utf-8", "replace")
+    else:
+        text = body
+    return _loads(text, limits)
+
+
+def _loads(text: str, limits: DecodeLimits) -> Any:
     try:
-        value = json.loads(body)
+        value = json.loads(text, parse_int=_go_int, parse_float=_go_float, parse_constant=_refuse_constant)
     except json.JSONDecodeError as e:
+        # CPython's messages do not say which container failed: the iterative parser words it as
+        # Go does; if it finds no error (it should not happen), CPython's text mapped to Go's.
+        _loads_iterative(text, limits.max_depth)
         raise DecodeError(go_json_error(e)) from None
-    except UnicodeDecodeError as e:
-        raise DecodeError(str(e)) from None
-    except RecursionError:
-        raise DecodeError(_depth_error_json(body)) from None
-    if limits.max_depth < GO_MAX_DEPTH and _depth(value) > limits.max_depth:
-        raise DecodeError(_depth_error_json(body))
+    except (RecursionError, _Constant):
+        return _loads_iterative(text, limits.max_depth)
+    # Parsed past Go's limit? Possible once kubeapi.recursion raised CPython's; only a body with
+    # more openers than the limit can be (counting them is C-fast, so most bodies stop here).
+    if text.count("[") + text.count("{") > limits.max_depth and _depth(value) > limits.max_depth:
+        return _loads_iterative(text, limits.max_depth)  # raises Go's error at the right opener
     return value
 
 
-def _depth_error_json(body: bytes | str) -> str:
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    opener = next((c for c in text if c in "[{"), "[")
-    return f"invalid character '{opener}' exceeded max depth"
+def _loads_iterative(text: str, max_depth: int) -> Any:
+    try:
+        return jsonscan.loads_iterative(text, max_depth, _go_int, _go_float)
+    except jsonscan.JSONScanError as e:
+        if e.where is None or e.pos >= len(e.doc):
+            raise DecodeError("unexpected end of JSON input") from None
+        raise DecodeError(f"invalid character {_go_quote_char(e.doc[e.pos])} {e.where}") from None
 
 
 def _depth(value: Any) -> int:

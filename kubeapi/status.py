@@ -528,6 +528,19 @@ def error_to_status(err: BaseException) -> StatusError:
     return StatusError(500, REASON_UNKNOWN, str(err))
 
 
+def new_body_unreadable() -> StatusError:
+    """The 500 a server answers when the request body cannot be read to its end: a malformed
+    chunked encoding (Go: ``invalid byte in chunk length``) or a caller that stopped sending.
+    kube-apiserver answers such a read error through ``ErrorToAPIStatus`` (500, reason ``""``,
+    the error's text; checked against refkube). The ASGI servers report both as
+    ``http.disconnect`` without the cause, hence one message for both."""
+    return StatusError(
+        500,
+        REASON_UNKNOWN,
+        "the request body could not be read: malformed chunked encoding or unexpected EOF",
+    )
+
+
 # -- the gateway's upstream failures -------------------------------------------------------------------
 
 

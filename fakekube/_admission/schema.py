@@ -9,6 +9,7 @@ others were installed), as the apiextensions-apiserver does (``customresource_ha
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 
 from fakekube import _apierrors as errors
@@ -42,6 +43,14 @@ class Schemas:
         if result.bad_request is not None:
             raise errors.bad_request(result.bad_request)
         return SchemaOutcome(result.obj, [c.to_status_cause() for c in result.causes], list(result.warnings))
+
+
+def sendable_warning(text: str) -> bool:
+    """Whether kube-apiserver sends a warning with ``text``: k8s.io/apimachinery/pkg/util/net
+    ``NewWarningHeader`` refuses (and the warning recorder then drops) a text that is empty or
+    contains a control character, e.g. ``unknown field "spec.\x01"`` (checked against refkube;
+    such a header would also be refused by the HTTP server, answering 500)."""
+    return bool(text) and not any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
 def warning_header(text: str) -> tuple[bytes, bytes]:

@@ -18,7 +18,7 @@ from kubeapi.authn import UserInfo
 from kubeapi.decode import MAX_BODY_BYTES
 from kubeapi.query import Query
 from kubeapi.requestinfo import RequestInfo, request_info_from_scope
-from kubeapi.status import StatusError
+from kubeapi.status import StatusError, new_body_unreadable
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -59,8 +59,14 @@ class Request:
 
     @property
     def content_type(self) -> str:
-        """The media type of the body without parameters, lower case ("" when absent)."""
-        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+        """The media type of the body without parameters, lower case ("" when absent). A header
+        that does not parse as a media type (``;;;/``) is returned as it is, which no decoder
+        accepts: kube-apiserver answers it 415 (``mime.ParseMediaType`` fails)."""
+        raw = self.headers.get("content-type", "")
+        media_type = raw.split(";")[0].strip().lower()
+        if raw and not media_type:
+            return raw
+        return media_type
 
     async def body(self) -> bytes:
         """The whole body; raises StatusError 413 past :data:`MAX_BODY` bytes."""
@@ -74,7 +80,9 @@ class Request:
         while True:
             msg = await self.receive()
             if msg["type"] == "http.disconnect":
-                break
+                # A malformed chunk or a caller gone mid-body (granian reports both so): the
+                # read error kube-apiserver answers, not an empty body (issue 13 finding 6).
+                raise new_body_unreadable()
             chunk = msg.get("body", b"")
             size += len(chunk)
             if size > MAX_BODY:

@@ -17,7 +17,7 @@ from typing import Any
 from fakekube import _apierrors as errors
 from fakekube._resources import ALL_TYPES, ResourceType
 from kubeapi import media
-from kubeapi.decode import DecodeError, decode_json, decode_yaml, unrecognized
+from kubeapi.decode import DecodeError, UnmarshalError, decode_json, decode_yaml, unrecognized
 from kubeapi.types import JSON
 
 JSON_TYPES = ("application/json", "*/*")
@@ -42,6 +42,10 @@ def parse(rt: ResourceType, body: bytes, content_type: str) -> Any:
     if content_type in JSON_TYPES:
         try:
             return decode_json(body)
+        except UnmarshalError as e:
+            raise errors.bad_request(
+                f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: {e}'
+            ) from None
         except DecodeError as e:
             raise unrecognized(rt.kind, f"couldn't get version/kind; json parse error: {e}", body) from None
     if content_type in media.YAML_TYPES:

@@ -113,6 +113,11 @@ def list_options(req: Request, rt: ResourceType) -> ListOptions:
         )
     elif rv_param:
         versioning.parse_resource_version(rv_param)
+    if "sendInitialEvents" in req.query and not req.flag("watch"):
+        # ValidateListOptions: the parameter at all (any value) on a list
+        raise _list_options_invalid(
+            "sendInitialEvents", "FieldValueForbidden", "Forbidden: sendInitialEvents is forbidden for list"
+        )
     return ListOptions(labels, fields, limit, at, start, bool(token))
 
 

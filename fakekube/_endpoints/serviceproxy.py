@@ -59,6 +59,15 @@ _HOP = frozenset(
 )
 
 
+
+def _hop_or_credential(name: str) -> bool:
+    """Whether the lower-case request header ``name`` stays behind: hop-by-hop headers, and the
+    caller's credentials, which kube-apiserver removes once it has authenticated the request
+    (``filters.WithAuthentication`` deletes ``Authorization``, ``filters.WithImpersonation`` the
+    ``Impersonate-*`` headers) so no Service backend ever sees them (issue 13 finding 7)."""
+    return name in _HOP or name == "authorization" or name.startswith("impersonate-")
+
+
 @dataclass(frozen=True)
 class ProxyResponse:
     """What the backend answered: status code, headers (hop-by-hop removed) and body bytes."""
@@ -90,7 +99,7 @@ def _forward_blocking(
         url, data=body if body or method in ("POST", "PUT", "PATCH") else None, method=method
     )
     for k, v in headers.items():
-        if k.lower() not in _HOP:
+        if not _hop_or_credential(k.lower()):
             req.add_header(k, v)
     try:
         with _opener.open(req, timeout=timeout) as r:

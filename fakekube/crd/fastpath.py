@@ -31,7 +31,7 @@ from typing import Any
 from fakekube.crd import formats
 from fakekube.crd.defaulting import apply_defaults, deep_copy_json
 from fakekube.crd.listtype import canonical
-from fakekube.crd.openapi import json_equal, number_errors
+from fakekube.crd.openapi import INT_RANGES, json_equal, number_errors
 from fakekube.crd.prune import meta_decode_error
 from fakekube.crd.schema import MISSING, Node
 from kubeapi.meta import OBJECT_META_FIELDS
@@ -157,9 +157,16 @@ def _string_check(node: Node) -> Check | None:
 
 
 def _number_check(node: Node) -> Check | None:
+    int_range = INT_RANGES.get(node.format) if "integer" in node.types else None
     if node.multiple_of is None and node.maximum is None and node.minimum is None:
-        return None
-    return lambda v: not number_errors(node, v)
+        if int_range is None:
+            return None
+        lo, hi = int_range
+        return lambda v: lo <= v <= hi  # outside: the reference passes word the format error
+    if int_range is None:
+        return lambda v: not number_errors(node, v)
+    lo, hi = int_range
+    return lambda v: lo <= v <= hi and not number_errors(node, v)
 
 
 def _enum_check(node: Node) -> Check | None:

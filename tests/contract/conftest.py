@@ -32,7 +32,7 @@ import yaml
 
 from tests.contract.client import RefKube, Target
 from tests.contract.identities import apply_rbac, write_token_auth_file
-from tests.contract.results import RESULTS, Comparison
+from tests.contract.results import BAD_INPUT, RESULTS, Comparison
 from tests.contract.targets import (
     AUDIT_LOGS,
     fakekube_auth,
@@ -82,7 +82,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Print the conformance figure and the list of divergences."""
+    """Print the conformance figure and the list of divergences, then the bad-input figure."""
+    for line in BAD_INPUT.summary_lines() if BAD_INPUT.comparisons else []:
+        terminalreporter.write_line(line)
     if not RESULTS.comparisons:
         return
     for line in RESULTS.summary_lines():

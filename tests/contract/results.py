@@ -88,3 +88,43 @@ def signature(difference: str) -> str:
 
 
 RESULTS = Results()
+
+
+@dataclass
+class BadInputComparison:
+    """One bad-input case on one target: its answer and refkube's (``code reason``), the problems
+    beyond code and reason (time, liveness, RSS, store), and the KNOWN reason when listed."""
+
+    case: str
+    target: str
+    got: str
+    reference: str
+    known: str | None = None
+
+    @property
+    def agrees(self) -> bool:
+        return self.got == self.reference
+
+
+@dataclass
+class BadInputResults:
+    """Session-wide store of bad-input comparisons (tests/contract/test_bad_input.py)."""
+
+    comparisons: list[BadInputComparison] = field(default_factory=list)
+
+    def summary_lines(self) -> list[str]:
+        """``bad-input: N/M agree with kube-apiserver``, per-target figures, then every divergence
+        with its explanation from tests/contract/bad_input/known.py (or ``NOT KNOWN``)."""
+        n = sum(c.agrees for c in self.comparisons)
+        lines = [f"bad-input: {n}/{len(self.comparisons)} agree with kube-apiserver"]
+        for target in sorted({c.target for c in self.comparisons}):
+            mine = [c for c in self.comparisons if c.target == target]
+            lines.append(f"  {target}: {sum(c.agrees for c in mine)}/{len(mine)}")
+        for c in self.comparisons:
+            if not c.agrees:
+                why = c.known or "NOT KNOWN"
+                lines.append(f"- {c.case} [{c.target}]: {c.got} where refkube {c.reference}: {why}")
+        return lines
+
+
+BAD_INPUT = BadInputResults()

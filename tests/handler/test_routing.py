@@ -66,7 +66,9 @@ def test_the_table_lists_every_route_with_its_steps_in_order() -> None:
     assert steps_of(table, "events") == [
         ["request_rules", "force_events_selector", "share_watches", "cancel_on_disconnect"]
     ]
-    assert {tuple(s) for s in steps_of(table, "discovery")} == {()}
+    # every route cancels its upstream call when the caller leaves (issue 13 finding 4)
+    assert {tuple(s) for s in steps_of(table, "discovery")} == {("cancel_on_disconnect",)}
+    assert all("cancel_on_disconnect" in s for name in table.names() for s in steps_of(table, name))
 
 
 @pytest.mark.parametrize(
