@@ -7,7 +7,8 @@
 k8s.io/client-go/discovery/discovery_client.go), and validates with ``/openapi/v3``. The upstream's
 documents are fetched and reduced here so that they list only what the gateway serves:
 the ``ray.io`` group, the ``events.k8s.io`` group (``events``, list and watch only) and, in core
-``v1``, ``events`` (list and watch) and ``services/proxy``.
+``v1``, ``events`` (list and watch), ``services/proxy``, compute-template ``configmaps`` and
+Ray ``pods`` (get, list, watch and ``pods/log``, :mod:`handler.raypods`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ SERVED_VERSIONS = frozenset({"ray.io/v1", "events.k8s.io/v1"})
 CORE_RESOURCES = {
     "events": ["list", "watch"],
     "services/proxy": None,
+    # Ray pods, read-only (handler.raypods)
+    "pods": ["get", "list", "watch"],
+    "pods/log": ["get"],
     # compute-template ConfigMaps only (handler.template_api)
     "configmaps": ["create", "delete", "get", "list", "update", "watch"],
 }
@@ -34,12 +38,21 @@ OPENAPI_V2_PREFIXES = (
     "/api/v1/namespaces/{namespace}/events",
     "/api/v1/namespaces/{namespace}/services/{name}/proxy",
 )
+#: Paths kept in the OpenAPI v2 document as they are (Ray pods: no other pod subresource).
+OPENAPI_V2_PATHS = frozenset(
+    {
+        "/api/v1/namespaces/{namespace}/pods",
+        "/api/v1/namespaces/{namespace}/pods/{name}",
+        "/api/v1/namespaces/{namespace}/pods/{name}/log",
+        "/api/v1/pods",
+    }
+)
 
 Filter = Callable[[Any], Any]
 
 
 def _filter_core_v1(doc: Any) -> Any:
-    """``/api/v1`` APIResourceList reduced to ``events`` and ``services/proxy``."""
+    """``/api/v1`` APIResourceList reduced to :data:`CORE_RESOURCES`, with the verbs it lists."""
     if isinstance(doc, dict) and isinstance(doc.get("resources"), list):
         kept = []
         for r in doc["resources"]:
@@ -96,8 +109,13 @@ def _filter_openapi_v3(doc: Any) -> Any:
 def _filter_openapi_v2(doc: Any) -> Any:
     """``/openapi/v2`` with ``paths`` reduced to the served ones (definitions kept for references)."""
     if isinstance(doc, dict) and isinstance(doc.get("paths"), dict):
-        doc["paths"] = {k: v for k, v in doc["paths"].items() if k.startswith(OPENAPI_V2_PREFIXES)}
+        doc["paths"] = {k: v for k, v in doc["paths"].items() if openapi_v2_path_served(k)}
     return doc
+
+
+def openapi_v2_path_served(path: str) -> bool:
+    """Whether an OpenAPI v2 ``paths`` key is one the gateway serves (kept in ``/openapi/v2``)."""
+    return path.startswith(OPENAPI_V2_PREFIXES) or path in OPENAPI_V2_PATHS
 
 
 FILTERS: dict[str, Filter] = {

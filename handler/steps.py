@@ -127,15 +127,33 @@ class ObjectHooks(Step):
             request.set_json(obj)
 
 
-def force_field_selector(query: Query, forced: str) -> str:
-    """``query`` as a raw query string with ``forced`` ANDed into ``fieldSelector``.
+def _force_selector(query: Query, param: str, forced: str) -> str:
+    """``query`` as a raw query string with ``forced`` ANDed into selector parameter ``param``.
 
-    Every other parameter (``labelSelector``, ``limit``, ``watch``...) is kept as the caller wrote
-    it; several ``fieldSelector`` parameters are joined with ``,`` (AND), as the API server reads
-    only the first and a caller may have split theirs.
+    The forced requirement comes **first**: the API server reads ``param``'s first value only,
+    and a caller's text placed before it could swallow it (a field selector ending in ``\\``
+    escapes the ``,`` that follows, so ``metadata.name!=x\\`` + ``,forced`` would read as one
+    ``!=`` term matching everything; an unclosed ``in (`` would do the same to a label selector).
+    Placed first, ``forced`` is a whole requirement whatever follows: the caller's part can only
+    narrow it, or make the selector invalid (the upstream's 400). Several values of ``param`` are
+    joined with ``,`` (AND), as a caller may have split theirs; every other parameter is kept as
+    the caller wrote it.
     """
-    selectors = [v for v in query.values("fieldSelector") if v]
-    return query.replace("fieldSelector", [",".join([*selectors, forced])]).encode()
+    selectors = [v for v in query.values(param) if v]
+    return query.replace(param, [",".join([forced, *selectors])]).encode()
+
+
+def force_field_selector(query: Query, forced: str) -> str:
+    """``query`` as a raw query string with ``forced`` ANDed into ``fieldSelector`` (first, see
+    :func:`_force_selector`; Go's ``fields.ParseSelector``)."""
+    return _force_selector(query, "fieldSelector", forced)
+
+
+def force_label_selector(query: Query, forced: str) -> str:
+    """``query`` as a raw query string with ``forced`` ANDed into ``labelSelector`` (first, see
+    :func:`_force_selector`; Go's ``labels.Parse``: requirements separated by ``,`` outside
+    parentheses are ANDed)."""
+    return _force_selector(query, "labelSelector", forced)
 
 
 class ForceEventsSelector(Step):
