@@ -130,12 +130,12 @@ class ObjectHooks(Step):
 def _force_selector(query: Query, param: str, forced: str) -> str:
     """``query`` as a raw query string with ``forced`` ANDed into selector parameter ``param``.
 
-    The forced requirement comes **first**: the API server reads ``param``'s first value only,
-    and a caller's text placed before it could swallow it (a field selector ending in ``\\``
-    escapes the ``,`` that follows, so ``metadata.name!=x\\`` + ``,forced`` would read as one
-    ``!=`` term matching everything; an unclosed ``in (`` would do the same to a label selector).
-    Placed first, ``forced`` is a whole requirement whatever follows: the caller's part can only
-    narrow it, or make the selector invalid (the upstream's 400). Several values of ``param`` are
+    The forced requirement comes **first**, so that it is a whole requirement whatever the caller
+    wrote after it: the caller's part can only narrow it, or make the selector invalid (the
+    upstream's 400). Placed last, it would depend on the caller's text ending cleanly (a field
+    selector ending in ``\\`` escapes the ``,`` that follows; an unclosed ``in (`` takes the next
+    term into its set); Go's parsers then reject the result because the swallowed term holds an
+    unescaped ``=``, so first is defence in depth rather than a fix. Several values of ``param`` are
     joined with ``,`` (AND), as a caller may have split theirs; every other parameter is kept as
     the caller wrote it.
     """
