@@ -12,9 +12,12 @@ A backend is any async ``fn(request) -> response`` (:data:`handler.routing.Handl
 
 from __future__ import annotations
 
+import json
+
 from handler import discovery_filter
 from handler.request import GatewayRequest
-from handler.responses import AnyResponse, UpstreamResponse, json_response
+from handler.responses import AnyResponse, Response, UpstreamResponse, json_response
+from kubeapi.media import asks_for_aggregated_discovery
 from kubeapi.status import from_status_object, new_path_not_found
 
 
@@ -37,6 +40,9 @@ async def discovery_documents(request: GatewayRequest) -> AnyResponse:
     path = request.path
     if not discovery_filter.allowed(path):
         raise new_path_not_found()
+    root = path.rstrip("/")
+    if root in ("/api", "/apis") and asks_for_aggregated_discovery(request.header("accept")):
+        return await _aggregated_discovery(request, root)
     keep = discovery_filter.filter_for(path)
     if keep is None:
         return await upstream_passthrough(request)
@@ -44,3 +50,20 @@ async def discovery_documents(request: GatewayRequest) -> AnyResponse:
     if status != 200:
         raise from_status_object(status, doc, f"the upstream answered {status} for {path}")
     return json_response(status, keep(doc))
+
+
+async def _aggregated_discovery(request: GatewayRequest, root: str) -> AnyResponse:
+    """``/api`` or ``/apis`` for a caller asking for aggregated discovery: the upstream's
+    ``APIGroupDiscoveryList`` filtered (:func:`handler.discovery_filter.filter_aggregated`) with its
+    media type, so kubectl learns every served resource in these two requests; when the upstream
+    answers the legacy document instead, that one filtered as JSON (client-go then goes on with
+    legacy discovery, as it decides by the answer's ``Content-Type``)."""
+    status, doc = await request.get_json(root, request.query, discovery_filter.AGGREGATED_ACCEPT)
+    if status != 200:
+        raise from_status_object(status, doc, f"the upstream answered {status} for {root}")
+    if discovery_filter.is_aggregated(doc):
+        body = json.dumps(discovery_filter.filter_aggregated(doc), separators=(",", ":")).encode()
+        headers = [(b"content-type", discovery_filter.AGGREGATED_V2.encode()), (b"vary", b"Accept")]
+        return Response(200, headers, body)
+    keep = discovery_filter.filter_for(root)
+    return json_response(status, keep(doc) if keep is not None else doc)

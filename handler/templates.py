@@ -157,9 +157,7 @@ def _extended(key: str, raw: Any) -> dict[str, int]:
     return out
 
 
-def parse(
-    fields: JSON, name: str, namespace: str, keys: dict[str, str] | None = None
-) -> ComputeTemplate:
+def parse(fields: JSON, name: str, namespace: str, keys: dict[str, str] | None = None) -> ComputeTemplate:
     """Validate template ``fields`` (ConfigMap data, or V1 JSON mapped to data keys) into a template.
 
     ``keys`` maps data keys to the names to report in errors (V1 JSON uses ``gpuAccelerator``...).
