@@ -38,7 +38,7 @@ from fakekube._registry.objects import now
 from fakekube._resources import CRDS, NAMESPACES
 from fakekube._storage.store import Store, dumps
 from fakekube.crd import CustomResourceDefinition
-from kubeapi import media
+from kubeapi import media, openapiv2
 from kubeapi.status import StatusError
 from kubeapi.types import JSON
 
@@ -173,7 +173,7 @@ class FakeKube:
             return
         segs = [s for s in path.split("/") if s]
         if segs == ["openapi", "v2"]:
-            await respond(send, 200, self.openapi.v2_doc())
+            await self._openapi_v2(req, send)
             return
         if segs[:2] == ["openapi", "v3"]:
             await self._openapi(send, segs[2:])
@@ -191,6 +191,18 @@ class FakeKube:
         if req.method != "GET":
             raise errors.method_not_allowed()
         await respond_json(send, 200, doc)
+
+    async def _openapi_v2(self, req: Request, send: Send) -> None:
+        """``/openapi/v2`` as JSON or protobuf, as ``Accept`` chooses; 406 with no body when it
+        accepts neither (k8s.io/kube-openapi/pkg/handler ``RegisterOpenAPIVersionedService``)."""
+        vary = [(b"vary", b"Accept")]
+        form = openapiv2.negotiate(req.headers.get("accept"))
+        if form == "json":
+            await respond(send, 200, self.openapi.v2_doc(), headers=vary)
+        elif form == "protobuf":
+            await respond(send, 200, self.openapi.v2_protobuf(), openapiv2.PROTOBUF.encode(), vary)
+        else:
+            await respond(send, 406, b"", b"text/plain; charset=utf-8", vary)
 
     async def _openapi(self, send: Send, rest: list[str]) -> None:
         if not rest:
