@@ -4,6 +4,8 @@ Public API (see fakekube/README.md):
 
 - :func:`create_app` builds the ASGI application (:class:`FakeKube`); ``fakekube serve``
   (:mod:`fakekube.cli`) runs it.
+- :class:`Simulation`: settings of the simulated KubeRay operator
+  (``create_app(simulate_operator=...)``, :mod:`fakekube.simulation`).
 - :func:`mock` (:class:`Mock`) routes Kubernetes clients to an in-process fakekube
   (:mod:`fakekube.mocking`).
 - :mod:`fakekube.testing`: the in-process client and helpers (:class:`Client`,
@@ -16,6 +18,16 @@ Everything in a module or package whose name starts with ``_`` (``_endpoints``, 
 
 from fakekube.mocking import Mock, mock
 from fakekube.server import DEFAULT_NAMESPACES, FakeKube, create_app
+from fakekube.simulation import Simulation
 from fakekube.testing import Client, FakeKubeError
 
-__all__ = ["DEFAULT_NAMESPACES", "Client", "FakeKube", "FakeKubeError", "Mock", "create_app", "mock"]
+__all__ = [
+    "DEFAULT_NAMESPACES",
+    "Client",
+    "FakeKube",
+    "FakeKubeError",
+    "Mock",
+    "Simulation",
+    "create_app",
+    "mock",
+]

@@ -110,5 +110,13 @@ def field_invalid(field: str, value: Any, detail: str) -> JSON:
 
 
 def field_required(field: str, detail: str) -> JSON:
-    """A ``FieldValueRequired`` cause, message ``Required value: detail`` (field.Required)."""
-    return {"reason": "FieldValueRequired", "message": f"Required value: {detail}", "field": field}
+    """A ``FieldValueRequired`` cause, message ``Required value: detail`` (field.Required; just
+    ``Required value`` when ``detail`` is empty, as ``ErrorBody`` writes it)."""
+    message = f"Required value: {detail}" if detail else "Required value"
+    return {"reason": "FieldValueRequired", "message": message, "field": field}
+
+
+def field_duplicate(field: str, value: Any) -> JSON:
+    """A ``FieldValueDuplicate`` cause, message ``Duplicate value: "v"`` (field.Duplicate)."""
+    shown = f'"{value}"' if isinstance(value, str) else repr(value)
+    return {"reason": "FieldValueDuplicate", "message": f"Duplicate value: {shown}", "field": field}

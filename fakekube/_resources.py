@@ -176,6 +176,29 @@ SERVICES = ResourceType(
     field_labels={**META_FIELDS, "spec.clusterIP": ("spec", "clusterIP"), "spec.type": ("spec", "type")},
     name_validator=validation.name_is_dns1035_label,
 )
+#: Pods (``pkg/registry/core/pod``): field labels of ``pod/strategy.go`` ``ToSelectableFields``;
+#: ``log`` is the ``pods/log`` subresource (``GET`` only, ``pkg/registry/core/pod/rest/log.go``).
+PODS = ResourceType(
+    group="",
+    version="v1",
+    plural="pods",
+    singular="pod",
+    kind="Pod",
+    short_names=("po",),
+    subresources=frozenset({"status", "log"}),
+    categories=("all",),
+    field_labels={
+        **META_FIELDS,
+        "spec.nodeName": ("spec", "nodeName"),
+        "spec.restartPolicy": ("spec", "restartPolicy"),
+        "spec.schedulerName": ("spec", "schedulerName"),
+        "spec.serviceAccountName": ("spec", "serviceAccountName"),
+        "spec.hostNetwork": ("spec", "hostNetwork"),
+        "status.phase": ("status", "phase"),
+        "status.podIP": ("status", "podIP"),
+        "status.nominatedNodeName": ("status", "nominatedNodeName"),
+    },
+)
 CORE_EVENTS = ResourceType(
     group="",
     version="v1",
@@ -210,7 +233,7 @@ CRDS = ResourceType(
 )
 
 #: The built-in (non-CRD) kinds; custom resources come from CRDs (:mod:`fakekube._registry.kinds`).
-ALL_TYPES: tuple[ResourceType, ...] = (NAMESPACES, CONFIGMAPS, SERVICES, CORE_EVENTS, EVENTS_V1, CRDS)
+ALL_TYPES: tuple[ResourceType, ...] = (NAMESPACES, CONFIGMAPS, SERVICES, PODS, CORE_EVENTS, EVENTS_V1, CRDS)
 
 #: (group, version) → {plural → ResourceType}
 BY_GROUP_VERSION: dict[tuple[str, str], dict[str, ResourceType]] = {}

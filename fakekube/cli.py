@@ -1,5 +1,8 @@
 """The ``fakekube`` command: ``fakekube serve --host H --port P [--service-backend NS/NAME=URL ...]
-[--crd FILE_OR_DIR ...]``.
+[--crd FILE_OR_DIR ...] [--simulate-operator [--simulate-operator-delay SECONDS]]``.
+
+``--simulate-operator`` runs the simulated kubelet and KubeRay operator (:mod:`fakekube.simulation`);
+``--simulate-operator-delay`` is the Pod start-up delay in seconds (default 1).
 
 ``--crd`` installs CustomResourceDefinitions at start (YAML/JSON files or directories of them),
 replacing the bundled Ray CRDs of the same name; an invalid CRD exits with status 1.
@@ -21,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fakekube.server import create_app
+from fakekube.simulation import Simulation
 
 
 def parse_backend(spec: str) -> tuple[str, str]:
@@ -66,6 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not prune/default/validate Ray objects against the bundled CRD schemas",
     )
+    s.add_argument(
+        "--simulate-operator",
+        action="store_true",
+        help="simulate the KubeRay operator and the kubelet (Ray Pods, Services, statuses, dashboard)",
+    )
+    s.add_argument(
+        "--simulate-operator-delay",
+        type=float,
+        default=Simulation.pod_start_delay,
+        metavar="SECONDS",
+        help=f"simulated Pod start-up delay (default {Simulation.pod_start_delay})",
+    )
     s.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     return p
 
@@ -78,8 +94,10 @@ async def serve(
     log_level: str,
     schemas: bool = True,
     crds: Sequence[str] = (),
+    simulation: Simulation | None = None,
 ) -> None:
-    """Run the server until SIGINT/SIGTERM; ``crds`` are CRD files/directories to install."""
+    """Run the server until SIGINT/SIGTERM; ``crds`` are CRD files/directories to install;
+    ``simulation``: the simulated operator's settings (None: off)."""
     from granian.constants import Interfaces
     from granian.log import LogLevels
     from granian.server.embed import Server
@@ -91,7 +109,13 @@ async def serve(
     # peak RSS (342 MB). Only the server process is tuned; create_app leaves the GC alone.
     gc.set_threshold(10_000, *gc.get_threshold()[1:])
     paths = [Path(c) for c in crds]
-    app = create_app(service_backends=backends, history_size=history_size, schemas=schemas, crds=paths)
+    app = create_app(
+        service_backends=backends,
+        history_size=history_size,
+        schemas=schemas,
+        crds=paths,
+        simulate_operator=simulation or False,
+    )
     url = f"http://{host}:{port}"
     app.on_startup.append(lambda: print(f"fakekube serving on {url}", flush=True))
     server = Server(
@@ -127,6 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     args.log_level,
                     not args.no_schemas,
                     args.crd,
+                    Simulation(pod_start_delay=args.simulate_operator_delay)
+                    if args.simulate_operator
+                    else None,
                 )
             )
         except (OSError, ValueError) as e:

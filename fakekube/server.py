@@ -11,7 +11,8 @@
         :mod:`._registry.strategy`), admission (:mod:`._admission`)
       → storage (:mod:`._storage`: objects, resourceVersion, history, watch streams)
     and, before the answer goes out, the controllers (:mod:`._controllers`: garbage collector,
-    namespace controller) catch up with what the request changed.
+    namespace controller; with ``simulate_operator`` the simulated kubelet and KubeRay operator)
+    catch up with what the request changed; delayed work runs on timers of the serving loop.
 
 Errors anywhere are answered as a ``Status`` (a bug as a 500 InternalError, as the apiserver's
 panic recovery does), with the ``Warning`` headers collected on the way.
@@ -24,7 +25,7 @@ from typing import Any
 
 from fakekube import _apierrors as errors
 from fakekube._admission.schema import Schemas, warning_header
-from fakekube._controllers import ControllerManager
+from fakekube._controllers import ControllerManager, kuberay
 from fakekube._controllers.garbagecollector import GarbageCollector
 from fakekube._controllers.namespace import NamespaceController
 from fakekube._endpoints import apidiscovery, routing
@@ -38,6 +39,7 @@ from fakekube._registry.objects import now
 from fakekube._resources import CRDS, NAMESPACES
 from fakekube._storage.store import Store, dumps
 from fakekube.crd import CustomResourceDefinition
+from fakekube.simulation import Simulation, resolve
 from kubeapi import media, openapiv2
 from kubeapi.status import StatusError
 from kubeapi.types import JSON
@@ -60,7 +62,8 @@ class FakeKube:
 
     Attributes: ``store`` (storage), ``kinds``, ``registry`` (the generic stores),
     ``controllers`` (:class:`fakekube._controllers.ControllerManager`), ``on_startup`` (callables
-    run at ASGI lifespan startup).
+    run at ASGI lifespan startup), ``simulation`` (what the simulated operator registered,
+    :class:`fakekube._controllers.kuberay.SimulatedCluster`, or None when off).
     """
 
     def __init__(
@@ -86,6 +89,14 @@ class FakeKube:
         self.controllers = ControllerManager(store, self.registry, self.kinds.types)
         self.controllers.add(GarbageCollector(self.controllers.context))
         self.controllers.add(NamespaceController(self.controllers.context, namespace_finalize_delay))
+        self.simulation: kuberay.SimulatedCluster | None = None
+
+    def simulate(self, settings: Simulation) -> kuberay.SimulatedCluster:
+        """Turn the simulated kubelet and KubeRay operator on (once; see :mod:`fakekube.simulation`)."""
+        if self.simulation is None:
+            self.simulation = kuberay.install(self.controllers, self.api.pod_logs, settings)
+            self.api.local_backends.append(self.simulation.dashboard.backend)
+        return self.simulation
 
     @property
     def service_backends(self) -> dict[str, str]:
@@ -244,6 +255,7 @@ def create_app(
     schemas: bool = True,
     namespace_finalize_delay: float = 0.0,
     crds: Iterable[Any] = (),
+    simulate_operator: bool | Simulation = False,
 ) -> FakeKube:
     """Build a fakekube ASGI app with an empty store holding only ``namespaces``.
 
@@ -255,6 +267,9 @@ def create_app(
     ``crds``: CRD sources (files, directories, YAML/JSON text, dicts or parsed
     :class:`~fakekube.crd.CustomResourceDefinition`) installed at start after the bundled Ray CRDs,
     replacing those of the same name (e.g. the official KubeRay CRDs); ValueError when one is invalid.
+    ``simulate_operator``: True (default settings) or a :class:`fakekube.simulation.Simulation`
+    runs a simulated kubelet and KubeRay operator (Pods, head Services, statuses, a Ray
+    dashboard behind the Service proxy); False (default) registers none of it.
     """
     from fakekube.crd import builtin_crds
 
@@ -275,6 +290,9 @@ def create_app(
     ns_store = app.registry.store(NAMESPACES)
     for ns in namespaces:
         ns_store.create_trusted({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    sim = resolve(simulate_operator)
+    if sim is not None:
+        app.simulate(sim)
     # Like a freshly started watch cache: history begins now, older resourceVersions are 410.
     store.compacted_rv = store.rv
     return app

@@ -4,8 +4,10 @@
 ``KUBERAY_APISERVER_TOKEN_FILE``, see :mod:`handler.settings`); the command line wins. The
 settings reach granian's worker processes as those variables, and each worker builds its app in
 :mod:`handler.app`. ``dev`` starts ``fakekube serve`` on a free loopback port as a child process
-(the gateway meets it over HTTP, exactly as it meets a real API server) and the gateway on
-127.0.0.1:31888 in front of it, and prints the curl lines to try.
+(the gateway meets it over HTTP, exactly as it meets a real API server) with the simulated
+KubeRay operator on (``fakekube serve --simulate-operator``: Ray Pods, head Services, statuses;
+``--simulate-operator-delay`` sets the Pod start-up delay) and the gateway on 127.0.0.1:31888
+in front of it, and prints the curl lines to try.
 """
 
 from __future__ import annotations
@@ -70,6 +72,13 @@ def _parser(env: Settings) -> argparse.ArgumentParser:
     _common(s, env)
     d = sub.add_parser("dev", help="fakekube and the gateway together on 127.0.0.1 (a laptop sandbox)")
     d.add_argument("--port", type=int, default=DEV_PORT, help=f"gateway port (default {DEV_PORT})")
+    d.add_argument(
+        "--simulate-operator-delay",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="how long a simulated Ray Pod takes to start (default 1.0)",
+    )
     _common(d, env)
     return p
 
@@ -197,16 +206,23 @@ def dev_instructions(url: str) -> str:
     )
 
 
-def dev(port: int, log_level: str, log_json: bool, base: Settings | None = None) -> None:
-    """Run fakekube (child process) and the gateway on 127.0.0.1:``port`` until interrupted.
+def dev(
+    port: int, log_level: str, log_json: bool, base: Settings | None = None, pod_start_delay: float = 1.0
+) -> None:
+    """Run fakekube (child process, simulated KubeRay operator on) and the gateway on
+    127.0.0.1:``port`` until interrupted.
 
-    ``base`` carries the other gateway settings (defaults file, field selector fields).
+    ``base`` carries the other gateway settings (defaults file, field selector fields);
+    ``pod_start_delay`` (seconds) is the simulated Pods' start-up time.
     """
     fk_port = _free_port()
     fk_url = f"http://127.0.0.1:{fk_port}"
     # A child process, not an import: the gateway meets fakekube over HTTP as it meets a real API server.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fakekube", "serve", "--host", "127.0.0.1", "--port", str(fk_port)]
+        [
+            *(sys.executable, "-m", "fakekube", "serve", "--host", "127.0.0.1", "--port", str(fk_port)),
+            *("--simulate-operator", "--simulate-operator-delay", str(pod_start_delay)),
+        ]
     )
     try:
         _wait_healthy(fk_url, proc)
@@ -247,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     try:
         if args.command == "dev":
-            dev(args.port, args.log_level, args.log_json, env)
+            dev(args.port, args.log_level, args.log_json, env, args.simulate_operator_delay)
             return
         settings = replace(
             env,

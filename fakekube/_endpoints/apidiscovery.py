@@ -137,7 +137,8 @@ def api_resource_list(registry: ServedKinds, group: str, version: str) -> JSON |
                         "singularName": "",
                         "namespaced": rt.namespaced,
                         "kind": rt.kind,
-                        "verbs": ["get", "patch", "update"],
+                        # pods/log is read-only (log.go implements rest.GetterWithOptions only)
+                        "verbs": ["get"] if sub == "log" else ["get", "patch", "update"],
                     }
                 )
     resources.sort(key=lambda r: str(r["name"]))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fakekube import _apierrors as errors
-from fakekube._endpoints import decoding, options, rendering, serviceproxy
+from fakekube._endpoints import decoding, options, podlog, rendering, serviceproxy
 from fakekube._endpoints.asgi import Request, Send, respond, respond_json
 from fakekube._endpoints.routing import Target
 from fakekube._registry import apply as server_side_apply
@@ -29,6 +29,7 @@ from fakekube._registry.kinds import ServedKinds
 from fakekube._registry.strategy import WriteContext
 from fakekube._resources import ResourceType
 from fakekube._storage import versioning
+from fakekube._storage.podlogs import PodLogs
 from fakekube._storage.store import Store, Stored, dumps
 from fakekube._storage.watchers import WatchStream
 from kubeapi.status import StatusError
@@ -42,7 +43,10 @@ _PATCH_TYPES_CORE = [patch.JSON_PATCH, patch.MERGE, patch.STRATEGIC]
 class Api:
     """What the handlers work with: ``storage``, the served ``kinds``, the ``registry`` of generic
     stores, ``service_backends`` (``"NS/NAME[:PORT]"`` → base URL, for the Service proxy; may be
-    changed while serving), ``bookmark_interval`` and ``watch_timeout`` (seconds)."""
+    changed while serving), ``bookmark_interval`` and ``watch_timeout`` (seconds),
+    ``pod_logs`` (the containers' logs ``pods/log`` reads) and ``local_backends`` (in-process
+    Service proxy backends, asked before ``service_backends``: see
+    :data:`fakekube._endpoints.serviceproxy.LocalBackend`)."""
 
     storage: Store
     kinds: ServedKinds
@@ -50,6 +54,8 @@ class Api:
     service_backends: dict[str, str] = field(default_factory=dict)
     bookmark_interval: float = 60.0
     watch_timeout: float = 1800.0
+    pod_logs: PodLogs = field(default_factory=PodLogs)
+    local_backends: list[serviceproxy.LocalBackend] = field(default_factory=list)
 
 
 def write_context(req: Request, dry_run: bool) -> WriteContext:
@@ -87,7 +93,10 @@ def _existing(api: Api, t: Target) -> Stored:
 
 
 async def get(api: Api, req: Request, send: Send, t: Target) -> None:
-    """GET of one object (or its ``/status``, or its ``Scale``)."""
+    """GET of one object (or its ``/status``, its ``Scale``, or a Pod's ``log``)."""
+    if t.sub == "log":
+        await podlog.pod_log(_existing(api, t).obj, api.pod_logs, req, send)
+        return
     if t.sub == "scale":
         await respond_json(send, 200, scale.to_scale(t.rt, _existing(api, t).obj))
         return
@@ -368,19 +377,26 @@ async def deletecollection(api: Api, req: Request, send: Send, t: Target) -> Non
 
 
 async def proxy(api: Api, req: Request, send: Send, t: Target) -> None:
-    """``services/NAME[:PORT]/proxy/...``: the request forwarded to the registered backend
+    """``services/NAME[:PORT]/proxy/...``: the request forwarded to an in-process backend
+    (``api.local_backends``: e.g. a simulated Ray dashboard) or the registered URL
     (:mod:`fakekube._endpoints.serviceproxy`); 503 when there is none or the Service is missing."""
     assert t.name is not None and t.namespace is not None
     target = req.info.service_proxy_target()  # [scheme:]name[:port], as SplitSchemeNamePort
     if target is None:
         raise errors.bad_request(f'invalid service request "{t.name}"')
     name, port = target.name, target.port
+    service = _store(api, t).try_get(t.namespace, name)
+    local = serviceproxy.local_backend_for(api.local_backends, service, port) if service is not None else None
     base = serviceproxy.backend_for(api.service_backends, t.namespace, name, port)
     # A missing Service has no endpoints either: the real server answers the same 503.
-    if base is None or _store(api, t).try_get(t.namespace, name) is None:
+    if service is None or (base is None and local is None):
         raise serviceproxy.no_endpoints(name)
     body = await req.body()
-    r = await serviceproxy.forward(req.method, base, t.rest, req.query_string, req.headers, body)
+    if local is not None:
+        r = await serviceproxy.forward_asgi(local, req.method, t.rest, req.query_string, req.headers, body)
+    else:
+        assert base is not None
+        r = await serviceproxy.forward(req.method, base, t.rest, req.query_string, req.headers, body)
     headers = [
         (k.lower().encode("latin-1"), v.encode("latin-1"))
         for k, v in r.headers

@@ -88,6 +88,8 @@ def check_verb(t: Target, verb: str) -> None:
         )
     elif t.sub == "status":
         allowed = {"get", "update", "patch"}
+    elif t.sub == "log":
+        allowed = {"get"}
     else:
         allowed = {"get", "update", "patch", "delete"}
     if verb not in allowed or verb not in {*rt.verbs, "get"}:

@@ -21,7 +21,8 @@ method / attribute             Kubernetes counterpart
 
 Strategies of this module: :class:`Strategy` (built-in kinds without rules of their own, e.g.
 ConfigMaps), :class:`NamespaceStrategy` (``pkg/registry/core/namespace/strategy.go``),
-:class:`ServiceStrategy` (``pkg/registry/core/service/strategy.go``), :class:`EventStrategy`,
+:class:`ServiceStrategy` (``pkg/registry/core/service/strategy.go``), :class:`PodStrategy`
+(``pkg/registry/core/pod/strategy.go``), :class:`EventStrategy`,
 :class:`CRDStrategy` (apiextensions ``pkg/registry/customresourcedefinition/strategy.go``),
 :class:`StatusStrategy` (any ``/status``), :class:`CustomResourceStrategy` and
 :class:`CustomResourceStatusStrategy` (apiextensions
@@ -40,9 +41,9 @@ from typing import Any
 
 from fakekube import _apierrors as errors
 from fakekube._admission.schema import Schemas
-from fakekube._registry import objects
+from fakekube._registry import objects, poddefaults
 from fakekube._registry.kinds import has_cel_rules, prepare_crd
-from fakekube._resources import CORE_EVENTS, CRDS, EVENTS_V1, NAMESPACES, SERVICES, ResourceType
+from fakekube._resources import CORE_EVENTS, CRDS, EVENTS_V1, NAMESPACES, PODS, SERVICES, ResourceType
 from fakekube._storage.store import Store, Stored
 from kubeapi.types import JSON
 
@@ -188,6 +189,35 @@ def _service_defaults(obj: JSON) -> list[JSON]:
     spec.setdefault("sessionAffinity", "None")
     obj.setdefault("status", {"loadBalancer": {}})
     return causes
+
+
+class PodStrategy(Strategy):
+    """Pods (``pkg/registry/core/pod/strategy.go``): a create's status is reset to ``Pending``
+    with its QoS class, the v1 defaults and admission additions are filled in
+    (:mod:`fakekube._registry.poddefaults`); the object's writes keep the stored status (it
+    changes through ``/status``, the kubelet's way). Spec immutability on update is not checked.
+    A DELETE removes the pod at once (as with ``gracePeriodSeconds=0``; there is no kubelet to
+    wait for unless the simulation runs one)."""
+
+    return_deleted_object = True
+
+    def prepare_for_create(self, ctx: WriteContext, obj: JSON) -> None:
+        """The status is the server's: ``Pending`` and the QoS class (set after validation)."""
+        obj.pop("status", None)
+
+    def validate(self, ctx: WriteContext, obj: JSON, causes: list[JSON]) -> tuple[JSON, list[JSON]]:
+        """Containers required, each named (uniquely) and with an image."""
+        return obj, causes + poddefaults.validate(obj)
+
+    def defaults_on_create(self, obj: JSON) -> None:
+        """Defaults, admission additions and the initial status."""
+        poddefaults.apply_defaults(obj)
+        obj["status"] = poddefaults.initial_status(obj)
+
+    def prepare_for_update(self, ctx: WriteContext, obj: JSON, old: JSON) -> None:
+        """The stored status is kept (``newPod.Status = oldPod.Status``)."""
+        if "status" in old:
+            obj["status"] = old["status"]
 
 
 class EventStrategy(Strategy):
@@ -349,6 +379,7 @@ _NO_STATUS: Any = object()
 _BUILTIN: dict[int, Callable[[ResourceType], Strategy]] = {
     id(NAMESPACES): NamespaceStrategy,
     id(SERVICES): ServiceStrategy,
+    id(PODS): PodStrategy,
     id(CORE_EVENTS): EventStrategy,
     id(EVENTS_V1): EventStrategy,
     id(CRDS): CRDStrategy,

@@ -15,7 +15,16 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from fakekube._resources import CONFIGMAPS, CORE_EVENTS, CRDS, EVENTS_V1, NAMESPACES, SERVICES, ResourceType
+from fakekube._resources import (
+    CONFIGMAPS,
+    CORE_EVENTS,
+    CRDS,
+    EVENTS_V1,
+    NAMESPACES,
+    PODS,
+    SERVICES,
+    ResourceType,
+)
 from kubeapi.types import JSON
 
 _NAME_DESC = (
@@ -126,6 +135,17 @@ def _columns(rt: ResourceType) -> list[JSON]:
             ("Age", "string", 0),
             ("Selector", "string", 1),
         ]
+    elif rt is PODS:
+        extra = [
+            ("Ready", "string", 0),
+            ("Status", "string", 0),
+            ("Restarts", "string", 0),
+            ("Age", "string", 0),
+            ("IP", "string", 1),
+            ("Node", "string", 1),
+            ("Nominated Node", "string", 1),
+            ("Readiness Gates", "string", 1),
+        ]
     elif rt in (CORE_EVENTS, EVENTS_V1):
         return [
             {"name": n, "type": "string", "format": "", "description": "", "priority": p}
@@ -178,6 +198,8 @@ def _cells(rt: ResourceType, obj: JSON) -> list[Any]:
             created,
             selector or "<none>",
         ]
+    if rt is PODS:
+        return [name, *_pod_cells(obj), created, *_pod_wide_cells(obj)]
     if rt in (CORE_EVENTS, EVENTS_V1):
         ref = obj.get("involvedObject") or obj.get("regarding") or {}
         last = obj.get("lastTimestamp") or obj.get("deprecatedLastTimestamp") or obj.get("eventTime")
@@ -190,6 +212,38 @@ def _cells(rt: ResourceType, obj: JSON) -> list[Any]:
             name,
         ]
     return [name, created]
+
+
+def _pod_cells(obj: JSON) -> list[str]:
+    """READY, STATUS and RESTARTS of a Pod row (``printPod`` in printers.go: the phase, or the
+    reason of a waiting/terminated container, ``Terminating`` once deleting)."""
+    status = obj.get("status") or {}
+    statuses = status.get("containerStatuses") or []
+    total = len((obj.get("spec") or {}).get("containers") or [])
+    ready = sum(1 for c in statuses if c.get("ready"))
+    restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
+    reason = status.get("reason") or status.get("phase") or ""
+    for c in statuses:
+        state = c.get("state") or {}
+        waiting, terminated = state.get("waiting"), state.get("terminated")
+        if waiting and waiting.get("reason"):
+            reason = waiting["reason"]
+        elif terminated:
+            reason = terminated.get("reason") or f"ExitCode:{terminated.get('exitCode', 0)}"
+    if (obj.get("metadata") or {}).get("deletionTimestamp"):
+        reason = "Terminating"
+    return [f"{ready}/{total}", reason, str(restarts)]
+
+
+def _pod_wide_cells(obj: JSON) -> list[str]:
+    """IP, NODE, NOMINATED NODE and READINESS GATES of a Pod row (``<none>`` when unset)."""
+    status = obj.get("status") or {}
+    return [
+        status.get("podIP") or "<none>",
+        (obj.get("spec") or {}).get("nodeName") or "<none>",
+        status.get("nominatedNodeName") or "<none>",
+        "<none>",
+    ]
 
 
 def table(rt: ResourceType, objects: Iterable[JSON], list_meta: JSON, include_object: str) -> JSON:
