@@ -219,6 +219,18 @@ EVENTS_V1 = ResourceType(
     storage="events",
     field_labels=_EVENTS_V1_FIELDS,
 )
+#: ``batch/v1`` Jobs (``pkg/registry/batch/job``): the simulated KubeRay operator's submitter Jobs.
+#: Field labels: ``batch/v1`` ``conversion.go`` registers ``status.successful`` besides metadata.
+JOBS = ResourceType(
+    group="batch",
+    version="v1",
+    plural="jobs",
+    singular="job",
+    kind="Job",
+    subresources=frozenset({"status"}),
+    categories=("all",),
+    field_labels={**META_FIELDS, "status.successful": ("status", "succeeded")},
+)
 
 CRDS = ResourceType(
     group="apiextensions.k8s.io",
@@ -233,7 +245,16 @@ CRDS = ResourceType(
 )
 
 #: The built-in (non-CRD) kinds; custom resources come from CRDs (:mod:`fakekube._registry.kinds`).
-ALL_TYPES: tuple[ResourceType, ...] = (NAMESPACES, CONFIGMAPS, SERVICES, PODS, CORE_EVENTS, EVENTS_V1, CRDS)
+ALL_TYPES: tuple[ResourceType, ...] = (
+    NAMESPACES,
+    CONFIGMAPS,
+    SERVICES,
+    PODS,
+    CORE_EVENTS,
+    EVENTS_V1,
+    JOBS,
+    CRDS,
+)
 
 #: (group, version) → {plural → ResourceType}
 BY_GROUP_VERSION: dict[tuple[str, str], dict[str, ResourceType]] = {}

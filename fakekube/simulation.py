@@ -27,16 +27,36 @@ class Simulation:
     ``operator_requeue_delay``: seconds before the operator looks at a RayCluster again after it
     wrote its status or failed (the operator's ``DefaultRequeueDuration``, 2 s; suspension
     advances on it).
+
+    Ray jobs (RayJob, the dashboard's Jobs API): ``job_start_delay`` seconds PENDING before
+    RUNNING (default 1.0), then ``job_duration`` seconds RUNNING before SUCCEEDED (default 3.0;
+    a RayJob's ``fakekube.kuberay.io/simulate-duration`` / ``simulate-outcome`` annotations, or a
+    submission's metadata keys of those names, script their own); a K8sJobMode submitter Job ends
+    ``submitter_exit_delay`` seconds after its Ray job (default 0.5). RayService: Serve
+    applications are DEPLOYING for ``serve_deploy_delay`` seconds (default 1.0).
     """
 
     pod_start_delay: float = 1.0
     manual_clock: bool = False
     node_name: str = "fakekube-node"
     operator_requeue_delay: float = 2.0
+    job_start_delay: float = 1.0
+    job_duration: float = 3.0
+    submitter_exit_delay: float = 0.5
+    serve_deploy_delay: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.pod_start_delay < 0:
-            raise ValueError(f"pod_start_delay must be >= 0, got {self.pod_start_delay}")
+        delays = (
+            "pod_start_delay",
+            "job_start_delay",
+            "job_duration",
+            "submitter_exit_delay",
+            "serve_deploy_delay",
+            "operator_requeue_delay",
+        )
+        for name in delays:
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
 
 
 def resolve(option: bool | Simulation | None) -> Simulation | None:

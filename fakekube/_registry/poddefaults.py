@@ -47,6 +47,19 @@ def _container_defaults(c: JSON) -> None:
             p.setdefault("protocol", "TCP")
 
 
+def template_defaults(spec: JSON) -> None:
+    """``SetDefaults_PodSpec``/``SetDefaults_Container`` of a pod template's ``spec`` (in place),
+    as a workload's template gets them (a Job's: checked on refkube); no admission additions."""
+    for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        if isinstance(c, dict):
+            _container_defaults(c)
+    spec.setdefault("restartPolicy", "Always")
+    spec.setdefault("terminationGracePeriodSeconds", 30)
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("securityContext", {})
+    spec.setdefault("schedulerName", "default-scheduler")
+
+
 def apply_defaults(obj: JSON) -> None:
     """Fill the defaults and admission additions into a new Pod ``obj`` (in place)."""
     spec = obj.setdefault("spec", {})

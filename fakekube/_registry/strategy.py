@@ -22,7 +22,8 @@ method / attribute             Kubernetes counterpart
 Strategies of this module: :class:`Strategy` (built-in kinds without rules of their own, e.g.
 ConfigMaps), :class:`NamespaceStrategy` (``pkg/registry/core/namespace/strategy.go``),
 :class:`ServiceStrategy` (``pkg/registry/core/service/strategy.go``), :class:`PodStrategy`
-(``pkg/registry/core/pod/strategy.go``), :class:`EventStrategy`,
+(``pkg/registry/core/pod/strategy.go``), :class:`JobStrategy` (``pkg/registry/batch/job/strategy.go``),
+:class:`EventStrategy`,
 :class:`CRDStrategy` (apiextensions ``pkg/registry/customresourcedefinition/strategy.go``),
 :class:`StatusStrategy` (any ``/status``), :class:`CustomResourceStrategy` and
 :class:`CustomResourceStatusStrategy` (apiextensions
@@ -43,7 +44,7 @@ from fakekube import _apierrors as errors
 from fakekube._admission.schema import Schemas
 from fakekube._registry import objects, poddefaults
 from fakekube._registry.kinds import has_cel_rules, prepare_crd
-from fakekube._resources import CORE_EVENTS, CRDS, EVENTS_V1, NAMESPACES, PODS, SERVICES, ResourceType
+from fakekube._resources import CORE_EVENTS, CRDS, EVENTS_V1, JOBS, NAMESPACES, PODS, SERVICES, ResourceType
 from fakekube._storage.store import Store, Stored
 from kubeapi.types import JSON
 
@@ -189,6 +190,104 @@ def _service_defaults(obj: JSON) -> list[JSON]:
     spec.setdefault("sessionAffinity", "None")
     obj.setdefault("status", {"loadBalancer": {}})
     return causes
+
+
+_RESTART = ("OnFailure", "Never")
+
+
+class JobStrategy(Strategy):
+    """``batch/v1`` Jobs: the rules of ``pkg/registry/batch/job/strategy.go`` (kube-apiserver
+    v1.37) that the simulated KubeRay operator's submitter Jobs need.
+
+    - create: ``status`` reset, ``generation`` tracked; defaults of ``pkg/apis/batch/v1/defaults.go``
+      (``completions``/``parallelism`` 1 when both unset, ``backoffLimit`` 6, ``completionMode``
+      ``NonIndexed``, ``suspend`` false, ``podReplacementPolicy`` ``TerminatingOrFailed``,
+      ``manualSelector`` false); ``generateSelector``: ``spec.selector.matchLabels``
+      ``batch.kubernetes.io/controller-uid: <uid>`` and the template labels
+      ``batch.kubernetes.io/controller-uid``, ``batch.kubernetes.io/job-name``, ``controller-uid``,
+      ``job-name``, which an unlabelled Job also takes as its own labels;
+    - validation: ``spec.template.spec.restartPolicy`` must be ``OnFailure`` or ``Never``
+      (``ValidateJobSpec``); ``spec.selector`` and ``spec.template`` are immutable on update
+      (``ValidateJobUpdate``, the template while not suspended).
+
+    The template gets the Pod spec defaults (:func:`fakekube._registry.poddefaults.template_defaults`);
+    its own validation (``ValidatePodTemplateSpec``) is not done.
+    """
+
+    generation_tracked = True
+    return_deleted_object = True
+
+    def prepare_for_create(self, ctx: WriteContext, obj: JSON) -> None:
+        """``PrepareForCreate``: a new Job has no status."""
+        obj["status"] = {}
+
+    def validate(self, ctx: WriteContext, obj: JSON, causes: list[JSON]) -> tuple[JSON, list[JSON]]:
+        """``SetDefaults_Job`` and ``ValidateJobSpec``'s restartPolicy rule."""
+        spec = obj.setdefault("spec", {})
+        if spec.get("completions") is None and spec.get("parallelism") is None:
+            spec["completions"] = spec["parallelism"] = 1
+        spec.setdefault("parallelism", 1)
+        spec.setdefault("backoffLimit", 6)
+        spec.setdefault("completionMode", "NonIndexed")
+        spec.setdefault("suspend", False)
+        if "podFailurePolicy" not in spec:
+            spec.setdefault("podReplacementPolicy", "TerminatingOrFailed")
+        pod = (spec.get("template") or {}).get("spec")
+        if not isinstance(pod, dict):
+            return obj, [*causes, errors.field_required("spec.template.spec.containers", "")]
+        poddefaults.template_defaults(pod)
+        if pod.get("restartPolicy") not in _RESTART:
+            # Any other value (also "Always") is a Required error with the valid values (checked
+            # on kube-apiserver v1.37: refkube).
+            detail = f'valid values: "{_RESTART[0]}", "{_RESTART[1]}"'
+            causes = [*causes, errors.field_required("spec.template.spec.restartPolicy", detail)]
+        return obj, causes
+
+    def defaults_on_create(self, obj: JSON) -> None:
+        """``generateSelector`` (the uid exists now)."""
+        spec = obj["spec"]
+        if spec.get("manualSelector"):
+            return
+        uid, name = obj["metadata"]["uid"], obj["metadata"]["name"]
+        spec["selector"] = {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+        spec["manualSelector"] = False
+        labels = spec.setdefault("template", {}).setdefault("metadata", {}).setdefault("labels", {})
+        labels.update(
+            {
+                "batch.kubernetes.io/controller-uid": uid,
+                "batch.kubernetes.io/job-name": name,
+                "controller-uid": uid,
+                "job-name": name,
+            }
+        )
+        # SetDefaults_Job: a Job without labels takes its template's.
+        if not obj["metadata"].get("labels"):
+            obj["metadata"]["labels"] = dict(labels)
+
+    def prepare_for_update(self, ctx: WriteContext, obj: JSON, old: JSON) -> None:
+        """``PrepareForUpdate``: status is kept; selector and template are immutable, so an update
+        that omits them keeps the old ones (a changed value is refused by ``validate_update``)."""
+        obj["status"] = old.get("status", {})
+
+    def validate_update(
+        self, ctx: WriteContext, obj: JSON, old: JSON, causes: list[JSON]
+    ) -> tuple[JSON, list[JSON]]:
+        """Defaults again, then ``field is immutable`` for a changed selector or (unsuspended) template."""
+        obj, causes = self.validate(ctx, obj, causes)
+        new_spec, old_spec = obj["spec"], old.get("spec") or {}
+        if new_spec.get("selector") is None:
+            new_spec["selector"] = old_spec.get("selector")
+        elif new_spec.get("selector") != old_spec.get("selector"):
+            causes = [
+                *causes,
+                errors.field_invalid("spec.selector", new_spec["selector"], "field is immutable"),
+            ]
+        if not old_spec.get("suspend") and new_spec.get("template") != old_spec.get("template"):
+            causes = [
+                *causes,
+                errors.field_invalid("spec.template", new_spec.get("template"), "field is immutable"),
+            ]
+        return obj, causes
 
 
 class PodStrategy(Strategy):
@@ -383,6 +482,7 @@ _BUILTIN: dict[int, Callable[[ResourceType], Strategy]] = {
     id(CORE_EVENTS): EventStrategy,
     id(EVENTS_V1): EventStrategy,
     id(CRDS): CRDStrategy,
+    id(JOBS): JobStrategy,
 }
 
 

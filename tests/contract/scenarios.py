@@ -626,14 +626,35 @@ def sc_delete_grace_period_and_server_side_apply(s: Session) -> None:
     assert marked["metadata"]["deletionGracePeriodSeconds"] == 0
     s.patch(s.ray(name="gp2"), {"metadata": {"finalizers": None}}, MERGE)
     doc = yaml.safe_dump(raycluster("ssa2"))
-    expect(s.request("PATCH", s.ray(name="ssa2"), content=doc, content_type=APPLY,
-                     params={"fieldManager": "one"}), 201)
+    expect(
+        s.request(
+            "PATCH", s.ray(name="ssa2"), content=doc, content_type=APPLY, params={"fieldManager": "one"}
+        ),
+        201,
+    )
     other = raycluster("ssa2", image="rayproject/ray:2.51.0")
-    body = expect(s.request("PATCH", s.ray(name="ssa2"), content=yaml.safe_dump(other), content_type=APPLY,
-                            params={"fieldManager": "two"}), 409, "Conflict")
+    body = expect(
+        s.request(
+            "PATCH",
+            s.ray(name="ssa2"),
+            content=yaml.safe_dump(other),
+            content_type=APPLY,
+            params={"fieldManager": "two"},
+        ),
+        409,
+        "Conflict",
+    )
     assert {c["reason"] for c in body["details"]["causes"]} == {"FieldManagerConflict"}
-    expect(s.request("PATCH", s.ray(name="ssa2"), content=yaml.safe_dump(other), content_type=APPLY,
-                     params={"fieldManager": "two", "force": "true"}), 200)
+    expect(
+        s.request(
+            "PATCH",
+            s.ray(name="ssa2"),
+            content=yaml.safe_dump(other),
+            content_type=APPLY,
+            params={"fieldManager": "two", "force": "true"},
+        ),
+        200,
+    )
 
 
 @scenario()
@@ -999,3 +1020,40 @@ def sample_scenario(path: Path) -> Callable[[Session], None]:
             expect(s.get(s.ray(plural, name=name)), 404, "NotFound")
 
     return run
+
+
+def _job_body(name: str, restart: str | None) -> Json:
+    """A ``batch/v1`` Job like KubeRay's submitter (``common/job.go`` ``GetDefaultSubmitterContainer``)."""
+    pod: Json = {"containers": [{"name": "ray-job-submitter", "image": "rayproject/ray:2.52.0"}]}
+    if restart is not None:
+        pod["restartPolicy"] = restart
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name},
+        "spec": {"template": {"spec": pod}},
+    }
+
+
+@scenario(core=True)
+def sc_core_batch_job_defaults(s: Session) -> None:
+    """``batch/v1`` Jobs (the simulated KubeRay operator's submitter Jobs): defaults
+    (completions, parallelism, backoffLimit 6, completionMode, suspend, podReplacementPolicy,
+    manualSelector), the generated selector and labels, restartPolicy validation (Required for a
+    missing or ``Always`` value), the immutable template (code and field only: the real message
+    prints Go's struct) and the status subresource."""
+    jobs = f"/apis/batch/v1/namespaces/{s.ns}/jobs"
+    body = expect(s.post(jobs, _job_body("missing", None)), 422, "Invalid")
+    assert body["details"]["causes"][0]["field"] == "spec.template.spec.restartPolicy"
+    expect(s.post(jobs, _job_body("always", "Always")), 422, "Invalid")
+    made = expect(s.post(jobs, _job_body("submit", "Never")), 201)
+    uid = made["metadata"]["uid"]
+    assert made["spec"]["selector"] == {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    assert made["metadata"]["labels"]["batch.kubernetes.io/job-name"] == "submit"
+    changed = copy.deepcopy(made)
+    changed["spec"]["template"]["spec"]["containers"][0]["image"] = "other"
+    r = s.put(f"{jobs}/submit", changed, record=False)
+    assert r.status_code == 422 and r.json()["details"]["causes"][0]["field"] == "spec.template"
+    made["status"] = {"active": 1}
+    expect(s.put(f"{jobs}/submit/status", made), 200)
+    expect(s.get(f"{jobs}/submit"), 200)

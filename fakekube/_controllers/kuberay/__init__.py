@@ -24,7 +24,11 @@ from fakekube._controllers.clock import ManualClock
 from fakekube._controllers.kubelet import Kubelet
 from fakekube._controllers.kuberay.dashboard import Dashboard
 from fakekube._controllers.kuberay.raycluster import RayClusterController
+from fakekube._controllers.kuberay.rayjob import RayJobController
+from fakekube._controllers.kuberay.rayjobs_api import ClusterJobs, register
+from fakekube._controllers.kuberay.rayjobs_model import Timings
 from fakekube._controllers.kuberay.raylogs import ray_start_lines
+from fakekube._controllers.kuberay.submitterjob import SubmitterJobController
 from fakekube._resources import PODS
 from fakekube._storage.podlogs import PodLogs
 from fakekube.simulation import Simulation
@@ -54,4 +58,15 @@ def install(manager: ControllerManager, logs: PodLogs, settings: Simulation) -> 
     cluster = SimulatedCluster(settings, kubelet, Dashboard(manager.context))
     rc = manager.add(RayClusterController(manager.context, settings.operator_requeue_delay))
     cluster.controllers[rc.name] = rc
+    install_jobs(manager, cluster)
     return cluster
+
+
+def install_jobs(manager: ControllerManager, cluster: SimulatedCluster) -> None:
+    """Register the RayJob, submitter Job, RayCronJob and RayService controllers and the
+    dashboard's Jobs REST API (one job manager per RayCluster, shared by both)."""
+    s = cluster.settings
+    jobs = ClusterJobs(Timings(s.job_start_delay, s.job_duration, s.submitter_exit_delay))
+    register(cluster.dashboard, jobs)
+    for c in (RayJobController(manager.context, jobs), SubmitterJobController(manager.context, jobs)):
+        cluster.controllers[c.name] = manager.add(c)

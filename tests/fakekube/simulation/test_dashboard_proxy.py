@@ -76,7 +76,7 @@ def test_a_registered_route_is_served(connect: Callable[[FakeKube], Client], loo
     app = manual_app(delay=0.0)
     assert app.simulation is not None
 
-    @app.simulation.dashboard.route("GET", r"/api/jobs/(?P<job_id>[^/]+)")
+    @app.simulation.dashboard.route("GET", r"/api/example/(?P<job_id>[^/]+)")
     def job(req: DashboardRequest) -> DashboardResponse:
         return DashboardResponse.json(
             {"job_id": req.params["job_id"], "cluster_head": req.head.obj["metadata"]["name"]}
@@ -85,5 +85,5 @@ def test_a_registered_route_is_served(connect: Callable[[FakeKube], Client], loo
     client = connect(app)
     _head_service(client)
     client.request("POST", PODS_PATH, pod("c-head-x", labels=HEAD_LABELS))
-    got = client.request("GET", f"{SVC_PATH}/c-head-svc:dashboard/proxy/api/jobs/raysubmit_1")
+    got = client.request("GET", f"{SVC_PATH}/c-head-svc:dashboard/proxy/api/example/raysubmit_1")
     assert got == {"job_id": "raysubmit_1", "cluster_head": "c-head-x"}
