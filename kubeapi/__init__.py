@@ -26,6 +26,9 @@ Modules (each with its own ``__all__``; constants are reached through the module
 - :mod:`kubeapi.meta`: ObjectMeta accessors and field lists.
 - :mod:`kubeapi.authn`: :class:`UserInfo`, impersonation headers, authorization
   :class:`Attributes` and the 403/401 ``Status`` kube-apiserver answers.
+- :mod:`kubeapi.openapiv2`: ``/openapi/v2`` in protobuf: Swagger 2.0 JSON compiled into gnostic's
+  ``openapi.v2.Document`` messages (``kubeapi/_gnostic``, protoc's output), path filtering and
+  kube-openapi's ``Accept`` negotiation.
 - :mod:`kubeapi.types`: ``JSON`` (``dict[str, Any]``) and ``JSONValue``.
 """
 

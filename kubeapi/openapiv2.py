@@ -43,6 +43,21 @@ from google.protobuf.message import Message
 from kubeapi._gnostic.openapiv2 import OpenAPIv2_pb2 as pb
 from kubeapi.media import parse_accept
 
+__all__ = [
+    "ENUMS",
+    "PROTOBUF",
+    "PROTOBUF_DEPRECATED",
+    "REQUIRED",
+    "Document",
+    "NotConvertible",
+    "document",
+    "keep_paths",
+    "negotiate",
+    "parse",
+    "to_protobuf",
+    "yaml_text",
+]
+
 Document = pb.Document
 
 #: The protobuf media type kube-openapi answers with.
