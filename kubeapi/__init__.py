@@ -29,6 +29,7 @@ Modules (each with its own ``__all__``; constants are reached through the module
 - :mod:`kubeapi.openapiv2`: ``/openapi/v2`` in protobuf: Swagger 2.0 JSON compiled into gnostic's
   ``openapi.v2.Document`` messages (``kubeapi/_gnostic``, protoc's output), path filtering and
   kube-openapi's ``Accept`` negotiation.
+- :mod:`kubeapi.quantity`: resource quantities (``k8s.io/apimachinery/pkg/api/resource``).
 - :mod:`kubeapi.types`: ``JSON`` (``dict[str, Any]``) and ``JSONValue``.
 """
 
