@@ -124,3 +124,17 @@ def test_ray_pods_through_the_gateway(refkube: Any, gateway_refkube_target: Targ
         assert (log.status_code, log.text) == (direct_log.status_code, direct_log.text), direct_log.headers
         assert gw.delete(f"/api/v1/namespaces/{ns}/pods/head").status_code == 405
         assert gw.get(f"/api/v1/namespaces/{ns}/pods/head/exec").status_code == 404
+
+
+def test_only_v2beta1_asked_is_answered_legacy_as_refkube_does(
+    refkube: Any, gateway_refkube_target: Target
+) -> None:
+    """kube-apiserver 1.37 no longer serves ``apidiscovery.k8s.io/v2beta1`` (kubectl before 1.33
+    sent it second, after v2): a caller asking for it alone gets the legacy document, from refkube
+    and from the gateway alike."""
+    accept = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
+    for target in (refkube.target, gateway_refkube_target):
+        with target.client() as c:
+            r = c.get("/apis", headers={"Accept": accept})
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json", target.name
+        assert r.json()["kind"] == "APIGroupList", target.name

@@ -6,7 +6,7 @@ gateway): the clients a Ray user runs, through the gateway only.
 - the KubeRay Python client (``../shared/kuberay/python-client``): ``wait_until_ray_cluster_running``,
   ``wait_until_job_running`` and ``wait_until_job_finished`` return True within twice the
   simulated delays;
-- an informer on pods, as client-go's does it (list, then watch from the list's
+- informers on pods and RayClusters, as client-go's do it (list, then watch from the list's
   ``resourceVersion``), with the official ``kubernetes`` Python client (client-go itself would need
   a Go toolchain in the test run).
 
@@ -261,3 +261,42 @@ def test_a_pod_informer_through_the_gateway(dev: str, kuberay_dir: Path) -> None
         "head",
         "worker",
     }
+
+
+def test_a_raycluster_informer_through_the_gateway(dev: str, kuberay_dir: Path) -> None:
+    """The same ListWatch on RayClusters (CustomObjectsApi): ADDED, then MODIFIED up to
+    ``status.state=ready`` with the head's ``podIP``, as the operator reports it."""
+    name = unique("infc")
+    custom = client.CustomObjectsApi(client.ApiClient(client.Configuration(host=dev)))
+    args = ("ray.io", "v1", NS, "rayclusters")
+    listed = custom.list_namespaced_custom_object(*args)
+    states: list[tuple[str, str | None]] = []
+    done = threading.Event()
+
+    def inform() -> None:
+        w = watch.Watch()
+        for event in w.stream(
+            custom.list_namespaced_custom_object,
+            *args,
+            resource_version=listed["metadata"]["resourceVersion"],
+            timeout_seconds=30,
+        ):
+            obj = event["object"]
+            if obj["metadata"]["name"] != name:
+                continue
+            status = obj.get("status") or {}
+            states.append((event["type"], status.get("state")))
+            if status.get("state") == "ready" and status.get("head", {}).get("podIP"):
+                w.stop()
+        done.set()
+
+    thread = threading.Thread(target=inform, daemon=True)
+    thread.start()
+    time.sleep(0.5)
+    created = kubectl(
+        dev, "create", "-f", "-", stdin=json.dumps(sample(kuberay_dir, "ray-cluster.sample.yaml", name))
+    )
+    assert created.returncode == 0, created.stderr
+    assert done.wait(4 * POD_DELAY + 10), states
+    assert states[0] == ("ADDED", None)
+    assert states[-1] == ("MODIFIED", "ready")
