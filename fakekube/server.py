@@ -212,8 +212,11 @@ class FakeKube:
             await respond(send, 200, self.openapi.v2_doc(), headers=vary)
         elif form == "protobuf":
             await respond(send, 200, self.openapi.v2_protobuf(), openapiv2.PROTOBUF.encode(), vary)
-        else:
-            await respond(send, 406, b"", b"text/plain; charset=utf-8", vary)
+        else:  # no Content-Type, as Go's WriteHeader(406) without a body
+            await send(
+                {"type": "http.response.start", "status": 406, "headers": [*vary, (b"content-length", b"0")]}
+            )
+            await send({"type": "http.response.body", "body": b""})
 
     async def _openapi(self, send: Send, rest: list[str]) -> None:
         if not rest:

@@ -52,7 +52,7 @@ async def discovery_documents(request: GatewayRequest) -> AnyResponse:
     if root == "/openapi/v2":
         form = openapiv2.negotiate(request.header("accept"))
         if form is None:
-            return Response(406, [(b"content-type", b"text/plain; charset=utf-8"), (b"vary", b"Accept")])
+            return Response(406, [(b"vary", b"Accept")])  # no Content-Type, as kube-openapi's 406
         if form == "protobuf":
             return await _openapi_v2_protobuf(request)
     keep = discovery_filter.filter_for(path)

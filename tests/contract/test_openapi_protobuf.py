@@ -79,6 +79,15 @@ def test_compiling_refkubes_json_gives_refkubes_protobuf(refkube: Any) -> None:
     assert "io.ray.v1.RayCluster" in names
 
 
+def test_an_unacceptable_type_is_a_bare_406(
+    refkube: Any, gateway_refkube_target: Target, fakekube_target: Target
+) -> None:
+    for target in (refkube.target, gateway_refkube_target, fakekube_target):
+        with target.client() as c:
+            r = c.get("/openapi/v2", headers={"Accept": "text/html"})
+        assert (r.status_code, r.content, r.headers.get("content-type")) == (406, b"", None), target.name
+
+
 def test_the_gateway_filters_refkubes_protobuf(refkube: Any, gateway_refkube_target: Target) -> None:
     theirs = openapiv2.parse(fetch(refkube.target, openapiv2.PROTOBUF_DEPRECATED))
     got = openapiv2.parse(fetch(gateway_refkube_target, openapiv2.PROTOBUF_DEPRECATED))

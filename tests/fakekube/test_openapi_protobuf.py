@@ -47,6 +47,7 @@ def test_protobuf_is_answered_when_asked(fakekube_url: str, http: httpx.Client) 
 def test_an_unacceptable_type_is_a_406(fakekube_url: str, http: httpx.Client) -> None:
     r = http.get(f"{fakekube_url}/openapi/v2", headers={"Accept": "text/html"})
     assert (r.status_code, r.content) == (406, b"")
+    assert "content-type" not in r.headers  # as refkube's (tests/contract/test_openapi_protobuf.py)
 
 
 @pytest.fixture
