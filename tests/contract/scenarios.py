@@ -626,35 +626,14 @@ def sc_delete_grace_period_and_server_side_apply(s: Session) -> None:
     assert marked["metadata"]["deletionGracePeriodSeconds"] == 0
     s.patch(s.ray(name="gp2"), {"metadata": {"finalizers": None}}, MERGE)
     doc = yaml.safe_dump(raycluster("ssa2"))
-    expect(
-        s.request(
-            "PATCH", s.ray(name="ssa2"), content=doc, content_type=APPLY, params={"fieldManager": "one"}
-        ),
-        201,
-    )
+    expect(s.request("PATCH", s.ray(name="ssa2"), content=doc, content_type=APPLY,
+                     params={"fieldManager": "one"}), 201)
     other = raycluster("ssa2", image="rayproject/ray:2.51.0")
-    body = expect(
-        s.request(
-            "PATCH",
-            s.ray(name="ssa2"),
-            content=yaml.safe_dump(other),
-            content_type=APPLY,
-            params={"fieldManager": "two"},
-        ),
-        409,
-        "Conflict",
-    )
+    body = expect(s.request("PATCH", s.ray(name="ssa2"), content=yaml.safe_dump(other), content_type=APPLY,
+                            params={"fieldManager": "two"}), 409, "Conflict")
     assert {c["reason"] for c in body["details"]["causes"]} == {"FieldManagerConflict"}
-    expect(
-        s.request(
-            "PATCH",
-            s.ray(name="ssa2"),
-            content=yaml.safe_dump(other),
-            content_type=APPLY,
-            params={"fieldManager": "two", "force": "true"},
-        ),
-        200,
-    )
+    expect(s.request("PATCH", s.ray(name="ssa2"), content=yaml.safe_dump(other), content_type=APPLY,
+                     params={"fieldManager": "two", "force": "true"}), 200)
 
 
 @scenario()
