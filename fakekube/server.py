@@ -48,7 +48,7 @@ from fakekube._resources import CRDS, NAMESPACES, REVIEW_TYPES
 from fakekube._storage.store import Store, dumps
 from fakekube.crd import CustomResourceDefinition
 from fakekube.simulation import Simulation, resolve
-from kubeapi import media
+from kubeapi import media, openapiv2
 from kubeapi.headlimit import MAX_HEADER_BYTES, head_size, new_header_fields_too_large
 from kubeapi.recursion import deep_values
 from kubeapi.status import StatusError, new_not_acceptable
@@ -267,7 +267,7 @@ class FakeKube:
             return
         segs = [s for s in path.split("/") if s]
         if segs == ["openapi", "v2"]:
-            await respond(send, 200, self.openapi.v2_doc())
+            await self._openapi_v2(req, send)
             return
         if segs[:2] == ["openapi", "v3"]:
             await self._openapi(send, segs[2:])
@@ -285,6 +285,21 @@ class FakeKube:
         if req.method != "GET":
             raise errors.method_not_allowed()
         await respond_json(send, 200, doc)
+
+    async def _openapi_v2(self, req: Request, send: Send) -> None:
+        """``/openapi/v2`` as JSON or protobuf, as ``Accept`` chooses; 406 with no body when it
+        accepts neither (k8s.io/kube-openapi/pkg/handler ``RegisterOpenAPIVersionedService``)."""
+        vary = [(b"vary", b"Accept")]
+        form = openapiv2.negotiate(req.headers.get("accept"))
+        if form == "json":
+            await respond(send, 200, self.openapi.v2_doc(), headers=vary)
+        elif form == "protobuf":
+            await respond(send, 200, self.openapi.v2_protobuf(), openapiv2.PROTOBUF.encode(), vary)
+        else:  # no Content-Type, as Go's WriteHeader(406) without a body
+            await send(
+                {"type": "http.response.start", "status": 406, "headers": [*vary, (b"content-length", b"0")]}
+            )
+            await send({"type": "http.response.body", "body": b""})
 
     async def _openapi(self, send: Send, rest: list[str]) -> None:
         if not rest:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from handler.backends import discovery_documents, upstream_passthrough
 from handler.hooks import ObjectHook
 from handler.pod_security import EnforcePodSecurity
+from handler.raypods import ForceRayNodeSelector, RequireRayPod
 from handler.request import RequestRule
 from handler.routing import ALL_VERBS, READ_VERBS, Route, RouteTable, path_segments, service_name
 from handler.steps import (
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 RAY, EVENTS, SERVICE_PROXY = RouteFamily.RAY, RouteFamily.EVENTS, RouteFamily.SERVICE_PROXY
+PODS = RouteFamily.RAY_PODS
 DISCOVERY, CONFIGMAPS, V1 = (
     RouteFamily.DISCOVERY,
     RouteFamily.TEMPLATE_CONFIGMAPS,
@@ -79,6 +81,7 @@ def gateway_routes(
     template_configmap_write_check = TemplateConfigMapWriteCheck()  # the caller's body, before the hooks
     force_core_events_selector = ForceEventsSelector("core")  # involvedObject.apiVersion=ray.io/v1
     force_events_selector = ForceEventsSelector("events.k8s.io")  # regarding.apiVersion=ray.io/v1
+    force_ray_node_selector, require_ray_pod = ForceRayNodeSelector(), RequireRayPod()  # handler.raypods
     passthrough, templates_v1, documents = upstream_passthrough, compute_templates_v1, discovery_documents
     # fmt: off
     return RouteTable([
@@ -116,6 +119,18 @@ def gateway_routes(
         Route("/apis/events.k8s.io/v1/namespaces/{namespace:raw}/events", READ, "events", EVENTS,
               steps=(request_rules, force_events_selector, share_event_watches, cancel_on_disconnect),
               backend=passthrough),
+        # Ray pods, read-only: lists and watches with ray.io/is-ray-node=yes forced into the label
+        # selector; one pod and its log only when it carries that label (handler.raypods).
+        *[Route(path, READ, "pods", PODS, group="", resource="pods",
+                steps=(request_rules, force_ray_node_selector, cancel_on_disconnect),
+                backend=passthrough)
+          for path in ("/api/v1/namespaces/{namespace}/pods", "/api/v1/pods")],
+        Route("/api/v1/namespaces/{namespace}/pods/{name}", READ, "pods", PODS, group="", resource="pods",
+              steps=(request_rules, force_ray_node_selector, require_ray_pod, cancel_on_disconnect),
+              backend=passthrough),
+        Route("/api/v1/namespaces/{namespace}/pods/{name}/log", READ, "pods-log", PODS, group="",
+              resource="pods", subresource="log",
+              steps=(request_rules, require_ray_pod, cancel_on_disconnect), backend=passthrough),
         *[Route(path, READ, "discovery", DISCOVERY, steps=(cancel_on_disconnect,), backend=documents)
           for path in ("/api", "/api/v1", "/apis", "/apis/ray.io", "/apis/ray.io/v1", "/apis/events.k8s.io",
                        "/apis/events.k8s.io/v1", "/version", "/openapi/v2", "/openapi/v3",

@@ -103,8 +103,9 @@ class Route:
     (None: any; another verb on the path is a 405); ``name`` the low-cardinality label of the
     metrics; ``family`` what request rules see; ``steps`` run in order before ``backend``, which
     makes the response; ``websocket`` lists the checks a WebSocket upgrade on this path must pass
-    (None: upgrades are refused, 404); ``group`` / ``resource`` are the API group and plural the
-    route serves when its pattern does not capture them (``""`` for core).
+    (None: upgrades are refused, 404); ``group`` / ``resource`` / ``subresource`` are the API
+    group, plural and subresource the route serves when its pattern does not capture them (``""``
+    for core).
     """
 
     pattern: str
@@ -116,6 +117,7 @@ class Route:
     websocket: tuple[WebSocketCheck, ...] | None = None
     group: str | None = None
     resource: str | None = None
+    subresource: str | None = None
     segments: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -199,6 +201,7 @@ def _match_one(route: Route, segs: list[str]) -> RequestTarget | None:
         route.group,
         route.resource,
         path_unescape(name) if name is not None else None,
+        route.subresource,
     )
 
 

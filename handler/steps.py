@@ -127,15 +127,33 @@ class ObjectHooks(Step):
             request.set_json(obj)
 
 
-def force_field_selector(query: Query, forced: str) -> str:
-    """``query`` as a raw query string with ``forced`` ANDed into ``fieldSelector``.
+def _force_selector(query: Query, param: str, forced: str) -> str:
+    """``query`` as a raw query string with ``forced`` ANDed into selector parameter ``param``.
 
-    Every other parameter (``labelSelector``, ``limit``, ``watch``...) is kept as the caller wrote
-    it; several ``fieldSelector`` parameters are joined with ``,`` (AND), as the API server reads
-    only the first and a caller may have split theirs.
+    The forced requirement comes **first**, so that it is a whole requirement whatever the caller
+    wrote after it: the caller's part can only narrow it, or make the selector invalid (the
+    upstream's 400). Placed last, it would depend on the caller's text ending cleanly (a field
+    selector ending in ``\\`` escapes the ``,`` that follows; an unclosed ``in (`` takes the next
+    term into its set); Go's parsers then reject the result because the swallowed term holds an
+    unescaped ``=``, so first is defence in depth rather than a fix. Several values of ``param`` are
+    joined with ``,`` (AND), as a caller may have split theirs; every other parameter is kept as
+    the caller wrote it.
     """
-    selectors = [v for v in query.values("fieldSelector") if v]
-    return query.replace("fieldSelector", [",".join([*selectors, forced])]).encode()
+    selectors = [v for v in query.values(param) if v]
+    return query.replace(param, [",".join([forced, *selectors])]).encode()
+
+
+def force_field_selector(query: Query, forced: str) -> str:
+    """``query`` as a raw query string with ``forced`` ANDed into ``fieldSelector`` (first, see
+    :func:`_force_selector`; Go's ``fields.ParseSelector``)."""
+    return _force_selector(query, "fieldSelector", forced)
+
+
+def force_label_selector(query: Query, forced: str) -> str:
+    """``query`` as a raw query string with ``forced`` ANDed into ``labelSelector`` (first, see
+    :func:`_force_selector`; Go's ``labels.Parse``: requirements separated by ``,`` outside
+    parentheses are ANDed)."""
+    return _force_selector(query, "labelSelector", forced)
 
 
 class ForceEventsSelector(Step):

@@ -20,6 +20,7 @@ class RouteFamily(enum.Enum):
     EVENTS = "events"  # event lists: proxied with a forced field selector
     SERVICE_PROXY = "service-proxy"  # services/{svc}/proxy: proxied after the label check
     DISCOVERY = "discovery"  # /api, /apis, /version, /openapi...: filtered documents
+    RAY_PODS = "ray-pods"  # pods labelled ray.io/is-ray-node=yes, read-only (handler.raypods)
     TEMPLATE_CONFIGMAPS = "template-configmaps"  # compute-template ConfigMaps, label-checked
     COMPUTE_TEMPLATES = "compute-templates"  # KubeRay APIServer V1 compute_templates JSON API
     CUSTOM = "custom"  # a route a user added

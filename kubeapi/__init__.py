@@ -35,6 +35,9 @@ Modules (each with its own ``__all__``; constants are reached through the module
   ``ParseQuantity`` reads it, with its error texts.
 - :mod:`kubeapi.field_errors`: :class:`Cause` (one ``field.Error``) built as the
   ``field.Invalid/Forbidden/NotSupported/Required`` constructors word it.
+- :mod:`kubeapi.openapiv2`: ``/openapi/v2`` in protobuf: Swagger 2.0 JSON compiled into gnostic's
+  ``openapi.v2.Document`` messages (``kubeapi/_gnostic``, protoc's output), path filtering and
+  kube-openapi's ``Accept`` negotiation.
 - :mod:`kubeapi.types`: ``JSON`` (``dict[str, Any]``) and ``JSONValue``.
 - :mod:`kubeapi.quantity`: resource quantities (``resource.Quantity``: parse, add, multiply,
   the canonical text).

@@ -231,9 +231,9 @@ def parse(text: str) -> Quantity:
     suffix = _split(text)[1] if text != "0" else ""
     if suffix in _BINARY:
         return Quantity(value, BINARY_SI)
-    if suffix[:1] in ("e", "E"):
-        return Quantity(value, DECIMAL_EXPONENT)
-    return Quantity(value, DECIMAL_SI)
+    if suffix in SUFFIXES:  # "E" alone is exa, a decimal SI suffix
+        return Quantity(value, DECIMAL_SI)
+    return Quantity(value, DECIMAL_EXPONENT)
 
 
 def of(value: object) -> Quantity:

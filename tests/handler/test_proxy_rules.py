@@ -90,7 +90,7 @@ def test_content_encoding_passes_through(stub: StubUpstream, stub_gateway: str) 
     "path",
     [
         "/api/v1/namespaces/default/secrets",
-        "/api/v1/namespaces/default/pods",
+        "/api/v1/namespaces/default/pods/p/exec",  # Ray pods are read-only: no exec, attach...
         "/api/v1/configmaps",  # only namespaced compute-template ConfigMaps are served
         "/api/v1/namespaces/default/services/svc",
         "/apis/apps/v1/namespaces/default/deployments",
@@ -135,8 +135,8 @@ def test_events_routes_are_read_only(
     ("params", "expect"),
     [
         ({}, ""),
-        ({"fieldSelector": "reason=Created"}, "reason=Created,"),
-        ({"fieldSelector": "regarding.apiVersion!=ray.io/v1"}, "regarding.apiVersion!=ray.io/v1,"),
+        ({"fieldSelector": "reason=Created"}, ",reason=Created"),
+        ({"fieldSelector": "regarding.apiVersion!=ray.io/v1"}, ",regarding.apiVersion!=ray.io/v1"),
     ],
 )
 def test_events_field_selector_is_forced_and_caller_selectors_kept(
@@ -150,7 +150,7 @@ def test_events_field_selector_is_forced_and_caller_selectors_kept(
 ) -> None:
     http.get(stub_gateway + path, params={**params, "labelSelector": "app=x", "limit": "5"})
     sent = parse_qs(urlsplit(stub.seen[0].path).query)
-    assert sent["fieldSelector"] == [expect + forced]
+    assert sent["fieldSelector"] == [forced + expect]  # the forced term first (handler.steps)
     assert sent["labelSelector"] == ["app=x"] and sent["limit"] == ["5"]
 
 
@@ -275,6 +275,7 @@ def test_discovery_lists_only_what_the_gateway_serves(
     v1 = http.get(stub_gateway + "/api/v1").json()
     assert {r["name"]: r["verbs"] for r in v1["resources"]} == {
         "events": ["list", "watch"],
+        "pods": ["get", "list", "watch"],  # Ray pods, read-only (whatever the upstream allows)
         "services/proxy": ["get", "list", "create"],
     }
     ray = http.get(stub_gateway + "/apis/ray.io").json()

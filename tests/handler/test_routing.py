@@ -47,6 +47,8 @@ def test_the_table_lists_every_route_with_its_steps_in_order() -> None:
         "service-proxy",
         "events-core",
         "events",
+        "pods",
+        "pods-log",
         "discovery",
     ]
     assert steps_of(table, "ray") == [
@@ -66,6 +68,12 @@ def test_the_table_lists_every_route_with_its_steps_in_order() -> None:
     assert steps_of(table, "events") == [
         ["request_rules", "force_events_selector", "share_watches", "cancel_on_disconnect"]
     ]
+    assert steps_of(table, "pods") == [
+        ["request_rules", "force_ray_node_selector", "cancel_on_disconnect"],
+        ["request_rules", "force_ray_node_selector", "cancel_on_disconnect"],
+        ["request_rules", "force_ray_node_selector", "require_ray_pod", "cancel_on_disconnect"],
+    ]
+    assert steps_of(table, "pods-log") == [["request_rules", "require_ray_pod", "cancel_on_disconnect"]]
     # every route cancels its upstream call when the caller leaves (issue 13 finding 4)
     assert {tuple(s) for s in steps_of(table, "discovery")} == {("cancel_on_disconnect",)}
     assert all("cancel_on_disconnect" in s for name in table.names() for s in steps_of(table, name))
@@ -84,6 +92,8 @@ def test_the_table_lists_every_route_with_its_steps_in_order() -> None:
         ("PUT", "/api/v1/namespaces/ns/configmaps/t", "template-configmaps", ("ns", "configmaps", "t", None)),
         ("GET", "/apis/v1/compute_templates", "compute-templates", (None, "compute_templates", None, None)),
         ("GET", "/openapi/v3/apis/ray.io/v1", "discovery", (None, None, None, None)),
+        ("GET", "/api/v1/namespaces/a%20b/pods/p/log", "pods-log", ("a b", "pods", "p", "log")),
+        ("GET", "/api/v1/pods", "pods", (None, "pods", None, None)),
         (
             "PATCH",
             "/api/v1/namespaces/ns/services/https:svc:443/proxy",

@@ -172,7 +172,7 @@ def test_object_hooks_answer_an_unexpected_exception_as_500() -> None:
 def test_force_events_selector_ands_the_ray_selector_into_the_callers() -> None:
     r = request("GET", "/api/v1/namespaces/ns/events", "fieldSelector=reason%3DX&limit=5")
     run(ForceEventsSelector("core"), r)
-    assert r.params.values("fieldSelector") == ["reason=X,involvedObject.apiVersion=ray.io/v1"]
+    assert r.params.values("fieldSelector") == ["involvedObject.apiVersion=ray.io/v1,reason=X"]
     assert r.params.get("limit") == "5"
     r = request("GET", "/apis/events.k8s.io/v1/namespaces/ns/events")
     run(ForceEventsSelector("events.k8s.io"), r)
@@ -364,7 +364,7 @@ def test_forced_field_selector() -> None:
     pairs = parse_qsl(q)
     assert ("labelSelector", "a=b") in pairs and ("limit", "1") in pairs
     assert [v for k, v in pairs if k == "fieldSelector"] == [
-        "reason=X,type=Warning,involvedObject.apiVersion=ray.io/v1"
+        "involvedObject.apiVersion=ray.io/v1,reason=X,type=Warning"  # forced first: no escape swallows it
     ]
     assert parse_qsl(force_field_selector(Query.parse(""), EVENTS_SELECTOR["events.k8s.io"])) == [
         ("fieldSelector", "regarding.apiVersion=ray.io/v1")

@@ -1,0 +1,1 @@
+"""protoc output for gnostic-models OpenAPI v2 (infra/gnostic/generate.sh); see kubeapi.openapiv2."""
