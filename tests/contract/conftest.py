@@ -3,7 +3,8 @@
 Gating: these tests need a real Kubernetes API server built from Go sources (minutes on a cold
 machine), so they run only when ``KUBERAY_CONTRACT=1`` is set — ``make test`` and
 ``make conformance`` set it. Otherwise they are deselected (reported by pytest as deselected, not
-skipped or passed). When they run, they run after every other test (see
+skipped or passed); ``test_operator_fidelity.py`` also needs ``KUBERAY_OPERATOR_FIDELITY=1``
+(``make operator-fidelity``). When they run, they run after every other test (see
 ``pytest_collection_modifyitems``).
 
 refkube: ``infra/refkube/build.sh`` builds (or reuses) the binary; the session fixture starts it
@@ -41,6 +42,7 @@ pytest.register_assert_rewrite("tests.contract.scenarios", "tests.contract.norma
 REPO = Path(__file__).resolve().parents[2]
 REFKUBE_DIR = REPO / "infra" / "refkube"
 ENABLE_ENV = "KUBERAY_CONTRACT"
+FIDELITY_ENV = "KUBERAY_OPERATOR_FIDELITY"
 HERE = Path(__file__).resolve().parent
 # Session fixtures defined beside the targets they build; re-exported so pytest finds them.
 __all__ = ["fakekube_target", "gateway_fakekube_target", "gateway_refkube_target"]
@@ -60,6 +62,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     while the other tests run, and the first of these waits for that build (``build.sh`` locks).
     """
     mine = [i for i in items if HERE in Path(str(i.path)).resolve().parents]
+    if os.environ.get(FIDELITY_ENV) != "1":
+        # test_operator_fidelity needs the KubeRay operator built (longer than `make test`'s
+        # budget when cold): only `make operator-fidelity` runs it.
+        fidelity = [i for i in mine if Path(str(i.path)).name == "test_operator_fidelity.py"]
+        if fidelity:
+            config.hook.pytest_deselected(items=fidelity)
+            items[:] = [i for i in items if i not in fidelity]
+            mine = [i for i in mine if i not in fidelity]
     for item in mine:
         item.add_marker(pytest.mark.contract)
     if os.environ.get(ENABLE_ENV) == "1":
@@ -75,7 +85,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Print the conformance figure and the list of divergences."""
+    """Print the conformance figure and the list of divergences (and the operator fidelity
+    figure when test_operator_fidelity ran)."""
+    for line in RESULTS.operator_fidelity_lines() if RESULTS.operator_fidelity else []:
+        terminalreporter.write_line(line)
     if not RESULTS.comparisons:
         return
     for line in RESULTS.summary_lines():

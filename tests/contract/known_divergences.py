@@ -45,3 +45,9 @@ KNOWN: dict[tuple[str, str], Known] = {
     ("discovery_groups", "gateway-refkube"): _GATEWAY_DISCOVERY,
     ("discovery_groups", "gateway-fakekube"): _GATEWAY_DISCOVERY,
 }
+
+# test_operator_fidelity: differences between the real KubeRay operator (v1.5.0, on refkube, with
+# infra/kuberay-operator's harness) and fakekube's simulated operator. Keys are (sample, regex on
+# the "path: real X vs simulated Y" line); the value is why the difference is accepted. An entry
+# that matches no difference fails the test (remove it).
+KNOWN_OPERATOR: dict[tuple[str, str], str] = {}
