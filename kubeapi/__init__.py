@@ -27,6 +27,8 @@ Modules (each with its own ``__all__``; constants are reached through the module
 - :mod:`kubeapi.authn`: :class:`UserInfo`, impersonation headers, authorization
   :class:`Attributes` and the 403/401 ``Status`` kube-apiserver answers.
 - :mod:`kubeapi.types`: ``JSON`` (``dict[str, Any]``) and ``JSONValue``.
+- :mod:`kubeapi.quantity`: resource quantities (``resource.Quantity``: parse, add, multiply,
+  the canonical text).
 """
 
 from kubeapi import (
@@ -37,6 +39,7 @@ from kubeapi import (
     labels,
     media,
     meta,
+    quantity,
     query,
     requestinfo,
     status,
@@ -105,6 +108,7 @@ __all__ = [
     "parse_int",
     "parse_label_selector",
     "parse_media_type",
+    "quantity",
     "query",
     "request_info",
     "request_info_from_scope",

@@ -127,7 +127,7 @@ class Kubelet(Controller):
         clock = self.ctx.clock
         for key in new:
             s = self.ctx.storage.get(PODS.storage_key, key)
-            if s is not None and not s.obj["spec"].get("nodeName"):
+            if s is not None and (s.obj.get("status") or {}).get("phase") == "Pending":
                 self._bind(s)
                 self._starts.schedule(
                     (key, s.obj["metadata"]["uid"]), clock.monotonic() + self.sim.pod_start_delay
@@ -157,11 +157,17 @@ class Kubelet(Controller):
         return out
 
     def _bind(self, s: Stored) -> None:
-        """``spec.nodeName`` (the binding) and the status of a Pod whose containers are being created."""
-        pod = objects.deep_copy(s.raw)
-        pod["spec"]["nodeName"] = self.sim.node_name
-        bound = self.ctx.registry.store(PODS).update(WriteContext(manager="kube-scheduler"), s, pod, "", None)
-        assert isinstance(bound, Stored)
+        """``spec.nodeName`` (the binding, unless the Pod names its node) and the status of a Pod
+        whose containers are being created."""
+        bound = s
+        if not s.obj["spec"].get("nodeName"):
+            pod = objects.deep_copy(s.raw)
+            pod["spec"]["nodeName"] = self.sim.node_name
+            out = self.ctx.registry.store(PODS).update(
+                WriteContext(manager="kube-scheduler"), s, pod, "", None
+            )
+            assert isinstance(out, Stored)
+            bound = out
         at = self.ctx.clock.rfc3339()
         spec = bound.obj["spec"]
         names = [c["name"] for c in spec.get("containers") or []]

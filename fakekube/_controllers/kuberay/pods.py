@@ -12,7 +12,10 @@ autoscaler sidecar, GCS fault tolerance, TLS and auth settings.
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
+import json
 from typing import Any
 
 from fakekube._controllers.kuberay import naming
@@ -280,7 +283,6 @@ def _build(cluster: JSON, group_spec: JSON, node_type: str, group: str, generate
     port, fqdn = head_port(cluster), fqdn_head(cluster)
     crd = (meta.get("labels") or {}).get(naming.ORIGINATED_FROM_CRD_LABEL) or "RayCluster"
     if node_type == "worker":
-        pod["metadata"]["labels"]["ray.io/worker-group-replica-index"] = "0"
         spec.setdefault("initContainers", []).append(_wait_gcs_ready(ray, fqdn, port))
     _metrics_port(ray)
     params = _start_params(
@@ -331,16 +333,36 @@ def _wait_gcs_ready(ray: JSON, fqdn: str, port: str) -> JSON:
     return init
 
 
+def cluster_hash(spec: JSON) -> str:
+    """``GenerateHashWithoutReplicasAndWorkersToDelete``: base32hex of the SHA-1 of the spec
+    without replicas, min/max replicas, ``workersToDelete``, tolerations, scheduling gates and
+    ``upgradeStrategy``. (The operator hashes Go's JSON of its typed spec; this hashes the
+    stored JSON with sorted keys, so the values differ from the operator's but change with the
+    same edits.)"""
+    muted = copy.deepcopy(spec)
+    muted.pop("upgradeStrategy", None)
+    templates = [(muted.get("headGroupSpec") or {}).get("template") or {}]
+    for g in muted.get("workerGroupSpecs") or []:
+        for k in ("replicas", "minReplicas", "maxReplicas"):
+            g.pop(k, None)
+        (g.get("scaleStrategy") or {}).pop("workersToDelete", None)
+        templates.append(g.get("template") or {})
+    for t in templates:
+        for k in ("tolerations", "schedulingGates"):
+            (t.get("spec") or {}).pop(k, None)
+    digest = hashlib.sha1(json.dumps(muted, sort_keys=True, separators=(",", ":")).encode()).digest()
+    return base64.b32hexencode(digest).decode()
+
+
 def head_pod(cluster: JSON) -> JSON:
-    """``buildHeadPod``: generateName ``<cluster>-head-``, group ``headgroup``."""
+    """``buildHeadPod`` + ``createHeadPod``: generateName ``<cluster>-head-``, group ``headgroup``,
+    the ``ray.io/upgrade-strategy-recreate-hash`` and ``ray.io/kuberay-version`` annotations."""
     name = cluster["metadata"]["name"]
-    return _build(
-        cluster,
-        cluster["spec"].get("headGroupSpec") or {},
-        "head",
-        naming.HEAD_GROUP,
-        naming.head_pod_generate_name(name),
-    )
+    head = cluster["spec"].get("headGroupSpec") or {}
+    pod = _build(cluster, head, "head", naming.HEAD_GROUP, naming.head_pod_generate_name(name))
+    pod["metadata"]["annotations"][naming.RECREATE_HASH_ANNOTATION] = cluster_hash(cluster["spec"])
+    pod["metadata"]["annotations"][naming.KUBERAY_VERSION_ANNOTATION] = KUBERAY_VERSION
+    return pod
 
 
 def worker_pod(cluster: JSON, group: JSON, replica_index: int) -> JSON:
@@ -354,6 +376,8 @@ def worker_pod(cluster: JSON, group: JSON, replica_index: int) -> JSON:
         naming.worker_pod_generate_name(name, group.get("groupName", "")),
     )
     pod["metadata"]["labels"]["ray.io/worker-group-replica-index"] = str(replica_index)
+    if not pod["metadata"]["annotations"]:
+        del pod["metadata"]["annotations"]  # an empty map is omitted (omitempty)
     return pod
 
 

@@ -151,3 +151,16 @@ def test_a_refused_event_is_dropped(loop_thread: LoopThread) -> None:
     assert [k for k, _ in app.store.scan("events")] and all(
         k.startswith("default/") for k, _ in app.store.scan("events")
     )
+
+
+def test_a_pod_naming_its_node_is_started_too(
+    connect: Callable[[FakeKube], Client], loop_thread: LoopThread
+) -> None:
+    app = manual_app(delay=1.0)
+    client = connect(app)
+    body = pod("p")
+    body["spec"]["nodeName"] = "chosen"
+    client.request("POST", PODS_PATH, body)
+    advance(loop_thread, app, 1.0)
+    got = client.request("GET", f"{PODS_PATH}/p")
+    assert (got["spec"]["nodeName"], got["status"]["phase"]) == ("chosen", "Running")

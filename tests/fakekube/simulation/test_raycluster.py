@@ -308,3 +308,34 @@ def test_deleting_the_namespace_takes_the_cluster_with_it(connect: Callable[[Fak
         for s in client.request("GET", "/api/v1/services")["items"]
         if s["metadata"]["namespace"] != "doomed"
     ]
+
+
+def test_recreate_upgrade_strategy(connect: Callable[[FakeKube], Client]) -> None:
+    """With ``upgradeStrategy.type: Recreate`` a spec change (not a replica change) replaces every
+    Pod; the head Pod carries the spec hash and the KubeRay version annotations it is compared by."""
+    _, client = _setup(connect, replicas=1)
+    _patch(client, {"spec": {"upgradeStrategy": {"type": "Recreate"}}})
+    before = {p["metadata"]["name"] for p in _pods(client)}
+    head = _pods(client, "ray.io/cluster=rc,ray.io/node-type=head")[0]
+    assert set(head["metadata"]["annotations"]) == {
+        "ray.io/upgrade-strategy-recreate-hash",
+        "ray.io/kuberay-version",
+    }
+    spec = _rc(client)["spec"]
+    spec["workerGroupSpecs"][0]["replicas"] = 2
+    _patch(client, {"spec": {"workerGroupSpecs": spec["workerGroupSpecs"]}})
+    assert before < {p["metadata"]["name"] for p in _pods(client)}  # scaling keeps the Pods
+    spec["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]["image"] = "rayproject/ray:2.47.0"
+    _patch(client, {"spec": {"workerGroupSpecs": spec["workerGroupSpecs"]}})
+    after = _pods(client)
+    assert len(after) == 3 and not before & {p["metadata"]["name"] for p in after}
+    images = {
+        p["spec"]["containers"][0]["image"]
+        for p in after
+        if p["metadata"]["labels"]["ray.io/node-type"] == "worker"
+    }
+    assert images == {"rayproject/ray:2.47.0"}
+    notes = [e["message"] for e in client.request("GET", "/api/v1/namespaces/default/events")["items"]]
+    assert (
+        "Deleted all Pods for RayCluster default/rc due to spec change with Recreate upgradeStrategy" in notes
+    )
