@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -82,7 +81,11 @@ func (c *fakeDashboardClient) info(jobID string) *utiltypes.RayJobInfo {
 	}
 	if rayv1.IsJobTerminal(s) {
 		info.EndTime = uint64(t0.Add(c.d.timeline.pending + c.d.timeline.running).UnixMilli())
-		info.Message = fmt.Sprintf("Job finished with status %s.", s)
+		// Ray's job manager messages (ray/dashboard/modules/job/job_manager.py).
+		info.Message = "Job finished successfully."
+		if s == rayv1.JobStatusFailed {
+			info.Message = "Job entrypoint command failed with exit code 1"
+		}
 	}
 	return info
 }

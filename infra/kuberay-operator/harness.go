@@ -46,10 +46,23 @@ func (m *podMarker) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 		pod.Status.Phase == corev1.PodRunning {
 		return ctrl.Result{}, nil
 	}
+	now := metav1.Now()
 	if wait := time.Until(pod.CreationTimestamp.Add(m.delay)); wait > 0 {
+		if len(pod.Status.ContainerStatuses) > 0 {
+			return ctrl.Result{RequeueAfter: wait}, nil
+		}
+		// What the scheduler and kubelet report first: bound, containers being created
+		// (kubelet's ContainerCreating waiting reason, pkg/kubelet/kubelet_pods.go).
+		pod.Status.Conditions = []corev1.PodCondition{
+			{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
+			{Type: corev1.PodReady, Status: corev1.ConditionFalse, Reason: "ContainersNotReady", LastTransitionTime: now},
+		}
+		pod.Status.ContainerStatuses = containerStatuses(&pod, false)
+		if err := m.c.Status().Update(ctx, &pod); err != nil && !apierrors.IsConflict(err) {
+			return ctrl.Result{}, err
+		}
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
-	now := metav1.Now()
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(pod.UID))
 	pod.Status.Phase = corev1.PodRunning
@@ -58,8 +71,10 @@ func (m *podMarker) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 	pod.Status.HostIP = "10.0.0.1"
 	pod.Status.StartTime = &now
 	pod.Status.Conditions = []corev1.PodCondition{
+		{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: now},
 		{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now},
 	}
+	pod.Status.ContainerStatuses = containerStatuses(&pod, true)
 	if err := m.c.Status().Update(ctx, &pod); err != nil {
 		if apierrors.IsConflict(err) {
 			return ctrl.Result{Requeue: true}, nil
@@ -136,3 +151,20 @@ func (m *jobMarker) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resul
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// containerStatuses: every container waiting (ContainerCreating) or running and ready.
+func containerStatuses(pod *corev1.Pod, running bool) []corev1.ContainerStatus {
+	out := make([]corev1.ContainerStatus, 0, len(pod.Spec.Containers))
+	for _, c := range pod.Spec.Containers {
+		st := corev1.ContainerStatus{Name: c.Name, Image: c.Image, Ready: running}
+		if running {
+			st.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.Now()}
+			st.Started = ptr(true)
+		} else {
+			st.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
+			st.Started = ptr(false)
+		}
+		out = append(out, st)
+	}
+	return out
+}

@@ -10,9 +10,10 @@ Recorded (ray-operator/apis/ray/v1/raycluster_types.go, rayjob_types.go):
 
 - ``<kind>.transitions``: the sequence of distinct status projections the watch saw — for a
   RayCluster ``state`` and each condition's ``type=status/reason`` (sorted by type), for a RayJob
-  ``jobDeploymentStatus/jobStatus``;
+  ``jobDeploymentStatus/jobStatus`` — without the states that only races produce
+  (:func:`without_races`);
 - ``<kind>.status.<field>``: the final status, every field, normalised;
-- ``pods[<node-type>/<group>].{name,labels,annotationKeys,ownerReferences,containers}`` (Ray
+- ``pods[<node-type>/<group>].{name,labels,annotationKeys,ownerReferences,containers.<name>.*}`` (Ray
   Pods only: refkube runs no Job controller, so a submitter Job never has a Pod there);
 - ``services[<name>].{labels,selector,ports,type,clusterIP}``;
 - ``jobs[<name>].{labels,ownerReferences,backoffLimit,containers}`` (the submitter Job).
@@ -151,6 +152,38 @@ def transitions(objects: list[Json], name: str | None, projection: Callable[[Jso
     return out
 
 
+def without_races(states: list[str]) -> list[str]:
+    """``states`` without the transient states whose appearance depends on a race between
+    independent actors (the kubelet, the Ray job, the operator's requeue timer), not on what the
+    operator decides; each is a state the operator writes only when one event happens to fall
+    between two others:
+
+    - RayCluster ``None | HeadPodReady=True/...``: the head Pod became Ready before the workers
+      (the kubelet reports each Pod on its own);
+    - RayCluster ``None | HeadPodReady=False/Unknown, ...`` directly followed by another
+      ``HeadPodReady=False`` state: the operator wrote its first status before the kubelet's first
+      Pod status (``Unknown`` is FindHeadPodReadyCondition's reason for a Pod without one);
+    - RayJob ``Running/SUCCEEDED`` (or ``/FAILED``) directly before ``Complete``/``Failed``: a
+      dashboard poll (every 3 s, RayJobDefaultRequeueDuration) fell between the Ray job's end and
+      the submitter Job's exit.
+    """
+    out = []
+    for i, s in enumerate(states):
+        nxt = states[i + 1] if i + 1 < len(states) else ""
+        if s.startswith("None | HeadPodReady=True/"):
+            continue
+        if s.startswith("None | HeadPodReady=False/Unknown,") and nxt.startswith(
+            "None | HeadPodReady=False/"
+        ):
+            continue
+        if re.fullmatch(r"Running/(SUCCEEDED|FAILED|STOPPED)", s) and nxt.startswith(
+            ("Complete/", "Failed/")
+        ):
+            continue
+        out.append(s)
+    return out
+
+
 def flatten(prefix: str, value: Json, out: Fields) -> None:
     """Flatten dicts into ``prefix.key`` paths (lists stay whole values)."""
     if isinstance(value, dict) and value:
@@ -160,17 +193,17 @@ def flatten(prefix: str, value: Json, out: Fields) -> None:
         out[prefix] = value
 
 
-def _containers(spec: Json) -> list[Json]:
-    return [
-        {
-            "name": c.get("name"),
-            "ports": c.get("ports"),
+def _containers(spec: Json) -> Json:
+    """Each container's ports, command, args and env variable names, keyed by container name."""
+    return {
+        c.get("name"): {
+            "ports": sorted(c.get("ports") or [], key=lambda p: p.get("containerPort", 0)),
             "command": c.get("command"),
             "args": c.get("args"),
             "env": sorted(e["name"] for e in c.get("env") or []),
         }
         for c in spec.get("containers") or []
-    ]
+    }
 
 
 def _get(c: httpx.Client, path: str) -> Json:
@@ -275,14 +308,16 @@ def observe(target: Target, manifest: Json, timeout: float = 120.0) -> Fields:
             job_id = rayjob["status"].get("jobId") if rayjob else None
             norm = _names(ns, name if rayjob else None, job_id, cluster_name)
             out: Fields = {}
-            out["raycluster.transitions"] = transitions(clusters.objects, cluster_name, cluster_projection)
+            out["raycluster.transitions"] = without_races(
+                transitions(clusters.objects, cluster_name, cluster_projection)
+            )
             cluster = _get(c, f"{RAY}/namespaces/{ns}/rayclusters/{cluster_name}")
             flatten("raycluster.status", normalise(cluster.get("status") or {}, norm), out)
             meta = cluster["metadata"]
             flatten("raycluster.metadata.labels", normalise(meta.get("labels") or {}, norm), out)
             out["raycluster.metadata.ownerReferences"] = normalise(meta.get("ownerReferences"), norm)
             if rayjob is not None:
-                out["rayjob.transitions"] = transitions(rayjobs.objects, name, job_projection)
+                out["rayjob.transitions"] = without_races(transitions(rayjobs.objects, name, job_projection))
                 flatten("rayjob.status", normalise(rayjob.get("status") or {}, norm), out)
             _objects(c, ns, out, norm)
             return out
