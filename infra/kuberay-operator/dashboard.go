@@ -26,20 +26,31 @@ type fakeDashboards struct {
 	timeline jobTimeline
 	mu       sync.Mutex
 	started  map[string]time.Time
+	outcome  map[string]rayv1.JobStatus
 }
+
+// outcomeAnnotation scripts a job's end, as fakekube's simulation reads it
+// (fakekube/_controllers/kuberay/rayjobs_model.py OUTCOME_KEY); the operator copies a RayJob's
+// annotations to its RayCluster (constructRayClusterForRayJob), where the client provider sees it.
+const outcomeAnnotation = "fakekube.kuberay.io/simulate-outcome"
 
 func newFakeDashboards(t jobTimeline) *fakeDashboards {
-	return &fakeDashboards{timeline: t, started: map[string]time.Time{}}
+	return &fakeDashboards{timeline: t, started: map[string]time.Time{}, outcome: map[string]rayv1.JobStatus{}}
 }
 
-// status returns the Ray job's status now, creating the job on first sight.
-func (d *fakeDashboards) status(jobID string) (rayv1.JobStatus, time.Time) {
+// status returns the Ray job's status now, creating the job on first sight (ending in end, or
+// the timeline's end when end is empty).
+func (d *fakeDashboards) status(jobID string, end rayv1.JobStatus) (rayv1.JobStatus, time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	t0, ok := d.started[jobID]
 	if !ok {
 		t0 = time.Now()
 		d.started[jobID] = t0
+		if end == "" {
+			end = d.timeline.end
+		}
+		d.outcome[jobID] = end
 	}
 	age := time.Since(t0)
 	switch {
@@ -48,7 +59,7 @@ func (d *fakeDashboards) status(jobID string) (rayv1.JobStatus, time.Time) {
 	case age < d.timeline.pending+d.timeline.running:
 		return rayv1.JobStatusRunning, t0
 	default:
-		return d.timeline.end, t0
+		return d.outcome[jobID], t0
 	}
 }
 
@@ -60,7 +71,7 @@ func (d *fakeDashboards) known(jobID string) (rayv1.JobStatus, time.Time, bool) 
 	if !ok {
 		return "", time.Time{}, false
 	}
-	s, t0 := d.status(jobID)
+	s, t0 := d.status(jobID, "")
 	return s, t0.Add(d.timeline.pending + d.timeline.running), true
 }
 
@@ -68,13 +79,14 @@ func (d *fakeDashboards) known(jobID string) (rayv1.JobStatus, time.Time, bool) 
 // from utils.FakeRayDashboardClient (ray-operator/controllers/ray/utils/fake_serve_httpclient.go).
 type fakeDashboardClient struct {
 	utils.FakeRayDashboardClient
-	d *fakeDashboards
+	d   *fakeDashboards
+	end rayv1.JobStatus // from the RayCluster's outcomeAnnotation; empty: the timeline's
 }
 
 var _ dashboardclient.RayDashboardClientInterface = (*fakeDashboardClient)(nil)
 
 func (c *fakeDashboardClient) info(jobID string) *utiltypes.RayJobInfo {
-	s, t0 := c.d.status(jobID)
+	s, t0 := c.d.status(jobID, c.end)
 	info := &utiltypes.RayJobInfo{JobStatus: s, JobId: jobID, SubmissionId: jobID, Entrypoint: "fake"}
 	if s != rayv1.JobStatusPending {
 		info.StartTime = uint64(t0.Add(c.d.timeline.pending).UnixMilli())
@@ -112,7 +124,7 @@ func (c *fakeDashboardClient) ListJobs(_ context.Context) (*[]utiltypes.RayJobIn
 
 // SubmitJob starts the job's timeline (HTTPMode submission).
 func (c *fakeDashboardClient) SubmitJob(_ context.Context, rayJob *rayv1.RayJob) (string, error) {
-	c.d.status(rayJob.Status.JobId)
+	c.d.status(rayJob.Status.JobId, c.end)
 	return rayJob.Status.JobId, nil
 }
 
@@ -121,8 +133,15 @@ func (c *fakeDashboardClient) SubmitJob(_ context.Context, rayJob *rayv1.RayJob)
 type clientProvider struct{ dashboards *fakeDashboards }
 
 func (p clientProvider) GetDashboardClient(_ manager.Manager) func(*rayv1.RayCluster, string) (dashboardclient.RayDashboardClientInterface, error) {
-	return func(*rayv1.RayCluster, string) (dashboardclient.RayDashboardClientInterface, error) {
-		return &fakeDashboardClient{d: p.dashboards}, nil
+	return func(cluster *rayv1.RayCluster, _ string) (dashboardclient.RayDashboardClientInterface, error) {
+		c := &fakeDashboardClient{d: p.dashboards}
+		if cluster != nil {
+			switch v := rayv1.JobStatus(cluster.Annotations[outcomeAnnotation]); v {
+			case rayv1.JobStatusSucceeded, rayv1.JobStatusFailed:
+				c.end = v
+			}
+		}
+		return c, nil
 	}
 }
 

@@ -98,7 +98,11 @@ _TRANSITIONS_RE = (
     r"\[\"None \| \", \"None \| HeadPodReady=False/ContainerCreating, \1\", \"\2\"\]$"
 )
 KNOWN_OPERATOR: dict[tuple[str, str], str] = {}
-for _sample, _group in (("raycluster", "workergroup"), ("rayjob", "small-group")):
+for _sample, _group in (
+    ("raycluster", "workergroup"),
+    ("rayjob", "small-group"),
+    ("rayjob-failed", "small-group"),
+):
     KNOWN_OPERATOR |= {
         (_sample, _ARGS_HEAD): _ULIMIT,
         (_sample, _ARGS_WORKER): _ULIMIT,
@@ -116,17 +120,47 @@ for _sample, _group in (("raycluster", "workergroup"), ("rayjob", "small-group")
         ): _HEAD_ANNOTATIONS,
         (_sample, _TRANSITIONS_RE): _HEAD_READY_REASON,
     }
+for _sample in ("rayjob", "rayjob-failed"):
+    KNOWN_OPERATOR |= {
+        (
+            _sample,
+            r"^raycluster\.metadata\.labels\.ray\.io/job-submission-mode: "
+            r"real <absent> vs simulated \"K8sJobMode\"$",
+        ): _V + "feeaf72 rayjob_controller.go:1002 constructRayClusterForRayJob labels the RayCluster "
+        "ray.io/job-submission-mode (for its NetworkPolicy controller)",
+        (
+            _sample,
+            r"^jobs\[rayjob-sample\]\.podLabels\.(app\.kubernetes\.io/created-by|ray\.io/originated-from-cr-name|"
+            r"ray\.io/originated-from-crd): real <absent> vs simulated \"[A-Za-z-]+\"$",
+        ): _V + "feeaf72 rayjob_controller.go:602 getSubmitterTemplate labels the submitter Pod template "
+        "ray.io/originated-from-cr-name, ray.io/originated-from-crd and app.kubernetes.io/created-by",
+    }
+
+# A race, not a decision (entries whose reason starts with "race:" may match nothing in a run, so
+# they are exempt from the stale check): when the Ray job FAILED, the submitter Job fails 0.5 s
+# later (both sides: its `ray job logs --follow` ends); the real operator learns of it at once (it
+# watches Jobs) but polls the dashboard only every 3 s (RayJobDefaultRequeueDuration), so it usually
+# sees the submitter's failure first: checkSubmitterAndUpdateStatusIfNeeded (rayjob_controller.go)
+# sets Failed/SubmissionFailed with the Job's message while jobStatus is still RUNNING. The
+# simulation checks the dashboard at the Ray job's end (a timer), so it always sees FAILED first
+# and writes Failed/AppFailed. The simulation shows the less likely of the two real outcomes.
+_RACE = (
+    "race: the submitter Job's failure reached the real operator before its next dashboard poll "
+    "(every 3 s) saw the Ray job FAILED; the simulation checks the dashboard at the job's end"
+)
 KNOWN_OPERATOR |= {
+    ("rayjob-failed", r'^rayjob\.status\.jobStatus: real "RUNNING" vs simulated "FAILED"$'): _RACE,
+    ("rayjob-failed", r'^rayjob\.status\.reason: real "SubmissionFailed" vs simulated "AppFailed"$'): _RACE,
+    ("rayjob-failed", r'^rayjob\.status\.rayJobInfo\.endTime: real <absent> vs simulated "<ts>"$'): _RACE,
     (
-        "rayjob",
-        r"^raycluster\.metadata\.labels\.ray\.io/job-submission-mode: "
-        r"real <absent> vs simulated \"K8sJobMode\"$",
-    ): _V + "feeaf72 rayjob_controller.go:1002 constructRayClusterForRayJob labels the RayCluster "
-    "ray.io/job-submission-mode (for its NetworkPolicy controller)",
+        "rayjob-failed",
+        r'^rayjob\.status\.message: real "Job submission has failed\. Reason: BackoffLimitExceeded\. '
+        r'Message: Job has reached the specified backoff limit" vs simulated "Job entrypoint command failed '
+        r"with exit code 1, ",
+    ): _RACE,
     (
-        "rayjob",
-        r"^jobs\[rayjob-sample\]\.podLabels\.(app\.kubernetes\.io/created-by|ray\.io/originated-from-cr-name|"
-        r"ray\.io/originated-from-crd): real <absent> vs simulated \"[A-Za-z-]+\"$",
-    ): _V + "feeaf72 rayjob_controller.go:602 getSubmitterTemplate labels the submitter Pod template "
-    "ray.io/originated-from-cr-name, ray.io/originated-from-crd and app.kubernetes.io/created-by",
+        "rayjob-failed",
+        r'^rayjob\.transitions: real \[(.*), "Running/RUNNING", "Failed/RUNNING"\] '
+        r'vs simulated \[\1, "Running/RUNNING", "Failed/FAILED"\]$',
+    ): _RACE,
 }
