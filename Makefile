@@ -53,6 +53,16 @@ conformance: $(STAMP)
 	infra/refkube/build.sh
 	KUBERAY_CONTRACT=1 $(BIN)/pytest -q --tb=line tests/contract tests/fakekube/crd/test_refkube.py
 
+# Operator fidelity (not part of `make test`: a cold build of the KubeRay operator takes longer than
+# its budget): builds refkube and infra/kuberay-operator (the real KubeRay operator v1.5.0 as a Go
+# module, cached), runs tests/contract/test_operator_fidelity.py, prints
+# `operator fidelity: N/M fields agree` and every difference (known, with its reason, or NEW).
+.PHONY: operator-fidelity
+operator-fidelity: $(STAMP)
+	infra/refkube/build.sh
+	infra/kuberay-operator/build.sh
+	KUBERAY_CONTRACT=1 KUBERAY_OPERATOR_FIDELITY=1 $(BIN)/pytest -q --tb=short tests/contract/test_operator_fidelity.py
+
 # Benchmarks (benchmarks/README.md): gateway vs kubectl proxy and more, as same-run ratios. Installs
 # nginx and wrk with apt-get when missing; writes benchmarks/RESULTS.md; fails when a ratio is more
 # than 20 % worse than benchmarks/baseline.json. BENCH_ARGS passes options, e.g. BENCH_ARGS=proxy.

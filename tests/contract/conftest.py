@@ -3,7 +3,8 @@
 Gating: these tests need a real Kubernetes API server built from Go sources (minutes on a cold
 machine), so they run only when ``KUBERAY_CONTRACT=1`` is set — ``make test`` and
 ``make conformance`` set it. Otherwise they are deselected (reported by pytest as deselected, not
-skipped or passed). When they run, they run after every other test (see
+skipped or passed); ``test_operator_fidelity.py`` also needs ``KUBERAY_OPERATOR_FIDELITY=1``
+(``make operator-fidelity``). When they run, they run after every other test (see
 ``pytest_collection_modifyitems``).
 
 refkube: ``infra/refkube/build.sh`` builds (or reuses) the binary; the session fixture starts it
@@ -48,6 +49,7 @@ pytest.register_assert_rewrite("tests.contract.scenarios", "tests.contract.norma
 REPO = Path(__file__).resolve().parents[2]
 REFKUBE_DIR = REPO / "infra" / "refkube"
 ENABLE_ENV = "KUBERAY_CONTRACT"
+FIDELITY_ENV = "KUBERAY_OPERATOR_FIDELITY"
 HERE = Path(__file__).resolve().parent
 # Session fixtures defined beside the targets they build; re-exported so pytest finds them.
 __all__ = ["fakekube_auth", "fakekube_target", "gateway_fakekube_target", "gateway_refkube_target"]
@@ -67,6 +69,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     while the other tests run, and the first of these waits for that build (``build.sh`` locks).
     """
     mine = [i for i in items if HERE in Path(str(i.path)).resolve().parents]
+    if os.environ.get(FIDELITY_ENV) != "1":
+        # test_operator_fidelity needs the KubeRay operator built (longer than `make test`'s
+        # budget when cold): only `make operator-fidelity` runs it.
+        fidelity = [i for i in mine if Path(str(i.path)).name == "test_operator_fidelity.py"]
+        if fidelity:
+            config.hook.pytest_deselected(items=fidelity)
+            items[:] = [i for i in items if i not in fidelity]
+            mine = [i for i in mine if i not in fidelity]
     for item in mine:
         item.add_marker(pytest.mark.contract)
     if os.environ.get(ENABLE_ENV) == "1":
@@ -82,8 +92,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Print the conformance figure and the list of divergences, then the bad-input figure."""
-    for line in BAD_INPUT.summary_lines() if BAD_INPUT.comparisons else []:
+    """Print the operator fidelity figure (when test_operator_fidelity ran), the bad-input figure,
+    then the conformance figure and the list of divergences."""
+    lines = RESULTS.operator_fidelity_lines() if RESULTS.operator_fidelity else []
+    lines += BAD_INPUT.summary_lines() if BAD_INPUT.comparisons else []
+    for line in lines:
         terminalreporter.write_line(line)
     if not RESULTS.comparisons:
         return

@@ -32,6 +32,8 @@ class Results:
 
     comparisons: list[Comparison] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # test_operator_fidelity: (sample, fields agreeing, fields compared, differences, unexplained)
+    operator_fidelity: list[tuple[str, int, int, list[str], list[str]]] = field(default_factory=list)
 
     def add(self, c: Comparison) -> None:
         self.comparisons.append(c)
@@ -66,6 +68,23 @@ class Results:
             lines.extend(f"    {d[:300]}" for d in distinct[:max_diffs])
             if len(distinct) > max_diffs:
                 lines.append(f"    ... {len(distinct) - max_diffs} more")
+        return lines
+
+    def operator_fidelity_lines(self) -> list[str]:
+        """``operator fidelity: N/M fields agree`` over every sample, then each difference
+        (``NEW`` when no KNOWN_OPERATOR entry explains it)."""
+        agree = sum(r[1] for r in self.operator_fidelity)
+        total = sum(r[2] for r in self.operator_fidelity)
+        lines = [
+            f"operator fidelity: {agree}/{total} fields agree (real KubeRay operator on refkube"
+            " vs fakekube --simulate-operator)"
+        ]
+        for sample, n, m, diffs, unexplained in self.operator_fidelity:
+            lines.append(
+                f"  {sample}: {n}/{m} fields agree, {len(diffs) - len(unexplained)} known"
+                f" differences, {len(unexplained)} not known"
+            )
+            lines.extend(f"    {'NEW   ' if d in unexplained else 'known '}{d[:400]}" for d in diffs)
         return lines
 
     def full_report(self) -> str:

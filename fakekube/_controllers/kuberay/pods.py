@@ -251,6 +251,13 @@ def _metrics_port(container: JSON) -> None:
         ports.append({"name": naming.METRICS_PORT_NAME, "containerPort": naming.METRICS_PORT})
 
 
+def gcs_fault_tolerance_enabled(cluster: JSON) -> bool:
+    """``utils.IsGCSFaultToleranceEnabled``: the cluster's ``ray.io/ft-enabled`` annotation is
+    ``true`` (any case) or ``spec.gcsFaultToleranceOptions`` is set."""
+    flag = str((cluster["metadata"].get("annotations") or {}).get("ray.io/ft-enabled", "")).lower()
+    return flag == "true" or (cluster.get("spec") or {}).get("gcsFaultToleranceOptions") is not None
+
+
 def _build(cluster: JSON, group_spec: JSON, node_type: str, group: str, generate_name: str) -> JSON:
     """The Pod of ``group_spec``'s template for ``node_type`` (DefaultXPodTemplate + BuildPod)."""
     meta = cluster["metadata"]
@@ -264,6 +271,10 @@ def _build(cluster: JSON, group_spec: JSON, node_type: str, group: str, generate
     )
     if overwrite:
         annotations["ray.io/overwrite-container-cmd"] = "true"
+    if node_type == "head":
+        # configureGCSFaultTolerance (ray-operator/controllers/ray/common/pod.go): the head Pod
+        # says whether GCS fault tolerance is on (utils.IsGCSFaultToleranceEnabled).
+        annotations["ray.io/ft-enabled"] = str(gcs_fault_tolerance_enabled(cluster)).lower()
     pod: JSON = {
         "apiVersion": "v1",
         "kind": "Pod",

@@ -296,9 +296,9 @@ def submit_command(job: JSON, status: JSON) -> list[str]:
     cmd = ["if", "!", "ray", "job", "status", "--address", address, job_id, ">/dev/null", "2>&1", ";", "then"]
     cmd += ["ray", "job", "submit", "--address", address, "--no-wait"]
     if spec.get("runtimeEnvYAML"):
-        cmd += ["--runtime-env-json", json.dumps(json.dumps(yaml.safe_load(spec["runtimeEnvYAML"])))]
+        cmd += ["--runtime-env-json", json.dumps(go_json(yaml.safe_load(spec["runtimeEnvYAML"])))]
     if spec.get("metadata"):
-        cmd += ["--metadata-json", json.dumps(json.dumps(spec["metadata"]))]
+        cmd += ["--metadata-json", json.dumps(go_json(spec["metadata"]))]
     cmd += ["--submission-id", job_id, "--", (spec.get("entrypoint") or "").strip(), ";", "fi", ";"]
     cmd += ["ray", "job", "logs", "--address", address, "--follow", job_id]
     return cmd
@@ -409,6 +409,14 @@ def sidecar_finished_at(rec: RayJobRecord, manager: JobManager, now: dt.datetime
     return at if now >= at else None
 
 
+def go_json(value: object) -> str:
+    """``value`` as Go's ``json.Marshal`` writes it (what ``yaml.YAMLToJSON`` in
+    ray-operator/controllers/ray/common/job.go getRuntimeEnvJson returns): compact, map keys
+    sorted, ``<``, ``>``, ``&`` escaped as ``\\u003c``, ``\\u003e``, ``\\u0026``."""
+    out = json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    return out.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def ensure_rayjob_head_service(job: JSON, cluster: JSON, world: RayJobWorld) -> None:
     """``reconcileServices`` / ``BuildHeadServiceForRayJob``: a ``<rayjob>-head-svc`` Service,
     owned by the RayJob, with the cluster head service's ports and selector."""
@@ -419,9 +427,12 @@ def ensure_rayjob_head_service(job: JSON, cluster: JSON, world: RayJobWorld) -> 
     head = world.get_service(ns, f"{cluster['metadata']['name']}-head-svc")
     if head is None:
         return
-    spec = {
-        k: v for k, v in copy.deepcopy(head.get("spec") or {}).items() if k in ("ports", "selector", "type")
-    }
+    # BuildServiceForHeadPod builds it as it builds the cluster's: headless (clusterIP None,
+    # publishNotReadyAddresses) unless the head service type is not ClusterIP.
+    keep = ("ports", "selector", "type", "publishNotReadyAddresses")
+    spec = {k: v for k, v in copy.deepcopy(head.get("spec") or {}).items() if k in keep}
+    if (head.get("spec") or {}).get("clusterIP") == "None":
+        spec["clusterIP"] = "None"
     labels = {**_origin_labels(job), "ray.io/node-type": "head", "ray.io/identifier": f"{name}-head"}
     world.create_service(
         {

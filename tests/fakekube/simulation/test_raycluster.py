@@ -320,7 +320,9 @@ def test_recreate_upgrade_strategy(connect: Callable[[FakeKube], Client]) -> Non
     assert set(head["metadata"]["annotations"]) == {
         "ray.io/upgrade-strategy-recreate-hash",
         "ray.io/kuberay-version",
+        "ray.io/ft-enabled",
     }
+    assert head["metadata"]["annotations"]["ray.io/ft-enabled"] == "false"
     spec = _rc(client)["spec"]
     spec["workerGroupSpecs"][0]["replicas"] = 2
     _patch(client, {"spec": {"workerGroupSpecs": spec["workerGroupSpecs"]}})

@@ -4,6 +4,7 @@ operator makes, and the dashboard's Jobs API (through the Service proxy) reports
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -80,6 +81,28 @@ def test_rayjob_runs_to_success(connect: Callable[[FakeKube], Client], loop_thre
     }
     assert {"CreatedRayCluster", "CreatedRayJobSubmitter", "CreatedService"} <= reasons
     assert client.send("GET", f"{SVC}/demo-head-svc").status == 200
+    # BuildHeadServiceForRayJob builds it with BuildServiceForHeadPod: headless, like the cluster's
+    # (the real operator v1.5.0 on refkube agrees: tests/contract/test_operator_fidelity.py)
+    spec = client.request("GET", f"{SVC}/demo-head-svc")["spec"]
+    assert (spec["clusterIP"], spec["publishNotReadyAddresses"]) == ("None", True)
+
+
+def test_submitter_runtime_env_json_as_go_marshals_it(
+    connect: Callable[[FakeKube], Client], loop_thread: LoopThread
+) -> None:
+    """``--runtime-env-json`` and ``--metadata-json`` hold what Go's ``json.Marshal`` writes (the
+    operator's yaml.YAMLToJSON / json.Marshal): compact, keys sorted, ``<>&`` escaped."""
+    app = sim_app()
+    client = connect(app)
+    env = "pip:\n  - requests==2.26.0\nenv_vars:\n  b: 'x<y&z'\n  a: '1'\n"
+    client.request("POST", RJ, rayjob(runtimeEnvYAML=env, metadata={"z": "1", "a": "2"}))
+    advance(loop_thread, app, 1.0)
+    advance(loop_thread, app, 0.1)
+    args = client.request("GET", f"{JOBS}/demo")["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    want_env = '{"env_vars":{"a":"1","b":"x\\u003cy\\u0026z"},"pip":["requests==2.26.0"]}'
+    assert f"--runtime-env-json {json.dumps(want_env)} " in args
+    want_meta = '{"a":"2","z":"1"}'
+    assert f"--metadata-json {json.dumps(want_meta)} " in args
 
 
 def test_scripted_failure_and_ttl_shutdown(
