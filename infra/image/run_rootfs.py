@@ -84,7 +84,18 @@ def command(name: str, env: list[str], args: list[str]) -> list[str]:
             + " ".join(shlex.quote(a) for a in entry),
         ]
     )
-    return ["unshare", "--mount", "--pid", "--fork", "--kill-child=SIGTERM", "--propagation", "private", "sh", "-c", script]
+    return [
+        "unshare",
+        "--mount",
+        "--pid",
+        "--fork",
+        "--kill-child=SIGTERM",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        script,
+    ]
 
 
 def main() -> None:

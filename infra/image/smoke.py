@@ -94,7 +94,8 @@ def main() -> int:
                 cold = wait(f"{url}/apis/ray.io/v1/namespaces/default/rayclusters", gw, 60)
                 colds.append(cold)
                 status, body = get(f"{url}/readyz")
-                print(f"smoke: run {run + 1}: first proxied 200 after {cold * 1000:.0f} ms; /readyz -> {status} {body!r}")
+                ms = cold * 1000
+                print(f"smoke: run {run + 1}: first proxied 200 in {ms:.0f} ms; /readyz: {status} {body!r}")
                 if status != 200:
                     return 1
             finally:
