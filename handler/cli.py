@@ -261,6 +261,7 @@ def run(settings: Settings) -> None:
             getattr(settings, ca_field),
             settings.log_level,
             config,
+            settings.shutdown_grace_seconds,
         )
     else:
         tls: dict[str, object] = {}
