@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="AUD[,AUD...]",
         help="the audiences tokens are valid for (TokenReview; default https://kubernetes.default.svc.cluster.local)",
     )
+    s.add_argument(
+        "--audit-log-path",
+        default=None,
+        metavar="FILE",
+        help="append kube-apiserver audit events (Metadata level, JSON lines) of authenticated requests",
+    )
     s.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     return p
 
@@ -143,6 +149,8 @@ def _auth_options(args: argparse.Namespace) -> dict[str, Any]:
         "token_auth_file": args.token_auth_file,
         "authorization_mode": args.authorization_mode,
     }
+    if args.audit_log_path:
+        out["audit_log_path"] = args.audit_log_path
     if args.api_audiences:
         out["api_audiences"] = [a for a in args.api_audiences.split(",") if a]
     return out

@@ -19,12 +19,15 @@ panic recovery does), with the ``Warning`` headers collected on the way.
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
 from fakekube import _apierrors as errors
 from fakekube._admission.schema import Schemas, warning_header
+from fakekube._auth.audit import AuditLog
 from fakekube._auth.authentication import TokenFile
 from fakekube._auth.filters import DEFAULT_API_AUDIENCES, AuthFilter
 from fakekube._auth.reviews import answer_review
@@ -63,7 +66,8 @@ class FakeKube:
     before emptying a Terminating namespace (0: at once); ``kinds`` the served kinds
     (:class:`fakekube._registry.kinds.ServedKinds`, built-in kinds only by default); ``auth``
     the authentication/impersonation/authorization chain (:class:`fakekube._auth.filters.AuthFilter`;
-    None: everything allowed, no authentication).
+    None: everything allowed, no authentication); ``audit`` the audit log
+    (:class:`fakekube._auth.audit.AuditLog`, None: none).
 
     Attributes: ``store`` (storage), ``kinds``, ``registry`` (the generic stores),
     ``controllers`` (:class:`fakekube._controllers.ControllerManager`), ``on_startup`` (callables
@@ -80,10 +84,13 @@ class FakeKube:
         namespace_finalize_delay: float = 0.0,
         kinds: ServedKinds | None = None,
         auth: AuthFilter | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self.store = store
         #: Authentication, impersonation, authorization (kube-apiserver's filters), run first.
         self.auth = auth or AuthFilter(store)
+        #: The audit log (``--audit-log-path``), or None.
+        self.audit = audit
         #: The served kinds (built-in + installed CRDs), kept in step with the stored CRDs.
         self.kinds = kinds or ServedKinds()
         self.kinds.follow(store)
@@ -122,11 +129,17 @@ class FakeKube:
             await respond(send, e.code, e.body(), _TEXT if e.plain else b"application/json")
             return
         started = False
+        code = 0
+        received = now()
+        created: list[bytes] = []
 
         async def send_with_warnings(msg: MutableMapping[str, Any]) -> None:
-            nonlocal started
+            nonlocal started, code
+            if msg["type"] == "http.response.body" and self.audit is not None and req.info.verb == "create":
+                created.append(msg.get("body", b""))
             if msg["type"] == "http.response.start":
                 started = True
+                code = msg["status"]
                 # The controllers catch up before the answer goes out.
                 self.controllers.run()
                 if req.warnings:
@@ -143,6 +156,21 @@ class FakeKube:
             if started:
                 raise
             await respond_error(send_with_warnings, errors.internal_error(f"{type(e).__name__}: {e}"))
+        finally:
+            if self.audit is not None and req.identities:
+                self._audit(req, code, b"".join(created), received)
+
+    def _audit(self, req: Request, code: int, created: bytes, received: str) -> None:
+        """Write the audit event of a finished request (the name of a created object from its body)."""
+        assert self.audit is not None
+        name = ""
+        if created and code == 201:
+            with contextlib.suppress(ValueError, AttributeError, TypeError):
+                name = str(json.loads(created)["metadata"].get("name", ""))
+        requestor, *impersonated = req.identities
+        self.audit.record(
+            req.info, req.scope, requestor, impersonated[0] if impersonated else None, code, name, received
+        )
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -160,7 +188,7 @@ class FakeKube:
     async def _dispatch(self, req: Request, send: Send) -> None:
         info = req.info
         if self.auth.enabled:
-            req.user = self.auth.user_of(info, req.scope)
+            req.user = self.auth.identify(info, req.scope, req.identities)[1]
         if info.is_resource_request:
             t = routing.resolve(self.kinds, info)
             if t.rt in REVIEW_TYPES:
@@ -267,6 +295,7 @@ def create_app(
     token_auth_file: str | Path | None = None,
     authorization_mode: str = "AlwaysAllow",
     api_audiences: Iterable[str] = DEFAULT_API_AUDIENCES,
+    audit_log_path: str | Path | None = None,
 ) -> FakeKube:
     """Build a fakekube ASGI app with an empty store holding only ``namespaces``.
 
@@ -288,6 +317,9 @@ def create_app(
     bindings decide; ``system:masters`` is always allowed; the bootstrap ClusterRoles
     ``cluster-admin``, ``system:discovery``, ``system:basic-user``, ``system:public-info-viewer``
     and their bindings are created). ``api_audiences``: the audiences tokens are valid for.
+    ``audit_log_path``: append kube-apiserver's audit events (Metadata level, JSON lines: who
+    authenticated, whom they impersonated, the verb, the object, the code) of every authenticated
+    request to this file (:mod:`fakekube._auth.audit`).
     ValueError for an unknown mode or a malformed token file; OSError when it cannot be read.
     """
     from fakekube.crd import builtin_crds
@@ -309,6 +341,7 @@ def create_app(
         namespace_finalize_delay,
         kinds,
         auth,
+        AuditLog(audit_log_path) if audit_log_path is not None else None,
     )
     started = now()
     crd_store = app.registry.store(CRDS)

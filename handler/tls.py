@@ -60,6 +60,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 __all__ = [
     "MEASURED",
+    "RELOAD_INTERVAL",
     "CertificateWatcher",
     "ReloadingContext",
     "TLSConfigError",
@@ -112,7 +113,7 @@ def server_context(cert_file: str, key_file: str, client_ca_file: str | None = N
 
 def files_digest(paths: Sequence[str]) -> bytes:
     """SHA-256 over the contents of ``paths`` in order (a missing file counts as empty), so a
-    change of any of them, renames by ``kubectl``'s atomic Secret update included, is seen."""
+    change of any of them is seen, kubelet's update of a mounted Secret (a symlink swap) included."""
     h = hashlib.sha256()
     for p in paths:
         with contextlib.suppress(OSError):

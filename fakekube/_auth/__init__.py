@@ -10,6 +10,7 @@
   ``pkg/endpoints/filters/impersonation`` does (constrained modes, then legacy ``impersonate``).
 - :mod:`.reviews`: TokenReview, SubjectAccessReview, SelfSubjectAccessReview,
   LocalSubjectAccessReview (create-only, never stored).
+- :mod:`.audit`: the audit log (``--audit-log-path``): who authenticated, whom they impersonated.
 - :mod:`.filters`: :class:`~.filters.AuthFilter`, the chain run on every request before routing
   (authentication → impersonation → authorization, the order of ``DefaultBuildHandlerChain``).
 """

@@ -93,12 +93,23 @@ class AuthFilter:
         """The user the request runs as (None when authentication is off); raises the 401
         (no or unknown credentials), 400 (impersonation without a user name) or 403 (denied:
         impersonation or the request itself) StatusError."""
+        return self.identify(info, scope)[1]
+
+    def identify(
+        self, info: RequestInfo, scope: Any, seen: list[UserInfo] | None = None
+    ) -> tuple[UserInfo | None, UserInfo | None]:
+        """(who authenticated, who the request runs as): as :meth:`user_of`, the requestor too.
+        ``seen`` gets the requestor appended as soon as it is known (for the audit log of a
+        request refused later)."""
+        requestor: UserInfo | None = None
         user: UserInfo | None = None
         if self.tokens is not None:
             headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-            user = self.tokens.authenticate(headers)
+            requestor = user = self.tokens.authenticate(headers)
             if user is None:
                 raise unauthorized()
+            if seen is not None:
+                seen.append(user)
             pairs = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope.get("headers", [])]
             if any(k.startswith("impersonate-") for k, _ in pairs):
                 wanted = wanted_user(pairs)
@@ -107,10 +118,12 @@ class AuthFilter:
         attrs = request_attributes(
             info, user or UserInfo("system:anonymous", "", ("system:unauthenticated",))
         )
+        if seen is not None and user is not requestor and user is not None:
+            seen.append(user)
         decision = self.authorize(attrs)
         if not decision.allowed:
             raise forbidden(attrs, decision.reason)
-        return user
+        return requestor, user
 
     def bootstrap(self) -> list[tuple[Any, dict[str, Any]]]:
         """The (resource type, object) pairs of the bootstrap RBAC policy to create at start

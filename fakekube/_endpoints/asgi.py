@@ -54,6 +54,8 @@ class Request:
         self.warnings: list[str] = []
         #: The user the request runs as (after impersonation); None when authentication is off.
         self.user: UserInfo | None = None
+        #: Who authenticated, then (when impersonating) whom they impersonate; empty without authentication.
+        self.identities: list[UserInfo] = []
 
     @property
     def content_type(self) -> str:

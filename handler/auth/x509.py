@@ -43,6 +43,7 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
+from handler.tls import RELOAD_INTERVAL, files_digest
 from kubeapi.authn import UserInfo, unauthorized
 
 __all__ = [
@@ -87,11 +88,19 @@ def load_ca_bundle(path: str) -> list[x509.Certificate]:
 class ClientCertificateVerifier:
     """Verifies a presented chain (PEM, leaf first) for client authentication against the CA
     certificates of ``ca_file`` (``x509.VerifyOptions{Roots, Intermediates, KeyUsages:
-    ClientAuth}``). :meth:`verify` returns the leaf or raises the 401."""
+    ClientAuth}``). :meth:`verify` returns the leaf or raises the 401.
+
+    The bundle is re-read when the file changes (looked at, at most once a second, by
+    :func:`handler.tls.files_digest`), as kube-apiserver's ``DynamicFileCAContent`` reloads
+    ``--client-ca-file``, and the remembered verifications are dropped with the old bundle; a new
+    bundle that does not load is logged and the old one kept.
+    """
 
     def __init__(self, ca_file: str) -> None:
         self.ca_file = ca_file
         self._store = Store(load_ca_bundle(ca_file))
+        self._digest = files_digest([ca_file])
+        self._checked = time.monotonic()
         self._ee_policy = ExtensionPolicy.webpki_defaults_ee().may_be_present(
             x509.SubjectAlternativeName, Criticality.AGNOSTIC, None
         )
@@ -100,6 +109,8 @@ class ClientCertificateVerifier:
     def verify(self, chain: Sequence[str]) -> x509.Certificate:
         """The verified leaf of ``chain``; StatusError 401 when it does not verify."""
         now = time.monotonic()
+        if now - self._checked >= RELOAD_INTERVAL:
+            self._reload(now)
         hit = self._verified.get(chain[0])
         if hit is not None and hit[1] > now:
             return hit[0]
@@ -122,6 +133,20 @@ class ClientCertificateVerifier:
             self._verified.clear()
         self._verified[chain[0]] = (leaf, now + min(VERIFIED_TTL, max(left, 0.0)))
         return leaf
+
+    def _reload(self, now: float) -> None:
+        self._checked = now
+        digest = files_digest([self.ca_file])
+        if digest == self._digest:
+            return
+        self._digest = digest
+        try:
+            self._store = Store(load_ca_bundle(self.ca_file))
+        except ValueError as e:
+            log.warning("client CA file changed but does not load, keeping the previous one: %s", e)
+            return
+        self._verified.clear()
+        log.info("client CA bundle reloaded from %s", self.ca_file)
 
 
 def _strings(cert: x509.Certificate, oid: ObjectIdentifier) -> list[str]:

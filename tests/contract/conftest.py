@@ -34,6 +34,7 @@ from tests.contract.client import RefKube, Target
 from tests.contract.identities import apply_rbac, write_token_auth_file
 from tests.contract.results import RESULTS, Comparison
 from tests.contract.targets import (
+    AUDIT_LOGS,
     fakekube_auth,
     fakekube_target,
     gateway_fakekube_target,
@@ -187,6 +188,7 @@ def refkube(kuberay_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
         ca.write_bytes(base64.b64decode(kc["clusters"][0]["cluster"]["certificate-authority-data"]))
         token = kc["users"][0]["user"]["token"]
         target = Target("refkube", info["url"], token=token, verify=str(ca), reference=True)
+        AUDIT_LOGS[target.url] = d / "audit.log"
         with target.client() as admin:
             apply_rbac(admin)
         RESULTS.notes.append(f"refkube started in {started:.1f}s (its own figure: {info.get('started_in')})")

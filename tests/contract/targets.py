@@ -13,6 +13,7 @@ A target whose program is not in the tree yet skips outside CI and fails under C
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 import urllib.error
@@ -82,6 +83,27 @@ def gateway_refkube_target(
     yield from _gateway(request, ref.url, "gateway-refkube", ref, extra)
 
 
+#: Audit log file of a running target, by its URL (refkube's and fakekube-auth's).
+AUDIT_LOGS: dict[str, Path] = {}
+
+
+def audit_events(path: Path, verb: str, resource: str, name: str) -> list[dict[str, Any]]:
+    """The ResponseComplete audit events (``audit.k8s.io/v1`` Event JSON lines in ``path``) of
+    ``verb`` on ``resource`` named ``name``; waits up to 5 s for one to appear."""
+    deadline = time.monotonic() + 5
+    while True:
+        found = []
+        for line in path.read_text().splitlines():
+            e = json.loads(line)
+            ref = e.get("objectRef") or {}
+            same = e.get("verb") == verb and ref.get("resource") == resource and ref.get("name") == name
+            if same and e.get("stage") == "ResponseComplete":
+                found.append(e)
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
 def _wait_up(url: str, proc: Any, timeout: float = 30.0) -> None:
     """Wait until ``url/healthz`` answers at all (401 counts: anonymous access is off)."""
     deadline = time.monotonic() + timeout
@@ -119,7 +141,7 @@ def fakekube_auth(
 ) -> Iterator[Target]:
     """``fakekube serve`` with the identities' token file (plus an admin in system:masters), RBAC,
     the official KubeRay CRDs and refkube's API audiences; namespace team-a and the RBAC objects
-    applied through admin."""
+    applied through admin. Its audit log is ``AUDIT_LOGS[target.url]``."""
     d = tmp_path_factory.mktemp("fakekube-auth")
     admin_token = uuid.uuid4().hex
     tokens = write_token_auth_file(d / "tokens.csv", admin_token=admin_token)
@@ -128,6 +150,7 @@ def fakekube_auth(
         str(BIN / "fakekube"), "serve", "--host", "127.0.0.1", "--port", str(port),
         "--crd", str(kuberay_dir / "crds"), "--token-auth-file", str(tokens),
         "--authorization-mode", "RBAC", "--api-audiences", ",".join(_api_audiences(refkube.target)),
+        "--audit-log-path", str(d / "audit.log"),
     ]  # fmt: skip
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -136,6 +159,7 @@ def fakekube_auth(
         target = Target("fakekube-auth", url, token=admin_token)
         with target.client() as admin:
             apply_rbac(admin)
+        AUDIT_LOGS[url] = d / "audit.log"
         yield target
     finally:
         stop_server(proc)

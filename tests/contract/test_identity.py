@@ -29,6 +29,7 @@ from tests.contract.identities import (
     Identity,
 )
 from tests.contract.results import RESULTS, Comparison
+from tests.contract.targets import AUDIT_LOGS, audit_events
 
 TARGETS = ["refkube", "fakekube-auth"]
 RAY = "/apis/ray.io/v1"
@@ -363,7 +364,8 @@ def _whoami(t: Target, who: Identity, headers: dict[str, str]) -> tuple[int, Any
 def test_impersonated_requests_run_as_the_impersonated_user(
     request: pytest.FixtureRequest, target: str
 ) -> None:
-    """What the server sees (SelfSubjectReview, the audit user) is alice, not the gateway; the
+    """What the server sees (SelfSubjectReview, the audit log's impersonatedUser) is alice, not
+    the gateway (the audit log's user); the
     managedFields manager of an impersonated create is the User-Agent's, as kube-apiserver records
     it (the field manager never names a user)."""
     t = _target(request, target)
@@ -381,6 +383,13 @@ def test_impersonated_requests_run_as_the_impersonated_user(
         r = c.post(f"{RAY}/namespaces/{TEAM_NS}/rayclusters", json=_raycluster(name))
         assert r.status_code == 201, r.text
         assert [m["manager"] for m in r.json()["metadata"]["managedFields"]] == ["identity-contract"]
+        (event,) = audit_events(AUDIT_LOGS[t.url], "create", "rayclusters", name)
+        assert event["user"]["username"] == "kuberay-gateway"
+        assert event["impersonatedUser"] == {
+            "username": "alice",
+            "uid": "uid-alice",
+            "groups": ALICE.groups_seen,
+        }
         r = c.post(f"{RAY}/namespaces/default/rayclusters", json=_raycluster(name))
         assert r.status_code == 403
         assert 'User "alice" cannot create' in r.json()["message"]

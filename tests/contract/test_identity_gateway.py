@@ -24,15 +24,14 @@ Each (mode, target) pair checks: alice creates (201) and lists (200) rayclusters
 in default; bob gets 403; no credentials get 401; bob's own ``Impersonate-*`` headers do not make
 the gateway act as alice (stripped: the answer is bob's 403); and the create is recorded as
 alice's: refkube's audit log shows ``impersonatedUser`` alice with the gateway as ``user`` (or
-alice as ``user`` in passthrough), the managedFields manager is the client's User-Agent (never
-a user, as kube-apiserver derives it), and on fakekube the 201 itself (the gateway's own identity
-may not create Ray objects) shows the request ran as alice. ``none`` is checked apart: every
-request runs as the gateway's own identity.
+alice as ``user`` in passthrough), and so does fakekube's (``--audit-log-path``); the
+managedFields manager is the client's User-Agent (never a user, as kube-apiserver derives it); and
+the gateway's own identity may not create Ray objects, so the 201 itself shows it ran as alice.
+``none`` is checked apart: every request runs as the gateway's own identity.
 """
 
 from __future__ import annotations
 
-import json
 import ssl
 import subprocess
 import time
@@ -48,6 +47,7 @@ import pytest
 from tests.contract.client import Target
 from tests.contract.identities import ALICE, BOB, GATEWAY, TEAM_NS, Identity
 from tests.contract.results import RESULTS, Comparison
+from tests.contract.targets import AUDIT_LOGS, audit_events
 from tests.handler.oidc_issuer import CLIENT_ID, Issuer
 from tests.handler.pki import CA, Issued
 from tests.procs import BIN, free_port, stop_server
@@ -315,22 +315,6 @@ def test_bob_cannot_make_the_gateway_impersonate_for_him(gw: Gateway, pki: Pki, 
     assert 'User "bob" cannot create' in created.json()["message"]
 
 
-def _audit_events(path: Path, name: str) -> list[dict[str, Any]]:
-    """The ResponseComplete audit events of the create of raycluster ``name`` (waits up to 5 s)."""
-    deadline = time.monotonic() + 5
-    while True:
-        events = []
-        for line in path.read_text().splitlines():
-            e = json.loads(line)
-            ref = e.get("objectRef") or {}
-            if e.get("verb") == "create" and ref.get("resource") == "rayclusters" and ref.get("name") == name:
-                events.append(e)
-        done = [e for e in events if e.get("stage") == "ResponseComplete"]
-        if done or time.monotonic() > deadline:
-            return done
-        time.sleep(0.1)
-
-
 def test_the_create_is_recorded_as_alices(
     request: pytest.FixtureRequest, gw: Gateway, pki: Pki, issuer: Issuer
 ) -> None:
@@ -348,11 +332,7 @@ def test_the_create_is_recorded_as_alices(
         denied = own.post(f"{RAY}/namespaces/{TEAM_NS}/rayclusters", json=_raycluster(name + "-own"))
         assert denied.status_code == 403
         assert admin.get(f"{RAY}/namespaces/{TEAM_NS}/rayclusters/{name}").status_code == 200
-    if gw.target != "refkube":
-        _record(gw, "create-as-alice", True, "")
-        return
-    audit = request.getfixturevalue("refkube").audit_log
-    events = _audit_events(audit, name)
+    events = audit_events(AUDIT_LOGS[gw.backend.url], "create", "rayclusters", name)
     assert len(events) == 1, events
     e = events[0]
     if gw.mode == "passthrough":

@@ -7,6 +7,7 @@ these run without refkube and pin the rules one at a time.
 # ruff: noqa: E501  (RBAC objects and expected messages read best on one line)
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -243,3 +244,84 @@ def test_rule_matching_follows_evaluation_helpers(
         and (not names or name in names)
     )
     assert rule_allows(attrs, rule) == bool(want)
+
+
+def test_audit_log_records_who_and_whom(tmp_path: Path, connect: Callable[[FakeKube], Client]) -> None:
+    """kube-apiserver's audit event: ``user`` is who authenticated, ``impersonatedUser`` whom they
+    act as; a create's objectRef names the created object; refused requests are logged too."""
+    f = tmp_path / "tokens.csv"
+    f.write_text(TOKENS)
+    log = tmp_path / "audit.log"
+    c = connect(create_app(token_auth_file=f, audit_log_path=log))  # AlwaysAllow: gw may impersonate
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm1"}}
+    assert (
+        c.send(
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            body,
+            headers=_h("gwtok", impersonate_user="alice"),
+        ).status
+        == 201
+    )
+    assert c.send("GET", "/api/v1/namespaces/default/configmaps", headers=_h("bobtok")).status == 200
+    assert c.send("GET", "/api/v1/namespaces/default/configmaps").status == 401
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [
+        (e["verb"], e["user"]["username"], e.get("impersonatedUser", {}).get("username")) for e in events
+    ] == [
+        ("create", "gw", "alice"),
+        ("list", "bob", None),
+    ]
+    assert events[0]["objectRef"] == {
+        "resource": "configmaps",
+        "namespace": "default",
+        "name": "cm1",
+        "apiVersion": "v1",
+    }
+    assert events[0]["responseStatus"]["code"] == 201
+    assert events[0]["impersonatedUser"]["groups"] == ["system:authenticated"]
+
+
+_EXTRA_KEY = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Lu", "Lt")), min_size=1, max_size=12
+)
+
+
+@given(
+    name=st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=20),
+    uid=st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=10),
+    groups=st.lists(st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=10), max_size=4),
+    extra=st.dictionaries(
+        _EXTRA_KEY,
+        st.lists(
+            st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=8), min_size=1, max_size=3
+        ),
+        max_size=3,
+    ),
+)
+def test_impersonation_headers_round_trip(
+    name: str, uid: str, groups: list[str], extra: dict[str, list[str]]
+) -> None:
+    """What the gateway sends (``kubeapi.authn.impersonation_headers``, client-go's encoding,
+    percent-escaping extra keys) is what fakekube reads back (impersonation.go's decoding: header
+    names lower-cased, keys unescaped), for hostile keys (``%``, ``/``, spaces, non-ASCII)."""
+    from fakekube._auth.impersonation import wanted_user
+    from kubeapi.authn import impersonation_headers
+
+    user = UserInfo.of(name, uid, groups, extra)
+    pairs = [(k.lower(), v) for k, v in impersonation_headers(user)]
+    assert wanted_user(pairs) == user
+
+
+def test_impersonation_without_a_user_name_is_400() -> None:
+    from fakekube._auth.impersonation import wanted_user
+    from kubeapi.status import StatusError
+
+    assert wanted_user([("impersonate-user", "")]) is None
+    with pytest.raises(StatusError) as e:
+        wanted_user([("impersonate-user", ""), ("impersonate-extra-scopes", "a")])
+    assert e.value.code == 400
+    assert e.value.status()["message"] == (
+        'requested &user.DefaultInfo{Name:"", UID:"", Groups:[]string(nil), '
+        'Extra:map[string][]string{"scopes":[]string{"a"}}} without impersonating a user name'
+    )

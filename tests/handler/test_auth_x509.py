@@ -207,3 +207,23 @@ def _valid(k: str) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+async def test_client_ca_file_is_reloaded_when_it_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import handler.auth.x509 as mod
+
+    monkeypatch.setattr(mod, "RELOAD_INTERVAL", 0.0)
+    path = ca_file(tmp_path, CA_A)
+    auth = ClientCertificateAuthenticator(path)
+    a_user, b_user = CA_A.issue("alice"), CA_B.issue("bob")
+    assert await auth.authenticate(scope(a_user)) is not None
+    await refused(auth, scope(b_user))
+    # The CA is rotated: the file now holds CA_B only. Remembered verifications go with CA_A.
+    Path(path).write_text(CA_B.pem)
+    assert await auth.authenticate(scope(b_user)) is not None
+    await refused(auth, scope(a_user))
+    # A broken bundle keeps the last good one.
+    Path(path).write_text("not a certificate")
+    assert await auth.authenticate(scope(b_user)) is not None
