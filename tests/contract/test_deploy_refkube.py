@@ -20,6 +20,7 @@ import json
 import os
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -178,27 +179,42 @@ def _knative_crd(tmp: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def knative(refkube: RefKube, tmp_path_factory: pytest.TempPathFactory) -> RefKube:
-    """refkube with Knative Serving's Service CRD installed and established."""
+def knative(refkube: RefKube, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RefKube]:
+    """refkube with Knative Serving's Service CRD installed and established; removed afterwards
+    (other tests of the session list refkube's CRDs and expect only KubeRay's)."""
     crd = _knative_crd(tmp_path_factory.mktemp("knative"))
     p = kubectl(refkube.proxy_url, "apply", "--server-side", "-f", str(crd))
     assert p.returncode == 0, p.stderr
-    deadline = time.monotonic() + 60
-    with refkube.target.client() as c:
-        while True:
-            r = c.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/services.serving.knative.dev")
-            conditions = {x["type"]: x["status"] for x in r.json().get("status", {}).get("conditions", [])}
-            if conditions.get("Established") == "True":
-                break
-            assert time.monotonic() < deadline, conditions
-            time.sleep(0.2)
-        # discovery of the new group can lag the condition a little
-        while c.get("/apis/serving.knative.dev/v1").status_code != 200:
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
-    for ns in ("ray-system", "deploy-knative"):
-        _create_ns(refkube, ns)
-    return refkube
+    try:
+        deadline = time.monotonic() + 60
+        with refkube.target.client() as c:
+            while True:
+                r = c.get(
+                    "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/services.serving.knative.dev"
+                )
+                status = r.json().get("status") or {}
+                conditions = {x["type"]: x["status"] for x in status.get("conditions") or []}
+                if conditions.get("Established") == "True":
+                    break
+                assert time.monotonic() < deadline, conditions
+                time.sleep(0.2)
+            # discovery of the new group can lag the condition a little
+            while c.get("/apis/serving.knative.dev/v1").status_code != 200:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+        for ns in ("ray-system", "deploy-knative"):
+            _create_ns(refkube, ns)
+        yield refkube
+    finally:
+        p = kubectl(
+            refkube.proxy_url, "delete", "crd", "services.serving.knative.dev", "--wait=true", "--timeout=60s"
+        )
+        assert p.returncode == 0, p.stderr
+        with refkube.target.client() as c:
+            deadline = time.monotonic() + 60
+            while c.get("/apis/serving.knative.dev/v1").status_code != 404:
+                assert time.monotonic() < deadline, "the Knative CRD's API group is still served"
+                time.sleep(0.2)
 
 
 @pytest.mark.parametrize("path", ["infra/knative/service.yaml", "infra/cloudrun/service.yaml", "helm"])
