@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # CONTRACT=0 leaves the contract suite (and the Go build of refkube) out of `make test`.
 CONTRACT ?= 1
 
-.PHONY: dev test lint bench clean
+.PHONY: dev test lint bench clean image image-smoke
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -30,14 +30,16 @@ lint: $(STAMP)
 # tests run last and wait for it (build.sh locks). A missing Go or a failed build fails the target.
 ifeq ($(CONTRACT),0)
 test: lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --ignore=tests/deploy
 else
 test: lint
 	@mkdir -p build
-	@echo "refkube: building in the background (log: build/refkube-build.log)"
+	@echo "refkube, helm: building in the background (logs: build/refkube-build.log, build/helm-build.log)"
 	@infra/refkube/build.sh > build/refkube-build.log 2>&1 & build=$$!; \
+	infra/helmbin/build.sh > build/helm-build.log 2>&1 & helm=$$!; \
 	KUBERAY_CONTRACT=1 $(BIN)/pytest -q; rc=$$?; \
 	if ! wait $$build; then echo "refkube build FAILED:"; tail -40 build/refkube-build.log; exit 1; fi; \
+	if ! wait $$helm; then echo "helm build FAILED:"; tail -40 build/helm-build.log; exit 1; fi; \
 	exit $$rc
 endif
 
@@ -77,3 +79,15 @@ bench: $(STAMP)
 .PHONY: soak
 soak: $(STAMP)
 	$(BIN)/python -m benchmarks.soak $(SOAK_ARGS)
+
+# Container images (README "Deploy: container image"): kuberay-apiserver:dev and kuberay-fakekube:dev
+# from a Debian root filesystem (mmdebstrap) and this repository's wheel, with buildah; OCI archives
+# in build/image/. Slow (minutes) and needs root, mmdebstrap and buildah (apt-get install -y
+# mmdebstrap buildah podman), so it is not part of `make test`; tests/deploy checks its definition.
+image: $(STAMP)
+	PYTHON=$(BIN)/python infra/image/build.sh
+
+# Run the built images from their unpacked roots (read-only, non-root): /readyz, SIGTERM, and the
+# cold start to the first proxied 200 (README "Deploy: container image").
+image-smoke:
+	python3 infra/image/smoke.py --runs 3

@@ -23,6 +23,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote
 
 from litestar.enums import ScopeType
@@ -34,6 +35,7 @@ from handler._headers import client_address, upstream_request_headers
 from handler._sending import ResponseSender
 from handler.auth.access import Access
 from handler.auth.hosts import HostFilter
+from handler.lifecycle import Drain, cap_watch_query
 from handler.metrics import Metrics
 from handler.request import GatewayRequest
 from handler.responses import RelayAborted, status_response
@@ -42,7 +44,7 @@ from handler.target import RouteFamily
 from handler.upstream_client import UpstreamClient, UpstreamIdentity
 from kubeapi.authn import UserInfo
 from kubeapi.recursion import deep_values
-from kubeapi.status import StatusError, new_body_unreadable, new_path_not_found
+from kubeapi.status import StatusError, new_body_unreadable, new_path_not_found, new_service_unavailable
 
 log = logging.getLogger("handler._pipeline")
 
@@ -61,6 +63,22 @@ def _body_framing(raw: Iterable[tuple[bytes, bytes]]) -> tuple[int | None, bool]
         elif name == b"transfer-encoding":
             chunked = True
     return length, chunked
+
+
+async def _end_drained(sender: ResponseSender, receive: Receive) -> None:
+    """End a watch the drain cancelled (:class:`handler.lifecycle.Drain`): a started response gets
+    its last (empty) body message, so the chunked stream ends cleanly after the events already sent
+    and the client re-watches from its last resourceVersion; one not started yet is answered 503
+    (kube-apiserver's answer while it shuts down), which clients retry."""
+    try:
+        if sender.started:
+            await sender.end()
+        else:
+            await sender.send(
+                status_response(new_service_unavailable("the gateway is shutting down")), receive
+            )
+    except ClientDisconnected:
+        pass
 
 
 def request_target(scope: Scope) -> tuple[str, str]:
@@ -87,6 +105,8 @@ class Pipeline:
         max_body_bytes: int,
         access: Access,
         hosts: HostFilter,
+        drain: Drain | None = None,
+        max_watch_seconds: int = 0,
     ) -> None:
         self.routes = routes
         self.upstream = upstream
@@ -94,6 +114,8 @@ class Pipeline:
         self.max_body_bytes = max_body_bytes
         self.access = access
         self.hosts = hosts
+        self.drain = drain or Drain()
+        self.max_watch_seconds = max_watch_seconds
 
     async def _authorize(
         self, request: GatewayRequest, who: tuple[UserInfo | None, UpstreamIdentity | None]
@@ -116,6 +138,7 @@ class Pipeline:
         sender = ResponseSender(send)
         route_name = "refused"
         request: GatewayRequest | None = None
+        watch_task: asyncio.Task[Any] | None = None
         self.metrics.inflight.inc()
         try:
             raw_headers = scope["headers"]
@@ -137,6 +160,14 @@ class Pipeline:
                 raw_headers,
             )
             await self._authorize(request, who)
+            if request.watch:
+                capped = cap_watch_query(request.params, self.max_watch_seconds)
+                if capped is not None:
+                    request.query = capped.encode()
+                task = asyncio.current_task()
+                if task is not None:
+                    watch_task = task
+                    self.drain.track(task)
             with deep_values():  # bodies nest as deep as kube-apiserver accepts (kubeapi.recursion)
                 response = await self.routes.handler(route)(request)
             try:
@@ -156,10 +187,16 @@ class Pipeline:
             log.warning("upstream failed mid-response for %s %s: %s", method, path, e.__cause__)
         except asyncio.CancelledError:
             task = asyncio.current_task()
-            if request is None or not request.disconnected.is_set() or task is None:
+            if task is not None and watch_task is task and self.drain.ended(task):
+                task.uncancel()
+                await _end_drained(sender, receive)
+            elif request is None or not request.disconnected.is_set() or task is None:
                 raise
-            task.uncancel()
+            else:
+                task.uncancel()
         finally:
+            if watch_task is not None:
+                self.drain.untrack(watch_task)
             if request is not None and request.disconnect_watcher is not None:
                 request.disconnect_watcher.cancel()
             self.metrics.inflight.dec()

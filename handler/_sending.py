@@ -77,6 +77,11 @@ class ResponseSender:
             assert isinstance(response, Response)
             await self._made(response)
 
+    async def end(self) -> None:
+        """End a started streamed response now (the last, empty, body message): used when the
+        worker drains (:mod:`handler.lifecycle`). Raises ClientDisconnected when the caller left."""
+        await self._body(b"", more=False)
+
     async def _start(self, status: int, headers: Headers) -> None:
         self.started = True
         self.code = status

@@ -7,6 +7,7 @@ classes live at module level so uvicorn can pickle the config into its worker pr
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import uvicorn
@@ -77,9 +78,12 @@ def serve(
     client_ca_file: str,
     log_level: str,
     log_config: dict[str, Any],
+    shutdown_grace_seconds: float | None = None,
 ) -> None:
     """Serve ASGI app import path ``app`` over TLS on ``host:port`` with ``workers`` processes
-    until SIGINT/SIGTERM; raises :class:`handler.tls.TLSConfigError` for files that do not load."""
+    until SIGINT/SIGTERM; raises :class:`handler.tls.TLSConfigError` for files that do not load.
+    After SIGTERM, requests still open after ``shutdown_grace_seconds`` are cancelled (uvicorn's
+    ``timeout_graceful_shutdown``; None: wait for them)."""
     ReloadingContext.create(cert_file, key_file, client_ca_file)  # fail now, with the file's name
     config = ReloadingConfig(
         app,
@@ -100,6 +104,9 @@ def serve(
         ssl_certfile=cert_file,
         ssl_keyfile=key_file,
         client_ca_file=client_ca_file,
+        timeout_graceful_shutdown=None
+        if shutdown_grace_seconds is None
+        else math.ceil(shutdown_grace_seconds),
     )
     server = uvicorn.Server(config)
     if workers > 1:

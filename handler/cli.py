@@ -13,10 +13,13 @@ in front of it, and prints the curl lines to try.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import logging.config
+import math
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -27,11 +30,13 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from handler.auth.modes import CLIENT_CERTIFICATE_MODES, build_authenticator
 from handler.credentials import CredentialsError, resolve
 from handler.defaults import DefaultsError
 from handler.defaults import load as load_defaults
+from handler.lifecycle import DRAIN_SIGNAL
 from handler.logs import dict_config
 from handler.settings import ENV_PREFIX, POD_SECURITY_LEVELS, Settings, SettingsError
 from handler.tls import CertificateWatcher, TLSConfigError, server_context, sighup_self
@@ -201,6 +206,20 @@ def _common(p: argparse.ArgumentParser, env: Settings) -> None:
         + _env_default(env, "pod_security"),
     )
     p.add_argument(
+        "--max-watch-seconds",
+        type=int,
+        default=env.max_watch_seconds,
+        help="cap every watch's timeoutSeconds (and set it when absent) so watches end before the "
+        "platform's request timeout; 0: no cap " + _env_default(env, "max_watch_seconds"),
+    )
+    p.add_argument(
+        "--shutdown-grace-seconds",
+        type=float,
+        default=env.shutdown_grace_seconds,
+        help="on SIGTERM/SIGINT: end watches, let short requests finish, kill workers after this "
+        + _env_default(env, "shutdown_grace_seconds"),
+    )
+    p.add_argument(
         "--log-level",
         default=env.log_level,
         choices=["debug", "info", "warning", "error"],
@@ -258,6 +277,7 @@ def run(settings: Settings) -> None:
             getattr(settings, ca_field),
             settings.log_level,
             config,
+            settings.shutdown_grace_seconds,
         )
     else:
         tls: dict[str, object] = {}
@@ -268,7 +288,7 @@ def run(settings: Settings) -> None:
             # granian reads the files when a worker starts: a change respawns the workers (SIGHUP).
             watcher = CertificateWatcher([cert, key], sighup_self, lambda: server_context(cert, key))
             watcher.start()
-        Granian(
+        server = Granian(
             "handler.app:app",
             address=settings.host,
             port=settings.port,
@@ -278,12 +298,36 @@ def run(settings: Settings) -> None:
             log_dictconfig=config,
             websockets=True,
             http1_settings=HTTP1Settings(max_buffer_size=settings.http1_buffer_bytes),
+            workers_kill_timeout=max(1, math.ceil(settings.shutdown_grace_seconds)),
             **tls,  # type: ignore[arg-type]
-        ).serve()
+        )
+        server.on_startup(lambda: drain_on_signals(server))
+        server.serve()
         if watcher is not None:
             watcher.stop()
     if metrics_dir is not None:
         metrics_dir.cleanup()
+
+
+def drain_on_signals(server: Any) -> None:
+    """Make SIGTERM and SIGINT drain before granian stops: each worker first gets
+    :data:`handler.lifecycle.DRAIN_SIGNAL` (``/readyz`` 503, open watches end cleanly), then
+    granian's own interrupt handler runs (workers stop accepting, finish short requests, and are
+    killed after ``workers_kill_timeout``, the grace period). Installed from granian's startup hook,
+    after granian set its own handlers (granian/server/common.py ``startup``)."""
+    interrupt = server.signal_handler_interrupt
+
+    def on_signal(signum: int, frame: object) -> None:
+        for worker in list(getattr(server, "wrks", ())):
+            inner = getattr(worker, "inner", None)
+            pid = getattr(inner, "pid", None)
+            if pid:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, DRAIN_SIGNAL)
+        interrupt()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
 
 
 #: Modes whose authenticator needs no upstream client, so ``run`` builds it once before serving.
@@ -413,6 +457,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         defaults=args.defaults,
         watch_fanout=args.watch_fanout,
         pod_security=args.pod_security,
+        max_watch_seconds=args.max_watch_seconds,
+        shutdown_grace_seconds=args.shutdown_grace_seconds,
         field_selector_fields=tuple(f.strip() for f in fields_arg.split(",") if f.strip())
         if fields_arg is not None
         else env.field_selector_fields,

@@ -30,6 +30,7 @@ from handler.auth.hosts import HostFilter
 from handler.auth.modes import get_mode
 from handler.credentials import UpstreamCredentials, resolve
 from handler.hooks import ObjectHook
+from handler.lifecycle import Drain
 from handler.metrics import Metrics
 from handler.request import RequestRule
 from handler.routes import gateway_routes
@@ -151,7 +152,10 @@ def create_app(
     table = gateway_routes(rules, hooks, watches, settings.field_selector_fields, settings.pod_security)
     for customize in [routes] if callable(routes) else routes:
         customize(table)
-    pipeline = Pipeline(table, upstream, metrics, settings.max_body_bytes, access, hosts)
+    drain = Drain()
+    pipeline = Pipeline(
+        table, upstream, metrics, settings.max_body_bytes, access, hosts, drain, settings.max_watch_seconds
+    )
 
     @get("/healthz", media_type=MediaType.TEXT, sync_to_thread=False)
     def healthz() -> str:
@@ -166,7 +170,10 @@ def create_app(
     @get("/readyz", media_type=MediaType.TEXT)
     async def readyz() -> Response[str]:
         """Readiness: 200 ``ok`` when the upstream answers ``GET /version`` with 200, else 503
-        (one attempt: readiness says how the upstream is now)."""
+        (one attempt: readiness says how the upstream is now); 503 ``draining`` once the worker
+        drains for shutdown (:mod:`handler.lifecycle`), so no new traffic is sent its way."""
+        if drain.draining:
+            return Response("draining", status_code=503, media_type=MediaType.TEXT)
         try:
             status, _ = await upstream.get_json("/version", route="readyz", retry_enabled=False)
         except StatusError as e:
@@ -192,6 +199,7 @@ def create_app(
         route_handlers=[healthz, livez, readyz, metrics_handler, pipeline_mount],
         cors_config=cors,
         middleware=asgi_middleware,
+        on_startup=[drain.install],
         on_shutdown=[upstream.close],
         openapi_config=None,
         logging_config=None,
@@ -202,4 +210,5 @@ def create_app(
     app.state.upstream = upstream
     app.state.access = access
     app.state.routes = table
+    app.state.drain = drain
     return app

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
 from handler.field_selectors import DEFAULT_FIELDS
+from handler.lifecycle import DEFAULT_MAX_WATCH_SECONDS, DEFAULT_SHUTDOWN_GRACE_SECONDS
 from kubeapi.decode import MAX_BODY_BYTES
 
 ENV_PREFIX = "KUBERAY_APISERVER_"
@@ -92,6 +93,11 @@ class Settings:
     ``pod_security`` is the Pod Security Standards level checked on the pod templates of Ray
     objects (:mod:`handler.pod_security`): one of :data:`POD_SECURITY_LEVELS`, ``privileged``
     (checks nothing) by default; another value raises :class:`SettingsError`.
+
+    Platform behaviour (:mod:`handler.lifecycle`, README "Deploy"): ``max_watch_seconds`` caps every
+    watch's ``timeoutSeconds`` (also set when the caller gives none; 0: no cap) below the platform's
+    request timeout, so watches end cleanly and clients re-watch; ``shutdown_grace_seconds`` is how
+    long (s) a SIGTERM'd server lets short requests finish before its workers are killed.
     """
 
     host: str = "0.0.0.0"
@@ -142,6 +148,8 @@ class Settings:
     tls_cert_file: str = ""
     tls_private_key_file: str = ""
     accept_hosts: str = ""
+    max_watch_seconds: int = DEFAULT_MAX_WATCH_SECONDS
+    shutdown_grace_seconds: float = DEFAULT_SHUTDOWN_GRACE_SECONDS
     pod_security: str = "privileged"
 
     def __post_init__(self) -> None:
