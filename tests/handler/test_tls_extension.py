@@ -88,7 +88,9 @@ def test_no_certificate_is_an_empty_chain(served: dict[str, Any]) -> None:
 def test_websocket_upgrade_carries_the_client_certificate(served: dict[str, Any]) -> None:
     from websockets.sync.client import connect
 
-    with connect(f"wss://127.0.0.1:{served['port']}/ws", ssl=context(served, "bob")) as ws:
+    with connect(
+        f"wss://127.0.0.1:{served['port']}/ws", ssl=context(served, "bob"), open_timeout=10, close_timeout=5
+    ) as ws:
         tls = json.loads(ws.recv(timeout=10))
     assert tls["client_cert_name"] == "CN=bob,O=team-a"
 
