@@ -11,7 +11,7 @@ are built from:
 - :class:`Bridge`: sends one HTTP request to the app on its loop from another thread (or another
   event loop) without a socket; the body streams back chunk by chunk (:class:`BodyStream`), so a
   watch is seen as it happens.
-- :class:`Client`: ``request``/``send``/``get``/``list``/``seed``/``wait_for`` over a bridge,
+- :class:`Client`: ``request``/``send``/``get``/``list``/``seed``/``wait_for``/``advance`` over a bridge,
   resolving kinds through the server's discovery documents (``/api/v1``, ``/apis``), as kubectl does.
 
 Errors: :class:`FakeKubeError` (a non-2xx answer, carrying the Kubernetes ``Status``),
@@ -639,6 +639,18 @@ class Client:
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"{kind} {namespace}/{name} still exists after {timeout} s")
             time.sleep(0.02)
+
+    def advance(self, seconds: float) -> None:
+        """Move the app's manual clock on by ``seconds`` (the simulated operator's delays:
+        ``create_app(simulate_operator=Simulation(manual_clock=True))``), on the app's loop;
+        RuntimeError when the app runs on the real clock."""
+        target = self.bridge.app
+        app: FakeKube = target.app if isinstance(target, ResettableApp) else target
+
+        async def go() -> None:
+            app.controllers.advance(seconds)
+
+        asyncio.run_coroutine_threadsafe(go(), self.bridge.loop).result(30)
 
 
 def httpx_handlers(httpx: Any, bridge_of: Callable[[], Bridge]) -> tuple[Any, Any]:

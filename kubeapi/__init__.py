@@ -29,8 +29,9 @@ Modules (each with its own ``__all__``; constants are reached through the module
 - :mod:`kubeapi.openapiv2`: ``/openapi/v2`` in protobuf: Swagger 2.0 JSON compiled into gnostic's
   ``openapi.v2.Document`` messages (``kubeapi/_gnostic``, protoc's output), path filtering and
   kube-openapi's ``Accept`` negotiation.
-- :mod:`kubeapi.quantity`: resource quantities (``k8s.io/apimachinery/pkg/api/resource``).
 - :mod:`kubeapi.types`: ``JSON`` (``dict[str, Any]``) and ``JSONValue``.
+- :mod:`kubeapi.quantity`: resource quantities (``resource.Quantity``: parse, add, multiply,
+  the canonical text).
 """
 
 from kubeapi import (
@@ -41,6 +42,7 @@ from kubeapi import (
     labels,
     media,
     meta,
+    quantity,
     query,
     requestinfo,
     status,
@@ -109,6 +111,7 @@ __all__ = [
     "parse_int",
     "parse_label_selector",
     "parse_media_type",
+    "quantity",
     "query",
     "request_info",
     "request_info_from_scope",

@@ -145,8 +145,14 @@ def _json_key(field: FieldDescriptor) -> str:
 
 
 def yaml_text(value: Any) -> str:
-    """``value`` as the YAML text an ``Any`` holds (block style, keys in document order)."""
-    text = yaml.safe_dump(value, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1 << 30)
+    """``value`` as the YAML text an ``Any`` holds (block style, keys in document order).
+
+    Characters outside ASCII are written as escapes in double-quoted scalars: PyYAML writes some
+    (NEL, ``\x85``) raw into plain scalars, where a reader folds them into a space; escaped they
+    read back as written (Go's yaml.v3 writes UTF-8; the value read is the same)."""
+    text = yaml.safe_dump(
+        value, sort_keys=False, default_flow_style=False, allow_unicode=False, width=1 << 30
+    )
     return text.removesuffix("...\n")
 
 

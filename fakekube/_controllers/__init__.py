@@ -126,9 +126,10 @@ class ControllerManager:
         self._running = True
         try:
             while True:
-                for c in self._timers.pop_due(self.clock.monotonic()):
-                    assert isinstance(c, Controller)
-                    c.requeue()
+                if self._timers:  # (no clock read on the common path: no timer set)
+                    for c in self._timers.pop_due(self.clock.monotonic()):
+                        assert isinstance(c, Controller)
+                        c.requeue()
                 busy = [c for c in self.controllers if c.pending()]
                 if not busy:
                     return
@@ -136,7 +137,8 @@ class ControllerManager:
                     c.sync()
         finally:
             self._running = False
-            self._arm()
+            if self._timers:
+                self._arm()
 
     def advance(self, seconds: float) -> None:
         """Move a manual clock on by ``seconds``, firing each timer at its own time and running

@@ -6,17 +6,20 @@ note)`` creates an ``events.k8s.io/v1`` Event through the registry (so it is sto
 read through both Event APIs, and watches see it): name ``<regarding name>.<unix nanos in hex>``
 (``generateEvent``), ``eventTime`` with microseconds, ``reportingController`` the recorder's
 name, ``reportingInstance`` ``<name>-<host>``, ``regarding`` a reference to ``obj`` with its
-resourceVersion (``reference.GetReference``). Series are not kept (each event is one Event).
+resourceVersion (``reference.GetReference``). Series are not kept (each event is one Event);
+an Event the server refuses is dropped, as the recorder drops it after its retries.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from fakekube._controllers import ControllerContext
 from fakekube._registry import objects
 from fakekube._registry.strategy import WriteContext
 from fakekube._resources import EVENTS_V1
+from kubeapi.status import StatusError
 from kubeapi.types import JSON
 
 _HOST = "fakekube"
@@ -61,6 +64,7 @@ class EventRecorder:
             "type": type_,
         }
         store = self.ctx.registry.store(EVENTS_V1)
-        store.create(
-            WriteContext(manager=self.name), ev["metadata"]["namespace"], objects.to_storage(EVENTS_V1, ev)
-        )
+        # A refused Event (e.g. in a Terminating namespace) is dropped, as the recorder drops it.
+        with contextlib.suppress(StatusError):
+            ctx = WriteContext(manager=self.name)
+            store.create(ctx, ev["metadata"]["namespace"], objects.to_storage(EVENTS_V1, ev))

@@ -5,12 +5,15 @@ Registered only with the simulation on (:mod:`fakekube.simulation`). For each ne
 1. bind it to the one node (``spec.nodeName``, as the scheduler's ``pods/binding`` does) and
    write the status a kubelet reports for a Pod whose containers are being created: phase
    ``Pending``, conditions ``PodReadyToStartContainers``/``Initialized``/``Ready``/
-   ``ContainersReady``/``PodScheduled`` (``Ready`` False with reason ``ContainersNotReady``),
-   each container ``waiting: {reason: ContainerCreating}``, ``hostIP``, ``startTime``;
+   ``ContainersReady``/``PodScheduled`` (``Ready`` False with reason ``ContainersNotReady``;
+   ``Initialized`` False, ``ContainersNotInitialized``, while init containers run), each
+   container ``waiting: {reason: ContainerCreating}`` (``PodInitializing`` with init
+   containers), ``hostIP``, ``startTime``;
 2. after ``Simulation.pod_start_delay`` seconds: phase ``Running``, every condition True, a Pod
-   IP (``10.244.x.y``, ``podIP``/``podIPs``), each container ``running`` with ``ready`` and
-   ``started``, a ``containerID``; then the start-up lines of each container are written to its
-   log (:class:`fakekube._storage.podlogs.PodLogs`) by the first :data:`LogSource` that knows it.
+   IP (``10.244.x.y``, ``podIP``/``podIPs``), init containers ``terminated`` (``Completed``),
+   each container ``running`` with ``ready`` and ``started``, a ``containerID``; then the
+   start-up lines of each (init) container are written to its log
+   (:class:`fakekube._storage.podlogs.PodLogs`) by the first :data:`LogSource` that knows it.
 
 Status shapes follow ``pkg/kubelet/status/generate.go`` and ``kubelet_pods.go``
 (``convertToAPIContainerStatuses``, ``generateAPIPodStatus``). :meth:`Kubelet.finish` ends a
@@ -71,6 +74,20 @@ def _image_id(image: str) -> str:
     return f"{repo}@sha256:" + hashlib.sha256(image.encode()).hexdigest()
 
 
+def _waiting(c: JSON, reason: str) -> JSON:
+    """The status of a container not started yet (waiting with ``reason``)."""
+    return {
+        "name": c["name"],
+        "state": {"waiting": {"reason": reason}},
+        "lastState": {},
+        "ready": False,
+        "restartCount": 0,
+        "image": c.get("image", ""),
+        "imageID": "",
+        "started": False,
+    }
+
+
 class Kubelet(Controller):
     """Binds, starts (after the delay) and finishes the Pods of ``ctx.storage``; writes their logs
     into ``logs``. ``log_sources`` are asked, in order, for each started container's lines."""
@@ -110,7 +127,7 @@ class Kubelet(Controller):
         clock = self.ctx.clock
         for key in new:
             s = self.ctx.storage.get(PODS.storage_key, key)
-            if s is not None and not s.obj["spec"].get("nodeName"):
+            if s is not None and (s.obj.get("status") or {}).get("phase") == "Pending":
                 self._bind(s)
                 self._starts.schedule(
                     (key, s.obj["metadata"]["uid"]), clock.monotonic() + self.sim.pod_start_delay
@@ -140,21 +157,39 @@ class Kubelet(Controller):
         return out
 
     def _bind(self, s: Stored) -> None:
-        """``spec.nodeName`` (the binding) and the status of a Pod whose containers are being created."""
-        pod = objects.deep_copy(s.raw)
-        pod["spec"]["nodeName"] = self.sim.node_name
-        bound = self.ctx.registry.store(PODS).update(WriteContext(manager="kube-scheduler"), s, pod, "", None)
-        assert isinstance(bound, Stored)
+        """``spec.nodeName`` (the binding, unless the Pod names its node) and the status of a Pod
+        whose containers are being created."""
+        bound = s
+        if not s.obj["spec"].get("nodeName"):
+            pod = objects.deep_copy(s.raw)
+            pod["spec"]["nodeName"] = self.sim.node_name
+            out = self.ctx.registry.store(PODS).update(
+                WriteContext(manager="kube-scheduler"), s, pod, "", None
+            )
+            assert isinstance(out, Stored)
+            bound = out
         at = self.ctx.clock.rfc3339()
-        names = [c["name"] for c in bound.obj["spec"].get("containers") or []]
+        spec = bound.obj["spec"]
+        names = [c["name"] for c in spec.get("containers") or []]
+        inits = [c["name"] for c in spec.get("initContainers") or []]
         unready = f"containers with unready status: [{' '.join(names)}]"
+        initialized = _condition("Initialized", True, at)
+        if inits:
+            initialized = _condition(
+                "Initialized",
+                False,
+                at,
+                "ContainersNotInitialized",
+                f"containers with incomplete status: [{' '.join(inits)}]",
+            )
+        waiting = "PodInitializing" if inits else "ContainerCreating"
         status = dict(bound.obj.get("status") or {})
         status.update(
             {
                 "phase": "Pending",
                 "conditions": [
                     _condition("PodReadyToStartContainers", False, at),
-                    _condition("Initialized", True, at),
+                    initialized,
                     _condition("Ready", False, at, "ContainersNotReady", unready),
                     _condition("ContainersReady", False, at, "ContainersNotReady", unready),
                     _condition("PodScheduled", True, at),
@@ -162,21 +197,13 @@ class Kubelet(Controller):
                 "hostIP": _HOST_IP,
                 "hostIPs": [{"ip": _HOST_IP}],
                 "startTime": at,
-                "containerStatuses": [
-                    {
-                        "name": c["name"],
-                        "state": {"waiting": {"reason": "ContainerCreating"}},
-                        "lastState": {},
-                        "ready": False,
-                        "restartCount": 0,
-                        "image": c.get("image", ""),
-                        "imageID": "",
-                        "started": False,
-                    }
-                    for c in bound.obj["spec"].get("containers") or []
-                ],
+                "containerStatuses": [_waiting(c, waiting) for c in spec.get("containers") or []],
             }
         )
+        if inits:
+            status["initContainerStatuses"] = [
+                _waiting(c, "PodInitializing") for c in spec.get("initContainers") or []
+            ]
         self._write_status(bound, status)
 
     def _start(self, s: Stored) -> None:
@@ -217,8 +244,32 @@ class Kubelet(Controller):
                 ],
             }
         )
+        inits = s.obj["spec"].get("initContainers") or []
+        if inits:
+            status["initContainerStatuses"] = [
+                {
+                    "name": c["name"],
+                    "state": {
+                        "terminated": {
+                            "exitCode": 0,
+                            "reason": "Completed",
+                            "startedAt": at,
+                            "finishedAt": at,
+                            "containerID": _container_id(uid, c["name"]),
+                        }
+                    },
+                    "lastState": {},
+                    "ready": True,
+                    "restartCount": 0,
+                    "image": c.get("image", ""),
+                    "imageID": _image_id(str(c.get("image", ""))),
+                    "containerID": _container_id(uid, c["name"]),
+                    "started": False,
+                }
+                for c in inits
+            ]
         started = self._write_status(s, status)
-        for c in containers:
+        for c in [*inits, *containers]:
             for source in self.log_sources:
                 text = source(started.obj, c["name"])
                 if text is not None:

@@ -7,8 +7,8 @@ Follows ``pkg/registry/core/pod/rest/log.go`` (``LogREST.Get``: ``PodLogOptions`
 - ``container``: may be omitted for a one-container Pod; otherwise 400 ``a container name must be
   specified for pod NAME, choose one of: [a b]``; an unknown one is 400 ``container C is not
   valid for pod NAME``;
-- a Pod not yet bound to a node (no ``spec.nodeName``) answers 200 with an empty body (no
-  location: ``LocationStreamer`` streams nothing);
+- a Pod not yet bound to a node (no ``spec.nodeName``) answers 204 No Content (no location:
+  ``LocationStreamer`` has nothing to stream);
 - a container still waiting is the kubelet's 400 ``container "C" in pod "P" is waiting to start:
   REASON``; ``previous=true`` without a terminated instance is 400 ``previous terminated container
   "C" in pod "P" not found``;
@@ -75,10 +75,10 @@ def _since(req: Request, name: str) -> str | None:
     seconds = options.int_param(req, "sinceSeconds")
     since_time = req.query.get("sinceTime") or ""
     if seconds is not None and since_time:
-        cause = {
+        cause = {  # the field path is the empty root, which field.Path renders as "[]"
             "reason": "FieldValueForbidden",
             "message": "Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified",
-            "field": "",
+            "field": "[]",
         }
         raise status.new_invalid("", "PodLogOptions", name, [cause])
     if seconds is not None:
@@ -107,7 +107,8 @@ async def pod_log(pod: JSON, logs: PodLogs, req: Request, send: Send) -> None:
     since = _since(req, name)
     container = _container(pod, req.query.get("container") or "")
     if not (pod.get("spec") or {}).get("nodeName"):
-        await respond(send, 200, b"", _TEXT)
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
         return
     if req.flag("previous"):
         raise status.new_bad_request(f'previous terminated container "{container}" in pod "{name}" not found')

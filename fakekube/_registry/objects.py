@@ -86,6 +86,8 @@ def invalid(rt: ResourceType, obj: JSON, causes: list[JSON]) -> StatusError:
     return errors.invalid(rt, obj["metadata"].get("name", ""), causes, obj.get("kind"))
 
 
+
+
 def canonical(rt: ResourceType, obj: JSON) -> JSON:
     """``obj`` with its keys in the order the apiserver writes them: custom resources (unstructured,
     Go maps) sorted; built-in kinds ``kind, apiVersion, metadata`` first and metadata in ObjectMeta's

@@ -2,9 +2,10 @@
 and the initial status.
 
 Sources: ``pkg/apis/core/v1/defaults.go`` (``SetDefaults_PodSpec``, ``SetDefaults_Container``,
-``SetDefaults_ContainerPort``), the ``ServiceAccount`` admission plugin (``serviceAccountName:
-default``; the projected ``kube-api-access-*`` volume is not added), ``DefaultTolerationSeconds``
-(the ``not-ready``/``unreachable`` tolerations, 300 s), ``Priority`` (``priority: 0``,
+``SetDefaults_ContainerPort``, ``SetDefaults_Probe``, ``SetDefaults_HTTPGetAction``), the
+``ServiceAccount`` admission plugin (``serviceAccountName: default``; the projected
+``kube-api-access-*`` volume is not added), ``DefaultTolerationSeconds`` (the
+``not-ready``/``unreachable`` tolerations, 300 s), ``Priority`` (``priority: 0``,
 ``preemptionPolicy``), and ``pkg/registry/core/pod/strategy.go`` ``PrepareForCreate`` (status
 ``Pending`` with the QoS class of ``pkg/apis/core/helper/qos.GetPodQOS``).
 """
@@ -45,6 +46,15 @@ def _container_defaults(c: JSON) -> None:
     for p in c.get("ports") or []:
         if isinstance(p, dict):
             p.setdefault("protocol", "TCP")
+    for name in ("livenessProbe", "readinessProbe", "startupProbe"):
+        probe = c.get(name)
+        if isinstance(probe, dict):  # SetDefaults_Probe, SetDefaults_HTTPGetAction
+            probe.setdefault("timeoutSeconds", 1)
+            probe.setdefault("periodSeconds", 10)
+            probe.setdefault("successThreshold", 1)
+            probe.setdefault("failureThreshold", 3)
+            if isinstance(probe.get("httpGet"), dict):
+                probe["httpGet"].setdefault("scheme", "HTTP")
 
 
 def template_defaults(spec: JSON) -> None:

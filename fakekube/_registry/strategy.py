@@ -296,9 +296,11 @@ class PodStrategy(Strategy):
     (:mod:`fakekube._registry.poddefaults`); the object's writes keep the stored status (it
     changes through ``/status``, the kubelet's way). Spec immutability on update is not checked.
     A DELETE removes the pod at once (as with ``gracePeriodSeconds=0``; there is no kubelet to
-    wait for unless the simulation runs one)."""
+    wait for unless the simulation runs one). ``metadata.generation`` is tracked (bumped on spec
+    changes, as since ``PodObservedGenerationTracking``)."""
 
     return_deleted_object = True
+    generation_tracked = True
 
     def prepare_for_create(self, ctx: WriteContext, obj: JSON) -> None:
         """The status is the server's: ``Pending`` and the QoS class (set after validation)."""

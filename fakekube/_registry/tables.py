@@ -215,15 +215,27 @@ def _cells(rt: ResourceType, obj: JSON) -> list[Any]:
 
 
 def _pod_cells(obj: JSON) -> list[str]:
-    """READY, STATUS and RESTARTS of a Pod row (``printPod`` in printers.go: the phase, or the
-    reason of a waiting/terminated container, ``Terminating`` once deleting)."""
+    """READY, STATUS and RESTARTS of a Pod row (``printPod`` in printers.go: the phase, or
+    ``Init:N/M`` while init containers run, or the reason of a waiting/terminated container,
+    ``Terminating`` once deleting)."""
     status = obj.get("status") or {}
     statuses = status.get("containerStatuses") or []
     total = len((obj.get("spec") or {}).get("containers") or [])
     ready = sum(1 for c in statuses if c.get("ready"))
     restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
     reason = status.get("reason") or status.get("phase") or ""
-    for c in statuses:
+    inits = status.get("initContainerStatuses") or []
+    for i, c in enumerate(inits):  # the first init container not done names the state
+        state = c.get("state") or {}
+        done = (state.get("terminated") or {}).get("exitCode") == 0
+        if not done:
+            waiting = (state.get("waiting") or {}).get("reason")
+            initializing = not waiting or waiting == "PodInitializing"
+            reason = f"Init:{i}/{len(inits)}" if initializing else f"Init:{waiting}"
+            break
+    else:
+        inits = []
+    for c in statuses if not inits else []:
         state = c.get("state") or {}
         waiting, terminated = state.get("waiting"), state.get("terminated")
         if waiting and waiting.get("reason"):

@@ -626,35 +626,14 @@ def sc_delete_grace_period_and_server_side_apply(s: Session) -> None:
     assert marked["metadata"]["deletionGracePeriodSeconds"] == 0
     s.patch(s.ray(name="gp2"), {"metadata": {"finalizers": None}}, MERGE)
     doc = yaml.safe_dump(raycluster("ssa2"))
-    expect(
-        s.request(
-            "PATCH", s.ray(name="ssa2"), content=doc, content_type=APPLY, params={"fieldManager": "one"}
-        ),
-        201,
-    )
+    expect(s.request("PATCH", s.ray(name="ssa2"), content=doc, content_type=APPLY,
+                     params={"fieldManager": "one"}), 201)
     other = raycluster("ssa2", image="rayproject/ray:2.51.0")
-    body = expect(
-        s.request(
-            "PATCH",
-            s.ray(name="ssa2"),
-            content=yaml.safe_dump(other),
-            content_type=APPLY,
-            params={"fieldManager": "two"},
-        ),
-        409,
-        "Conflict",
-    )
+    body = expect(s.request("PATCH", s.ray(name="ssa2"), content=yaml.safe_dump(other), content_type=APPLY,
+                            params={"fieldManager": "two"}), 409, "Conflict")
     assert {c["reason"] for c in body["details"]["causes"]} == {"FieldManagerConflict"}
-    expect(
-        s.request(
-            "PATCH",
-            s.ray(name="ssa2"),
-            content=yaml.safe_dump(other),
-            content_type=APPLY,
-            params={"fieldManager": "two", "force": "true"},
-        ),
-        200,
-    )
+    expect(s.request("PATCH", s.ray(name="ssa2"), content=yaml.safe_dump(other), content_type=APPLY,
+                     params={"fieldManager": "two", "force": "true"}), 200)
 
 
 @scenario()
@@ -982,6 +961,60 @@ def sc_core_service_proxy_without_endpoints(s: Session) -> None:
     expect(s.post(s.core("services"), svc, record=False), 201)  # its clusterIP is allocated at random
     for path in ["dash/proxy/", "dash/proxy/api/jobs/", "dash:dashboard/proxy/", "nope/proxy/"]:
         expect(s.get(s.core("services", path)), 503, "ServiceUnavailable")
+
+
+@scenario(core=True)
+def sc_core_pods_and_log(s: Session) -> None:
+    """Pods: create (v1 defaults, ``Pending`` status, generation 1), validation, ``/status``, and
+    ``pods/log``'s answers for an unscheduled Pod (no scheduler or kubelet on either target): the
+    container choice errors, ``PodLogOptions`` validation, 204 without a node. The created Pod is
+    compared field by field, except ``serviceAccountName``/``serviceAccount`` (refkube runs without
+    the ``ServiceAccount`` admission plugin; fakekube sets them as a full cluster does)."""
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "labels": {"ray.io/is-ray-node": "yes"}},
+        "spec": {"containers": [{"name": "a", "image": "busybox:1.36"}, {"name": "b", "image": "busybox"}]},
+    }
+    made = expect(s.post(s.core("pods"), pod, record=False), 201)
+    spec = {k: v for k, v in made["spec"].items() if k not in ("serviceAccountName", "serviceAccount")}
+    s.note("created pod spec", spec)
+    s.note("created pod status and generation", [made["status"], made["metadata"].get("generation")])
+    expect(
+        s.post(s.core("pods"), {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "q"}, "spec": {}}),
+        422,
+    )
+    bad = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "q"},
+        "spec": {"containers": [{"name": "x"}]},
+    }
+    expect(s.post(s.core("pods"), bad), 422, "Invalid")
+    log = s.core("pods", "p") + "/log"
+    expect(s.get(log), 400, "BadRequest")
+    expect(s.get(log, params={"container": "c"}), 400, "BadRequest")
+    for params in (
+        {"container": "a", "tailLines": "-1"},
+        {"container": "a", "limitBytes": "0"},
+        {"container": "a", "sinceSeconds": "0"},
+        {"container": "a", "sinceSeconds": "1", "sinceTime": "2020-01-01T00:00:00Z"},
+    ):
+        expect(s.get(log, params=params), 422, "Invalid")
+    expect(s.get(log, params={"container": "a", "tailLines": "x"}), 400, "BadRequest")
+    for params in ({"container": "a"}, {"container": "b", "previous": "true", "follow": "true"}):
+        r = s.get(log, params=params, record=False)
+        s.note(f"log of an unscheduled pod {params}", [r.status_code, r.text])
+    expect(s.get(s.core("pods", "nope") + "/log"), 404, "NotFound")
+    expect(s.post(log, {}), 405)
+    status = dict(made, status={"phase": "Running", "podIP": "10.0.0.9"})
+    got = expect(s.put(s.core("pods", "p") + "/status", status, record=False), 200)
+    s.note("status written through /status", [got["status"]["phase"], got["status"]["podIP"]])
+    listed = expect(
+        s.get(s.core("pods"), params={"fieldSelector": "status.phase=Running"}, record=False), 200
+    )
+    s.note("field selector status.phase", names(listed))
+    expect(s.delete(s.core("pods", "p"), record=False), 200)
 
 
 # -- KubeRay samples ----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from fakekube.testing import Client
 def test_discovery(client: Client) -> None:
     assert client.send("GET", "/api").json()["versions"] == ["v1"]
     groups = {g["name"] for g in client.send("GET", "/apis").json()["groups"]}
-    assert groups == {"ray.io", "events.k8s.io", "apiextensions.k8s.io"}
+    assert groups == {"ray.io", "events.k8s.io", "apiextensions.k8s.io", "batch"}
     ray = client.send("GET", "/apis/ray.io").json()
     assert ray["preferredVersion"] == {"groupVersion": "ray.io/v1", "version": "v1"}
     assert [v["version"] for v in ray["versions"]] == ["v1", "v1alpha1"]

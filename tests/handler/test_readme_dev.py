@@ -174,3 +174,35 @@ def test_quick_start_rayjob_goes_from_initializing_to_succeeded(
     assert "Running" in deployments[first_init:], states
     assert ("RUNNING", "Running") in states, states
     assert states[-1] == ("SUCCEEDED", "Complete"), states
+
+
+def test_dev_runs_the_simulated_operator(dev: tuple[str, subprocess.Popen[bytes]]) -> None:
+    """``dev`` starts fakekube with ``--simulate-operator``: a RayCluster created through the
+    gateway gets its status (Pods up after the default 1 s start-up delay)."""
+    import time
+
+    import httpx
+
+    url, _ = dev
+    api = f"{url}/apis/ray.io/v1/namespaces/default/rayclusters"
+    body = {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "metadata": {"name": "sim-check"},
+        "spec": {
+            "headGroupSpec": {
+                "rayStartParams": {},
+                "template": {
+                    "spec": {"containers": [{"name": "ray-head", "image": "rayproject/ray:2.46.0"}]}
+                },
+            }
+        },
+    }
+    assert httpx.post(api, json=body).status_code == 201
+    deadline = time.monotonic() + 10
+    while (httpx.get(f"{api}/sim-check").json().get("status") or {}).get("state") != "ready":
+        assert time.monotonic() < deadline, "the simulated operator never made the cluster ready"
+        time.sleep(0.1)
+    status = httpx.get(f"{api}/sim-check").json()["status"]
+    assert status["head"]["serviceName"] == "sim-check-head-svc" and status["head"]["podIP"]
+    httpx.delete(f"{api}/sim-check")

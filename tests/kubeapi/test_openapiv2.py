@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from kubeapi import openapiv2
@@ -239,6 +239,7 @@ def schema_back(s: Any) -> dict[str, Any]:
 
 @settings(max_examples=150, deadline=None)
 @given(definitions=st.dictionaries(NAMES, SCHEMAS, max_size=3))
+@example(definitions={"X": {"type": "string", "default": "\x85", "x-kubernetes-x": {"k\u2028": "é"}}})
 def test_generated_schemas_come_back_whole(definitions: dict[str, Any]) -> None:
     doc = openapiv2.parse(openapiv2.to_protobuf(swagger(definitions=definitions)))
     back = {d.name: schema_back(d.value) for d in doc.definitions.additional_properties}

@@ -24,10 +24,12 @@ from fakekube._controllers.clock import ManualClock
 from fakekube._controllers.kubelet import Kubelet
 from fakekube._controllers.kuberay.dashboard import Dashboard
 from fakekube._controllers.kuberay.raycluster import RayClusterController
+from fakekube._controllers.kuberay.raycronjob import RayCronJobController
 from fakekube._controllers.kuberay.rayjob import RayJobController
 from fakekube._controllers.kuberay.rayjobs_api import ClusterJobs, register
 from fakekube._controllers.kuberay.rayjobs_model import Timings
 from fakekube._controllers.kuberay.raylogs import ray_start_lines
+from fakekube._controllers.kuberay.rayservice import RayServiceController
 from fakekube._controllers.kuberay.submitterjob import SubmitterJobController
 from fakekube._resources import PODS
 from fakekube._storage.podlogs import PodLogs
@@ -68,5 +70,10 @@ def install_jobs(manager: ControllerManager, cluster: SimulatedCluster) -> None:
     s = cluster.settings
     jobs = ClusterJobs(Timings(s.job_start_delay, s.job_duration, s.submitter_exit_delay))
     register(cluster.dashboard, jobs)
-    for c in (RayJobController(manager.context, jobs), SubmitterJobController(manager.context, jobs)):
+    for c in (
+        RayJobController(manager.context, jobs),
+        SubmitterJobController(manager.context, jobs),
+        RayCronJobController(manager.context),
+        RayServiceController(manager.context, s.serve_deploy_delay),
+    ):
         cluster.controllers[c.name] = manager.add(c)

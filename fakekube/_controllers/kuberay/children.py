@@ -92,6 +92,18 @@ class Children:
             return
         if suspend == clusterstatus.SUSPENDED or spec.get("suspend") is True:
             return
+        if self._recreate_for_upgrade(cluster):
+            for p in self.rc.pods_of(cluster):
+                self.rc.delete_pod(p)
+            self.rc.event(
+                cluster,
+                "Normal",
+                "DeletedPod",
+                "Delete",
+                f"Deleted all Pods for RayCluster {ns}/{name} due to spec change with Recreate "
+                "upgradeStrategy",
+            )
+            return
         heads = self.rc.pods_of(cluster, **{naming.NODE_TYPE_LABEL: "head"})
         if len(heads) == 1 and (heads[0].obj.get("status") or {}).get("phase") in ("Failed", "Succeeded"):
             head = heads[0]
@@ -142,6 +154,21 @@ class Children:
         autoscaling = spec.get("enableInTreeAutoscaling") is True
         for group in spec.get("workerGroupSpecs") or []:
             self._group(cluster, group, autoscaling)
+
+    def _recreate_for_upgrade(self, cluster: JSON) -> bool:
+        """``shouldRecreatePodsForUpgrade``: with ``upgradeStrategy.type: Recreate``, whether the
+        head Pod was made from another spec (its hash annotation differs)."""
+        if ((cluster["spec"].get("upgradeStrategy") or {}).get("type")) != "Recreate":
+            return False
+        heads = self.rc.pods_of(cluster, **{naming.NODE_TYPE_LABEL: "head"})
+        if not heads:
+            return False
+        annotations = heads[0].obj["metadata"].get("annotations") or {}
+        version = annotations.get(naming.KUBERAY_VERSION_ANNOTATION, "")
+        if version and version != pods.KUBERAY_VERSION:
+            return False
+        actual = annotations.get(naming.RECREATE_HASH_ANNOTATION, "")
+        return bool(actual) and actual != pods.cluster_hash(cluster["spec"])
 
     def _group(self, cluster: JSON, group: JSON, autoscaling: bool) -> None:
         ns, name = cluster["metadata"]["namespace"], cluster["metadata"]["name"]

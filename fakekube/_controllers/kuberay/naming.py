@@ -24,6 +24,8 @@ ORIGINATED_FROM_CRD_LABEL = "ray.io/originated-from-crd"
 APPLICATION = "kuberay"  # ApplicationName
 OPERATOR = "kuberay-operator"  # ComponentName
 HEAD_GROUP = "headgroup"  # the ray.io/group value of head Pods
+RECREATE_HASH_ANNOTATION = "ray.io/upgrade-strategy-recreate-hash"  # UpgradeStrategyRecreateHashKey
+KUBERAY_VERSION_ANNOTATION = "ray.io/kuberay-version"  # KubeRayVersion
 
 CLIENT_PORT, CLIENT_PORT_NAME = 10001, "client"
 GCS_PORT, GCS_PORT_NAME = 6379, "gcs-server"

@@ -6,13 +6,16 @@ Follows ``ray-operator/controllers/ray/common/pod.go`` (``DefaultHeadPodTemplate
 ``common/service.go`` (``BuildServiceForHeadPod``, ``getServicePorts``) and
 ``raycluster_controller.go`` (``buildHeadPod``, ``buildWorkerPod``: ``generateName``, the
 controller owner reference) with the operator's default settings (init container injection on,
-head Service headless, ``RayMultiHostIndexing`` on). Not built: the readiness/liveness probes the
-operator injects, the autoscaler sidecar, GCS fault tolerance, TLS and auth settings.
+probe injection on, head Service headless, ``RayMultiHostIndexing`` on). Not built: the
+autoscaler sidecar, GCS fault tolerance, TLS and auth settings.
 """
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
+import json
 from typing import Any
 
 from fakekube._controllers.kuberay import naming
@@ -177,6 +180,71 @@ def _shell_join(parts: list[Any]) -> str:
     return "".join(f"{p} " for p in parts)
 
 
+#: ``utils.BaseWgetHealthCommand``.
+_WGET = "wget --tries 1 -T {timeout} -q -O- http://localhost:{port}/{path} | grep success"
+
+
+def _version_at_least(version: str, minimum: tuple[int, int, int]) -> bool:
+    """``supportsUnifiedHealthCheck``: ``version.ParseGeneric(v).AtLeast(minimum)`` (False when
+    ``version`` does not parse)."""
+    parts = version.split(".")
+    try:
+        nums = tuple(int(p) for p in parts[:3])
+    except ValueError:
+        return False
+    return len(nums) >= 2 and nums + (0,) * (3 - len(nums)) >= minimum
+
+
+def _probes(ray: JSON, node_type: str, crd: str, params: dict[str, str], ray_version: str) -> None:
+    """``initLivenessAndReadinessProbe``: probes the Ray container lacks (``/api/healthz`` over
+    HTTP for Ray >= 2.53, else ``wget`` of the raylet (and GCS, head) health endpoints)."""
+    agent = int(params.get("dashboard-agent-listen-port", 52365))
+    dashboard = int(params.get("dashboard-port", naming.DASHBOARD_PORT))
+    commands = [_WGET.format(timeout=2, port=agent, path="api/local_raylet_healthz")]
+    if node_type == "head":
+        commands.append(_WGET.format(timeout=10, port=dashboard, path="api/gcs_healthz"))
+    http = _version_at_least(ray_version, (2, 53, 0))
+    head = node_type == "head"
+
+    def action() -> JSON:
+        if http:
+            return {"httpGet": {"path": "/api/healthz", "port": agent}}
+        return {"exec": {"command": ["bash", "-c", " && ".join(commands)]}}
+
+    if "livenessProbe" not in ray:
+        ray["livenessProbe"] = {
+            **action(),
+            "initialDelaySeconds": 30,
+            "timeoutSeconds": 5 if head else 2,
+            "periodSeconds": 5,
+            "successThreshold": 1,
+            "failureThreshold": 120,
+        }
+    if "readinessProbe" not in ray:
+        ray["readinessProbe"] = {
+            **action(),
+            "initialDelaySeconds": 10,
+            "timeoutSeconds": 5 if head else 2,
+            "periodSeconds": 5,
+            "successThreshold": 1,
+            "failureThreshold": 10,
+        }
+        if crd == "RayService" and not head:
+            serve_port = next(
+                (
+                    p.get("containerPort")
+                    for p in ray.get("ports") or []
+                    if p.get("name") == naming.SERVING_PORT_NAME
+                ),
+                naming.SERVING_PORT,
+            )
+            serve = _WGET.format(timeout=10, port=serve_port, path="-/healthz")
+            probe = ray["readinessProbe"]
+            probe.pop("httpGet", None)
+            probe["exec"] = {"command": ["bash", "-c", " && ".join([*commands, serve])]}
+            probe["failureThreshold"] = 1
+
+
 def _metrics_port(container: JSON) -> None:
     ports = container.setdefault("ports", [])
     if not any(p.get("name") == naming.METRICS_PORT_NAME for p in ports):
@@ -215,7 +283,6 @@ def _build(cluster: JSON, group_spec: JSON, node_type: str, group: str, generate
     port, fqdn = head_port(cluster), fqdn_head(cluster)
     crd = (meta.get("labels") or {}).get(naming.ORIGINATED_FROM_CRD_LABEL) or "RayCluster"
     if node_type == "worker":
-        pod["metadata"]["labels"]["ray.io/worker-group-replica-index"] = "0"
         spec.setdefault("initContainers", []).append(_wait_gcs_ready(ray, fqdn, port))
     _metrics_port(ray)
     params = _start_params(
@@ -227,6 +294,7 @@ def _build(cluster: JSON, group_spec: JSON, node_type: str, group: str, generate
         init.setdefault("env", []).append({"name": "FQ_RAY_IP", "value": fqdn})
         init["env"].append({"name": "RAY_IP", "value": fqdn.split(".")[0]})
     _env(ray, node_type, fqdn, port, start, crd)
+    _probes(ray, node_type, crd, params, str(cluster["spec"].get("rayVersion") or ""))
     return pod
 
 
@@ -265,16 +333,36 @@ def _wait_gcs_ready(ray: JSON, fqdn: str, port: str) -> JSON:
     return init
 
 
+def cluster_hash(spec: JSON) -> str:
+    """``GenerateHashWithoutReplicasAndWorkersToDelete``: base32hex of the SHA-1 of the spec
+    without replicas, min/max replicas, ``workersToDelete``, tolerations, scheduling gates and
+    ``upgradeStrategy``. (The operator hashes Go's JSON of its typed spec; this hashes the
+    stored JSON with sorted keys, so the values differ from the operator's but change with the
+    same edits.)"""
+    muted = copy.deepcopy(spec)
+    muted.pop("upgradeStrategy", None)
+    templates = [(muted.get("headGroupSpec") or {}).get("template") or {}]
+    for g in muted.get("workerGroupSpecs") or []:
+        for k in ("replicas", "minReplicas", "maxReplicas"):
+            g.pop(k, None)
+        (g.get("scaleStrategy") or {}).pop("workersToDelete", None)
+        templates.append(g.get("template") or {})
+    for t in templates:
+        for k in ("tolerations", "schedulingGates"):
+            (t.get("spec") or {}).pop(k, None)
+    digest = hashlib.sha1(json.dumps(muted, sort_keys=True, separators=(",", ":")).encode()).digest()
+    return base64.b32hexencode(digest).decode()
+
+
 def head_pod(cluster: JSON) -> JSON:
-    """``buildHeadPod``: generateName ``<cluster>-head-``, group ``headgroup``."""
+    """``buildHeadPod`` + ``createHeadPod``: generateName ``<cluster>-head-``, group ``headgroup``,
+    the ``ray.io/upgrade-strategy-recreate-hash`` and ``ray.io/kuberay-version`` annotations."""
     name = cluster["metadata"]["name"]
-    return _build(
-        cluster,
-        cluster["spec"].get("headGroupSpec") or {},
-        "head",
-        naming.HEAD_GROUP,
-        naming.head_pod_generate_name(name),
-    )
+    head = cluster["spec"].get("headGroupSpec") or {}
+    pod = _build(cluster, head, "head", naming.HEAD_GROUP, naming.head_pod_generate_name(name))
+    pod["metadata"]["annotations"][naming.RECREATE_HASH_ANNOTATION] = cluster_hash(cluster["spec"])
+    pod["metadata"]["annotations"][naming.KUBERAY_VERSION_ANNOTATION] = KUBERAY_VERSION
+    return pod
 
 
 def worker_pod(cluster: JSON, group: JSON, replica_index: int) -> JSON:
@@ -288,6 +376,8 @@ def worker_pod(cluster: JSON, group: JSON, replica_index: int) -> JSON:
         naming.worker_pod_generate_name(name, group.get("groupName", "")),
     )
     pod["metadata"]["labels"]["ray.io/worker-group-replica-index"] = str(replica_index)
+    if not pod["metadata"]["annotations"]:
+        del pod["metadata"]["annotations"]  # an empty map is omitted (omitempty)
     return pod
 
 

@@ -18,8 +18,8 @@ A reconcile of one RayCluster (``rayClusterReconcile``) does, in order:
 Triggers (``SetupWithManager``): a RayCluster added, or its generation, labels or annotations
 changed; any change to a Pod or Service it controls; and, after a status write or an error, a
 requeue after ``DefaultRequeueDuration`` (2 s; :attr:`RayClusterController.requeue_delay`) — the
-suspend steps advance on it, as in the operator. Pod lists come from an index by the
-``ray.io/cluster`` label, kept from the store's changes.
+suspend steps advance on it, as in the operator. Pod and Service lists come from an index by
+the ``ray.io/cluster`` label, kept from the store's changes.
 """
 
 from __future__ import annotations
@@ -66,11 +66,8 @@ class RayClusterController(Controller):
         self._dirty: set[str] = set()
         self._later = DueQueue()
         self._due = False
-        # "ns/cluster" → keys of the Pods / Services with that ray.io/cluster label: the informer
-        # cache's label index, so finding a cluster's children costs its own children, not a scan
-        # of the namespace (a scan per reconcile made 1,000 RayJobs quadratic).
-        self._by_cluster: dict[str, set[str]] = {}
-        self._services_by_cluster: dict[str, set[str]] = {}
+        # (storage, "ns/cluster") → keys of the Pods / Services with that ray.io/cluster label
+        self._by_cluster: dict[tuple[str, str], set[str]] = {}
         self.children = Children(self)
 
     # -- triggers ------------------------------------------------------------------------------
@@ -91,29 +88,42 @@ class RayClusterController(Controller):
             ):
                 self._dirty.add(change.key)
             return
-        if change.storage == PODS.storage_key:
-            self._index(change, self._by_cluster)
-        elif change.storage == SERVICES.storage_key:
-            self._index(change, self._services_by_cluster)
+        if change.storage in (PODS.storage_key, SERVICES.storage_key):
+            self._index(change)
         if change.storage in (PODS.storage_key, SERVICES.storage_key):
             owner = _owner_key(change.new.obj["metadata"])
             if owner is not None:
                 self._dirty.add(owner)
 
-    def _index(self, change: Change, index: dict[str, set[str]]) -> None:
+    def _index(self, change: Change) -> None:
         meta = change.new.obj["metadata"]
         cluster = (meta.get("labels") or {}).get(naming.CLUSTER_LABEL)
         if change.old is not None:
             before = (change.old.obj["metadata"].get("labels") or {}).get(naming.CLUSTER_LABEL)
             if before and before != cluster:
-                index.get(f"{meta.get('namespace')}/{before}", set()).discard(change.key)
+                self._by_cluster.get((change.storage, f"{meta.get('namespace')}/{before}"), set()).discard(
+                    change.key
+                )
         if not cluster:
             return
-        keys = index.setdefault(f"{meta.get('namespace')}/{cluster}", set())
+        keys = self._by_cluster.setdefault((change.storage, f"{meta.get('namespace')}/{cluster}"), set())
         if change.type == DELETED:
             keys.discard(change.key)
         else:
             keys.add(change.key)
+
+    def _labelled(self, storage: str, cluster: JSON, labels: dict[str, str]) -> list[Stored]:
+        """The objects of ``storage`` with the cluster's ``ray.io/cluster`` label and ``labels``
+        (key order)."""
+        meta = cluster["metadata"]
+        out = []
+        for key in sorted(self._by_cluster.get((storage, f"{meta['namespace']}/{meta['name']}"), ())):
+            s = self.ctx.storage.get(storage, key)
+            if s is not None and all(
+                (s.obj["metadata"].get("labels") or {}).get(k) == v for k, v in labels.items()
+            ):
+                out.append(s)
+        return out
 
     def pending(self) -> bool:
         """Clusters to reconcile now, or a requeue that is due."""
@@ -150,32 +160,14 @@ class RayClusterController(Controller):
 
     def pods_of(self, cluster: JSON, **labels: str) -> list[Stored]:
         """The Pods with the cluster's label (and ``labels``), key order (the association options)."""
-        meta = cluster["metadata"]
-        out = []
-        for key in sorted(self._by_cluster.get(f"{meta['namespace']}/{meta['name']}", ())):
-            s = self.ctx.storage.get(PODS.storage_key, key)
-            if s is not None and all(
-                (s.obj["metadata"].get("labels") or {}).get(k) == v for k, v in labels.items()
-            ):
-                out.append(s)
-        return out
+        return self._labelled(PODS.storage_key, cluster, labels)
 
     def head_service(self, cluster: JSON) -> Stored | None:
-        """The Service with the head labels (``RayClusterHeadServiceListOptions``), the first in
-        key order as a List answers; looked up through the ``ray.io/cluster`` label index."""
+        """The Service with the head labels (``RayClusterHeadServiceListOptions``)."""
         want = pods.head_service_selector(cluster)
-        keys = (naming.CLUSTER_LABEL, naming.NODE_TYPE_LABEL, naming.IDENTIFIER_LABEL)
-        meta = cluster["metadata"]
-        for key in sorted(
-            self._services_by_cluster.get(f"{meta['namespace']}/{want[naming.CLUSTER_LABEL]}", ())
-        ):
-            s = self.ctx.storage.get(SERVICES.storage_key, key)
-            if s is None:
-                continue
-            labels = s.obj["metadata"].get("labels") or {}
-            if all(labels.get(k) == want[k] for k in keys):
-                return s
-        return None
+        keys = (naming.NODE_TYPE_LABEL, naming.IDENTIFIER_LABEL)
+        found = self._labelled(SERVICES.storage_key, cluster, {k: want[k] for k in keys})
+        return found[0] if found else None
 
     def reconcile(self, key: str) -> bool:
         """Reconcile the RayCluster at ``key``; True when it should be requeued (its status was

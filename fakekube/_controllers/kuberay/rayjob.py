@@ -53,10 +53,14 @@ def controller_of(meta: JSON, kind: str) -> str | None:
 
 
 class StoreWorld:
-    """:class:`~.rayjob_rules.RayJobWorld` over the store (reads) and registry (writes)."""
+    """:class:`~.rayjob_rules.RayJobWorld` over the store (reads) and registry (writes); ``jobs``
+    (None: no dashboards) are the clusters' job managers; ``owner`` the plural of the reconciled
+    kind (its finalizers and deletion)."""
 
-    def __init__(self, ctx: ControllerContext, events: EventRecorder, jobs: ClusterJobs) -> None:
-        self.ctx, self.events, self.jobs = ctx, events, jobs
+    def __init__(
+        self, ctx: ControllerContext, events: EventRecorder, jobs: ClusterJobs | None, owner: str = "rayjobs"
+    ) -> None:
+        self.ctx, self.events, self.jobs, self.owner = ctx, events, jobs, owner
 
     def _get(self, storage: str, namespace: str, name: str) -> JSON | None:
         s = self.ctx.storage.get(storage, object_key(namespace, name)) if name else None
@@ -128,7 +132,7 @@ class StoreWorld:
     def dashboard(self, namespace: str, cluster: str) -> JobManager | None:
         """The cluster's job manager once the RayCluster is ``ready``."""
         c = self.get_cluster(namespace, cluster)
-        if c is None or (c.get("status") or {}).get("state") != "ready":
+        if self.jobs is None or c is None or (c.get("status") or {}).get("state") != "ready":
             return None
         return self.jobs.manager(c["metadata"]["uid"])
 
@@ -140,11 +144,11 @@ class StoreWorld:
         """Write the RayJob's finalizers (an update of the object)."""
         body = copy.deepcopy(rayjob)
         body["metadata"]["finalizers"] = finalizers
-        self._update(ray_type(self.ctx, "rayjobs"), body)
+        self._update(ray_type(self.ctx, self.owner), body)
 
     def delete_rayjob(self, rayjob: JSON) -> None:
         """Delete the RayJob."""
-        self._delete(ray_type(self.ctx, "rayjobs"), rayjob)
+        self._delete(ray_type(self.ctx, self.owner), rayjob)
 
 
 class RayJobController(Controller):
@@ -211,6 +215,10 @@ class RayJobController(Controller):
             return rayjob_machine.DEFAULT_REQUEUE
         if out.status is not None:
             self._write_status(rt, key, out.status)
+        elif out.requeue_after == 0.0:
+            # "again now" without a write would spin if a write the machine made was refused:
+            # wait the operator's requeue instead (a write's own change triggers the next pass).
+            return rayjob_machine.DEFAULT_REQUEUE
         return out.requeue_after
 
     def _write_status(self, rt: ResourceType, key: str, status: JSON) -> None:

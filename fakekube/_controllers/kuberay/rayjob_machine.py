@@ -263,7 +263,9 @@ class _Machine:
         try:
             rec = manager.find(s.get("jobId", ""))
         except JobError:
-            if self.mode == "HTTPMode":
+            if self.mode in ("HTTPMode", "SidecarMode"):
+                # HTTPMode: reconcileHTTPModeJobNotFound; SidecarMode: what the submitter container
+                # injected into the head Pod does first (``ray job submit --no-wait``).
                 rules.submit_http(self.job, s, manager, self.now)
                 return 0.0
             if finished_at is not None:
@@ -275,6 +277,8 @@ class _Machine:
                 return 0.0
             return self._deadline_wait(DEFAULT_REQUEUE)
         info = manager.details(rec, self.now)
+        if self.mode == "SidecarMode":
+            finished_at = rules.sidecar_finished_at(rec, manager, self.now)
         terminal = is_job_terminal(info["status"])
         if self.mode in ("K8sJobMode", "SidecarMode"):
             terminal = terminal and finished_at is not None
@@ -296,6 +300,8 @@ class _Machine:
         if terminal:
             return 0.0
         nxt = manager.next_change(self.now)
+        if nxt is None and self.mode == "SidecarMode" and is_job_terminal(info["status"]):
+            nxt = self.now + dt.timedelta(seconds=manager.timings.submitter_exit_delay)
         wait = DEFAULT_REQUEUE if nxt is None else max((nxt - self.now).total_seconds(), 0.0)
         return self._deadline_wait(wait)
 

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from fakekube._controllers.kuberay.rayjobs_model import JobError, JobManager
+from fakekube._controllers.kuberay.rayjobs_model import JobError, JobManager, RayJobRecord
 from kubeapi.types import JSON
 
 #: ``MaxRayJobNameLength`` (``MaxRayClusterNameLength`` 53 minus 6).
@@ -85,6 +85,19 @@ def dashboard_url(cluster: JSON, world: RayJobWorld) -> str | None:
     return None if port is None else f"{svc_name}.{ns}.svc.{CLUSTER_DOMAIN}:{port}"
 
 
+#: ``validation.IsDNS1035Label``'s error list as ``%v`` prints it.
+DNS1035_MESSAGE = (
+    "[a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+    "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', "
+    "regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')]"
+)
+
+
+def is_dns1035(name: str) -> bool:
+    """``validation.IsDNS1035Label`` (at most 63 characters)."""
+    return len(name) <= 63 and _DNS1035.match(name) is not None
+
+
 def validate(job: JSON) -> tuple[str, str] | None:
     """``validateRayJob``: (event reason, message) of the first failed check, or None.
     ``ValidateRayJobMetadata``, ``ValidateRayJobSpec`` (the checks that do not need the whole
@@ -96,12 +109,9 @@ def validate(job: JSON) -> tuple[str, str] | None:
         return "InvalidRayJobMetadata", (
             f"The RayJob metadata is invalid: RayJob name should be no more than {MAX_RAYJOB_NAME} characters"
         )
-    if not _DNS1035.match(name):
+    if not is_dns1035(name):
         return "InvalidRayJobMetadata", (
-            "The RayJob metadata is invalid: RayJob name should be a valid DNS1035 label: "
-            "[a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
-            "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', "
-            "regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')]"
+            "The RayJob metadata is invalid: RayJob name should be a valid DNS1035 label: " + DNS1035_MESSAGE
         )
     msg = _validate_spec(spec)
     if msg is not None:
@@ -220,7 +230,9 @@ def _origin_labels(job: JSON) -> dict[str, str]:
 
 def cluster_for_rayjob(job: JSON, name: str) -> JSON:
     """``constructRayClusterForRayJob``: the RayJob's labels plus the origin labels and
-    ``ray.io/job-submission-mode``, its annotations, a copy of ``spec.rayClusterSpec``."""
+    ``ray.io/job-submission-mode``, its annotations, a copy of ``spec.rayClusterSpec``; in
+    SidecarMode the ``ray-job-submitter`` container added to the head Pod (``restartPolicy:
+    Never``, annotation ``ray.io/disable-provisioned-head-restart``)."""
     meta = job["metadata"]
     spec = job.get("spec") or {}
     labels = {**(meta.get("labels") or {}), **_origin_labels(job)}
@@ -239,6 +251,36 @@ def cluster_for_rayjob(job: JSON, name: str) -> JSON:
         },
         "spec": copy.deepcopy(spec.get("rayClusterSpec") or {}),
     }
+    if spec.get("submissionMode") == "SidecarMode":
+        pod = out["spec"].setdefault("headGroupSpec", {}).setdefault("template", {}).setdefault("spec", {})
+        containers = pod.setdefault("containers", [{}])
+        address = "http://127.0.0.1:8265"
+        job_id = (job.get("status") or {}).get("jobId", "")
+        containers.append(
+            {
+                "name": "ray-job-submitter",
+                "image": containers[0].get("image", "rayproject/ray"),
+                "command": ["/bin/bash", "-ce", "--"],
+                "args": [
+                    f"ray job submit --address {address} --no-wait --submission-id {job_id} -- "
+                    f"{(spec.get('entrypoint') or '').strip()} ; "
+                    f"ray job logs --address {address} --follow {job_id}"
+                ],
+                "env": [
+                    {"name": "PYTHONUNBUFFERED", "value": "1"},
+                    {
+                        "name": "RAY_DASHBOARD_ADDRESS",
+                        "value": (job.get("status") or {}).get("dashboardURL", ""),
+                    },
+                    {"name": "RAY_JOB_SUBMISSION_ID", "value": job_id},
+                ],
+                "resources": {
+                    "limits": {"cpu": "1", "memory": "1Gi"},
+                    "requests": {"cpu": "500m", "memory": "200Mi"},
+                },
+            }
+        )
+        pod["restartPolicy"] = "Never"
     if annotations:
         out["metadata"]["annotations"] = annotations
     return out
@@ -355,6 +397,16 @@ def submit_http(job: JSON, status: JSON, manager: JobManager, now: dt.datetime) 
     """``reconcileHTTPModeJobNotFound``: submit the job (an already-used id is no error)."""
     with contextlib.suppress(JobError):
         manager.submit(submit_request(job, status.get("jobId", "")), now, script_of(job))
+
+
+def sidecar_finished_at(rec: RayJobRecord, manager: JobManager, now: dt.datetime) -> dt.datetime | None:
+    """``getSubmitterContainerFinishedTime`` in SidecarMode: the submitter container's
+    ``ray job logs --follow`` ends ``submitter_exit_delay`` after the Ray job (None before)."""
+    status, since = rec.status_at(now, manager.timings.job_start_delay)
+    if since is None or status not in ("SUCCEEDED", "FAILED", "STOPPED"):
+        return None
+    at = since + dt.timedelta(seconds=manager.timings.submitter_exit_delay)
+    return at if now >= at else None
 
 
 def ensure_rayjob_head_service(job: JSON, cluster: JSON, world: RayJobWorld) -> None:

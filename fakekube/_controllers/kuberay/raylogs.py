@@ -12,9 +12,12 @@ from kubeapi.types import JSON
 
 def ray_start_lines(pod: JSON, container: str) -> str | None:
     """The lines of the Ray container (the first container of a KubeRay Pod, labelled
-    ``ray.io/node-type``); None for other Pods and containers."""
+    ``ray.io/node-type``) and of a worker's ``wait-gcs-ready`` init container; None for other
+    Pods and containers."""
     labels = pod["metadata"].get("labels") or {}
     node_type = labels.get(naming.NODE_TYPE_LABEL)
+    if container == "wait-gcs-ready" and node_type == "worker":
+        return "GCS is ready."
     containers = pod.get("spec", {}).get("containers") or []
     if node_type not in ("head", "worker") or not containers or containers[0].get("name") != container:
         return None

@@ -25,7 +25,10 @@ from fakekube._controllers.kuberay.rayservice_rules import (
     hash_equal,
     rayservice_services,
     set_condition,
+    should_update_cluster,
+    update_head_serve_label,
     upgrade_enabled,
+    validate,
 )
 from fakekube._controllers.kuberay.serve_model import SERVE_OUTCOME_KEY
 from kubeapi.types import JSON
@@ -68,7 +71,17 @@ class _Pass:
         if FINALIZER not in (meta.get("finalizers") or []):
             self.world.set_finalizers(self.rs, [*(meta.get("finalizers") or []), FINALIZER])
             return Outcome(None, 0.0)
+        invalid = validate(self.rs)
+        if invalid is not None:
+            reason, message = invalid
+            self.world.event(self.rs, "Warning", reason, "Validate", f"{self.ns}/{self.name}: {message}")
+            set_condition(self.status, "Ready", "False", "ValidationFailed", message, self.now)
+            self.status["lastUpdateTime"] = rfc3339(self.now)
+            return Outcome(self.status, None)
         active, pending = self._reconcile_clusters()
+        for cluster in (active, pending):
+            if cluster is not None:
+                update_head_serve_label(self.rs, self.world, cluster)
         active_ready = pending_ready = False
         active_apps: JSON | None = None
         pending_apps: JSON | None = None
@@ -139,7 +152,7 @@ class _Pass:
             )
             return active, self.world.get_cluster(self.ns, pname) or obj
         for cluster, is_active in ((active, True), (pending, False)):
-            if cluster is None or not self._should_update(cluster, is_active):
+            if cluster is None or not should_update_cluster(self.rs, self.status, cluster, is_active):
                 continue
             goal = construct_cluster(self.rs, cluster["metadata"]["name"])
             updated = copy.deepcopy(cluster)
@@ -159,14 +172,6 @@ class _Pass:
                 f"Updated the {which} RayCluster {self.ns}/{cluster['metadata']['name']}",
             )
         return active, pending
-
-    def _should_update(self, cluster: JSON, is_active: bool) -> bool:
-        """``shouldUpdateCluster``."""
-        if is_active and condition_true(self.status, "UpgradeInProgress"):
-            return False
-        if hash_equal(self.rs, cluster, False):
-            return False
-        return hash_equal(self.rs, cluster, True)
 
     def _should_prepare(self, active: JSON | None, pending: JSON | None, pending_serving: bool) -> bool:
         """``shouldPrepareNewCluster``."""

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from fakekube._controllers.kuberay.rayjob_machine import rfc3339
+from fakekube._controllers.kuberay.rayjob_rules import DNS1035_MESSAGE, is_dns1035
 from fakekube._controllers.kuberay.serve_model import ServeModel
 from kubeapi.types import JSON
 
@@ -72,6 +73,12 @@ class RayServiceWorld(Protocol):
 
     def serve(self, namespace: str, cluster: str) -> ServeModel:
         """The Serve controller of a cluster."""
+
+    def head_pod(self, namespace: str, cluster: str) -> JSON | None:
+        """The cluster's head Pod, or None."""
+
+    def set_pod_label(self, pod: JSON, key: str, value: str) -> None:
+        """Set one label of a Pod (an update)."""
 
     def serve_endpoints(self, namespace: str, service: str) -> int:
         """Ready endpoints of a Service (``calculateNumServeEndpointsFromSlices``)."""
@@ -127,6 +134,16 @@ def hash_equal(rs: JSON, cluster: JSON, partial: bool) -> bool:
     return ann.get(HASH_KEY) == spec_hash(goal)
 
 
+def should_update_cluster(rs: JSON, status: JSON, cluster: JSON, is_active: bool) -> bool:
+    """``shouldUpdateCluster``: update ``cluster`` in place (not the active one during an upgrade)
+    when its spec differs only by appended worker groups (and replicas)."""
+    if is_active and condition_true(status, "UpgradeInProgress"):
+        return False
+    if hash_equal(rs, cluster, False):
+        return False
+    return hash_equal(rs, cluster, True)
+
+
 def upgrade_enabled(rs: JSON) -> bool:
     """``isZeroDowntimeUpgradeEnabled`` (``ENABLE_ZERO_DOWNTIME`` unset: true)."""
     kind = ((rs["spec"].get("upgradeStrategy") or {}).get("type")) or "NewCluster"
@@ -155,6 +172,47 @@ def set_condition(status: JSON, type_: str, value: str, reason: str, message: st
             c.update(new, lastTransitionTime=t)
             return
     conds.append({**new, "lastTransitionTime": rfc3339(now)})
+
+
+#: ``MaxRayServiceNameLength``.
+MAX_NAME = 47
+_UPGRADE_TYPES = ("NewClusterWithIncrementalUpgrade", "NewCluster", "None")
+
+
+def validate(rs: JSON) -> tuple[str, str] | None:
+    """``validateRayService``: (event reason, message) of the first failed check of
+    ``ValidateRayServiceMetadata`` and ``ValidateRayServiceSpec`` that needs no RayCluster
+    validation, or None."""
+    name = rs["metadata"]["name"]
+    if len(name) > MAX_NAME:
+        return "InvalidRayServiceMetadata", (
+            "The RayService metadata is invalid: "
+            f"RayService name should be no more than {MAX_NAME} characters"
+        )
+    if not is_dns1035(name):
+        return "InvalidRayServiceMetadata", (
+            "The RayService metadata is invalid: RayService name should be a valid DNS1035 label: "
+            + DNS1035_MESSAGE
+        )
+    spec = rs.get("spec") or {}
+    invalid = "The RayService spec is invalid: "
+    head_svc = ((spec.get("rayClusterConfig") or {}).get("headGroupSpec") or {}).get("headService") or {}
+    if (head_svc.get("metadata") or {}).get("name"):
+        return "InvalidRayServiceSpec", (
+            invalid + "spec.rayClusterConfig.headGroupSpec.headService.metadata.name should not be set"
+        )
+    kind = (spec.get("upgradeStrategy") or {}).get("type")
+    if kind is not None and kind not in _UPGRADE_TYPES:
+        return "InvalidRayServiceSpec", (
+            invalid + f"Spec.UpgradeStrategy.Type value {kind} is invalid, valid options are "
+            "NewClusterWithIncrementalUpgrade, NewCluster, or None"
+        )
+    delay = spec.get("rayClusterDeletionDelaySeconds")
+    if delay is not None and delay < 0:
+        return "InvalidRayServiceSpec", (
+            invalid + f"Spec.RayClusterDeletionDelaySeconds should be a non-negative integer, got {delay}"
+        )
+    return None
 
 
 def owner_reference(rs: JSON) -> JSON:
@@ -231,9 +289,10 @@ def rayservice_services(rs: JSON, cluster: JSON) -> list[JSON]:
     cname = cluster["metadata"]["name"]
     ports = head_ports(cluster)
     origin = {"ray.io/originated-from-cr-name": name, "ray.io/originated-from-crd": "RayService"}
-    head_selector = {
+    head_selector = {  # HeadServiceLabels of the cluster
         "ray.io/cluster": cname,
         "ray.io/node-type": "head",
+        "ray.io/identifier": f"{cname}-head",
         "app.kubernetes.io/created-by": "kuberay-operator",
         "app.kubernetes.io/name": "kuberay",
     }
@@ -273,3 +332,25 @@ def rayservice_services(rs: JSON, cluster: JSON) -> list[JSON]:
         }
         for n, labels, spec in specs
     ]
+
+
+def update_head_serve_label(rs: JSON, world: RayServiceWorld, cluster: JSON) -> None:
+    """``updateHeadPodServeLabel``: the head Pod's ``ray.io/serve`` is ``"true"`` while its
+    Serve proxy is healthy (here: Serve applications were deployed to the cluster), unless
+    ``excludeHeadPodFromServeSvc``; Event ``UpdatedHeadPodServeLabel`` on a change."""
+    ns, name = cluster["metadata"]["namespace"], cluster["metadata"]["name"]
+    pod = world.head_pod(ns, name)
+    if pod is None:
+        return
+    healthy = bool(world.serve(ns, name).apps)
+    new = "false" if rs["spec"].get("excludeHeadPodFromServeSvc") else str(healthy).lower()
+    if (pod["metadata"].get("labels") or {}).get("ray.io/serve") == new:
+        return
+    world.set_pod_label(pod, "ray.io/serve", new)
+    world.event(
+        rs,
+        "Normal",
+        "UpdatedHeadPodServeLabel",
+        "Update",
+        f'Updated the serve label to "{new}" for the Head Pod {ns}/{pod["metadata"]["name"]}',
+    )

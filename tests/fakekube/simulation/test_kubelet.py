@@ -82,9 +82,10 @@ def test_simulation_off_serves_pods_without_a_kubelet(client: Client) -> None:
         "default-scheduler",
     )
     assert spec["containers"][0]["imagePullPolicy"] == "IfNotPresent"
-    # an unbound Pod has no log location: 200 and nothing (LocationStreamer with no location)
+    # an unbound Pod has no log location: 204 and nothing (LocationStreamer with no location)
     r = client.send("GET", f"{PODS_PATH}/p/log", query={"container": "a"})
-    assert (r.status, r.read()) == (200, b"")
+    assert (r.status, r.read()) == (204, b"")
+    assert got["metadata"]["generation"] == 1
     bad = client.send(
         "POST", PODS_PATH, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "q"}, "spec": {}}
     )
@@ -109,3 +110,57 @@ def test_discovery_lists_pods_and_the_log_subresource(client: Client) -> None:
     assert resources["pods"]["shortNames"] == ["po"]
     assert resources["pods/log"]["verbs"] == ["get"]
     assert resources["pods/status"]["verbs"] == ["get", "patch", "update"]
+
+
+def test_init_containers_run_first(connect: Callable[[FakeKube], Client], loop_thread: LoopThread) -> None:
+    app = manual_app(delay=1.0)
+    client = connect(app)
+    body = pod("p")
+    body["spec"]["initContainers"] = [{"name": "setup", "image": "busybox:1.36"}]
+    client.request("POST", PODS_PATH, body)
+    st = client.request("GET", f"{PODS_PATH}/p")["status"]
+    init = next(c for c in st["conditions"] if c["type"] == "Initialized")
+    assert (init["status"], init["reason"]) == ("False", "ContainersNotInitialized")
+    assert st["initContainerStatuses"][0]["state"] == {"waiting": {"reason": "PodInitializing"}}
+    table = client.request(
+        "GET", PODS_PATH, headers={"accept": "application/json;as=Table;v=v1;g=meta.k8s.io"}
+    )
+    assert table["rows"][0]["cells"][1:3] == ["0/1", "Init:0/1"]
+    advance(loop_thread, app, 1.0)
+    st = client.request("GET", f"{PODS_PATH}/p")["status"]
+    assert st["initContainerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
+    assert st["phase"] == "Running"
+
+
+def test_a_refused_event_is_dropped(loop_thread: LoopThread) -> None:
+    """An Event the server refuses (here: its namespace does not exist) is dropped, as client-go's
+    recorder drops it, instead of failing the controller that records it."""
+    from fakekube._controllers.events import EventRecorder
+
+    app = manual_app()
+    recorder = EventRecorder(app.controllers.context, "raycluster-controller")
+    about = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "gone", "uid": "u"}}
+    recorder.event(about, "Normal", "Created", "Create", "made")  # no exception
+    recorder.event(
+        {**about, "metadata": {**about["metadata"], "namespace": "default"}},
+        "Normal",
+        "Created",
+        "Create",
+        "made",
+    )
+    assert [k for k, _ in app.store.scan("events")] and all(
+        k.startswith("default/") for k, _ in app.store.scan("events")
+    )
+
+
+def test_a_pod_naming_its_node_is_started_too(
+    connect: Callable[[FakeKube], Client], loop_thread: LoopThread
+) -> None:
+    app = manual_app(delay=1.0)
+    client = connect(app)
+    body = pod("p")
+    body["spec"]["nodeName"] = "chosen"
+    client.request("POST", PODS_PATH, body)
+    advance(loop_thread, app, 1.0)
+    got = client.request("GET", f"{PODS_PATH}/p")
+    assert (got["spec"]["nodeName"], got["status"]["phase"]) == ("chosen", "Running")

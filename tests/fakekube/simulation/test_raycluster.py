@@ -80,6 +80,17 @@ def test_pods_and_head_service_as_the_operator_names_and_labels_them(
     assert " --address=rc-head-svc.default.svc.cluster.local:6379 " in worker_args
     assert workers[0]["spec"]["initContainers"][0]["name"] == "wait-gcs-ready"
     assert {"name": "metrics", "containerPort": 8080, "protocol": "TCP"} in ray["ports"]
+    # the probes the operator injects (Ray < 2.53: wget of the raylet and GCS health endpoints)
+    readiness = ray["readinessProbe"]
+    assert readiness["exec"]["command"][:2] == ["bash", "-c"]
+    assert "localhost:52365/api/local_raylet_healthz" in readiness["exec"]["command"][2]
+    assert "localhost:8265/api/gcs_healthz" in readiness["exec"]["command"][2]
+    assert (readiness["initialDelaySeconds"], readiness["timeoutSeconds"], readiness["failureThreshold"]) == (
+        10,
+        5,
+        10,
+    )
+    assert "gcs_healthz" not in workers[0]["spec"]["containers"][0]["livenessProbe"]["exec"]["command"][2]
     svc = client.request("GET", f"{SVC_PATH}/rc-head-svc")
     assert svc["metadata"]["labels"] == {
         "ray.io/cluster": "rc",
@@ -275,3 +286,56 @@ def test_dashboard_and_logs_of_the_head(
     head = _pods(client)[0]
     log = client.send("GET", f"{PODS_PATH}/{head['metadata']['name']}/log").read().decode()
     assert f"Local node IP: {head['status']['podIP']}" in log and "Ray runtime started." in log
+
+
+def test_deleting_the_namespace_takes_the_cluster_with_it(connect: Callable[[FakeKube], Client]) -> None:
+    """The namespace controller empties the namespace (Pods, Service, RayCluster) and the operator
+    does not bring anything back."""
+    app = manual_app(delay=0.0)
+    client = connect(app)
+    client.request(
+        "POST",
+        "/api/v1/namespaces",
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "doomed"}},
+    )
+    client.request("POST", "/apis/ray.io/v1/namespaces/doomed/rayclusters", raycluster())
+    assert len(client.request("GET", "/api/v1/namespaces/doomed/pods")["items"]) == 3
+    assert client.send("DELETE", "/api/v1/namespaces/doomed").status == 200
+    assert client.send("GET", "/api/v1/namespaces/doomed").status == 404
+    assert client.request("GET", "/api/v1/pods")["items"] == []
+    assert client.request("GET", "/api/v1/services")["items"] == [
+        s
+        for s in client.request("GET", "/api/v1/services")["items"]
+        if s["metadata"]["namespace"] != "doomed"
+    ]
+
+
+def test_recreate_upgrade_strategy(connect: Callable[[FakeKube], Client]) -> None:
+    """With ``upgradeStrategy.type: Recreate`` a spec change (not a replica change) replaces every
+    Pod; the head Pod carries the spec hash and the KubeRay version annotations it is compared by."""
+    _, client = _setup(connect, replicas=1)
+    _patch(client, {"spec": {"upgradeStrategy": {"type": "Recreate"}}})
+    before = {p["metadata"]["name"] for p in _pods(client)}
+    head = _pods(client, "ray.io/cluster=rc,ray.io/node-type=head")[0]
+    assert set(head["metadata"]["annotations"]) == {
+        "ray.io/upgrade-strategy-recreate-hash",
+        "ray.io/kuberay-version",
+    }
+    spec = _rc(client)["spec"]
+    spec["workerGroupSpecs"][0]["replicas"] = 2
+    _patch(client, {"spec": {"workerGroupSpecs": spec["workerGroupSpecs"]}})
+    assert before < {p["metadata"]["name"] for p in _pods(client)}  # scaling keeps the Pods
+    spec["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]["image"] = "rayproject/ray:2.47.0"
+    _patch(client, {"spec": {"workerGroupSpecs": spec["workerGroupSpecs"]}})
+    after = _pods(client)
+    assert len(after) == 3 and not before & {p["metadata"]["name"] for p in after}
+    images = {
+        p["spec"]["containers"][0]["image"]
+        for p in after
+        if p["metadata"]["labels"]["ray.io/node-type"] == "worker"
+    }
+    assert images == {"rayproject/ray:2.47.0"}
+    notes = [e["message"] for e in client.request("GET", "/api/v1/namespaces/default/events")["items"]]
+    assert (
+        "Deleted all Pods for RayCluster default/rc due to spec change with Recreate upgradeStrategy" in notes
+    )

@@ -9,7 +9,7 @@ from typing import Any
 
 from fakekube import FakeKube, Simulation, create_app
 from fakekube.testing import Client, LoopThread
-from tests.fakekube.simulation.helpers import PODS_PATH, advance, pod
+from tests.fakekube.simulation.helpers import advance
 
 RJ = "/apis/ray.io/v1/namespaces/default/rayjobs"
 RC = "/apis/ray.io/v1/namespaces/default/rayclusters"
@@ -45,57 +45,6 @@ def rayjob(name: str = "demo", annotations: dict[str, str] | None = None, **spec
     }
 
 
-def ensure_cluster_ready(client: Client, name: str) -> None:
-    """What the RayCluster controller does for the job's cluster, done by hand when it has not
-    (head Service with the dashboard port, a head Pod, ``status.state: ready``)."""
-    cluster = client.request("GET", f"{RC}/{name}")
-    if (cluster.get("status") or {}).get("state") == "ready":
-        return
-    head = {
-        "ray.io/cluster": name,
-        "ray.io/node-type": "head",
-        "app.kubernetes.io/created-by": "kuberay-operator",
-        "app.kubernetes.io/name": "kuberay",
-    }
-    if client.send("GET", f"{SVC}/{name}-head-svc").status == 404:
-        owner = {
-            "apiVersion": "ray.io/v1",
-            "kind": "RayCluster",
-            "name": name,
-            "uid": cluster["metadata"]["uid"],
-            "controller": True,
-        }
-        client.request(
-            "POST",
-            SVC,
-            {
-                "apiVersion": "v1",
-                "kind": "Service",
-                "metadata": {"name": f"{name}-head-svc", "labels": head, "ownerReferences": [owner]},
-                "spec": {
-                    "selector": head,
-                    "ports": [{"name": "dashboard", "port": 8265}, {"name": "serve", "port": 8000}],
-                },
-            },
-        )
-        client.request(
-            "POST", PODS_PATH, pod(f"{name}-head-x", "ray-head", labels=head, image="rayproject/ray:2.52.0")
-        )
-    cluster["status"] = {
-        "state": "ready",
-        "conditions": [
-            {
-                "type": "HeadPodReady",
-                "status": "True",
-                "reason": "HeadPodRunningAndReady",
-                "lastTransitionTime": "2026-01-01T00:00:00Z",
-                "message": "",
-            }
-        ],
-    }
-    client.request("PUT", f"{RC}/{name}/status", cluster)
-
-
 def test_rayjob_runs_to_success(connect: Callable[[FakeKube], Client], loop_thread: LoopThread) -> None:
     app = sim_app()
     client = connect(app)
@@ -107,9 +56,8 @@ def test_rayjob_runs_to_success(connect: Callable[[FakeKube], Client], loop_thre
     cluster = client.request("GET", f"{RC}/{s['rayClusterName']}")
     assert cluster["metadata"]["ownerReferences"][0]["name"] == "demo"
     assert cluster["metadata"]["labels"]["ray.io/originated-from-crd"] == "RayJob"
-    advance(loop_thread, app, 1.0)
-    ensure_cluster_ready(client, s["rayClusterName"])
-    advance(loop_thread, app, 1.1)
+    advance(loop_thread, app, 1.0)  # the RayCluster's Pods start (pod_start_delay), it becomes ready
+    advance(loop_thread, app, 0.1)
     s = client.request("GET", f"{RJ}/demo")["status"]
     assert s["jobDeploymentStatus"] == "Running"
     assert s["dashboardURL"] == f"{s['rayClusterName']}-head-svc.default.svc.cluster.local:8265"
@@ -155,8 +103,7 @@ def test_scripted_failure_and_ttl_shutdown(
         ),
     )
     name = client.request("GET", f"{RJ}/bad")["status"]["rayClusterName"]
-    ensure_cluster_ready(client, name)
-    advance(loop_thread, app, 4.0)
+    advance(loop_thread, app, 5.0)
     s = client.request("GET", f"{RJ}/bad")["status"]
     assert (s["jobDeploymentStatus"], s["jobStatus"], s["reason"], s["failed"]) == (
         "Failed",

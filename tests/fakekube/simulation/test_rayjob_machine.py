@@ -231,3 +231,18 @@ def test_deletion_rules_delete_self() -> None:
     d = Driver(job, FakeWorld())
     d.run(until=10)
     assert d.world.deleted_self
+
+
+def test_sidecar_mode_submits_from_the_head_and_completes() -> None:
+    job = rayjob(submissionMode="SidecarMode")
+    job["metadata"]["annotations"] = {OUTCOME_KEY: "FAILED", DURATION_KEY: "1s"}
+    d = Driver(job, FakeWorld())
+    d.run(until=12)
+    s = d.status
+    assert (s["jobDeploymentStatus"], s["jobStatus"], s["reason"]) == ("Failed", "FAILED", "AppFailed")
+    cluster = d.world.clusters[s["rayClusterName"]]
+    head = cluster["spec"]["headGroupSpec"]["template"]["spec"]
+    assert [c["name"] for c in head["containers"]] == ["ray-head", "ray-job-submitter"]
+    assert head["restartPolicy"] == "Never"
+    assert cluster["metadata"]["annotations"]["ray.io/disable-provisioned-head-restart"] == "true"
+    assert d.world.submitters == {}

@@ -36,6 +36,7 @@ class World:
         self.models: dict[str, ServeModel] = {}
         self.events: list[str] = []
         self.updates: list[str] = []
+        self.pods: dict[str, JSON] = {}
 
     def get_cluster(self, namespace: str, name: str) -> JSON | None:
         return self.clusters.get(name)
@@ -66,9 +67,22 @@ class World:
     def serve(self, namespace: str, cluster: str) -> ServeModel:
         return self.models.setdefault(cluster, ServeModel(deploy_delay=1.0))
 
+    def head_pod(self, namespace: str, cluster: str) -> JSON | None:
+        if cluster not in self.clusters:
+            return None
+        return self.pods.setdefault(
+            cluster, {"metadata": {"name": f"{cluster}-head-x", "labels": {"ray.io/serve": "false"}}}
+        )
+
+    def set_pod_label(self, pod: JSON, key: str, value: str) -> None:
+        pod["metadata"]["labels"][key] = value
+
     def serve_endpoints(self, namespace: str, service: str) -> int:
         svc = self.services.get(service)
-        return 2 if svc is not None and svc["spec"]["selector"]["ray.io/cluster"] in self.clusters else 0
+        if svc is None or svc["spec"]["selector"]["ray.io/cluster"] not in self.clusters:
+            return 0
+        head = self.pods.get(svc["spec"]["selector"]["ray.io/cluster"])
+        return 1 + (head is not None and head["metadata"]["labels"]["ray.io/serve"] == "true")
 
     def event(self, obj: JSON, type_: str, reason: str, action: str, message: str) -> None:
         self.events.append(reason)
@@ -144,7 +158,13 @@ def test_creation_to_ready() -> None:
     cluster = world.clusters[active["rayClusterName"]]
     assert cluster["metadata"]["annotations"]["ray.io/num-worker-groups"] == "1"
     assert "ray.io/hash-without-replicas-and-workers-to-delete" in cluster["metadata"]["annotations"]
-    assert {"CreatedRayCluster", "UpdatedServeApplications", "CreatedService"} <= set(world.events)
+    assert {
+        "CreatedRayCluster",
+        "UpdatedServeApplications",
+        "CreatedService",
+        "UpdatedHeadPodServeLabel",
+    } <= set(world.events)
+    assert world.pods[active["rayClusterName"]]["metadata"]["labels"]["ray.io/serve"] == "true"
 
 
 def test_upgrade_prepares_pending_cluster_then_switches_and_deletes_old() -> None:
@@ -206,3 +226,13 @@ def test_deletion_deletes_clusters_then_finalizer() -> None:
     assert world.clusters == {} and FINALIZER in rs["metadata"]["finalizers"]
     reconcile(rs, world, memory, t, random.Random(1))
     assert FINALIZER not in rs["metadata"]["finalizers"]
+
+
+def test_validation_failed() -> None:
+    rs, world, memory = rayservice(), World(), Memory()
+    rs["spec"]["rayClusterDeletionDelaySeconds"] = -1
+    drive(rs, world, memory, T0, 1)
+    cond = {c["type"]: c for c in rs["status"]["conditions"]}["Ready"]
+    assert (cond["status"], cond["reason"]) == ("False", "ValidationFailed")
+    assert "RayClusterDeletionDelaySeconds should be a non-negative integer, got -1" in cond["message"]
+    assert world.clusters == {} and "InvalidRayServiceSpec" in world.events
