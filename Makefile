@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # CONTRACT=0 leaves the contract suite (and the Go build of refkube) out of `make test`.
 CONTRACT ?= 1
 
-.PHONY: dev test lint bench clean image image-smoke
+.PHONY: dev test lint bench clean image image-smoke e2e-dashboard
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -91,3 +91,10 @@ image: $(STAMP)
 # cold start to the first proxied 200 (README "Deploy: container image").
 image-smoke:
 	python3 infra/image/smoke.py --runs 3
+
+# The official KubeRay Dashboard (../shared/kuberay/dashboard, Next.js) built and served locally,
+# driven in headless Chromium against `kuberay-apiserver dev` (e2e/dashboard/run.sh). Not part of
+# `make test`: it needs npm (yarn install + a Next.js build, minutes) and Debian's chromium
+# (apt-get install chromium). Anything missing fails it loudly. Screenshots: build/e2e-dashboard/.
+e2e-dashboard: $(STAMP)
+	e2e/dashboard/run.sh

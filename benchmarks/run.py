@@ -19,7 +19,15 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from benchmarks import bench_coldstart, bench_fakekube, bench_proxy, bench_stream, bench_watch, bench_writes
+from benchmarks import (
+    bench_coldstart,
+    bench_fakekube,
+    bench_proxy,
+    bench_simulation,
+    bench_stream,
+    bench_watch,
+    bench_writes,
+)
 from benchmarks.context import Context, Outcome
 from benchmarks.results import (
     BASELINE_JSON,
@@ -48,6 +56,7 @@ BENCHMARKS: dict[str, ModuleType] = {
     "writes": bench_writes,
     "coldstart": bench_coldstart,
     "fakekube": bench_fakekube,
+    "simulation": bench_simulation,
 }
 
 

@@ -6,6 +6,7 @@ name: ``from tests.procs import free_port, start_server, stop_server``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -99,3 +100,26 @@ def kubectl(
         timeout=60,
         env={**os.environ, **(env or {})},
     )
+
+
+def start_dev(
+    port: int, *args: str, env: dict[str, str] | None = None, timeout: float = 60.0
+) -> subprocess.Popen[bytes]:
+    """``kuberay-apiserver dev --port PORT ARGS...`` in a session of its own, healthy within
+    ``timeout`` s (generous: a loaded machine starts two servers slowly). On failure the whole
+    process group (the gateway and its fakekube child) is killed before RuntimeError is raised,
+    so no orphaned fakekube is left behind."""
+    proc = subprocess.Popen(
+        [str(BIN / "kuberay-apiserver"), "dev", "--port", str(port), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", proc, timeout)
+    except RuntimeError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, 9)
+        raise
+    return proc

@@ -6,9 +6,12 @@ The README's curl block and Python example are extracted and run unchanged excep
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -112,6 +115,65 @@ def test_dev_prints_runnable_curl_lines_and_stops_fakekube_with_it() -> None:
         stop_server(proc)
     with pytest.raises(httpx.ConnectError):
         httpx.get(fakekube_url + "/healthz", timeout=2)
+
+
+def test_quick_start_rayjob_goes_from_initializing_to_succeeded(
+    dev: tuple[str, subprocess.Popen[bytes]],
+) -> None:
+    """The Quick start's shell block, run as written (port aside): ``kubectl create`` of a RayJob,
+    then ``kubectl get rayjob rayjob-sample -w``, whose lines are read until the job is SUCCEEDED
+    and Complete (the watch itself never ends: the process group is stopped then, as the
+    README's Ctrl-C does). The DEPLOYMENT STATUS column must pass Initializing → Running →
+    Complete and JOB STATUS end SUCCEEDED, the order the KubeRay operator reports them in."""
+    url, _ = dev
+    script = readme_block("Quick start", "sh").replace("http://127.0.0.1:31888", url)
+    assert "get rayjob rayjob-sample -w" in script
+    repo = README.parent
+    proc = subprocess.Popen(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip("\n"))
+            if re.match(r"rayjob-sample\s+SUCCEEDED\s+Complete\s", line):
+                break
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+        subprocess.run(
+            [str(repo / ".venv/bin/kubectl"), "--server", url, "delete", "rayjob", "rayjob-sample"],
+            capture_output=True,
+            timeout=30,
+        )
+    err = proc.stderr.read() if proc.stderr else ""
+    print("\n".join(lines))
+    assert lines[0] == "rayjob.ray.io/rayjob-sample created", (lines, err)
+    header = lines[1].split()
+    assert header[:5] == ["NAME", "JOB", "STATUS", "DEPLOYMENT", "STATUS"], lines
+    rows = [line for line in lines[2:] if line.startswith("rayjob-sample ")]
+    # A row's columns by the header's offsets (an empty JOB STATUS leaves a gap, not a word).
+    job_at, dep_at, cluster_at = (
+        lines[1].index(h) for h in ("JOB STATUS", "DEPLOYMENT STATUS", "RAY CLUSTER")
+    )
+    states = [(r[job_at:dep_at].strip(), r[dep_at:cluster_at].strip()) for r in rows]
+    deployments = [d for _, d in states]
+    assert "Initializing" in deployments, states
+    first_init = deployments.index("Initializing")
+    assert all(j == "" for j, d in states if d == "Initializing"), states
+    assert "Running" in deployments[first_init:], states
+    assert ("RUNNING", "Running") in states, states
+    assert states[-1] == ("SUCCEEDED", "Complete"), states
 
 
 def test_dev_runs_the_simulated_operator(dev: tuple[str, subprocess.Popen[bytes]]) -> None:
