@@ -19,7 +19,15 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
-from benchmarks import bench_coldstart, bench_fakekube, bench_proxy, bench_stream, bench_watch, bench_writes
+from benchmarks import (
+    bench_authn,
+    bench_coldstart,
+    bench_fakekube,
+    bench_proxy,
+    bench_stream,
+    bench_watch,
+    bench_writes,
+)
 from benchmarks.context import Context, Outcome
 from benchmarks.results import (
     BASELINE_JSON,
@@ -43,6 +51,7 @@ from benchmarks.system import (
 
 BENCHMARKS: dict[str, ModuleType] = {
     "proxy": bench_proxy,
+    "authn": bench_authn,
     "stream": bench_stream,
     "watch": bench_watch,
     "writes": bench_writes,
