@@ -1,7 +1,8 @@
 """Cold start: from spawning the server process to its first proxied 200.
 
 The gateway is started the serverless way, ``granian --interface asgi handler.app:app`` configured by
-``KUBERAY_APISERVER_UPSTREAM`` alone (no kubeconfig, so the ``kubernetes`` package is not needed);
+``KUBERAY_APISERVER_UPSTREAM`` (no kubeconfig, so the ``kubernetes`` package is not needed) and
+``KUBERAY_APISERVER_AUTHENTICATION=none`` (the reference authenticates nobody either);
 the reference is ``kubectl proxy`` (a Go binary reading a kubeconfig).  The clock starts just before
 ``Popen`` and stops when ``GET`` of one RayCluster through it first answers 200 (polled every 1 ms).
 Files are in the page cache after the first round: this is process cold start, not disk cold start.
@@ -40,7 +41,9 @@ def _time_start(ctx: Context, side: str) -> float:
     upstream = ctx.nginx().url
     port = free_port()
     if side == "gateway":
-        cmd, env = _gateway_cmd(port), {"KUBERAY_APISERVER_UPSTREAM": upstream}
+        # No authentication, as kubectl proxy (serve's default, passthrough, would answer 401).
+        cmd = _gateway_cmd(port)
+        env = {"KUBERAY_APISERVER_UPSTREAM": upstream, "KUBERAY_APISERVER_AUTHENTICATION": "none"}
     else:
         kubeconfig = write_kubeconfig(ctx.workdir / f"kubeconfig-cold-{port}", upstream)
         cmd = [

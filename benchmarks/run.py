@@ -20,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 
 from benchmarks import (
+    bench_authn,
     bench_coldstart,
     bench_fakekube,
     bench_proxy,
@@ -51,6 +52,7 @@ from benchmarks.system import (
 
 BENCHMARKS: dict[str, ModuleType] = {
     "proxy": bench_proxy,
+    "authn": bench_authn,
     "stream": bench_stream,
     "watch": bench_watch,
     "writes": bench_writes,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,8 +49,13 @@ def start_kubectl_proxy(upstream: str, workdir: Path, cpus: str, ready_path: str
     return _ready(service, ready_path)
 
 
-def gateway_command(upstream: str, port: int, workers: int) -> list[str]:
-    """The documented way to run the gateway: ``kuberay-apiserver serve --upstream URL``."""
+def gateway_command(
+    upstream: str, port: int, workers: int, authentication: str = "none", extra: Sequence[str] = ()
+) -> list[str]:
+    """The documented way to run the gateway: ``kuberay-apiserver serve --upstream URL``, with
+    ``--authentication`` (``none`` unless asked: the benchmarks compare the proxy path against
+    ``kubectl proxy``, which authenticates nobody either; ``serve`` defaults to ``passthrough``,
+    which would answer the load's token-less requests 401) and ``extra`` options."""
     return [
         venv_tool("kuberay-apiserver"),
         "serve",
@@ -57,14 +63,27 @@ def gateway_command(upstream: str, port: int, workers: int) -> list[str]:
         f"--port={port}",
         f"--workers={workers}",
         f"--upstream={upstream}",
+        f"--authentication={authentication}",
+        *extra,
     ]
 
 
-def start_gateway(upstream: str, workdir: Path, cpus: str, workers: int, ready_path: str) -> Service:
-    """The gateway (granian serving handler's Litestar app) in front of ``upstream``."""
+def start_gateway(
+    upstream: str,
+    workdir: Path,
+    cpus: str,
+    workers: int,
+    ready_path: str,
+    authentication: str = "none",
+    extra: Sequence[str] = (),
+    ready_headers: Mapping[str, str] | None = None,
+) -> Service:
+    """The gateway (granian serving handler's Litestar app) in front of ``upstream`` (see
+    :func:`gateway_command`), ready when ``ready_path`` answers 200 to a GET with ``ready_headers``."""
     port = free_port()
-    service = start_service("gateway", gateway_command(upstream, port, workers), port, workdir, cpus)
-    return _ready(service, ready_path)
+    cmd = gateway_command(upstream, port, workers, authentication, extra)
+    service = start_service(f"gateway-{authentication}", cmd, port, workdir, cpus)
+    return _ready(service, ready_path, ready_headers)
 
 
 def start_fakekube(workdir: Path, cpus: str, backlog: int | None = None) -> Service:
@@ -137,9 +156,9 @@ def start_refkube(workdir: Path, cpus: str) -> tuple[Service, RefkubeEndpoint]:
     raise RuntimeError(f"refkube did not start:\n{service.log_tail()}")
 
 
-def _ready(service: Service, path: str) -> Service:
+def _ready(service: Service, path: str, headers: Mapping[str, str] | None = None) -> Service:
     try:
-        wait_ready(service, path, timeout=60)
+        wait_ready(service, path, timeout=60, headers=headers)
     except RuntimeError:
         service.stop()
         raise

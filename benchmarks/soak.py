@@ -376,7 +376,7 @@ async def run(args: argparse.Namespace) -> int:
     proxy = start_proxy(proxy_port, fk_port)
     gw = start_logged(
         ["kuberay-apiserver", "serve", "--host", "127.0.0.1", "--port", str(gw_port),
-         "--upstream", f"http://127.0.0.1:{proxy_port}"],
+         "--upstream", f"http://127.0.0.1:{proxy_port}", "--authentication", "none"],
         gw_port,
         logs / "gateway.log",
     )  # fmt: skip

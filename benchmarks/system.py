@@ -181,11 +181,18 @@ def start_service(
     return Service(name=name, port=port, proc=proc, log=log)
 
 
-def http_get(port: int, path: str, timeout: float = 5.0, host: str = "127.0.0.1") -> tuple[int, bytes]:
-    """GET ``path`` on 127.0.0.1:port; returns (status, body). Raises OSError on connection failure."""
+def http_get(
+    port: int,
+    path: str,
+    timeout: float = 5.0,
+    host: str = "127.0.0.1",
+    headers: Mapping[str, str] | None = None,
+) -> tuple[int, bytes]:
+    """GET ``path`` on 127.0.0.1:port with ``headers``; returns (status, body). Raises OSError on
+    connection failure."""
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
-        conn.request("GET", path)
+        conn.request("GET", path, headers=dict(headers or {}))
         resp = conn.getresponse()
         return resp.status, resp.read()
     finally:
@@ -205,8 +212,15 @@ def http_request(
         conn.close()
 
 
-def wait_ready(service: Service, path: str, timeout: float = 30.0, interval: float = 0.001) -> float:
-    """Poll ``path`` until it answers 200; returns seconds since the service was started.
+def wait_ready(
+    service: Service,
+    path: str,
+    timeout: float = 30.0,
+    interval: float = 0.001,
+    headers: Mapping[str, str] | None = None,
+) -> float:
+    """Poll ``path`` (sending ``headers``, e.g. a bearer token) until it answers 200; returns
+    seconds since the service was started.
 
     Raises RuntimeError (with the service's log) when it exits or does not answer in time.
     """
@@ -215,7 +229,7 @@ def wait_ready(service: Service, path: str, timeout: float = 30.0, interval: flo
         if service.proc.poll() is not None:
             raise RuntimeError(f"{service.name} exited with {service.proc.returncode}:\n{service.log_tail()}")
         try:
-            status, _ = http_get(service.port, path, timeout=2.0)
+            status, _ = http_get(service.port, path, timeout=2.0, headers=headers)
             if status == 200:
                 return time.perf_counter() - service.started
         except OSError:

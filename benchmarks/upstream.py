@@ -18,6 +18,42 @@ from benchmarks.system import Service, free_port, start_service, wait_ready
 
 GROUP_PATH = "/apis/ray.io/v1"
 
+#: The user every review below describes (the gateway's ``token-review`` and ``passthrough`` modes).
+BENCH_USER = {"username": "bench-user", "uid": "bench-uid", "groups": ["bench-team", "system:authenticated"]}
+
+#: The review APIs the gateway asks in its ``token-review`` and ``passthrough`` modes
+#: (handler/auth/reviews.py), answered by nginx with a canned 201 whatever the request body says, as
+#: kube-apiserver answers a create of these virtual resources: the token is authenticated as
+#: :data:`BENCH_USER` (TokenReview, k8s.io/api/authentication/v1 ``TokenReviewStatus``; and
+#: SelfSubjectReview ``status.userInfo``), every access is allowed (SubjectAccessReview,
+#: k8s.io/api/authorization/v1 ``SubjectAccessReviewStatus``).
+REVIEW_ANSWERS: dict[str, dict[str, Any]] = {
+    "/apis/authentication.k8s.io/v1/tokenreviews": {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenReview",
+        "metadata": {"creationTimestamp": None},
+        "spec": {},
+        "status": {"authenticated": True, "user": BENCH_USER},
+    },
+    "/apis/authorization.k8s.io/v1/subjectaccessreviews": {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SubjectAccessReview",
+        "metadata": {"creationTimestamp": None},
+        "spec": {},
+        "status": {"allowed": True, "reason": "allowed by the benchmark upstream"},
+    },
+    "/apis/authentication.k8s.io/v1/selfsubjectreviews": {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "SelfSubjectReview",
+        "metadata": {"creationTimestamp": None},
+        "status": {"userInfo": BENCH_USER},
+    },
+}
+
+#: nginx's log of the review requests (only those: every other location logs nothing), one
+#: ``METHOD PATH STATUS`` line per request, written unbuffered, under the upstream's work directory.
+REVIEW_LOG = "reviews.log"
+
 
 @dataclass(frozen=True)
 class Target:
@@ -161,12 +197,19 @@ def write_bodies(root: Path, lists: tuple[str, ...] = ("list-2k", "list-1m", "li
 def nginx_config(files: dict[str, Path], port: int, workdir: Path) -> str:
     """An nginx.conf serving each file at its exact path as application/json, keep-alive unbounded.
 
-    One worker process; no gzip (both proxies must carry the same bytes); no access log.
+    One worker process; no gzip (both proxies must carry the same bytes); no access log except
+    :data:`REVIEW_LOG` for the review APIs (:data:`REVIEW_ANSWERS`, answered 201 to any method).
     """
     user = "user root;\n" if os.geteuid() == 0 else ""
     locations = "\n".join(
         f"        location = {path} {{ alias {file}; }}" for path, file in sorted(files.items())
     )
+    for path, answer in REVIEW_ANSWERS.items():
+        body = json.dumps(answer, separators=(",", ":"))
+        locations += (
+            f"\n        location = {path} {{ access_log {workdir}/{REVIEW_LOG} reviews; "
+            f"return 201 '{body}'; }}"
+        )
     not_found = '{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}'
     return f"""{user}worker_processes 1;
 daemon off;
@@ -175,6 +218,7 @@ error_log {workdir}/nginx-error.log warn;
 events {{ worker_connections 4096; }}
 http {{
     access_log off;
+    log_format reviews '$request_method $uri $status';
     default_type application/json;
     types {{ }}
     sendfile on;
@@ -216,3 +260,15 @@ def start_nginx(nginx: str, workdir: Path, cpus: str) -> tuple[Service, dict[str
         raise
     sizes = {name: files[target.path].stat().st_size for name, target in TARGETS.items()}
     return service, sizes
+
+
+def review_counts(log_text: str) -> dict[str, int]:
+    """{review path: requests} read from :data:`REVIEW_LOG`'s text (lines ``METHOD PATH STATUS``);
+    every path of :data:`REVIEW_ANSWERS` is present (0 when never asked). A line of another shape
+    (e.g. the last one half-written) is not counted."""
+    counts = dict.fromkeys(REVIEW_ANSWERS, 0)
+    for line in log_text.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] in counts:
+            counts[parts[1]] += 1
+    return counts
