@@ -4,6 +4,7 @@ its scope's client is the socket's address, and the gateway's WebSocket relay wo
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -37,7 +38,8 @@ def served(
         f"serve('tests.handler.tls_echo:app', '127.0.0.1', {port}, {request.param}, {cert!r}, {key!r}, "
         f"{str(d / 'client-ca.pem')!r}, 'warning', {{'version': 1}})"
     )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log = (d / "server.log").open("wb")  # a file, not a pipe nobody reads (a full pipe blocks the server)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT)
     info = {"port": port, "dir": d, "client_ca": client_ca, "ca_file": str(d / "serving-ca.pem")}
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -46,7 +48,7 @@ def served(
             break
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError(proc.stdout.read().decode() if proc.stdout else "") from None
+                raise RuntimeError((d / "server.log").read_text()) from None
             time.sleep(0.1)
     yield info
     stop_server(proc)
@@ -85,13 +87,17 @@ def test_no_certificate_is_an_empty_chain(served: dict[str, Any]) -> None:
     assert tls["client_cert_chain"] == [] and tls["client_cert_name"] is None
 
 
-def test_websocket_upgrade_carries_the_client_certificate(served: dict[str, Any]) -> None:
-    from websockets.sync.client import connect
+async def test_websocket_upgrade_carries_the_client_certificate(served: dict[str, Any]) -> None:
+    # The asyncio client under one overall timeout: the sync client's failed-handshake path joins
+    # its reader thread without a timeout, which hung a full run once (the failure is shown instead).
+    from websockets.asyncio.client import connect
 
-    with connect(
-        f"wss://127.0.0.1:{served['port']}/ws", ssl=context(served, "bob"), open_timeout=10, close_timeout=5
-    ) as ws:
-        tls = json.loads(ws.recv(timeout=10))
+    async def upgrade() -> dict[str, Any]:
+        url = f"wss://127.0.0.1:{served['port']}/ws"
+        async with connect(url, ssl=context(served, "bob"), open_timeout=10, close_timeout=5) as ws:
+            return dict(json.loads(await ws.recv()))
+
+    tls = await asyncio.wait_for(upgrade(), 20)
     assert tls["client_cert_name"] == "CN=bob,O=team-a"
 
 
@@ -135,9 +141,8 @@ def test_the_gateways_websocket_relay_runs_on_the_uvicorn_path(tmp_path: Path) -
         f"serve('handler.app:app', '127.0.0.1', {port}, 1, {cert!r}, {key!r}, "
         f"{str(tmp_path / 'client-ca.pem')!r}, 'warning', {{'version': 1}})"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
+    log = (tmp_path / "server.log").open("wb")  # a file, not a pipe nobody reads
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=log, stderr=subprocess.STDOUT)
     info = {
         "port": port,
         "dir": tmp_path,
@@ -153,7 +158,7 @@ def test_the_gateways_websocket_relay_runs_on_the_uvicorn_path(tmp_path: Path) -
                 break
             except OSError:
                 if proc.poll() is not None:
-                    raise RuntimeError(proc.stdout.read().decode() if proc.stdout else "") from None
+                    raise RuntimeError((tmp_path / "server.log").read_text()) from None
                 time.sleep(0.1)
 
         async def session() -> tuple[list[Any], int | None]:
