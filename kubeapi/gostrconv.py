@@ -15,6 +15,7 @@ __all__ = [
     "atoi",
     "parse_bool",
     "parse_int",
+    "parse_uint",
     "quote",
 ]
 
@@ -99,6 +100,18 @@ def parse_int(s: str, func: str = "ParseInt") -> int:
     n = int(s)
     if n > INT64_MAX or n < INT64_MIN:
         raise NumError(func, s, "value out of range")
+    return n
+
+
+def parse_uint(s: str) -> int:
+    """``strconv.ParseUint(s, 10, 64)``: ASCII digits only (no sign, no spaces, no underscores),
+    within uint64. Raises :class:`NumError` ``strconv.ParseUint: parsing "s": invalid syntax``
+    (also for ``""``) or ``...: value out of range`` (above 18446744073709551615)."""
+    if not s or not s.isascii() or not s.isdigit():
+        raise NumError("ParseUint", s, "invalid syntax")
+    n = int(s)
+    if n >= 1 << 64:
+        raise NumError("ParseUint", s, "value out of range")
     return n
 
 

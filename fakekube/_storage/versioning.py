@@ -13,6 +13,7 @@ import binascii
 import json
 
 from fakekube import _apierrors as errors
+from kubeapi import gostrconv
 from kubeapi.decode import go_json_error
 from kubeapi.status import StatusError
 
@@ -60,9 +61,9 @@ def decode_continue(token: str) -> tuple[int, str]:
 def parse_resource_version(value: str) -> int:
     """A ``resourceVersion`` as an int; 400 with the storage layer's text (``ParseResourceVersion``,
     ``strconv.ParseUint``) otherwise."""
-    if not value.isdigit():
+    try:
+        return gostrconv.parse_uint(value)
+    except gostrconv.NumError as e:  # invalid syntax, or beyond uint64 ("value out of range")
         raise errors.bad_request(
-            f'invalid resource version: resourceVersion: Invalid value: "{value}": strconv.ParseUint: '
-            f'parsing "{value}": invalid syntax'
-        )
-    return int(value)
+            f'invalid resource version: resourceVersion: Invalid value: "{value}": {e}'
+        ) from None

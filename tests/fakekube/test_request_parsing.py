@@ -48,3 +48,15 @@ def test_service_proxy_names_split_as_go(client: Client) -> None:
     assert r.status == 400 and r.json()["message"] == 'invalid service request "a:b:c:d"'
     r = client.send("GET", "/api/v1/namespaces/default/services/http:head/proxy/")
     assert r.status == 503 and r.json()["message"] == 'no endpoints available for service "http"'
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "18446744073709551616"])
+def test_a_resource_version_beyond_uint64_is_parse_uints_400(client: Client, value: str) -> None:
+    """refkube 1.37 answers a list with ``resourceVersion`` above 2^64-1 (also with ``limit=0``) 400
+    ``strconv.ParseUint: ... value out of range``; fakekube answered 200 (the contract fuzzer found it)."""
+    r = client.send("GET", RC_PATH, query={"limit": "0", "resourceVersion": value})
+    assert r.status == 400
+    assert r.json()["message"] == (
+        f'invalid resource version: resourceVersion: Invalid value: "{value}": '
+        f'strconv.ParseUint: parsing "{value}": value out of range'
+    )
