@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote
 
+from kubeapi.requestinfo import RequestInfo
 from kubeapi.status import StatusError, new_forbidden, new_unauthorized
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "forbidden",
     "forbidden_message",
     "impersonation_headers",
+    "request_attributes",
     "unauthorized",
     "unescape_extra_key",
 ]
@@ -139,6 +141,25 @@ class Attributes:
     subresource: str = ""
     name: str = ""
     path: str = ""
+
+
+def request_attributes(info: RequestInfo, user: UserInfo) -> Attributes:
+    """The authorizer attributes of a request read as ``info``, made by ``user``
+    (filters/authorization.go ``GetAuthorizerAttributes``): resource attributes for a resource
+    request, else the path and the lower-cased method as verb. Used by the gateway's
+    SubjectAccessReviews and fakekube's RBAC alike."""
+    if not info.is_resource_request:
+        return Attributes(user, info.verb, resource_request=False, path=info.path)
+    return Attributes(
+        user,
+        info.verb,
+        api_group=info.api_group,
+        api_version=info.api_version,
+        namespace=info.namespace,
+        resource=info.resource,
+        subresource=info.subresource,
+        name=info.name,
+    )
 
 
 def forbidden_message(attrs: Attributes) -> str:

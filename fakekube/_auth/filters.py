@@ -27,31 +27,15 @@ from fakekube._auth.impersonation import Impersonator, wanted_user
 from fakekube._auth.rbac import BOOTSTRAP_POLICY, Decision, authorize
 from fakekube._resources import CLUSTERROLEBINDINGS, CLUSTERROLES
 from fakekube._storage.store import Store
-from kubeapi.authn import Attributes, UserInfo, forbidden, unauthorized
+from kubeapi.authn import Attributes, UserInfo, forbidden, request_attributes, unauthorized
 from kubeapi.requestinfo import RequestInfo
 
-__all__ = ["AUTHORIZATION_MODES", "AuthFilter", "request_attributes"]
+__all__ = ["AUTHORIZATION_MODES", "AuthFilter"]
 
 #: The ``--authorization-mode`` values fakekube implements.
 AUTHORIZATION_MODES = ("AlwaysAllow", "RBAC")
 #: kube-apiserver's ``--api-audiences`` default when only a service-account issuer is set (kubeadm's).
 DEFAULT_API_AUDIENCES = ("https://kubernetes.default.svc.cluster.local",)
-
-
-def request_attributes(info: RequestInfo, user: UserInfo) -> Attributes:
-    """``filters.GetAuthorizerAttributes``: the attributes of a request from its RequestInfo."""
-    if not info.is_resource_request:
-        return Attributes(user, info.verb, resource_request=False, path=info.path)
-    return Attributes(
-        user,
-        info.verb,
-        api_group=info.api_group,
-        api_version=info.api_version,
-        namespace=info.namespace,
-        resource=info.resource,
-        subresource=info.subresource,
-        name=info.name,
-    )
 
 
 class AuthFilter:

@@ -40,31 +40,19 @@ from handler.auth.passthrough import identity_for
 from handler.metrics import Metrics
 from handler.settings import Settings
 from handler.upstream_client import UpstreamClient, UpstreamIdentity
-from kubeapi.authn import Attributes, UserInfo, forbidden, impersonation_headers, unauthorized
+from kubeapi.authn import (
+    UserInfo,
+    forbidden,
+    impersonation_headers,
+    request_attributes,
+    unauthorized,
+)
 from kubeapi.requestinfo import RequestInfo
 from kubeapi.status import StatusError
 
 log = logging.getLogger("handler.auth")
 
-__all__ = ["Access", "attributes"]
-
-
-def attributes(user: UserInfo, info: RequestInfo) -> Attributes:
-    """The authorizer attributes of a request read as ``info`` made by ``user``
-    (filters/authorization.go ``GetAuthorizerAttributes``: resource attributes for a resource
-    request, else the path and the lower-cased method as verb)."""
-    if not info.is_resource_request:
-        return Attributes(user, info.verb, resource_request=False, path=info.path)
-    return Attributes(
-        user,
-        info.verb,
-        api_group=info.api_group,
-        api_version=info.api_version,
-        namespace=info.namespace,
-        resource=info.resource,
-        subresource=info.subresource,
-        name=info.name,
-    )
+__all__ = ["Access"]
 
 
 class Access:
@@ -159,7 +147,7 @@ class Access:
         decision = self.reviewer.cached(key)
         cached = decision is not None
         if decision is None:
-            attrs = attributes(user, info)
+            attrs = request_attributes(info, user)
             if not attrs.verb:
                 # An HTTP method RequestInfo has no verb for (OPTIONS, TRACE...): denied without
                 # asking, as Pinniped's impersonation proxy denies an empty verb ("invalid verb").
@@ -169,6 +157,6 @@ class Access:
         allowed, reason = decision
         self.metrics.authorization(allowed, cached)
         if not allowed:
-            err = forbidden(attributes(user, info), reason)
+            err = forbidden(request_attributes(info, user), reason)
             log.info("forbidden: %s", err.message)
             raise err

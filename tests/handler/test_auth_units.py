@@ -9,11 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handler.auth.access import attributes
 from handler.auth.authenticator import bearer_token
 from handler.auth.cache import TTLCache, digest
 from handler.auth.reviews import access_review, token_review, user_from_json
-from kubeapi.authn import Attributes, UserInfo
+from kubeapi.authn import Attributes, UserInfo, request_attributes
 from kubeapi.requestinfo import request_info
 
 
@@ -106,7 +105,7 @@ def test_review_bodies() -> None:
     assert token_review("t", "aud")["spec"]["audiences"] == ["aud"]
     user = UserInfo.of("u", "", ["g"])
     info = request_info("GET", "/apis", "")
-    assert access_review(attributes(user, info))["spec"] == {
+    assert access_review(request_attributes(info, user))["spec"] == {
         "user": "u",
         "groups": ["g"],
         "nonResourceAttributes": {"path": "/apis", "verb": "get"},
@@ -150,6 +149,6 @@ def test_user_from_json_keeps_well_typed_fields_only() -> None:
 def test_attributes_are_the_requestinfo(
     method: str, path: str, query: str, expected: tuple[str, ...]
 ) -> None:
-    a = attributes(UserInfo("u"), request_info(method, path, query))
+    a = request_attributes(request_info(method, path, query), UserInfo("u"))
     assert isinstance(a, Attributes) and a.resource_request
     assert (a.verb, a.api_group, a.resource, a.subresource, a.namespace, a.name) == expected
