@@ -124,7 +124,7 @@ class ObjectHooks(Step):
             # A patch keeps its patch type (merge, JSON patch, apply); JSON is valid YAML for apply.
             request.set_body(json.dumps(obj, separators=(",", ":")).encode())
         elif has_body:
-            request.set_json(obj)
+            await request.set_json_off_loop(obj)
 
 
 def force_field_selector(query: Query, forced: str) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fakekube import _apierrors as errors
-from fakekube._endpoints import decoding, offload, options, podlog, rendering, serviceproxy
+from fakekube._endpoints import decoding, options, podlog, rendering, serviceproxy
 from fakekube._endpoints.asgi import Request, Send, respond, respond_json
 from fakekube._endpoints.routing import Target
 from fakekube._registry import apply as server_side_apply
@@ -32,6 +32,7 @@ from fakekube._storage import versioning
 from fakekube._storage.podlogs import PodLogs
 from fakekube._storage.store import Store, Stored, dumps, encode_ahead
 from fakekube._storage.watchers import WatchStream
+from kubeapi import offload
 from kubeapi.status import StatusError
 from kubeapi.types import JSON
 

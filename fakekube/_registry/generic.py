@@ -169,7 +169,7 @@ class GenericStore:
     ) -> JSON:
         """The CPU work of :meth:`create` (``rest.BeforeCreate``: prune, default, validate; then the
         managedFields): the object to commit, or 400/422. Reads no storage, so it may run in a
-        worker thread (:mod:`fakekube._endpoints.offload`) while the loop serves other requests."""
+        worker thread (:mod:`kubeapi.offload`) while the loop serves other requests."""
         sent = managedfields.client_entries(obj) if entries is None else None
         obj = _before_create(self.rt, self.strategy, ctx, namespace, obj)
         if entries is None:
@@ -246,7 +246,7 @@ class GenericStore:
     ) -> Stored | JSON:
         """The CPU work of :meth:`update` against the snapshot ``old`` (never mutated): ``old``
         itself when nothing changes, else the object to commit. Raises 409 Conflict, 400, 422.
-        Reads no storage, so it may run in a worker thread (:mod:`fakekube._endpoints.offload`)."""
+        Reads no storage, so it may run in a worker thread (:mod:`kubeapi.offload`)."""
         rt = self.rt
         old_meta = old.obj["metadata"]
         if rv and rv != old_meta["resourceVersion"]:

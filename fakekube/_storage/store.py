@@ -42,7 +42,7 @@ _RV_PLACEHOLDER = "rv-" + uuid.uuid4().hex  # unguessable: no client can write i
 
 def encode_ahead(obj: JSON) -> Callable[[JSON], bytes]:
     """An ``encode`` for :meth:`Store.create`/:meth:`Store.replace` that serializes ``obj`` now
-    (in a worker thread, :mod:`fakekube._endpoints.offload`; ``obj`` itself is left as it is)
+    (in a worker thread, :mod:`kubeapi.offload`; ``obj`` itself is left as it is)
     with a placeholder resourceVersion and, at commit on the loop, only puts the real one in:
     ``dumps(obj)``'s bytes (the commit sets ``metadata.resourceVersion``, which keeps its place
     among the keys or is added last, as in the copy encoded here), without the ~40 ms per 2.5 MB

@@ -210,9 +210,9 @@ def heavy_raycluster(name: str, entries: int) -> dict[str, Any]:
     return obj
 
 
-def blocked_while(base: str, work: Callable[[], None]) -> float:
-    """The longest ``/readyz`` answer (seconds) of a poller running while ``work()`` runs: how long
-    the server's event loop was kept from answering."""
+def blocked_while(base: str, work: Callable[[], None], probe: str = "/readyz") -> float:
+    """The longest answer (seconds) to GET ``probe`` of a poller running while ``work()`` runs:
+    how long the server's event loop was kept from answering."""
     latencies: list[float] = []
     done = threading.Event()
 
@@ -220,7 +220,7 @@ def blocked_while(base: str, work: Callable[[], None]) -> float:
         with httpx.Client(base_url=base, timeout=30) as c:
             while not done.is_set():
                 t0 = time.monotonic()
-                assert c.get("/readyz").status_code == 200
+                assert c.get(probe).status_code == 200
                 latencies.append(time.monotonic() - t0)
                 time.sleep(0.005)
 
@@ -246,7 +246,7 @@ def served_fakekube() -> Iterator[str]:
     stop_server(proc)
 
 
-# Before the writes' CPU work moved off the loop (fakekube._endpoints.offload) and the startup
+# Before the writes' CPU work moved off the loop (kubeapi.offload) and the startup
 # objects out of the collector's sight, /readyz waited 0.6-1.4 s behind the 2.5 MB create; after,
 # 40-170 ms on a shared 2-core machine (json.loads/dumps of 2.5 MB and young collections still
 # hold the GIL for tens of ms at a time).
