@@ -272,3 +272,28 @@ def test_a_heavy_create_and_update_do_not_block_other_requests(served_fakekube: 
     assert blocked_while(served_fakekube, create) < MAX_BLOCKED
     assert blocked_while(served_fakekube, update) < MAX_BLOCKED
     assert results == {"create": 201, "update": 200}
+
+
+def test_an_update_prepared_from_an_object_that_changed_meanwhile_is_not_committed(
+    client: Client, app: FakeKube
+) -> None:
+    """An update prepared off the loop from a snapshot is committed only if the object is still
+    that snapshot (:class:`fakekube._registry.generic.Stale` otherwise: the handler prepares it
+    again from the current object), so a write committed in between is never lost."""
+    from fakekube._registry.generic import Stale
+    from fakekube._registry.strategy import WriteContext
+    from fakekube._resources import CONFIGMAPS
+
+    created = client.send(
+        "POST", CM_PATH, json.dumps({"metadata": {"name": "cm"}, "data": {"a": "1"}}).encode()
+    )
+    assert created.status == 201
+    store = app.registry.store(CONFIGMAPS)
+    old = store.get("default", "cm")
+    new = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": "default"}}
+    prepared = store.prepare_update(WriteContext(), old, {**new, "data": {"a": "2"}}, "")
+    meanwhile = client.send("PUT", CM_PATH + "/cm", json.dumps({**new, "data": {"a": "3"}}).encode())
+    assert meanwhile.status == 200
+    with pytest.raises(Stale):
+        store.commit_update(WriteContext(), old, prepared)
+    assert client.send("GET", CM_PATH + "/cm").json()["data"] == {"a": "3"}
