@@ -20,7 +20,7 @@ from typing import Any, cast
 from litestar.types import Message, Receive, Scope, Send
 
 from handler._headers import HOP_BY_HOP, REQUEST_DROP_PREFIXES, client_address, forwarded_for
-from handler.upstream_client import UpstreamClient, UpstreamIdentity
+from handler.upstream_client import UpstreamClient, UpstreamIdentity, websocket_connect
 from kubeapi.status import StatusError, new_upstream_unavailable
 
 #: Handshake headers the websockets client writes itself, or that must not reach the upstream.
@@ -113,7 +113,7 @@ async def relay(
         cast(list[Any], scope.get("subprotocols") or []), keep_token_subprotocol
     )
     try:
-        conn = await upstream.websocket_connect(path, query, headers, subprotocols, identity)
+        conn = await websocket_connect(upstream, path, query, headers, subprotocols, identity)
     except InvalidStatus as e:
         ctype = e.response.headers.get("content-type", "text/plain").encode("latin-1")
         await deny(scope, send, e.response.status_code, bytes(e.response.body or b""), ctype)

@@ -3,7 +3,7 @@
 Proxied requests (:meth:`UpstreamClient.stream`), the gateway's own reads (template and Service
 lookups, discovery documents, readiness, field-selector pages: :meth:`UpstreamClient.get_json`),
 its own writes (KubeRay V1 compute templates: :meth:`UpstreamClient.send_json`), shared watches
-(``retry=False``) and WebSocket handshakes (:meth:`UpstreamClient.websocket_connect`). It owns:
+(``retry=False``) and WebSocket handshakes (:func:`websocket_connect`). It owns:
 
 - retries: ONE loop (:meth:`UpstreamClient._retrying`) under the policy of :mod:`handler.retry`
   (which statuses and errors may be replayed, backoff, ``Retry-After``, the overall timeout),
@@ -458,45 +458,6 @@ class UpstreamClient:
         answer = await self._buffered(method, path, query, headers, payload, route, identity, True)
         return answer.status, answer.obj
 
-    async def websocket_connect(
-        self,
-        path: str,
-        query: str,
-        headers: Headers,
-        subprotocols: list[Any] | None,
-        identity: UpstreamIdentity | None = None,
-    ) -> Any:
-        """Open a WebSocket to ``path``/``query`` on the upstream with ``identity``'s credentials
-        (the pool's TLS trust and client certificate). No retries: a handshake is cheap for the
-        caller to repeat. Raises the ``websockets`` package's ``InvalidStatus`` for a refused
-        handshake, ``OSError`` / ``TimeoutError`` / ``InvalidHandshake`` when unreachable."""
-        from websockets.asyncio.client import connect
-
-        who = identity or self.identity
-        sent = list(headers)
-        authorization = who.authorization()
-        if authorization:
-            sent.append(("authorization", authorization))
-        sent.extend(who.headers)
-        scheme, rest = self.base_url.split("://", 1)
-        url = ("wss" if scheme == "https" else "ws") + "://" + rest + path + ("?" + query if query else "")
-        return await connect(
-            url,
-            additional_headers=sent,
-            subprotocols=subprotocols or None,
-            ssl=self._websocket_ssl(),
-            open_timeout=self.connect_timeout,
-            max_size=None,
-            compression=None,
-            user_agent_header=None,
-        )
-
-    def _websocket_ssl(self) -> ssl.SSLContext | None:
-        """The TLS context for WebSocket connections (built once), or None for ``http://``."""
-        if self._ws_ssl is None and self.base_url.startswith("https://"):
-            self._ws_ssl = websocket_ssl_context(self.credentials)
-        return self._ws_ssl
-
     async def close(self) -> None:
         """Close the pool (idempotent)."""
         if self._client is not None:
@@ -531,3 +492,41 @@ async def read_chunks(response: UpstreamResponse) -> AsyncIterator[bytes]:
         if chunk is None:
             return
         yield bytes(chunk)
+
+
+async def websocket_connect(
+    upstream: UpstreamClient,
+    path: str,
+    query: str,
+    headers: Headers,
+    subprotocols: list[Any] | None,
+    identity: UpstreamIdentity | None = None,
+) -> Any:
+    """Open a WebSocket to ``path``/``query`` on ``upstream`` with ``identity``'s credentials
+    (None: the gateway's own), the pool's TLS trust and client certificate. No retries: a
+    handshake is cheap for the caller to repeat. Raises the ``websockets`` package's
+    ``InvalidStatus`` for a refused handshake, ``OSError`` / ``TimeoutError`` /
+    ``InvalidHandshake`` when unreachable. (A function, not a method, so that the class stays one
+    screen of retrying HTTP calls.)"""
+    from websockets.asyncio.client import connect
+
+    who = identity or upstream.identity
+    sent = list(headers)
+    authorization = who.authorization()
+    if authorization:
+        sent.append(("authorization", authorization))
+    sent.extend(who.headers)
+    scheme, rest = upstream.base_url.split("://", 1)
+    url = ("wss" if scheme == "https" else "ws") + "://" + rest + path + ("?" + query if query else "")
+    if upstream._ws_ssl is None and scheme == "https":  # built once per client
+        upstream._ws_ssl = websocket_ssl_context(upstream.credentials)
+    return await connect(
+        url,
+        additional_headers=sent,
+        subprotocols=subprotocols or None,
+        ssl=upstream._ws_ssl,
+        open_timeout=upstream.connect_timeout,
+        max_size=None,
+        compression=None,
+        user_agent_header=None,
+    )

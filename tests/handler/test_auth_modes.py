@@ -194,6 +194,7 @@ def test_passthrough_lookups_use_the_callers_token_never_the_gateways(
         "/api/v1/namespaces/team-a/configmaps",
         "/api/v1/namespaces/team-a/services/head-svc",
         "/api/v1/namespaces/team-a/services/head-svc/proxy/api/version",
+        "/api/v1/namespaces/team-a/services/head-svc",  # read again before relaying (issue 13 finding 8)
     ]
     assert {s.headers["authorization"] for s in calls} == {"Bearer bob-token"}
 

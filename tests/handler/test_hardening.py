@@ -96,7 +96,7 @@ def _leave_and_time(gateway: str, faults: FaultUpstream, pid: int, target: str, 
 
     before = len(seen())
     with socket.create_connection((host, int(port))) as s:
-        s.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        s.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
         deadline = time.monotonic() + 5
         while len(seen()) <= before:
             assert time.monotonic() < deadline, f"the upstream never saw {target}"
@@ -308,7 +308,7 @@ def test_finding6_a_bad_chunk_size_in_the_callers_body_is_a_500_status(gateway: 
     host, port = gateway.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as s:
         s.sendall(
-            f"POST {RC} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"POST {RC} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n".encode()
         )
         out = b""
