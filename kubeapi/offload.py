@@ -24,6 +24,8 @@ import asyncio
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
+__all__ = ["OFFLOAD_BYTES", "run"]
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
