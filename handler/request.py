@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from handler._body import RequestBody
+from kubeapi import offload
 from kubeapi.authn import UserInfo
 from kubeapi.decode import DecodeError, DecodeLimits, decode
 from kubeapi.media import JSON as JSON_MEDIA_TYPE
@@ -170,7 +171,10 @@ class GatewayRequest:
         except MediaTypeError:
             media_type = JSON_MEDIA_TYPE
         try:
-            return decode(raw, media_type, DecodeLimits(max_bytes=self.max_body_bytes))
+            # A large body is decoded in a worker thread (kubeapi.offload): the loop keeps serving.
+            return await offload.run(
+                len(raw), decode, raw, media_type, DecodeLimits(max_bytes=self.max_body_bytes)
+            )
         except DecodeError as e:
             raise StatusError(
                 400, "BadRequest", f"the body of the request was in an unknown format: {e}"
@@ -183,6 +187,14 @@ class GatewayRequest:
     def set_json(self, obj: Any) -> None:
         """Replace the body with ``obj`` encoded as JSON and set ``Content-Type: application/json``."""
         self._body.replace(json.dumps(obj, separators=(",", ":")).encode())
+        self.set_header("content-type", "application/json")
+
+    async def set_json_off_loop(self, obj: Any) -> None:
+        """:meth:`set_json`, encoding in a worker thread when the body it replaces is large
+        (:mod:`kubeapi.offload`; ``obj`` must not change meanwhile)."""
+        size = len(await self.body()) if self._body.has_body else 0
+        data = await offload.run(size, lambda: json.dumps(obj, separators=(",", ":")).encode())
+        self._body.replace(data)
         self.set_header("content-type", "application/json")
 
     async def authorize_lookup(self, method: str, path: str, query: str = "") -> None:

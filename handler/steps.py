@@ -124,7 +124,7 @@ class ObjectHooks(Step):
             # A patch keeps its patch type (merge, JSON patch, apply); JSON is valid YAML for apply.
             request.set_body(json.dumps(obj, separators=(",", ":")).encode())
         elif has_body:
-            request.set_json(obj)
+            await request.set_json_off_loop(obj)
 
 
 def _force_selector(query: Query, param: str, forced: str) -> str:
@@ -189,7 +189,17 @@ class RequireKubeRayService(Step):
     response's headers arrived: if it is no longer a KubeRay Service the response is dropped
     unread and the caller gets the same 404. What is left: the backend may still receive a
     request sent within that window (between the first read and the label change reaching the
-    API server) and act on it; the Kubernetes API offers no compare-and-proxy.
+    API server) and act on it; the Kubernetes API offers no compare-and-proxy. Measured (label
+    toggled every ~10 ms, 4 proxying clients, 20 s, gateway over ``fakekube serve``): 906 of
+    4,576 requests reached the backend after a removal had completed (issue 13 saw 438 of 3,637
+    before the second read; that read stops the relaying, not the sending).
+
+    Both reads are made as the caller (:meth:`GatewayRequest.get_json`: their token in
+    ``passthrough``, impersonation otherwise), never from a view fed by a watch of the gateway's
+    own: such a view would read Services with the gateway's credentials for a caller (which the
+    identity modes forbid; in ``passthrough`` the gateway may hold none that can watch Services)
+    and would not shrink the window, which is the proxied request's own trip to the backend (a
+    watch event arrives no sooner than this read's answer).
     """
 
     name = "require_kuberay_service"

@@ -26,6 +26,8 @@ Modules (each with its own ``__all__``; constants are reached through the module
   CPython's nesting limit (Go's 10,000 levels, Go's syntax error texts).
 - :mod:`kubeapi.recursion`: :func:`deep_values`, room on the Python stack for values as deep as
   kube-apiserver accepts, while a request is handled.
+- :mod:`kubeapi.offload`: :func:`run`, a large body's CPU work in a worker thread so one request
+  does not stall the event loop.
 - :mod:`kubeapi.headlimit`: Go's 1 MiB request-head bound and its 431 ``Status``.
 - :mod:`kubeapi.watchevents`: watch event lines (``ERROR``, ``BOOKMARK``, initial-events-end).
 - :mod:`kubeapi.meta`: ObjectMeta accessors and field lists.

@@ -24,14 +24,15 @@ from fakekube._endpoints.asgi import Request, Send, respond, respond_json
 from fakekube._endpoints.routing import Target
 from fakekube._registry import apply as server_side_apply
 from fakekube._registry import managedfields, objects, patch, scale, tables
-from fakekube._registry.generic import GenericStore, Registry
+from fakekube._registry.generic import GenericStore, Registry, Stale
 from fakekube._registry.kinds import ServedKinds
 from fakekube._registry.strategy import WriteContext
 from fakekube._resources import ResourceType
 from fakekube._storage import versioning
 from fakekube._storage.podlogs import PodLogs
-from fakekube._storage.store import Store, Stored, dumps
+from fakekube._storage.store import Store, Stored, dumps, encode_ahead
 from fakekube._storage.watchers import WatchStream
+from kubeapi import offload
 from kubeapi.status import StatusError
 from kubeapi.types import JSON
 
@@ -69,8 +70,13 @@ def write_context(req: Request, dry_run: bool) -> WriteContext:
 
 
 async def _read_object(req: Request, rt: ResourceType) -> JSON:
-    obj = decoding.decode(rt, await req.body(), req.content_type)
-    return objects.to_storage(rt, obj)
+    """The body decoded into storage form; a large one in a worker thread (:mod:`.offload`)."""
+    body = await req.body()
+    return await offload.run(len(body), _decode, rt, body, req.content_type)
+
+
+def _decode(rt: ResourceType, body: bytes, content_type: str) -> JSON:
+    return objects.to_storage(rt, decoding.decode(rt, body, content_type))
 
 
 def _name_mismatch(body_name: str, url_name: str | None) -> StatusError:
@@ -186,7 +192,15 @@ async def create(api: Api, req: Request, send: Send, t: Target) -> None:
     await req.body()  # 413 comes first, then the options, then the body's content
     dry = options.write_options(req, "CreateOptions")
     obj = await _read_object(req, t.rt)
-    result = _store(api, t).create(write_context(req, dry), t.namespace, obj)
+    store, ctx, size = _store(api, t), write_context(req, dry), len(await req.body())
+    name = obj["metadata"].get("name") or ""
+    store.admission.admit_create(t.rt, t.namespace, name)
+    if size < offload.OFFLOAD_BYTES:
+        result = store.commit_create(ctx, t.namespace, store.prepare_create(ctx, t.namespace, obj))
+    else:
+        obj, encode = await asyncio.to_thread(_prepare_create, store, ctx, t.namespace, obj)
+        store.admission.admit_create(t.rt, t.namespace, name)  # the namespace may have gone since
+        result = store.commit_create(ctx, t.namespace, obj, encode)
     await rendering.send_object(req, send, t.rt, result, 201)
 
 
@@ -211,22 +225,57 @@ async def update(api: Api, req: Request, send: Send, t: Target) -> None:
         doc = decoding.parse(rt, await req.body(), req.content_type or "application/json")
         await _update_scale(api, req, send, t, doc, dry)
         return
-    obj = await _read_object(req, rt)
-    meta = obj["metadata"]
-    if meta.get("name", "") != t.name:
-        raise _name_mismatch(meta.get("name") or "", t.name)
-    if t.namespace and meta.get("namespace") and meta["namespace"] != t.namespace:
-        raise errors.bad_request(
-            f"the namespace of the provided object ({meta['namespace']}) does not match the namespace "
-            f"sent on the request ({t.namespace})"
+    size = len(await req.body())
+    for attempt in range(_PREPARE_ATTEMPTS):
+        # The last attempt runs on the loop, where nothing can commit in between.
+        last = attempt == _PREPARE_ATTEMPTS - 1
+        obj = await _read_object(req, rt) if not last else _decode(rt, await req.body(), req.content_type)
+        meta = obj["metadata"]
+        if meta.get("name", "") != t.name:
+            raise _name_mismatch(meta.get("name") or "", t.name)
+        if t.namespace and meta.get("namespace") and meta["namespace"] != t.namespace:
+            raise errors.bad_request(
+                f"the namespace of the provided object ({meta['namespace']}) does not match the namespace "
+                f"sent on the request ({t.namespace})"
+            )
+        store = _store(api, t)
+        old = store.get(t.namespace, t.name)
+        rv = meta.get("resourceVersion") or ""
+        if not rv and not store.strategy.allow_unconditional_update:
+            raise errors.resource_version_required(rt, t.name)
+        ctx = write_context(req, dry)
+        result, encode = await offload.run(
+            0 if last else size, _prepare_update, store, ctx, old, obj, rv, t.sub
         )
-    store = _store(api, t)
-    old = store.get(t.namespace, t.name)
-    rv = meta.get("resourceVersion") or ""
-    if not rv and not store.strategy.allow_unconditional_update:
-        raise errors.resource_version_required(rt, t.name)
-    result = store.update(write_context(req, dry), old, obj, rv, t.sub)
-    await rendering.send_object(req, send, rt, result)
+        with contextlib.suppress(Stale):
+            await rendering.send_object(req, send, rt, store.commit_update(ctx, old, result, encode=encode))
+            return
+
+
+def _prepare_create(
+    store: GenericStore, ctx: WriteContext, namespace: str | None, obj: JSON
+) -> tuple[JSON, Encode]:
+    """:meth:`GenericStore.prepare_create` and the stored bytes (in a worker thread)."""
+    obj = store.prepare_create(ctx, namespace, obj)
+    return obj, dumps if ctx.dry_run else encode_ahead(obj)
+
+
+def _prepare_update(
+    store: GenericStore, ctx: WriteContext, old: Stored, obj: JSON, rv: str, sub: str | None
+) -> tuple[Stored | JSON, Encode]:
+    """:meth:`GenericStore.prepare_update` and the stored bytes (in a worker thread or inline)."""
+    result = store.prepare_update(ctx, old, obj, rv, sub)
+    if isinstance(result, Stored) or ctx.dry_run:
+        return result, dumps
+    return result, encode_ahead(result)
+
+
+Encode = Callable[[JSON], bytes]
+
+
+_PREPARE_ATTEMPTS = 3
+"""Tries of an update prepared off the loop before it is prepared on it (``GuaranteedUpdate``
+tries again when the object changed under it: ``k8s.io/apiserver/pkg/storage/etcd3/store.go``)."""
 
 
 async def patch_(api: Api, req: Request, send: Send, t: Target) -> None:

@@ -161,10 +161,30 @@ class GenericStore:
         would have been stored. Raises 404/403 (namespace admission), 400, 422 Invalid, 409
         AlreadyExists.
         """
-        rt = self.rt
-        self.admission.admit_create(rt, namespace, obj["metadata"].get("name") or "")
+        self.admission.admit_create(self.rt, namespace, obj["metadata"].get("name") or "")
+        return self.commit_create(ctx, namespace, self.prepare_create(ctx, namespace, obj, entries))
+
+    def prepare_create(
+        self, ctx: WriteContext, namespace: str | None, obj: JSON, entries: builtins.list[JSON] | None = None
+    ) -> JSON:
+        """The CPU work of :meth:`create` (``rest.BeforeCreate``: prune, default, validate; then the
+        managedFields): the object to commit, or 400/422. Reads no storage, so it may run in a
+        worker thread (:mod:`kubeapi.offload`) while the loop serves other requests."""
         sent = managedfields.client_entries(obj) if entries is None else None
-        obj = self._before_create(ctx, namespace, obj)
+        obj = _before_create(self.rt, self.strategy, ctx, namespace, obj)
+        if entries is None:
+            # managedFields never name metadata.name, so a name drawn again below keeps them right.
+            return _manage(self.rt, ctx, None, obj, "Update", None, sent)
+        obj["metadata"]["managedFields"] = entries
+        return objects.canonical(self.rt, obj)
+
+    def commit_create(
+        self, ctx: WriteContext, namespace: str | None, obj: JSON, encode: Callable[[JSON], bytes] = dumps
+    ) -> Stored | JSON:
+        """Store ``obj`` from :meth:`prepare_create` (on the event loop: every storage read and
+        write happens there); ``encode``: see :func:`fakekube._storage.store.encode_ahead`. Raises
+        409 AlreadyExists; with ``ctx.dry_run`` returns the object."""
+        rt = self.rt
         name = obj["metadata"]["name"]
         key = object_key(namespace, name)
         generated = obj["metadata"].get("generateName")
@@ -176,58 +196,19 @@ class GenericStore:
             key = object_key(namespace, name)
         if self.storage.get(rt.storage_key, key) is not None:
             raise errors.already_exists(rt, name)
-        if entries is None:
-            obj = _manage(rt, ctx, None, obj, "Update", None, sent)
-        else:
-            obj["metadata"]["managedFields"] = entries
-            obj = objects.canonical(rt, obj)
         if ctx.dry_run:
             obj["metadata"].pop("resourceVersion", None)
             return obj
-        return self.storage.create(rt.storage_key, key, obj)
+        return self.storage.create(rt.storage_key, key, obj, encode)
 
     def create_trusted(self, obj: JSON, encode: Callable[[JSON], bytes] | None = None) -> Stored:
         """Store an object the server makes itself at start (the default namespaces, the CRDs
         given to ``create_app``, already checked): ``BeforeCreate`` without admission, the
         strategy's validation or managedFields. ``encode``: a custom JSON encoder (see
         :func:`fakekube._registry.kinds.encoder`). Raises 422 for invalid ObjectMeta."""
-        obj = self._before_create(WriteContext(), None, obj, validate=False)
+        obj = _before_create(self.rt, self.strategy, WriteContext(), None, obj, validate=False)
         key = object_key(obj["metadata"].get("namespace"), obj["metadata"]["name"])
         return self.storage.create(self.rt.storage_key, key, obj, encode or dumps)
-
-    def _before_create(
-        self, ctx: WriteContext, namespace: str | None, obj: JSON, validate: bool = True
-    ) -> JSON:
-        """``rest.BeforeCreate``: the object to store, or 400/422 (``validate=False``: ObjectMeta
-        validation only)."""
-        rt, strategy = self.rt, self.strategy
-        meta = obj["metadata"]
-        if rt.namespaced:
-            if meta.get("namespace") and meta["namespace"] != namespace:
-                raise errors.bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request"
-                )
-            meta["namespace"] = namespace
-        else:
-            meta.pop("namespace", None)
-        if not meta.get("name") and meta.get("generateName"):
-            meta["name"] = objects.generate_name(meta["generateName"])
-        for f in objects.SYSTEM_META:
-            meta.pop(f, None)
-        meta.pop("managedFields", None)
-        strategy.prepare_for_create(ctx, obj)
-        causes = objects.validate_meta(rt, obj)
-        if validate:
-            obj, causes = strategy.validate(ctx, obj, causes)
-        if causes:
-            raise objects.invalid(rt, obj, causes)
-        meta = obj["metadata"]
-        meta["uid"] = objects.new_uid()
-        meta["creationTimestamp"] = objects.now()
-        if strategy.generation_tracked:
-            meta["generation"] = 1
-        strategy.defaults_on_create(obj)
-        return objects.canonical(rt, obj)
 
     # -- update --------------------------------------------------------------------------------
 
@@ -250,13 +231,29 @@ class GenericStore:
         when nothing is stored (dry run, or the last finalizer of a deleting object removed,
         which deletes it), the object as updated. Raises 409 Conflict, 400, 422 Invalid.
         """
+        result = self.prepare_update(ctx, old, new, rv, subresource, operation, entries)
+        return self.commit_update(ctx, old, result, recheck=False)
+
+    def prepare_update(
+        self,
+        ctx: WriteContext,
+        old: Stored,
+        new: JSON,
+        rv: str,
+        subresource: str | None = None,
+        operation: str = "Update",
+        entries: builtins.list[JSON] | None = None,
+    ) -> Stored | JSON:
+        """The CPU work of :meth:`update` against the snapshot ``old`` (never mutated): ``old``
+        itself when nothing changes, else the object to commit. Raises 409 Conflict, 400, 422.
+        Reads no storage, so it may run in a worker thread (:mod:`kubeapi.offload`)."""
         rt = self.rt
         old_meta = old.obj["metadata"]
         if rv and rv != old_meta["resourceVersion"]:
             versioning.parse_resource_version(rv)
             raise errors.conflict(rt, old_meta["name"])
         sent = managedfields.client_entries(new) if entries is None and subresource is None else None
-        result = self._before_update(ctx, objects.deep_copy(old.raw), new, subresource)
+        result = _before_update(rt, self.strategy_of(subresource), ctx, objects.deep_copy(old.raw), new)
         result["metadata"]["resourceVersion"] = old_meta["resourceVersion"]
         old_entries = old_meta.get("managedFields") or []
         if sent is not None or old_entries:
@@ -274,7 +271,28 @@ class GenericStore:
             if not entries:
                 del result["metadata"]["managedFields"]
             result = objects.canonical(rt, result)
+        return result
+
+    def commit_update(
+        self,
+        ctx: WriteContext,
+        old: Stored,
+        result: Stored | JSON,
+        recheck: bool = True,
+        encode: Callable[[JSON], bytes] = dumps,
+    ) -> Stored | JSON:
+        """Store ``result`` of :meth:`prepare_update` (on the event loop). ``recheck``: raise
+        :class:`Stale` when the stored object is no longer ``old`` (a write committed while ``result`` was
+        prepared from it: the caller prepares again, as ``GuaranteedUpdate`` retries its
+        ``tryUpdate`` on a newer object, ``k8s.io/apiserver/pkg/storage/etcd3/store.go``)."""
+        if isinstance(result, Stored):
+            return result
+        rt = self.rt
+        old_meta = old.obj["metadata"]
         key = object_key(old_meta.get("namespace"), old_meta["name"])
+        current = self.storage.get(rt.storage_key, key) if recheck else old
+        if recheck and (current is None or current.rv != old.rv):
+            raise Stale(key)
         meta = result["metadata"]
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
             # The last finalizer of a deleting object went away: the object goes with it, and the
@@ -284,46 +302,7 @@ class GenericStore:
             return result
         if ctx.dry_run:
             return result
-        return self.storage.replace(rt.storage_key, key, result)
-
-    def _before_update(self, ctx: WriteContext, old: JSON, new: JSON, subresource: str | None) -> JSON:
-        """``rest.BeforeUpdate``: the object an update of ``old`` with body ``new`` stores, or 422."""
-        rt = self.rt
-        strategy = self.strategy_of(subresource)
-        if strategy.status_only:
-            strategy.prepare_for_update(ctx, new, old)
-            new, causes = strategy.validate_update(ctx, new, old, [])
-            if causes:
-                raise objects.invalid(rt, new, causes)
-            return new
-        meta = new["metadata"]
-        old_meta = old["metadata"]
-        for f in (
-            "uid",
-            "creationTimestamp",
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-            "generation",
-        ):
-            if f in old_meta:
-                meta[f] = old_meta[f]
-            else:
-                meta.pop(f, None)
-        meta["name"] = old_meta["name"]
-        if rt.namespaced:
-            meta["namespace"] = old_meta["namespace"]
-        meta.pop("managedFields", None)
-        strategy.prepare_for_update(ctx, new, old)
-        new, causes = strategy.validate_update(ctx, new, old, objects.validate_meta(rt, new))
-        meta = new["metadata"]
-        causes += _finalizers_on_deleting(meta, old_meta)
-        if causes:
-            raise objects.invalid(rt, new, causes)
-        if strategy.generation_tracked and objects.without(new, "metadata", "status") != objects.without(
-            old, "metadata", "status"
-        ):
-            meta["generation"] = old_meta.get("generation", 1) + 1
-        return objects.canonical(rt, new)
+        return self.storage.replace(rt.storage_key, key, result, encode)
 
     # -- delete --------------------------------------------------------------------------------
 
@@ -364,6 +343,88 @@ class Registry:
         if s is None or s.rt is not rt:
             s = self._stores[key] = GenericStore(rt, self.storage, self.admission, self.schemas)
         return s
+
+
+class Stale(Exception):
+    """The stored object changed while an update was prepared from an older one (see
+    :meth:`GenericStore.commit_update`); ``args[0]``: its storage key."""
+
+
+def _before_create(
+    rt: ResourceType,
+    strategy: Strategy,
+    ctx: WriteContext,
+    namespace: str | None,
+    obj: JSON,
+    validate: bool = True,
+) -> JSON:
+    """``rest.BeforeCreate``: the object to store, or 400/422 (``validate=False``: ObjectMeta
+    validation only)."""
+    meta = obj["metadata"]
+    if rt.namespaced:
+        if meta.get("namespace") and meta["namespace"] != namespace:
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
+        meta["namespace"] = namespace
+    else:
+        meta.pop("namespace", None)
+    if not meta.get("name") and meta.get("generateName"):
+        meta["name"] = objects.generate_name(meta["generateName"])
+    for f in objects.SYSTEM_META:
+        meta.pop(f, None)
+    meta.pop("managedFields", None)
+    strategy.prepare_for_create(ctx, obj)
+    causes = objects.validate_meta(rt, obj)
+    if validate:
+        obj, causes = strategy.validate(ctx, obj, causes)
+    if causes:
+        raise objects.invalid(rt, obj, causes)
+    meta = obj["metadata"]
+    meta["uid"] = objects.new_uid()
+    meta["creationTimestamp"] = objects.now()
+    if strategy.generation_tracked:
+        meta["generation"] = 1
+    strategy.defaults_on_create(obj)
+    return objects.canonical(rt, obj)
+
+
+def _before_update(rt: ResourceType, strategy: Strategy, ctx: WriteContext, old: JSON, new: JSON) -> JSON:
+    """``rest.BeforeUpdate``: the object an update of ``old`` with body ``new`` stores, or 422."""
+    if strategy.status_only:
+        strategy.prepare_for_update(ctx, new, old)
+        new, causes = strategy.validate_update(ctx, new, old, [])
+        if causes:
+            raise objects.invalid(rt, new, causes)
+        return new
+    meta = new["metadata"]
+    old_meta = old["metadata"]
+    for f in (
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+    ):
+        if f in old_meta:
+            meta[f] = old_meta[f]
+        else:
+            meta.pop(f, None)
+    meta["name"] = old_meta["name"]
+    if rt.namespaced:
+        meta["namespace"] = old_meta["namespace"]
+    meta.pop("managedFields", None)
+    strategy.prepare_for_update(ctx, new, old)
+    new, causes = strategy.validate_update(ctx, new, old, objects.validate_meta(rt, new))
+    meta = new["metadata"]
+    causes += _finalizers_on_deleting(meta, old_meta)
+    if causes:
+        raise objects.invalid(rt, new, causes)
+    if strategy.generation_tracked and objects.without(new, "metadata", "status") != objects.without(
+        old, "metadata", "status"
+    ):
+        meta["generation"] = old_meta.get("generation", 1) + 1
+    return objects.canonical(rt, new)
 
 
 def _manage(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -34,6 +35,31 @@ DELETED = "DELETED"
 def dumps(obj: Any) -> bytes:
     """Compact JSON bytes (the wire form of every body fakekube writes)."""
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+_RV_PLACEHOLDER = "rv-" + uuid.uuid4().hex  # unguessable: no client can write it into a body
+
+
+def encode_ahead(obj: JSON) -> Callable[[JSON], bytes]:
+    """An ``encode`` for :meth:`Store.create`/:meth:`Store.replace` that serializes ``obj`` now
+    (in a worker thread, :mod:`kubeapi.offload`; ``obj`` itself is left as it is)
+    with a placeholder resourceVersion and, at commit on the loop, only puts the real one in:
+    ``dumps(obj)``'s bytes (the commit sets ``metadata.resourceVersion``, which keeps its place
+    among the keys or is added last, as in the copy encoded here), without the ~40 ms per 2.5 MB
+    that ``json.dumps`` takes. ``obj`` must not change before the commit except for its
+    resourceVersion (and its name, which the encoder notices: it then encodes afresh); any other
+    object is encoded afresh."""
+    meta = obj["metadata"]
+    name = meta.get("name")
+    raw = dumps({**obj, "metadata": {**meta, "resourceVersion": _RV_PLACEHOLDER}})
+    placeholder = dumps(_RV_PLACEHOLDER)
+
+    def encode(o: JSON) -> bytes:
+        if o is not obj or o["metadata"].get("name") != name:
+            return dumps(o)
+        return raw.replace(placeholder, dumps(o["metadata"]["resourceVersion"]), 1)
+
+    return encode
 
 
 @dataclass(slots=True, frozen=True)
@@ -229,10 +255,11 @@ class Store:
             raise KeyError(key)
         return self._commit(ADDED, storage, key, obj, None, encode)
 
-    def replace(self, storage: str, key: str, obj: JSON) -> Stored:
-        """Replace the object at ``key`` with ``obj`` (ownership passes to the store)."""
+    def replace(self, storage: str, key: str, obj: JSON, encode: Callable[[JSON], bytes] = dumps) -> Stored:
+        """Replace the object at ``key`` with ``obj`` (ownership passes to the store); ``encode``
+        as for :meth:`create`."""
         old = self._coll(storage).objects[key]
-        return self._commit(MODIFIED, storage, key, obj, old)
+        return self._commit(MODIFIED, storage, key, obj, old, encode)
 
     def delete(self, storage: str, key: str) -> Stored:
         """Remove the object at ``key``; return its last state stamped with the deletion's rv."""
