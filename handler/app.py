@@ -9,15 +9,18 @@ garbage collector for serving: everything allocated while importing and building
 process) is moved to the permanent generation with ``gc.freeze()``. Without it every full
 collection walks that whole heap: on the benchmark machine ~5 full collections per 5 s at
 32 connections, ~22 ms each, a pause that every in-flight request waits out (the p99); frozen,
-they take ~1 ms (see the Python docs, ``gc.freeze``).
+they take ~1 ms (see the Python docs, ``gc.freeze``). It also sets the C allocator's thresholds
+for relaying large bodies (:func:`handler._allocator.tune_for_relay`).
 """
 
 from __future__ import annotations
 
 import gc
 
+from handler._allocator import tune_for_relay
 from handler.factory import create_app
 from handler.settings import Settings
 
 app = create_app(Settings.from_env())
 gc.freeze()
+tune_for_relay()
