@@ -45,6 +45,7 @@ from benchmarks.context import Context, Outcome
 from benchmarks.noise import MAX_OTHER_CPU, MAX_STEAL_PCT, QuietGate
 from benchmarks.results import (
     BASELINE_JSON,
+    RESULTS_JSON,
     RESULTS_MD,
     Section,
     baseline_ratios,
@@ -286,10 +287,13 @@ def measure(args: argparse.Namespace, command: str) -> Run:
     return run
 
 
-def write_results(run: Run, force: bool) -> list[str]:
+def write_results(
+    run: Run, force: bool, results_json: Path = RESULTS_JSON, results_md: Path = RESULTS_MD
+) -> list[str]:
     """Store the reproducible sections of ``run`` (all of them with ``force``, the others stamped)
-    in results.json and re-render RESULTS.md; returns ``"name: why"`` for each section left out."""
-    sections = load_sections()
+    in results.json and re-render RESULTS.md; returns ``"name: why"`` for each section left out.
+    Neither file is touched when every section is left out."""
+    sections = load_sections(results_json)
     left_out = []
     for section in run.sections:
         if not section.reproducible:
@@ -299,9 +303,9 @@ def write_results(run: Run, force: bool) -> list[str]:
             section.stamp = "written with --force: " + section.stamp
         sections[section.name] = section
     if len(left_out) < len(run.sections):
-        save_sections(sections, run.machine)
-        soak = soak_section(RESULTS_MD.read_text()) if RESULTS_MD.exists() else ""
-        RESULTS_MD.write_text(
+        save_sections(sections, run.machine, results_json)
+        soak = soak_section(results_md.read_text()) if results_md.exists() else ""
+        results_md.write_text(
             render_markdown(sections, run.machine, list(BENCHMARKS)) + ("\n" + soak + "\n" if soak else "")
         )
     return left_out
