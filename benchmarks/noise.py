@@ -12,10 +12,13 @@ Before and after every round the harness takes a :class:`Snapshot` of Linux's ac
 
 :func:`noise_between` turns two snapshots into a :class:`RoundNoise`.  *Ours* is the CPU time of
 the harness's process tree (the harness, the servers under test, nginx, fakekube and every wrk it
-ran and reaped); *other* is the process-context CPU time of the whole machine (user + nice +
-system) minus ours: other people's processes and kernel threads.  irq and softirq are left out of
-both, because the loopback traffic of the benchmark itself is largely processed in softirq context
-and charged to no process.  Steal is time the hypervisor gave our vCPUs to someone else.
+ran and reaped).  *Other* is everything else, estimated twice, and the larger estimate counts:
+(1) the machine's process-context time (user + nice + system) minus ours; irq and softirq are left
+out because the benchmark's own loopback traffic is largely processed in softirq context, but a
+softirq tick that lands while one of our processes runs is charged to that process while
+/proc/stat files it under softirq, so this estimate can fall short by our own softirq work;
+(2) the other processes' own utime + stime, which misses processes that lived only inside the
+round.  Steal is time the hypervisor gave our vCPUs to someone else.
 
 :class:`QuietGate` refuses a round when other processes used more than ``max_other_cpu`` cores on
 average during it, or steal exceeded ``max_steal_pct`` of all CPU time.  The load average is
@@ -185,7 +188,9 @@ class RoundNoise:
     """What else the machine did during one round.
 
     CPU figures are in cores (1.0 = one CPU busy for the whole round); percentages are of all CPU
-    time of the round (every CPU).  ``top_other`` names the busiest other commands (cores each).
+    time of the round (every CPU).  ``other_cpu`` is the larger of ``other_cpu_stat`` (the machine's
+    process time minus ours) and ``other_cpu_procs`` (other processes' own times summed); see
+    :func:`noise_between`.  ``top_other`` names the busiest other commands (cores each).
     """
 
     seconds: float
@@ -198,6 +203,8 @@ class RoundNoise:
     load1_after: float
     freq_mhz: tuple[float, ...] | None = None
     top_other: dict[str, float] = field(default_factory=dict)
+    other_cpu_stat: float = 0.0
+    other_cpu_procs: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         """Rounded plain numbers for results.json."""
@@ -220,12 +227,15 @@ class RoundNoise:
             load1_after=data["load1_after"],
             freq_mhz=tuple(freq) if freq is not None else None,
             top_other=dict(data.get("top_other", {})),
+            other_cpu_stat=data.get("other_cpu_stat", data["other_cpu"]),
+            other_cpu_procs=data.get("other_cpu_procs", 0.0),
         )
 
 
-def _top_other(before: Snapshot, after: Snapshot, ours: set[int], top: int) -> dict[str, float]:
-    """The busiest other commands during the round (own time only, so that a parent reaping a
-    long-lived child is not charged the child's whole life), cores each."""
+def _other_by_process(before: Snapshot, after: Snapshot, ours: set[int]) -> dict[str, int]:
+    """Jiffies each other command used during the round, from the processes' own times (utime +
+    stime of processes alive at the end: a parent reaping a long-lived child is not charged the
+    child's whole life, and a process that started and ended inside the round is missed)."""
     by_comm: dict[str, int] = {}
     for pid, proc in after.procs.items():
         if pid in ours:
@@ -236,9 +246,7 @@ def _top_other(before: Snapshot, after: Snapshot, ours: set[int], top: int) -> d
         delta = proc.own - (prev.own if prev is not None and prev.start == proc.start else 0)
         if delta > 0:
             by_comm[proc.comm] = by_comm.get(proc.comm, 0) + delta
-    seconds = max(after.at - before.at, 1e-9)
-    busiest = sorted(by_comm.items(), key=lambda kv: -kv[1])[:top]
-    return {comm: jiffies / CLK_TCK / seconds for comm, jiffies in busiest}
+    return by_comm
 
 
 def noise_between(
@@ -256,7 +264,14 @@ def noise_between(
     ours = sum(after.procs[p].jiffies for p in ours_after) - sum(before.procs[p].jiffies for p in ours_before)
     total = after.cpu.total - before.cpu.total
     process = after.cpu.process - before.cpu.process
-    other = max(0, process - ours)
+    by_comm = _other_by_process(before, after, ours_before | ours_after)
+    # Two estimates of the others' CPU, each of which can fall short: the machine's process time
+    # minus ours misses what our own processes' softirq work hides (charged to them, counted as
+    # softirq), the processes' own times miss processes that lived only inside the round.
+    other_stat = max(0, process - ours)
+    other_procs = sum(by_comm.values())
+    other = max(other_stat, other_procs)
+    busiest = sorted(by_comm.items(), key=lambda kv: -kv[1])[:top]
 
     def pct(field_name: str) -> float:
         delta = getattr(after.cpu, field_name) - getattr(before.cpu, field_name)
@@ -269,13 +284,15 @@ def noise_between(
         seconds=seconds,
         ours_cpu=max(0, ours) / hz / seconds,
         other_cpu=other / hz / seconds,
+        other_cpu_stat=other_stat / hz / seconds,
+        other_cpu_procs=other_procs / hz / seconds,
         steal_pct=pct("steal"),
         iowait_pct=pct("iowait"),
         softirq_pct=pct("softirq"),
         load1_before=before.loadavg[0],
         load1_after=after.loadavg[0],
         freq_mhz=freq,
-        top_other=_top_other(before, after, ours_before | ours_after, top),
+        top_other={comm: jiffies / hz / seconds for comm, jiffies in busiest},
     )
 
 

@@ -125,6 +125,26 @@ def test_a_reaped_child_of_ours_is_counted_once() -> None:
     assert noise.other_cpu == 0
 
 
+def test_others_hidden_behind_our_softirq_are_still_counted() -> None:
+    # Our process was charged 150 jiffies, 50 of them softirq ticks that /proc/stat files under
+    # softirq: process time 120 - ours 150 < 0, yet process 20 used 20 jiffies.
+    before = _snap(0.0, _cpu(0, 0), _proc(10, 1, 0), _proc(20, 1, 0, comm="cc1"))
+    after = _snap(1.0, _cpu(120, 30, softirq=50), _proc(10, 1, 150), _proc(20, 1, 20, comm="cc1"))
+    noise = noise_between(before, after, root=10, hz=100)
+    assert noise.other_cpu_stat == 0
+    assert noise.other_cpu == noise.other_cpu_procs == pytest.approx(0.2)
+    assert noise.top_other == {"cc1": pytest.approx(0.2)}
+
+
+def test_short_lived_others_are_seen_in_the_machine_total() -> None:
+    # A compiler started and ended inside the round: no process shows it, /proc/stat does.
+    before = _snap(0.0, _cpu(0, 0), _proc(10, 1, 0))
+    after = _snap(1.0, _cpu(150, 50), _proc(10, 1, 100))
+    noise = noise_between(before, after, root=10, hz=100)
+    assert noise.other_cpu_procs == 0
+    assert noise.other_cpu == noise.other_cpu_stat == pytest.approx(0.5)
+
+
 def test_steal_is_a_share_of_all_cpu_time_and_gated() -> None:
     before = _snap(0.0, _cpu(0, 0), _proc(10, 1, 0))
     after = _snap(1.0, _cpu(100, 90, steal=10), _proc(10, 1, 100))
