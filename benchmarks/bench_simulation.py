@@ -326,7 +326,7 @@ def run(ctx: Context) -> Outcome:
         f"seeding {seed:,} RayClusters over HTTP (8 connections): "
         + ", ".join(f"simulation {k} {seed / v:,.0f} creates/s" for k, v in seed_s.items())
     )
-    on_off = {"reference_name": "simulation off"}
+    on_off = "simulation off"
     figures.append(
         Figure(
             key="simulation.creates.rps",
@@ -336,7 +336,7 @@ def run(ctx: Context) -> Outcome:
             subject_raw=creates.samples["on"],
             reference_raw=creates.samples["off"],
             rounds=creates.name,
-            **on_off,
+            reference_name=on_off,
         )
     )
     figures[-1].goal = Goal("≥ 2,000/s", figures[-1].subject >= 2000)
@@ -350,7 +350,7 @@ def run(ctx: Context) -> Outcome:
                 subject_raw=lists["on"],
                 reference_raw=lists["off"],
                 checked=False,
-                **on_off,
+                reference_name=on_off,
             )
         )
         from benchmarks.sim_app import plain, simulated
@@ -361,7 +361,8 @@ def run(ctx: Context) -> Outcome:
         # One window per side (seeding, settling, lists: tens of seconds), one retry when refused.
         server = ctx.alternate("list-in-process", ["on", "off"], in_process, rounds=1, retries=1)
         if not server.samples["on"]:
-            server.samples.update(server.discarded[-1])
+            for side, sample in server.discarded[-1].items():
+                server.samples[side].append(sample)
         (busy_on, server_on), (_, server_off) = server.samples["on"][0], server.samples["off"][0]
         inproc = Figure(
             key="simulation.list_selector_server_ms",
@@ -372,7 +373,7 @@ def run(ctx: Context) -> Outcome:
             reference_raw=server_off,
             paired=False,
             rounds=server.name,
-            **on_off,
+            reference_name=on_off,
         )
         inproc.goal = Goal("≤ 50 ms", inproc.subject <= 50)
         figures.append(inproc)

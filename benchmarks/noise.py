@@ -317,7 +317,8 @@ class QuietGate:
         if noise.other_cpu > self.max_other_cpu:
             busiest = ", ".join(f"{c} {v:.2f}" for c, v in noise.top_other.items())
             out.append(
-                f"other processes used {noise.other_cpu:.2f} cores (limit {self.max_other_cpu:g})"
+                f"other processes used {noise.other_cpu:.2f} cores (limit {self.max_other_cpu:g}; "
+                f"machine minus ours {noise.other_cpu_stat:.2f}, their own times {noise.other_cpu_procs:.2f})"
                 + (f" [{busiest}]" if busiest else "")
             )
         if noise.steal_pct > self.max_steal_pct:

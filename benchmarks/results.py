@@ -304,14 +304,14 @@ def render_markdown(sections: dict[str, Section], machine: dict[str, Any], order
             "| goal | figure | value | spread | met |",
             "| --- | --- | --- | --- | --- |",
         ]
-        for sec, fig in goals:
+        for goal_sec, fig in goals:
             assert fig.goal is not None
             if fig.unstable:
                 lines.append(f"| {fig.goal.text} | {fig.label} | unstable: {fig.unstable} | - | - |")
                 continue
             value = _fmt(fig.ratio, "x") if "x" in fig.goal.text else _fmt(fig.subject, fig.unit)
             mark = "✅" if fig.goal.met else "❌"
-            if sec.reproducible is not True:
+            if goal_sec.reproducible is not True:
                 mark += " (not reproducible)"
             lines.append(f"| {fig.goal.text} | {fig.label} | {value} | {_spread_text(fig)} | {mark} |")
         lines.append("")

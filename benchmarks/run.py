@@ -178,7 +178,9 @@ def _run_one(name: str, ctx: Context, command: str) -> Section:
     outcome = runner(ctx)
     log = ctx.take_round_log()
     for fig in outcome.figures:
-        if fig.rounds in log:
+        if fig.rounds and fig.rounds not in log:
+            raise RuntimeError(f"{fig.key} names rounds {fig.rounds!r}, which {name} did not record")
+        if fig.rounds:
             fig.unstable = log[fig.rounds].unstable
     section = Section(
         name=name,
