@@ -60,6 +60,16 @@ def compare_runs(
     are listed as missing from the first run)."""
     figs_a = {f.key: f for s in first.values() for f in s.figures}
     figs_b = {f.key: f for s in second.values() for f in s.figures}
+    # A section can be not reproducible as a whole (--quick, fewer than 5 rounds): its stable
+    # figures still do not count as reproduced.
+    whole = {
+        (i, f.key): s.stamp or "not reproducible"
+        for i, run in ((1, first), (2, second))
+        for s in run.values()
+        if s.reproducible is False
+        for f in s.figures
+        if not f.unstable
+    }
     out = []
     for key in [*figs_a, *(k for k in figs_b if k not in figs_a)]:
         a, b = figs_a.get(key), figs_b.get(key)
@@ -68,6 +78,7 @@ def compare_runs(
         va = a.compared if a is not None else None
         vb = b.compared if b is not None else None
         unstable = [f"run {i}: {f.unstable}" for i, f in ((1, a), (2, b)) if f is not None and f.unstable]
+        unstable += [f"run {i}: {whole[i, key]}" for i in (1, 2) if (i, key) in whole]
         if a is None or b is None:
             verdict = f"missing from run {1 if a is None else 2}"
         elif unstable:

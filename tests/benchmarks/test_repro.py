@@ -103,6 +103,13 @@ def test_compare_runs_verdicts() -> None:
     assert text.splitlines()[-1] == "reproducible: 2/6 checked figures within 10%; 2/7 figures in all"
 
 
+def test_a_section_that_is_not_reproducible_as_a_whole_reproduces_nothing() -> None:
+    a = {"proxy": sec("proxy", fig("x", [1.0], [1.0]), reproducible=False, stamp="--quick run")}
+    b = {"proxy": sec("proxy", fig("x", [1.0], [1.0]))}
+    (row,) = compare_runs(a, b)
+    assert row.verdict == "UNSTABLE: run 1: --quick run" and not row.ok
+
+
 def test_quick_runs_and_attempt_bounds() -> None:
     args = parse_args(["proxy", "--quick", "--targets", "get,list-2k"])
     assert (args.rounds, args.max_attempts, args.targets) == (1, 2, ("get", "list-2k"))
