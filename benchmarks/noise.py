@@ -154,6 +154,22 @@ def read_freq_khz(root: Path = SYS_CPU) -> tuple[int, ...] | None:
     return tuple(values) or None
 
 
+def describe_cpufreq(root: Path = SYS_CPU) -> str:
+    """One sentence on CPU frequency scaling for RESULTS.md: the governors and current range, or
+    that cpufreq is not exposed (then the per-figure frequency check cannot run)."""
+    freq = read_freq_khz(root)
+    if freq is None:
+        return f"not exposed ({root}/cpu*/cpufreq absent): the harness cannot check it"
+    governors = set()
+    for path in root.glob("cpu[0-9]*/cpufreq/scaling_governor"):
+        with contextlib.suppress(OSError):
+            governors.add(path.read_text().strip())
+    return (
+        f"governor {', '.join(sorted(governors)) or 'unknown'}, "
+        f"{min(freq) / 1000:.0f}-{max(freq) / 1000:.0f} MHz at the start"
+    )
+
+
 def take_snapshot(now: float | None = None) -> Snapshot:
     """A :class:`Snapshot` of this machine (Linux only: raises OSError without /proc)."""
     import time

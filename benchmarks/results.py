@@ -296,6 +296,13 @@ def render_markdown(sections: dict[str, Section], machine: dict[str, Any], order
         "Tools: " + ", ".join(f"{k}: {v}" for k, v in machine.get("tools", {}).items()),
         "",
     ]
+    if "cpufreq" in machine:
+        lines += [
+            f"CPU frequency: {machine['cpufreq']}",
+            "",
+            f"Quiet gate per round: {machine.get('gate', '-')}",
+            "",
+        ]
     goals = [(s, f) for name in order if (s := sections.get(name)) for f in s.figures if f.goal]
     if goals:
         lines += [

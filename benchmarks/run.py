@@ -42,7 +42,7 @@ from benchmarks import (
     bench_writes,
 )
 from benchmarks.context import Context, Outcome
-from benchmarks.noise import MAX_OTHER_CPU, MAX_STEAL_PCT, QuietGate
+from benchmarks.noise import MAX_OTHER_CPU, MAX_STEAL_PCT, QuietGate, describe_cpufreq
 from benchmarks.results import (
     BASELINE_JSON,
     RESULTS_JSON,
@@ -256,7 +256,13 @@ def measure(args: argparse.Namespace, command: str) -> Run:
     if layout.client:
         # The harness itself is a client (stream reads, watch clients): keep it off the server's core.
         os.sched_setaffinity(0, {int(c) for c in layout.client.split(",")})
-    run = Run(machine={"description": machine_description(), "tools": tool_versions(tools)}, command=command)
+    machine = {
+        "description": machine_description(),
+        "tools": tool_versions(tools),
+        "cpufreq": describe_cpufreq(),
+        "gate": f"other processes <= {args.max_other_cpu:g} cores, steal <= {args.max_steal:g} %",
+    }
+    run = Run(machine=machine, command=command)
     gate = QuietGate(max_other_cpu=args.max_other_cpu, max_steal_pct=args.max_steal)
     with tempfile.TemporaryDirectory(prefix="kuberay-bench-") as tmp:
         ctx = Context(

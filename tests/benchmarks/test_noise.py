@@ -13,6 +13,7 @@ from benchmarks.noise import (
     QuietGate,
     RoundNoise,
     Snapshot,
+    describe_cpufreq,
     frequency_change,
     noise_between,
     parse_loadavg,
@@ -81,6 +82,9 @@ def test_read_procs_and_cpufreq_from_a_fake_tree(tmp_path: Path) -> None:
         (sys_cpu / f"cpu{cpu}" / "cpufreq").mkdir(parents=True)
         (sys_cpu / f"cpu{cpu}" / "cpufreq" / "scaling_cur_freq").write_text(f"{khz}\n")
     assert read_freq_khz(sys_cpu) == (2_000_000, 3_000_000)
+    (sys_cpu / "cpu0" / "cpufreq" / "scaling_governor").write_text("performance\n")
+    assert describe_cpufreq(sys_cpu) == "governor performance, 2000-3000 MHz at the start"
+    assert describe_cpufreq(tmp_path / "none").startswith("not exposed")
 
 
 def _cpu(process: int, idle: int, steal: int = 0, softirq: int = 0) -> CpuTimes:
