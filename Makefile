@@ -65,12 +65,25 @@ operator-fidelity: $(STAMP)
 	infra/kuberay-operator/build.sh
 	KUBERAY_CONTRACT=1 KUBERAY_OPERATOR_FIDELITY=1 $(BIN)/pytest -q --tb=short tests/contract/test_operator_fidelity.py
 
-# Benchmarks (benchmarks/README.md): gateway vs kubectl proxy and more, as same-run ratios. Installs
-# nginx and wrk with apt-get when missing; writes benchmarks/RESULTS.md; fails when a ratio is more
-# than 20 % worse than benchmarks/baseline.json. BENCH_ARGS passes options, e.g. BENCH_ARGS=proxy.
+# Benchmarks (benchmarks/README.md): gateway vs kubectl proxy and more, as same-run ratios from
+# >= 5 alternating rounds each; a round taken while other processes use the CPU (or steal is high)
+# is refused and taken again (at most 2 x rounds per figure). Installs nginx and wrk with apt-get
+# when missing. Writes benchmarks/RESULTS.md from reproducible sections only (exit 3 when a figure
+# is unstable: it says which and why); fails (exit 1) when a ratio is worse than the baseline's
+# per-round range by more than its own spread. ~25 min on a quiet 2-core machine.
+# BENCH_ARGS passes options, e.g. BENCH_ARGS=proxy.
 bench: $(STAMP)
 	$(BIN)/pip install -q -e '.[test,bench]'
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+# Do the quick figures reproduce? Runs proxy (GET, 2 KB list), authn and coldstart twice (~12 min
+# on a quiet machine) and prints both medians per figure, within 10 % or not, or why a figure is
+# unstable; writes nothing. REPRO_ARGS passes options; REPRO_ARGS=--compare compares the last two
+# `make bench` runs (build/bench/run-*.json) instead.
+.PHONY: bench-repro
+bench-repro: $(STAMP)
+	$(BIN)/pip install -q -e '.[test,bench]'
+	$(BIN)/python -m benchmarks.repro $(REPRO_ARGS)
 
 # The soak (issue 13, benchmarks/soak.py; not part of `make test`): 30 minutes of mixed load through
 # the gateway with 100 informer-style watches, the upstream cut twice; writes its table into

@@ -6,8 +6,8 @@ of the static nginx upstream (:mod:`benchmarks.upstream`), which also answers th
 canned 201s (:data:`benchmarks.upstream.REVIEW_ANSWERS`: the token is authenticated, every access
 allowed) and logs only those requests. wrk sends a bearer token with every request to every mode.
 For GET of one RayCluster and the 2 KB RayClusterList, at 1 and 32 connections, each round runs
-wrk against every mode, the order rotating from round to round (:func:`round_order`), so every
-mode sees the same machine load.
+wrk against every mode, the order rotating from round to round
+(:func:`benchmarks.rounds.round_order`), so every mode sees the same machine load.
 
 - ``token-review`` (handler/auth/token_review.py, authorizer.py): a ``TokenReview`` per token and
   a ``SubjectAccessReview`` per (user, verb, resource...) at most once per cache TTL (serve's
@@ -31,10 +31,10 @@ import contextlib
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
 
 from benchmarks.context import Context, Outcome
 from benchmarks.results import Figure, Goal
+from benchmarks.rounds import Rounds
 from benchmarks.servers import start_gateway
 from benchmarks.system import Service, running
 from benchmarks.upstream import REVIEW_LOG, TARGETS, review_counts
@@ -54,17 +54,6 @@ CACHE_TTL_S = 10.0
 #: token-review re-reviews the token (TokenReview) and the target's attributes (one
 #: SubjectAccessReview); passthrough re-asks who the token is (SelfSubjectReview); none asks nothing.
 REVIEWS_PER_REFRESH = {"none": 0, "token-review": 2, "passthrough": 1}
-
-_T = TypeVar("_T")
-
-
-def round_order(sides: Sequence[_T], rnd: int) -> list[_T]:
-    """The order the sides run in round ``rnd`` (0-based): ``sides`` rotated left by ``rnd``, so
-    over ``len(sides)`` rounds each side runs once in each position (for two sides: alternating)."""
-    if not sides:
-        return []
-    shift = rnd % len(sides)
-    return [*sides[shift:], *sides[:shift]]
 
 
 def review_bound(mode: str, window_s: float, ttl_s: float = CACHE_TTL_S) -> int:
@@ -99,12 +88,9 @@ def _reviews_so_far(log: Path) -> dict[str, int]:
         return review_counts("")
 
 
-def _figures(
-    target: str,
-    conns: int,
-    samples: dict[str, list[WrkResult]],
-) -> list[Figure]:
+def _figures(target: str, conns: int, rounds: Rounds[WrkResult]) -> list[Figure]:
     figures: list[Figure] = []
+    samples = rounds.samples
     ref = samples[REFERENCE]
     for subject in SUBJECTS:
         for metric, unit in (("rps", "req/s"), ("p50_ms", "ms"), ("p99_ms", "ms")):
@@ -118,6 +104,7 @@ def _figures(
                 reference_name=REFERENCE,
                 # As the proxy section: throughput and the c32 median are checked, tails are not.
                 checked=metric == "rps" or (conns == 32 and metric == "p50_ms"),
+                rounds=rounds.name,
             )
             if subject == "token-review" and conns == 32 and metric == "rps" and fig.ratio is not None:
                 fig.goal = Goal(f"≥ {GOAL_RATIO:g}x {REFERENCE}", fig.ratio >= GOAL_RATIO)
@@ -133,6 +120,7 @@ def _figures(
                         better="higher",
                         subject_raw=ratios,
                         checked=False,
+                        rounds=rounds.name,
                     )
                 )
         else:
@@ -146,13 +134,15 @@ def _figures(
                         [r.p50_ms for r in samples[subject]], [r.p50_ms for r in ref]
                     ),
                     checked=False,
+                    rounds=rounds.name,
                 )
             )
     return figures
 
 
 def run(ctx: Context) -> Outcome:
-    """Measure every (target, connections) pair ``ctx.rounds`` times per mode, rotating the order."""
+    """Measure every (target, connections) pair in ``ctx.rounds`` quiet rounds, every mode once per
+    round, the order rotating (:func:`benchmarks.rounds.round_order`)."""
     nginx = ctx.nginx()
     log = ctx.workdir / REVIEW_LOG
     caller_token = secrets.token_urlsafe(32)
@@ -185,35 +175,47 @@ def run(ctx: Context) -> Outcome:
         for name in AUTHN_TARGETS:
             url_path = TARGETS[name].path
             for conns in CONNECTIONS:
-                samples: dict[str, list[WrkResult]] = {mode: [] for mode in MODES}
                 for svc in gateways.values():  # warm-up: connection pools and every decision cache
                     run_wrk(
                         ctx.tools["wrk"], svc.url + url_path, conns, 1, ctx.layout.client, extra=wrk_header
                     )
-                for rnd in range(ctx.rounds):
-                    for mode in round_order(MODES, rnd):
-                        before = _reviews_so_far(log)
-                        res = run_wrk(
-                            ctx.tools["wrk"],
-                            gateways[mode].url + url_path,
-                            conns,
-                            ctx.duration_s,
-                            ctx.layout.client,
-                            timeout_s=60,
-                            extra=wrk_header,
-                        )
-                        after = _reviews_so_far(log)
-                        delta = {path: after[path] - before[path] for path in after}
-                        windows[mode].append(sum(delta.values()))
-                        for path, n in delta.items():
-                            by_path[mode][path] += n
-                        served[mode] += res.requests
-                        samples[mode].append(res)
+                counted: list[tuple[str, WrkResult, dict[str, int]]] = []
+
+                def measure(
+                    mode: str,
+                    url_path: str = url_path,
+                    conns: int = conns,
+                    counted: list[tuple[str, WrkResult, dict[str, int]]] = counted,
+                ) -> WrkResult:
+                    before = _reviews_so_far(log)
+                    res = run_wrk(
+                        ctx.tools["wrk"],
+                        gateways[mode].url + url_path,
+                        conns,
+                        ctx.duration_s,
+                        ctx.layout.client,
+                        timeout_s=60,
+                        extra=wrk_header,
+                    )
+                    after = _reviews_so_far(log)
+                    counted.append((mode, res, {path: after[path] - before[path] for path in after}))
+                    return res
+
+                rounds = ctx.alternate(f"{name}.c{conns}", MODES, measure)
+                # Review counts are a correctness figure (O(1) per window): every window counts,
+                # the refused rounds' too.
+                for mode, res, delta in counted:
+                    windows[mode].append(sum(delta.values()))
+                    for path, n in delta.items():
+                        by_path[mode][path] += n
+                    served[mode] += res.requests
+                for mode, results in rounds.samples.items():
+                    for rnd, res in enumerate(results):
                         if res.requests == 0:
                             errors.append(f"{mode} {name} c{conns} round {rnd}: no request completed")
                         elif res.errors:
                             errors.append(f"{mode} {name} c{conns} round {rnd}: {res.errors} errors")
-                figures += _figures(name, conns, samples)
+                figures += _figures(name, conns, rounds)
     for mode in SUBJECTS:
         bound = review_bound(mode, ctx.duration_s)
         fig = Figure(
@@ -228,7 +230,7 @@ def run(ctx: Context) -> Outcome:
         figures.append(fig)
     notes = [
         "body sizes: " + ", ".join(f"{n} {ctx.body_sizes[n]:,} B" for n in AUTHN_TARGETS),
-        f"wrk -t1 with a bearer token, {ctx.duration_s:g} s per run, {ctx.rounds} rounds per mode, the "
+        f"wrk -t1 with a bearer token, {ctx.duration_s:g} s per run, {ctx.rounds} quiet rounds, the "
         f"order rotating every round ({', '.join(MODES)}; then starting one later); one gateway per "
         f"mode with {ctx.workers} granian worker(s) and its own token (--token-file); serve's default "
         f"cache TTLs ({CACHE_TTL_S:g} s), so a cache entry may expire and be re-reviewed inside a window",

@@ -91,12 +91,14 @@ def import_profile(top: int = 8) -> list[str]:
 
 
 def run(ctx: Context) -> Outcome:
-    """Alternate gateway / kubectl proxy cold starts, ``max(rounds, 5)`` each."""
-    times: dict[str, list[float]] = {"gateway": [], "kubectl proxy": []}
-    for rnd in range(max(ctx.rounds, 5)):
-        order = list(times) if rnd % 2 == 0 else list(reversed(times))
-        for side in order:
-            times[side].append(_time_start(ctx, side) * 1e3)
+    """Gateway / kubectl proxy cold starts in ``max(rounds, 5)`` quiet alternating rounds."""
+    rounds = ctx.alternate(
+        "coldstart",
+        ["gateway", "kubectl proxy"],
+        lambda side: _time_start(ctx, side) * 1e3,
+        max(ctx.rounds, 5),
+    )
+    times = rounds.samples
     interpreter = []
     for _ in range(5):
         start = time.perf_counter()
@@ -110,6 +112,7 @@ def run(ctx: Context) -> Outcome:
         subject_raw=times["gateway"],
         reference_raw=times["kubectl proxy"],
         reference_name="kubectl proxy",
+        rounds=rounds.name,
     )
     fig.goal = Goal("≤ 400 ms", fig.subject <= 400)
     notes = [

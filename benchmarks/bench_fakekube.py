@@ -22,13 +22,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.client import HTTPConnection, HTTPSConnection
-from typing import Any
 from urllib.parse import urlsplit
 
 from benchmarks import asgi
 from benchmarks.bench_writes import LUA, create_body, create_env
 from benchmarks.context import Context, Outcome
 from benchmarks.results import Figure, Goal, median
+from benchmarks.rounds import Rounds
 from benchmarks.servers import refkube_available, start_fakekube, start_refkube
 from benchmarks.system import Service, running
 from benchmarks.upstream import raycluster
@@ -41,6 +41,8 @@ SELECTOR_LIST = f"{COLLECTION}?labelSelector=shard%3D7"
 SEED = 10_000
 CONNECTIONS = 32
 LIST_REPEATS = 20
+#: Selector lists per round (the round's sample is their median).
+LIST_ROUND_REPEATS = 5
 
 
 @dataclass(frozen=True)
@@ -121,29 +123,40 @@ def time_list_http(api: Api, repeats: int = LIST_REPEATS) -> list[float]:
     return out
 
 
-async def _in_process(create_app: Callable[[], Any]) -> tuple[list[float], float]:
-    app = create_app()
-    async with asgi.lifespan(app):
-        start = time.perf_counter()
-        for i in range(SEED):
-            resp = await asgi.request(app, "POST", COLLECTION, seed_body(i))
-            if resp.status != 201:
-                raise RuntimeError(f"in-process create answered {resp.status}: {resp.body[:200]!r}")
-        seed_rate = SEED / (time.perf_counter() - start)
-        times = []
-        for _ in range(LIST_REPEATS + 1):
-            resp = await asgi.request(app, "GET", SELECTOR_LIST)
-            if resp.status != 200 or len(json.loads(resp.body)["items"]) != SEED // 100:
-                raise RuntimeError(f"in-process selector list answered {resp.status}")
-            times.append(resp.seconds * 1e3)
-        return times[1:], seed_rate
-
-
-def server_side_list_ms() -> tuple[list[float], float]:
-    """In-process selector-list times (ms) over 10,000 seeded RayClusters, and the seeding creates/s."""
+def server_side_list_ms(ctx: Context) -> tuple[Rounds[float], float]:
+    """In-process selector-list times over 10,000 seeded RayClusters in ``ctx.rounds`` quiet rounds
+    (each the median of :data:`LIST_ROUND_REPEATS` lists, ms), and the seeding creates/s."""
     import fakekube  # imported here: the HTTP figures must not depend on importing it in-process
 
-    return asyncio.run(_in_process(fakekube.create_app))
+    app = fakekube.create_app()
+    loop = asyncio.new_event_loop()
+    try:
+        lifespan = asgi.lifespan(app)
+        loop.run_until_complete(lifespan.__aenter__())
+        try:
+            start = time.perf_counter()
+            for i in range(SEED):
+                resp = loop.run_until_complete(asgi.request(app, "POST", COLLECTION, seed_body(i)))
+                if resp.status != 201:
+                    raise RuntimeError(f"in-process create answered {resp.status}: {resp.body[:200]!r}")
+            seed_rate = SEED / (time.perf_counter() - start)
+
+            def one_round(_side: str) -> float:
+                times = []
+                for _ in range(LIST_ROUND_REPEATS):
+                    resp = loop.run_until_complete(asgi.request(app, "GET", SELECTOR_LIST))
+                    if resp.status != 200 or len(json.loads(resp.body)["items"]) != SEED // 100:
+                        raise RuntimeError(f"in-process selector list answered {resp.status}")
+                    times.append(resp.seconds * 1e3)
+                return median(times)
+
+            one_round("fakekube")  # warm-up
+            rounds = ctx.alternate("list-in-process", ["fakekube"], one_round)
+        finally:
+            loop.run_until_complete(lifespan.__aexit__(None, None, None))
+    finally:
+        loop.close()
+    return rounds, seed_rate
 
 
 def _wrk_ops(ctx: Context, api: Api, get_path: str) -> tuple[WrkResult, WrkResult]:
@@ -182,32 +195,36 @@ def run(ctx: Context) -> Outcome:
     else:
         notes.append("refkube (infra/refkube/bin/refkube): not available, so no reference API server figures")
     seed = 1000 if ctx.quick else SEED
-    creates: dict[str, list[float]] = {s: [] for s in starters}
-    gets: dict[str, list[float]] = {s: [] for s in starters}
-    lists: dict[str, list[float]] = {s: [] for s in starters}
     errors = []
     with contextlib.ExitStack() as stack:
         # Both servers stay up for the whole benchmark (refkube takes many seconds to start):
-        # each is seeded and its list timed once, then wrk rounds alternate between them.
+        # each is seeded once, then the rounds alternate between them.
         apis: dict[str, Api] = {}
         for side, starter in starters.items():
             svc, apis[side] = starter(ctx)
             stack.enter_context(running(svc))
-        for side, api in apis.items():
+        for api in apis.values():
             seed_http(api, seed)
-            if seed == SEED:
-                lists[side] += time_list_http(api)
-        for rnd in range(ctx.rounds):
-            order = list(apis) if rnd % 2 == 0 else list(reversed(apis))
-            for side in order:
-                c, g = _wrk_ops(ctx, apis[side], f"{COLLECTION}/rc-0")
-                creates[side].append(c.rps)
-                gets[side].append(g.rps)
-                if c.errors or g.errors:
-                    errors.append(f"{side} round {rnd}: {c.errors} create errors, {g.errors} get errors")
+        ops = ctx.alternate("wrk", list(apis), lambda side: _wrk_ops(ctx, apis[side], f"{COLLECTION}/rc-0"))
+        for side, results in ops.samples.items():
+            errors += [
+                f"{side} round {i}: {c.errors} create errors, {g.errors} get errors"
+                for i, (c, g) in enumerate(results)
+                if c.errors or g.errors
+            ]
+        lists = None
+        if seed == SEED:
+            # Each round: LIST_ROUND_REPEATS lists per server, their median the round's sample.
+            lists = ctx.alternate(
+                "list", list(apis), lambda side: median(time_list_http(apis[side], LIST_ROUND_REPEATS))
+            )
+    creates = {side: [c.rps for c, _g in results] for side, results in ops.samples.items()}
+    gets = {side: [g.rps for _c, g in results] for side, results in ops.samples.items()}
     ref = "refkube" if "refkube" in starters else ""
 
-    def fig(key: str, label: str, unit: str, better: str, data: dict[str, list[float]]) -> Figure:
+    def fig(
+        key: str, label: str, unit: str, better: str, data: dict[str, list[float]], rounds: str
+    ) -> Figure:
         return Figure(
             key=key,
             label=label,
@@ -216,36 +233,47 @@ def run(ctx: Context) -> Outcome:
             subject_raw=data["fakekube"],
             reference_raw=data.get(ref, []),
             reference_name=ref,
+            rounds=rounds,
         )
 
     figures = [
-        fig("fakekube.creates.rps", f"creates/s over HTTP (c{CONNECTIONS})", "req/s", "higher", creates),
-        fig("fakekube.gets.rps", f"gets/s over HTTP (c{CONNECTIONS})", "req/s", "higher", gets),
+        fig(
+            "fakekube.creates.rps",
+            f"creates/s over HTTP (c{CONNECTIONS})",
+            "req/s",
+            "higher",
+            creates,
+            ops.name,
+        ),
+        fig("fakekube.gets.rps", f"gets/s over HTTP (c{CONNECTIONS})", "req/s", "higher", gets, ops.name),
     ]
     figures[0].goal = Goal("≥ 2,000/s", figures[0].subject >= 2000)
-    if lists["fakekube"]:
+    if lists is not None:
         figures.append(
             fig(
                 "fakekube.list_selector_http_ms",
                 "labelSelector list of 10,000 over HTTP",
                 "ms",
                 "lower",
-                lists,
+                lists.samples,
+                lists.name,
             )
         )
-        server_side, seed_rate = server_side_list_ms()
+        server_side, seed_rate = server_side_list_ms(ctx)
         inproc = Figure(
             key="fakekube.list_selector_server_ms",
             label="labelSelector list of 10,000, server-side (in-process ASGI)",
             unit="ms",
             better="lower",
-            subject_raw=server_side,
+            subject_raw=server_side.samples["fakekube"],
+            rounds=server_side.name,
         )
         inproc.goal = Goal("≤ 50 ms", inproc.subject <= 50)
         figures.append(inproc)
         notes.append(f"in-process seeding rate (ASGI, no socket): {seed_rate:,.0f} creates/s")
         notes.append(
-            f"HTTP selector list medians: {', '.join(f'{k} {median(v):.1f} ms' for k, v in lists.items())}"
+            f"selector list: {LIST_ROUND_REPEATS} requests per round on a keep-alive connection, "
+            "their median the round's sample"
         )
     notes.append(
         f"wrk -t1 -c{CONNECTIONS}, {ctx.duration_s:g} s per run; fakekube and refkube on the server CPU"

@@ -1,8 +1,9 @@
 """Throughput and latency: the gateway against ``kubectl proxy`` in front of the static nginx upstream.
 
 For GET of one RayCluster and RayClusterLists of 2 KB, 1 MB and 50 MB, at 1 and 32 connections,
-wrk runs against each proxy in turn (the order alternates every round), so both see the same
-machine load.  Figures: requests/s (higher is better), p50 and p99 latency (lower is better).
+wrk runs against each proxy in turn (the order alternates every round; rounds taken under load
+are refused and taken again, :mod:`benchmarks.rounds`), so both see the same machine load.
+Figures: requests/s (higher is better), p50 and p99 latency (lower is better).
 Goal (issue 6): at 32 connections, GET and 2 KB list throughput ≥ 1.0x and p99 ≤ 1.2x kubectl proxy.
 """
 
@@ -31,7 +32,8 @@ def _goal(target: str, conns: int, metric: str, ratio: float | None) -> Goal | N
 
 
 def run(ctx: Context) -> Outcome:
-    """Measure every (target, connections) pair ``ctx.rounds`` times per side, alternating sides."""
+    """Measure every (target, connections) pair in ``ctx.rounds`` quiet rounds, sides alternating
+    (only the targets in ``ctx.targets`` when it is set)."""
     nginx = ctx.nginx()
     ready = TARGETS["get"].path
     gateway = start_gateway(nginx.url, ctx.workdir, ctx.layout.server, ctx.workers, ready)
@@ -40,28 +42,33 @@ def run(ctx: Context) -> Outcome:
         figures: list[Figure] = []
         errors: list[str] = []
         for name, target in TARGETS.items():
+            if ctx.targets is not None and name not in ctx.targets:
+                continue
             big = name == "list-50m"
             # A 50 MB response takes ~0.1 s alone and seconds when 32 share the CPU: run longer so
             # every connection completes several.
             duration = max(3 * ctx.duration_s, 10.0) if big else ctx.duration_s
             for conns in CONNECTIONS:
-                samples: dict[str, list[WrkResult]] = {side: [] for side in sides}
                 for svc in sides.values():  # warm both paths up (connection pools, lazy imports)
                     run_wrk(
                         ctx.tools["wrk"], svc.url + target.path, conns, 1, ctx.layout.client, timeout_s=60
                     )
-                for rnd in range(ctx.rounds):
-                    order = list(sides) if rnd % 2 == 0 else list(reversed(sides))
-                    for side in order:
-                        res = run_wrk(
-                            ctx.tools["wrk"],
-                            sides[side].url + target.path,
-                            conns,
-                            duration,
-                            ctx.layout.client,
-                            timeout_s=60,
-                        )
-                        samples[side].append(res)
+
+                def measure(
+                    side: str, path: str = target.path, conns: int = conns, duration: float = duration
+                ) -> WrkResult:
+                    return run_wrk(
+                        ctx.tools["wrk"],
+                        sides[side].url + path,
+                        conns,
+                        duration,
+                        ctx.layout.client,
+                        timeout_s=60,
+                    )
+
+                rounds = ctx.alternate(f"{name}.c{conns}", list(sides), measure)
+                for side, results in rounds.samples.items():
+                    for rnd, res in enumerate(results):
                         if res.requests == 0:
                             errors.append(f"{side} {name} c{conns} round {rnd}: no request completed")
                         elif res.errors:
@@ -72,20 +79,22 @@ def run(ctx: Context) -> Outcome:
                         label=f"{name} c{conns} {metric.replace('_ms', '')}",
                         unit=unit,
                         better="higher" if metric == "rps" else "lower",
-                        subject_raw=[getattr(r, metric) for r in samples["gateway"]],
-                        reference_raw=[getattr(r, metric) for r in samples["kubectl proxy"]],
+                        subject_raw=[getattr(r, metric) for r in rounds.samples["gateway"]],
+                        reference_raw=[getattr(r, metric) for r in rounds.samples["kubectl proxy"]],
                         reference_name="kubectl proxy",
                         # Tail latency at 1 connection or of large bodies swings with every hiccup of a
                         # shared machine; the check keeps throughput, c32 medians and the goal p99s.
                         checked=metric == "rps"
                         or (conns == 32 and (metric == "p50_ms" or name in GOAL_TARGETS)),
+                        rounds=rounds.name,
                     )
                     fig.goal = _goal(name, conns, metric, fig.ratio)
                     figures.append(fig)
     notes = [
         "body sizes: " + ", ".join(f"{n} {s:,} B" for n, s in ctx.body_sizes.items()),
         f"wrk -t1, {ctx.duration_s:g} s per run ({max(3 * ctx.duration_s, 10.0):g} s for list-50m), "
-        f"{ctx.rounds} rounds per side, sides alternating; gateway with {ctx.workers} granian worker(s)",
+        f"{ctx.rounds} quiet rounds per figure, sides alternating; "
+        f"gateway with {ctx.workers} granian worker(s)",
     ]
     if errors:
         notes.append("wrk reported errors: " + "; ".join(errors))

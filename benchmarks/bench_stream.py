@@ -69,28 +69,31 @@ def _measured_fetch(svc: Service, path: str) -> tuple[Fetch, float]:
 
 
 def run(ctx: Context) -> Outcome:
-    """Alternate gateway / kubectl proxy / direct nginx fetches of the 50 MB list, ``max(rounds, 5)`` each."""
+    """Gateway / kubectl proxy / direct nginx fetches of the 50 MB list in ``max(rounds, 5)`` quiet
+    rounds, the order rotating."""
     nginx = ctx.nginx()
     path = TARGETS["list-50m"].path
     gateway = start_gateway(nginx.url, ctx.workdir, ctx.layout.server, ctx.workers, TARGETS["get"].path)
     with running(gateway), running(start_kubectl_proxy(nginx.url, ctx.workdir, ctx.layout.server)) as kproxy:
         proxies = {"gateway": gateway, "kubectl proxy": kproxy}
         first_growth = {side: _measured_fetch(svc, path)[1] for side, svc in proxies.items()}
-        growth: dict[str, list[float]] = {side: [] for side in proxies}
-        ttfb: dict[str, list[float]] = {side: [] for side in [*proxies, "upstream"]}
-        seconds: dict[str, list[float]] = {side: [] for side in proxies}
-        bad: list[str] = []
-        for rnd in range(max(ctx.rounds, 5)):
-            order = list(proxies) if rnd % 2 == 0 else list(reversed(proxies))
-            for side in order:
-                result, grown = _measured_fetch(proxies[side], path)
-                if result.status != 200 or result.received < ctx.body_sizes["list-50m"]:
-                    bad.append(f"{side}: status {result.status}, {result.received} bytes")
-                growth[side].append(grown)
-                ttfb[side].append(result.ttfb_s * 1e3)
-                seconds[side].append(result.total_s)
-            time.sleep(SETTLE_S)
-            ttfb["upstream"].append(fetch(nginx.port, path).ttfb_s * 1e3)
+
+        def measure(side: str) -> tuple[Fetch, float]:
+            if side == "upstream":
+                time.sleep(SETTLE_S)
+                return fetch(nginx.port, path), 0.0
+            return _measured_fetch(proxies[side], path)
+
+        rounds = ctx.alternate("list-50m", [*proxies, "upstream"], measure, rounds=max(ctx.rounds, 5))
+        growth = {side: [g for _f, g in rounds.samples[side]] for side in proxies}
+        ttfb = {side: [f.ttfb_s * 1e3 for f, _g in rounds.samples[side]] for side in rounds.sides}
+        seconds = {side: [f.total_s for f, _g in rounds.samples[side]] for side in proxies}
+        bad = [
+            f"{side}: status {f.status}, {f.received} bytes"
+            for side in rounds.sides
+            for f, _g in rounds.samples[side]
+            if f.status != 200 or f.received < ctx.body_sizes["list-50m"]
+        ]
     added = [g - u for g, u in zip(ttfb["gateway"], ttfb["upstream"], strict=True)]
     rss = Figure(
         key="stream.rss_growth_mb",
@@ -101,6 +104,7 @@ def run(ctx: Context) -> Outcome:
         reference_raw=growth["kubectl proxy"],
         reference_name="kubectl proxy",
         checked=False,  # near-zero reference: the ratio is noise; the goal is absolute
+        rounds=rounds.name,
     )
     rss.goal = Goal("≤ 10 MB", rss.subject <= 10)
     ttfb_fig = Figure(
@@ -112,6 +116,7 @@ def run(ctx: Context) -> Outcome:
         reference_raw=ttfb["upstream"],
         reference_name="upstream (nginx direct)",
         checked=False,  # sub-millisecond reference
+        rounds=rounds.name,
     )
     ttfb_added = Figure(
         key="stream.ttfb_added_ms",
@@ -120,6 +125,7 @@ def run(ctx: Context) -> Outcome:
         better="lower",
         subject_raw=added,
         checked=False,
+        rounds=rounds.name,
     )
     ttfb_added.goal = Goal("≤ 5 ms", ttfb_added.subject <= 5)
     kp_ttfb = Figure(
@@ -131,6 +137,7 @@ def run(ctx: Context) -> Outcome:
         reference_raw=ttfb["kubectl proxy"],
         reference_name="kubectl proxy",
         checked=False,
+        rounds=rounds.name,
     )
     transfer = Figure(
         key="stream.transfer_s",
@@ -140,11 +147,12 @@ def run(ctx: Context) -> Outcome:
         subject_raw=seconds["gateway"],
         reference_raw=seconds["kubectl proxy"],
         reference_name="kubectl proxy",
+        rounds=rounds.name,
     )
     notes = [
         f"warm-up request's growth (not in the median): gateway {first_growth['gateway']:.1f} MB, "
         f"kubectl proxy {first_growth['kubectl proxy']:.1f} MB",
-        f"upstream TTFB median {median(ttfb['upstream']):.2f} ms; "
+        f"upstream TTFB median {median(ttfb['upstream']) if ttfb['upstream'] else float('nan'):.2f} ms; "
         "the client reads as fast as it can (1 MiB recv)",
     ]
     if bad:

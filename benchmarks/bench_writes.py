@@ -57,7 +57,7 @@ def seed_patch_target(port: int, name: str = "patch-target") -> str:
 
 
 def run(ctx: Context) -> Outcome:
-    """Creates then patches, ``ctx.rounds`` alternating rounds each, gateway vs kubectl proxy."""
+    """Creates then patches, ``ctx.rounds`` quiet alternating rounds each, gateway vs kubectl proxy."""
     body = create_body(ctx.workdir)
     with running(start_fakekube(ctx.workdir, ctx.layout.client)) as fake:
         patch_path = seed_patch_target(fake.port)
@@ -69,28 +69,33 @@ def run(ctx: Context) -> Outcome:
             ) as kproxy,
         ):
             sides = {"gateway": gateway, "kubectl proxy": kproxy}
-            ops = {
+            ops: dict[str, tuple[str, Path, dict[str, str]]] = {
                 "creates": (COLLECTION, LUA / "body.lua", create_env(body)),
                 "merge_patches": (patch_path, LUA / "merge_patch.lua", {}),
             }
-            figures, errors = [], []
+            figures: list[Figure] = []
+            errors: list[str] = []
             for op, (path, script, env) in ops.items():
-                samples: dict[str, list[WrkResult]] = {side: [] for side in sides}
-                for rnd in range(ctx.rounds):
-                    order = list(sides) if rnd % 2 == 0 else list(reversed(sides))
-                    for side in order:
-                        res = run_wrk(
-                            ctx.tools["wrk"],
-                            sides[side].url + path,
-                            CONNECTIONS,
-                            ctx.duration_s,
-                            ctx.layout.client,
-                            script=script,
-                            env=env,
-                        )
-                        samples[side].append(res)
-                        if res.errors:
-                            errors.append(f"{side} {op} round {rnd}: {res.errors} errors")
+
+                def measure(
+                    side: str, path: str = path, script: Path = script, env: dict[str, str] = env
+                ) -> WrkResult:
+                    return run_wrk(
+                        ctx.tools["wrk"],
+                        sides[side].url + path,
+                        CONNECTIONS,
+                        ctx.duration_s,
+                        ctx.layout.client,
+                        script=script,
+                        env=env,
+                    )
+
+                rounds = ctx.alternate(op, list(sides), measure)
+                samples = rounds.samples
+                for side, results in samples.items():
+                    errors += [
+                        f"{side} {op} round {i}: {r.errors} errors" for i, r in enumerate(results) if r.errors
+                    ]
                 figures.append(
                     Figure(
                         key=f"writes.{op}.rps",
@@ -100,6 +105,7 @@ def run(ctx: Context) -> Outcome:
                         subject_raw=[r.rps for r in samples["gateway"]],
                         reference_raw=[r.rps for r in samples["kubectl proxy"]],
                         reference_name="kubectl proxy",
+                        rounds=rounds.name,
                     )
                 )
                 figures.append(
@@ -112,6 +118,7 @@ def run(ctx: Context) -> Outcome:
                         reference_raw=[r.p99_ms for r in samples["kubectl proxy"]],
                         reference_name="kubectl proxy",
                         checked=False,  # tail latency of a shared machine; throughput is checked
+                        rounds=rounds.name,
                     )
                 )
     notes = [f"fakekube on the load generator's CPU; wrk -t1 -c{CONNECTIONS}, {ctx.duration_s:g} s per run"]
