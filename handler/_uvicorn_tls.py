@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import socket
 import time
 from types import FrameType
@@ -100,12 +101,19 @@ class DrainingServer(uvicorn.Server):
 
 class DrainingMultiprocess(Multiprocess):
     """uvicorn's supervisor of ``config.workers`` processes that drains them before it terminates
-    them, and kills any still alive ``grace`` seconds (plus one, for uvicorn's own cancellation and
-    lifespan shutdown) after that: the analogue of granian's ``workers_kill_timeout``."""
+    them, and kills any still alive ``grace`` seconds after that: the analogue of granian's
+    ``workers_kill_timeout``. SIGTERM and SIGINT stop it at once (uvicorn's supervisor would notice
+    them at its next half-second tick)."""
 
     def __init__(self, config: uvicorn.Config, sockets: list[socket.socket], grace: float | None) -> None:
         super().__init__(config, sockets)
         self.grace = grace
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._stop)
+
+    def _stop(self, sig: int, frame: FrameType | None) -> None:
+        self.signal_queue.append(sig)
+        self.should_exit.set()
 
     def terminate_all(self) -> None:
         """:data:`handler.lifecycle.DRAIN_SIGNAL` to every worker, then uvicorn's SIGTERM."""
@@ -116,7 +124,7 @@ class DrainingMultiprocess(Multiprocess):
 
     def join_all(self) -> None:
         """Wait for the workers, killing those still alive after the grace period (None: wait)."""
-        deadline = None if self.grace is None else time.monotonic() + self.grace + 1
+        deadline = None if self.grace is None else time.monotonic() + self.grace
         for process in self.processes:
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
             process.process.join(timeout)
