@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib.util
 import logging
 import os
 import signal
@@ -24,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from fakekube.crd.cel import MISSING_CEL
 from fakekube.server import create_app
 from fakekube.simulation import Simulation
 
@@ -196,6 +198,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.getLogger("_granian").setLevel(logging.ERROR)
     if args.command == "serve":
+        if importlib.util.find_spec("cel") is None:  # the Ray CRDs' rules need it on first use
+            print(f"fakekube: {MISSING_CEL}", file=sys.stderr)
+            return 2
         try:
             asyncio.run(
                 serve(

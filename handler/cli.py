@@ -13,7 +13,6 @@ in front of it, and prints the curl lines to try.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import ipaddress
 import logging.config
 import math
@@ -36,7 +35,7 @@ from handler.auth.modes import CLIENT_CERTIFICATE_MODES, build_authenticator
 from handler.credentials import CredentialsError, resolve
 from handler.defaults import DefaultsError
 from handler.defaults import load as load_defaults
-from handler.lifecycle import DRAIN_SIGNAL
+from handler.lifecycle import request_drain
 from handler.logs import dict_config
 from handler.settings import ENV_PREFIX, POD_SECURITY_LEVELS, Settings, SettingsError
 from handler.tls import CertificateWatcher, TLSConfigError, server_context, sighup_self
@@ -322,8 +321,7 @@ def drain_on_signals(server: Any) -> None:
             inner = getattr(worker, "inner", None)
             pid = getattr(inner, "pid", None)
             if pid:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, DRAIN_SIGNAL)
+                request_drain(pid)
         interrupt()
 
     for sig in (signal.SIGTERM, signal.SIGINT):

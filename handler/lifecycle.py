@@ -12,13 +12,28 @@ simply restarted). kube-apiserver reads ``timeoutSeconds`` with ``strconv.ParseI
 ``ListResource``: a zero or absent value means the server's own random 30-60 min timeout): a value
 that does not parse is left as it is, so the caller still gets the API server's 400.
 
-Drain. On SIGTERM (or SIGINT) the ``serve`` process (:mod:`handler.cli`) first sends each granian
-worker :data:`DRAIN_SIGNAL`; the worker's :class:`Drain` then answers ``/readyz`` with 503 and ends
-every open watch response cleanly (the last events already sent stay delivered, the chunked body is
-terminated, so the client re-watches rather than seeing a broken stream). Then granian stops the
-workers: they stop accepting, short requests finish, and a worker still busy after the grace period
-(``--shutdown-grace-seconds``, granian's ``workers_kill_timeout``) is killed, so the process exits
-within the grace period whatever is open.
+Drain. On SIGTERM (or SIGINT) whatever serves the app first sends each process serving it
+:data:`DRAIN_SIGNAL` (:func:`request_drain`); that process's :class:`Drain` then answers ``/readyz``
+with 503 and ends every open watch response cleanly (the last events already sent stay delivered,
+the chunked body is terminated, so the client re-watches rather than seeing a broken stream). Then
+the server stops as it would anyway: it stops accepting, short requests finish, and what is still
+busy after the grace period (``--shutdown-grace-seconds``) is ended, so the process exits within the
+grace period whatever is open. Two servers do this with the same signal and the same
+:class:`Drain`:
+
+- granian (every mode but the client-certificate ones): the main process signals its workers
+  (:func:`handler.cli.drain_on_signals`), then granian stops them and kills a worker still busy
+  after ``workers_kill_timeout`` (the grace);
+- uvicorn (``client-certificate``, ``request-header``; :mod:`handler._uvicorn_tls`): one process
+  signals itself from uvicorn's SIGTERM/SIGINT handler, or uvicorn's supervisor signals its workers
+  before it terminates them; uvicorn cancels what is still open after ``timeout_graceful_shutdown``
+  (the grace), and the supervisor kills a worker that outlives it.
+
+This is kube-apiserver's own order on SIGTERM (k8s.io/apiserver/pkg/server/genericapiserver.go,
+``RunWithContext``: ``/readyz`` fails first, then the listener closes and non-long-running requests
+get ``--shutdown-delay-duration``), except that watches are not simply cut: kube-apiserver ends
+them at shutdown too (``ShutdownWatchTerminationGracePeriod``), and here every watch ends with its
+chunked body terminated.
 """
 
 from __future__ import annotations
@@ -26,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 
 from kubeapi.query import Query
@@ -34,6 +50,14 @@ log = logging.getLogger(__name__)
 
 #: The signal the ``serve`` main process sends its workers before stopping them.
 DRAIN_SIGNAL = signal.SIGUSR1
+
+
+def request_drain(pid: int) -> None:
+    """Send :data:`DRAIN_SIGNAL` to process ``pid`` (a worker, or this process), so its
+    :class:`Drain` starts; a process already gone (or not ours) is skipped."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, DRAIN_SIGNAL)
+
 
 #: Default ``--max-watch-seconds``: below the 300 s request timeout of Knative Serving and Cloud Run
 #: (and below Azure Functions' 230 s when set to 220 there), with room for the re-watch.

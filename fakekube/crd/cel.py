@@ -46,10 +46,20 @@ from fakekube.crd.schema import MISSING, Node
 
 @cache
 def _cel() -> ModuleType:
-    """The ``cel`` module, imported on first use: it costs ~0.3 s (it pulls in its CLI's deps)."""
-    import cel
-
+    """The ``cel`` module, imported on first use: it costs ~0.3 s (it pulls in its CLI's deps).
+    Raises ModuleNotFoundError naming the ``fakekube`` extra when it is not installed."""
+    try:
+        import cel
+    except ModuleNotFoundError as e:
+        raise ModuleNotFoundError(MISSING_CEL) from e
     return cel
+
+
+#: Why CEL rules cannot run: the package is the ``fakekube`` extra (pyproject.toml).
+MISSING_CEL = (
+    "fakekube evaluates x-kubernetes-validations with the common-expression-language package, "
+    "the 'fakekube' extra: pip install 'kuberay-apiserver[fakekube]'"
+)
 
 
 def _compile(src: str) -> tuple[Any, str]:

@@ -62,6 +62,14 @@ def _blob_index(archive: tarfile.TarFile) -> bytes:
     return f.read()
 
 
+def _host_tool(name: str) -> str:
+    """The absolute path of the host's ``name`` (coreutils), found before the image's PATH applies."""
+    found = shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
+    if found is None:
+        raise SystemExit(f"run_rootfs: {name} not found on this machine")
+    return found
+
+
 def command(name: str, env: list[str], args: list[str]) -> list[str]:
     """The ``unshare ... chroot`` command line that runs image ``name`` read-only."""
     root, config = unpack(name)
@@ -76,11 +84,12 @@ def command(name: str, env: list[str], args: list[str]) -> list[str]:
             f"mount -t proc proc {r}/proc",
             f"mount -t tmpfs -o size=16m,mode=1777 tmpfs {r}/tmp",
             f"mount -t tmpfs -o size=16m,mode=1777 tmpfs {r}/dev/shm",
-            "exec chroot --userspec="
-            + shlex.quote(user)
-            + f" {r} /usr/bin/env -i "
+            # The host's env and chroot: the image has neither (no coreutils, no shell).
+            f"exec {shlex.quote(_host_tool('env'))} -i "
             + " ".join(shlex.quote(e) for e in environment)
-            + " "
+            + f" {shlex.quote(_host_tool('chroot'))} --userspec="
+            + shlex.quote(user)
+            + f" {r} "
             + " ".join(shlex.quote(a) for a in entry),
         ]
     )

@@ -12,6 +12,7 @@ tests/contract/test_deploy_refkube.py.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import fields
 from typing import Any
 
@@ -176,9 +177,12 @@ def test_deployment_shape() -> None:
     svc = by_kind(docs, "Service")[0]
     assert svc["spec"]["type"] == "ClusterIP" and svc["spec"]["ports"][0]["port"] == 8888
     grace = float(_env(c)["KUBERAY_APISERVER_SHUTDOWN_GRACE_SECONDS"])
-    assert (
-        pod["terminationGracePeriodSeconds"] >= int(c["lifecycle"]["preStop"]["exec"]["command"][1]) + grace
-    )
+    # The image holds Python and nothing else (no /bin/sleep, no shell): preStop sleeps with it.
+    argv = c["lifecycle"]["preStop"]["exec"]["command"]
+    assert argv[:2] == ["/usr/bin/python3", "-Ic"]
+    sleep = re.fullmatch(r"import time; time\.sleep\((\d+)\)", argv[2])
+    assert sleep is not None, argv
+    assert pod["terminationGracePeriodSeconds"] >= int(sleep[1]) + grace
 
 
 def test_optional_ingress_and_service_monitor() -> None:

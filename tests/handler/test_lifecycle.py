@@ -2,9 +2,10 @@
 
 Real processes on real sockets: ``kuberay-apiserver serve`` in front of a scripted upstream
 (tests.handler.gateway_stub: a watch that stays open, a list that takes 1.5 s) or fakekube, and
-``kuberay-apiserver dev`` with its fakekube child. Timings are bounded generously for a loaded
-2-core machine; each bound is what the behaviour promises (exit within the grace period), not a
-performance figure.
+``kuberay-apiserver dev`` with its fakekube child. The drain is tested on both serving paths:
+granian (``--authentication none``) and uvicorn (``client-certificate`` over TLS, one worker and
+two). Timings are bounded generously for a loaded 2-core machine; each bound is what the behaviour
+promises (exit within the grace period), not a performance figure.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -23,12 +25,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handler.lifecycle import DEFAULT_MAX_WATCH_SECONDS, Drain, cap_watch_query
+from handler.lifecycle import DEFAULT_MAX_WATCH_SECONDS, DRAIN_SIGNAL, Drain, cap_watch_query
 from handler.settings import Settings
 from kubeapi.query import Query
 from tests.handler.gateway_procs import serve_gateway
 from tests.handler.gateway_stub import Reply, Seen, StubUpstream
+from tests.handler.review_stub import Reviews, resource_rule
+from tests.handler.test_tls_serving import Pki, client_context, https, pki, serve
 from tests.procs import BIN, free_port, wait_healthy
+
+__all__ = ["pki"]  # the fixture, imported from test_tls_serving
 
 EVENT = (
     json.dumps(
@@ -159,12 +165,9 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(10)
 
 
-@pytest.fixture
-def slow_stub() -> Iterator[tuple[StubUpstream, threading.Event]]:
-    """A stub upstream: watches send EVENT then stay open until the gate (never set by the test) or
-    10 s; lists in namespace ``slow`` answer after 1.5 s, in ``stuck`` after 30 s."""
-    stub = StubUpstream()
-    gate = threading.Event()
+def _slow_responder(gate: threading.Event) -> Callable[[Seen], Reply | None]:
+    """Watches send EVENT then stay open until ``gate`` (never set by the tests) or 10 s; lists in
+    namespace ``slow`` answer after 1.5 s, in ``stuck`` after 30 s (or once ``gate`` is set)."""
 
     def respond(seen: Seen) -> Reply | None:
         if "watch=" in seen.path:
@@ -177,7 +180,15 @@ def slow_stub() -> Iterator[tuple[StubUpstream, threading.Event]]:
             return Reply(body=LIST)
         return None
 
-    stub.responder = respond
+    return respond
+
+
+@pytest.fixture
+def slow_stub() -> Iterator[tuple[StubUpstream, threading.Event]]:
+    """A stub upstream answering as :func:`_slow_responder` says."""
+    stub = StubUpstream()
+    gate = threading.Event()
+    stub.responder = _slow_responder(gate)
     yield stub, gate
     gate.set()
     stub.close()
@@ -262,6 +273,140 @@ def test_readyz_is_503_while_draining() -> None:
         app.state.drain.start()
         r = client.get("/readyz")
     assert (r.status_code, r.text) == (503, "draining")
+
+
+# -- the drain on the uvicorn path (client-certificate) ---------------------------------------------
+
+
+@pytest.fixture
+def tls_slow_stub() -> Iterator[StubUpstream]:
+    """The slow stub behind a client-certificate gateway: it also answers the gateway's
+    SubjectAccessReviews, allowing user ``alice`` to list and watch rayclusters in every
+    namespace the tests use."""
+    stub = StubUpstream()
+    gate = threading.Event()
+    slow = _slow_responder(gate)
+    rules = [
+        resource_rule("alice", {"list", "watch"}, "ray.io", "rayclusters", ns)
+        for ns in ("default", "slow", "stuck")
+    ]
+    reviews = Reviews({}, rules)
+    stub.responder = lambda seen: reviews(seen) or slow(seen)
+    yield stub
+    gate.set()
+    stub.close()
+
+
+def _tls_gateway(
+    stub: StubUpstream, pki: Pki, tmp: Path, grace: float, extra: list[str]
+) -> tuple[subprocess.Popen[bytes], str, ssl.SSLContext]:
+    """A client-certificate gateway (uvicorn) in front of ``stub``: (process, base URL, an SSL
+    context presenting alice's certificate)."""
+    args = ["--authentication", "client-certificate", "--client-ca-file", pki.client_ca_file]
+    args += ["--shutdown-grace-seconds", str(grace), *extra]
+    proc, port = serve(stub.url, pki, args, tmp)
+    alice = pki.client_ca.issue("alice")
+    return proc, f"https://127.0.0.1:{port}", client_context(pki, alice, "alice")
+
+
+def _get_tls_in_thread(url: str, ctx: ssl.SSLContext, out: dict[str, object]) -> threading.Thread:
+    def run() -> None:
+        try:
+            out["response"] = httpx.get(url, timeout=60, verify=ctx)
+        except httpx.HTTPError as e:
+            out["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+@pytest.mark.parametrize(
+    ("fanout", "workers"), [("--watch-fanout", 1), ("--no-watch-fanout", 1), ("--watch-fanout", 2)]
+)
+def test_sigterm_drains_client_certificate_mode(
+    tls_slow_stub: StubUpstream, pki: Pki, tmp_path: Path, fanout: str, workers: int
+) -> None:
+    """The uvicorn path drains as granian's does: on SIGTERM the open watch ends cleanly after the
+    event it had (a cut chunked body raises in httpx), before the grace period, the in-flight 1.5 s
+    request finishes with 200, and the process exits within the grace."""
+    grace = 8
+    proc, url, ctx = _tls_gateway(tls_slow_stub, pki, tmp_path, grace, [fanout, "--workers", str(workers)])
+    try:
+        with (
+            httpx.Client(timeout=30, verify=ctx) as c,
+            c.stream("GET", f"{url}/apis/ray.io/v1/namespaces/default/rayclusters?watch=1") as watch,
+        ):
+            assert watch.status_code == 200
+            lines = watch.iter_lines()
+            assert next(lines).encode() + b"\n" == EVENT
+            slow: dict[str, object] = {}
+            thread = _get_tls_in_thread(f"{url}/apis/ray.io/v1/namespaces/slow/rayclusters", ctx, slow)
+            _wait_seen(tls_slow_stub, "/namespaces/slow/")
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            rest = list(lines)  # raises httpx.RemoteProtocolError if the stream is cut
+            ended = time.monotonic() - t0
+        thread.join(30)
+        assert rest == []
+        assert ended < grace, ended  # the drain ended the watch; uvicorn's timeout did not
+        response = slow.get("response")
+        assert isinstance(response, httpx.Response), slow
+        assert response.status_code == 200
+        proc.wait(grace + 5)
+        assert time.monotonic() - t0 < grace + 3
+    finally:
+        _stop(proc)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_exits_within_grace_client_certificate_mode(
+    tls_slow_stub: StubUpstream, pki: Pki, tmp_path: Path, workers: int
+) -> None:
+    """With a watch open and a request that would take 30 s, the uvicorn-served gateway still exits
+    within the grace (2 s), and the watch ends with its final chunk, not cut."""
+    proc, url, ctx = _tls_gateway(tls_slow_stub, pki, tmp_path, 2, ["--workers", str(workers)])
+    try:
+        stuck: dict[str, object] = {}
+        _get_tls_in_thread(f"{url}/apis/ray.io/v1/namespaces/stuck/rayclusters", ctx, stuck)
+        _wait_seen(tls_slow_stub, "/namespaces/stuck/")
+        with (
+            httpx.Client(timeout=30, verify=ctx) as c,
+            c.stream("GET", f"{url}/apis/ray.io/v1/namespaces/default/rayclusters?watch=1") as watch,
+        ):
+            lines = watch.iter_lines()
+            assert next(lines).encode() + b"\n" == EVENT
+            t0 = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            assert list(lines) == []
+        proc.wait(15)
+        assert time.monotonic() - t0 < 2 + 3
+    finally:
+        _stop(proc)
+
+
+def test_readyz_is_503_while_draining_client_certificate_mode(
+    tls_slow_stub: StubUpstream, pki: Pki, tmp_path: Path
+) -> None:
+    """The uvicorn worker takes the drain signal SIGTERM sends it: ``/readyz`` answers 503
+    ``draining`` over TLS (while the process still serves) and the open watch has ended cleanly."""
+    proc, url, ctx = _tls_gateway(tls_slow_stub, pki, tmp_path, 8, [])
+    port = int(url.rsplit(":", 1)[1])
+    try:
+        assert https(port, ctx, "/readyz")[:2] == (200, "ok")
+        with (
+            httpx.Client(timeout=30, verify=ctx) as c,
+            c.stream("GET", f"{url}/apis/ray.io/v1/namespaces/default/rayclusters?watch=1") as watch,
+        ):
+            lines = watch.iter_lines()
+            assert next(lines).encode() + b"\n" == EVENT
+            proc.send_signal(DRAIN_SIGNAL)
+            assert list(lines) == []
+        assert https(port, ctx, "/readyz")[:2] == (503, "draining")
+        assert https(port, ctx, "/healthz")[0] == 200  # alive, not ready
+        assert proc.poll() is None
+    finally:
+        _stop(proc)
 
 
 # -- dev -------------------------------------------------------------------------------------------
