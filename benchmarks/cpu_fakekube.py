@@ -52,8 +52,10 @@ def py_spy(pid: int, out: str | None) -> Iterator[None]:
     if not out:
         yield
         return
-    proc = subprocess.Popen(
-        [
+    if out.endswith(".perf"):  # perf's software cpu-clock sampling (native frames: granian, uvloop)
+        cmd = ["perf", "record", "-e", "cpu-clock", "-F", "499", "-g", "-p", str(pid), "-o", out]
+    else:
+        cmd = [
             "py-spy",
             "record",
             "--pid",
@@ -66,7 +68,9 @@ def py_spy(pid: int, out: str | None) -> Iterator[None]:
             out,
             "--nonblocking",
             *os.environ.get("PYSPY_EXTRA", "").split(),  # e.g. "--native --threads"
-        ],
+        ]
+    proc = subprocess.Popen(
+        cmd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -89,9 +89,11 @@ class WatchStream:
     _timer: asyncio.TimerHandle | None = field(default=None, init=False)
     _until: float = field(default=0.0, init=False)
     _everything: bool = field(default=False, init=False)
+    _storage: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
         self._everything = self.labels.empty and self.fields.empty
+        self._storage = self.rt.storage_key  # a property, computed on each read
 
     def _matches(self, obj: JSON) -> bool:
         if self._everything:
@@ -100,7 +102,7 @@ class WatchStream:
 
     def line_for(self, ch: Change) -> bytes | None:
         """The event line ``ch`` produces for this watch, or None when filtered out."""
-        if ch.storage != self.rt.storage_key or not ch.key.startswith(self.prefix):
+        if ch.storage != self._storage or not ch.key.startswith(self.prefix):
             return None
         new_ok = self._matches(ch.new.obj)
         if ch.type == ADDED:
@@ -132,10 +134,10 @@ class WatchStream:
         ``resource_version`` "" or "0" (or ``send_initial``) → ``ADDED`` for every current match,
         then changes; ``N`` → the changes after N (or the 410 ``ERROR`` event when too old).
         """
-        self._unsubscribe = self.store.subscribe(self._on_change, self.rt.storage_key)
+        self._unsubscribe = self.store.subscribe(self._on_change, self._storage)
         rv = int(resource_version) if resource_version not in ("", "0") else None
         if rv is None or send_initial:
-            for _, stored in self.store.scan(self.rt.storage_key, self.prefix):
+            for _, stored in self.store.scan(self._storage, self.prefix):
                 if self._matches(stored.obj):
                     self.queue.append(event_line(ADDED, self.render(stored)))
             # The watch cache ends initial events with this bookmark whenever bookmarks are
