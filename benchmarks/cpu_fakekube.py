@@ -9,7 +9,8 @@ threads included; in seconds of CPU) across a phase, divided by the work done in
   reports CPU ms per create.
 - ``watch``: ``--watches`` open watches of ``rayclusters`` in ``default`` (``bench_watch``'s path and
   client), then ``--events`` creates, one every 100 ms; reports CPU µs per (event, watcher)
-  delivered, after subtracting the CPU of the same creates with no watch open (measured first).
+  delivered, after subtracting the CPU of the same creates with no watch open (measured first),
+  and the wall-clock p50/p99 delay from write start to arrival (as ``bench_watch`` measures it).
 
 Usage: ``python -m benchmarks.cpu_fakekube creates|watch [--count N] ...``; prints one JSON line.
 ``--py-spy FILE`` records a py-spy profile (raw format) of fakekube during the measured phase.
@@ -31,7 +32,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from benchmarks.bench_watch import WATCH_PATH, _create
+from benchmarks.bench_watch import WATCH_PATH, _create, _delays
 from benchmarks.bench_writes import COLLECTION, create_body
 from benchmarks.servers import start_fakekube
 from benchmarks.system import raise_fd_limit, running
@@ -122,10 +123,10 @@ def measure_creates(port: int, pid: int, count: int, connections: int, spy: str 
     return {"creates": count, "cpu_s": used, "cpu_ms_per_create": used * 1e3 / count, "wall_s": wall}
 
 
-def _fire(port: int, prefix: str, count: int, interval: float) -> None:
+def _fire(port: int, prefix: str, count: int, interval: float, sent: dict[str, int] | None = None) -> None:
     for i in range(count):
         start = time.perf_counter()
-        _create(port, f"{prefix}-{i}", {})
+        _create(port, f"{prefix}-{i}", {} if sent is None else sent)
         time.sleep(max(0.0, interval - (time.perf_counter() - start)))
 
 
@@ -136,12 +137,13 @@ async def _watch_phase(port: int, pid: int, watches: int, events: int, spy: str 
     before = cpu_seconds(pid)
     await loop.run_in_executor(None, _fire, port, "alone", events, 0.1)
     alone = cpu_seconds(pid) - before
+    sent: dict[str, int] = {}
     opened = await open_watches(port, WATCH_PATH, watches)
     await wait_heads(opened, 30)
     await asyncio.sleep(1.0)
     with py_spy(pid, spy):
         before = cpu_seconds(pid)
-        await loop.run_in_executor(None, _fire, port, "ev", events, 0.1)
+        await loop.run_in_executor(None, _fire, port, "ev", events, 0.1, sent)
         deadline = time.perf_counter() + 30
         while time.perf_counter() < deadline:
             got = sum(1 for w in opened for _, line in w.events() if b'"ev-' in line)
@@ -151,7 +153,8 @@ async def _watch_phase(port: int, pid: int, watches: int, events: int, spy: str 
         used = cpu_seconds(pid) - before
     for w in opened:
         w.close()
-    delivered = sum(1 for w in opened for _, line in w.events() if b'"ev-' in line)
+    delays = sorted(_delays(opened, sent))
+    delivered = len(delays)
     fanout = used - alone
     return {
         "watches": watches,
@@ -161,6 +164,9 @@ async def _watch_phase(port: int, pid: int, watches: int, events: int, spy: str 
         "cpu_s_creates_alone": alone,
         "cpu_us_per_delivery": fanout * 1e6 / max(delivered, 1),
         "cpu_ms_per_event_fanout": fanout * 1e3 / events,
+        # wall clock, write start to arrival (noisy on a shared machine; the CPU figures are not)
+        "delay_p50_ms": delays[len(delays) // 2] if delays else -1.0,
+        "delay_p99_ms": delays[int(len(delays) * 0.99)] if delays else -1.0,
     }
 
 
