@@ -38,22 +38,25 @@ class _SharedLines:
     once, not 1,000 times (the apiserver's cacher likewise serializes an event once per encoding,
     ``cachingObject`` in ``storage/cacher/caching_object.go``). Keyed by the change object itself,
     so lines of different changes never mix; a table render is stateful (its first row carries
-    the columns) and is its own key, so it is never shared."""
+    the columns) and is its own key, so it is never shared. The memo is one (change, lines)
+    tuple, replaced whole: apps serving on loops in different threads (tests, ``mock()``) each
+    fill the dict of their own change."""
 
-    __slots__ = ("change", "lines")
+    __slots__ = ("memo",)
 
     def __init__(self) -> None:
-        self.change: Change | None = None
-        self.lines: dict[tuple[str, Render], bytes] = {}
+        self.memo: tuple[Change | None, dict[tuple[str, Render], bytes]] = (None, {})
 
     def line(self, ch: Change, event_type: str, render: Render) -> bytes:
-        """``event_line(event_type, render(ch.new))``, from the cache when another watch built it."""
-        if ch is not self.change:
-            self.change, self.lines = ch, {}
+        """``event_line(event_type, render(ch.new))``, from the memo when another watch built it."""
+        memo = self.memo
+        if memo[0] is not ch:
+            memo = self.memo = (ch, {})
+        lines = memo[1]
         key = (event_type, render)
-        line = self.lines.get(key)
+        line = lines.get(key)
         if line is None:
-            line = self.lines[key] = event_line(event_type, render(ch.new))
+            line = lines[key] = event_line(event_type, render(ch.new))
         return line
 
 
