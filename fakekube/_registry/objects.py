@@ -53,6 +53,8 @@ def now() -> str:
 
 _UID_BATCH = 256
 _uid_pool: list[str] = []
+if hasattr(os, "register_at_fork"):  # a forked server process draws its own uids
+    os.register_at_fork(after_in_child=_uid_pool.clear)
 
 
 def _uid_batch() -> list[str]:
