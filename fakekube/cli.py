@@ -21,7 +21,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +193,18 @@ def _auth_options(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (a runtime dependency, not on Windows), else
+    asyncio's (None). fakekube's serving is mostly event-loop scheduling (every watch is a
+    coroutine woken per event; every request a few futures), which uvloop does in C: as granian's
+    own CLI and the gateway (``handler/cli.py``) do with its default ``auto`` loop."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency wherever it builds
+        return None
+    return uvloop.new_event_loop
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -202,21 +214,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"fakekube: {MISSING_CEL}", file=sys.stderr)
             return 2
         try:
-            asyncio.run(
-                serve(
-                    args.host,
-                    args.port,
-                    dict(args.service_backend),
-                    args.history_size,
-                    args.log_level,
-                    not args.no_schemas,
-                    args.crd,
-                    _auth_options(args),
-                    Simulation(pod_start_delay=args.simulate_operator_delay)
-                    if args.simulate_operator
-                    else None,
+            with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+                runner.run(
+                    serve(
+                        args.host,
+                        args.port,
+                        dict(args.service_backend),
+                        args.history_size,
+                        args.log_level,
+                        not args.no_schemas,
+                        args.crd,
+                        _auth_options(args),
+                        Simulation(pod_start_delay=args.simulate_operator_delay)
+                        if args.simulate_operator
+                        else None,
+                    )
                 )
-            )
         except (OSError, ValueError) as e:
             print(f"fakekube: {e}", file=sys.stderr)
             return 1

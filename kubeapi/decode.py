@@ -185,9 +185,14 @@ def decode_json(body: bytes | str, limits: DecodeLimits = DEFAULT_LIMITS) -> Any
     return _loads(text, limits)
 
 
+#: What ``json.loads(text, parse_int=..., parse_float=..., parse_constant=...)`` builds on every
+#: call (a JSONDecoder and its C scanner), made once: decoding keeps no state in it.
+_DECODER = json.JSONDecoder(parse_int=_go_int, parse_float=_go_float, parse_constant=_refuse_constant)
+
+
 def _loads(text: str, limits: DecodeLimits) -> Any:
     try:
-        value = json.loads(text, parse_int=_go_int, parse_float=_go_float, parse_constant=_refuse_constant)
+        value = _DECODER.decode(text)
     except json.JSONDecodeError as e:
         # CPython's messages do not say which container failed: the iterative parser words it as
         # Go does; if it finds no error (it should not happen), CPython's text mapped to Go's.

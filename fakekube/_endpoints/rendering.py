@@ -15,12 +15,30 @@ from kubeapi import media
 from kubeapi.types import JSON
 
 
+def _stored_raw(s: Stored) -> bytes:
+    return s.raw
+
+
+#: id(rt) → (rt, its converting render): one function per served version, kept with its
+#: ResourceType so the id cannot be reused while the entry lives.
+_converted: dict[int, tuple[ResourceType, Callable[[Stored], bytes]]] = {}
+
+
 def render(rt: ResourceType) -> Callable[[Stored], bytes]:
     """The JSON of stored objects as ``rt`` serves them: the cached bytes, or converted per
-    served version (shared storage or another stored version)."""
-    if rt.converted:
-        return lambda s: dumps(objects.from_storage(rt, s.obj))
-    return lambda s: s.raw
+    served version (shared storage or another stored version). The same function for every
+    call with ``rt`` (one for all kinds served as stored), so watches of one kind can share the
+    event line a change produces (:mod:`fakekube._storage.watchers`)."""
+    if not rt.converted:
+        return _stored_raw
+    entry = _converted.get(id(rt))
+    if entry is None or entry[0] is not rt:
+
+        def one(s: Stored) -> bytes:
+            return dumps(objects.from_storage(rt, s.obj))
+
+        entry = _converted[id(rt)] = (rt, one)
+    return entry[1]
 
 
 def list_item_render(rt: ResourceType) -> Callable[[Stored], bytes]:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fakekube._resources import ResourceType
@@ -303,32 +303,81 @@ def compare(old: JSON | None, new: JSON, root: Node) -> tuple[set[Path], set[Pat
 
 def created_fields(obj: JSON, root: Node) -> JSON:
     """FieldsV1 of what a create adds: ``to_fields_v1(compare(None, obj, root)[0])`` built in one walk
-    (the hot path of every create)."""
-
-    def tree(value: Any, node: Node | None, member: bool) -> JSON:
-        if isinstance(value, dict):
-            if not value or _atomic_map(node):
-                return {}
-            out: JSON = {".": {}} if member else {}
-            for k in sorted(value):
-                out["f:" + k] = tree(value[k], _child(node, k)[0], True)
-            return out
-        if isinstance(value, list):
-            kind, items, item_node = _items(node, value)
-            if kind == "atomic" or not items:
-                return {}
-            if kind == "set":
-                return {pe: {} for pe in sorted(items)}
-            return {pe: tree(items[pe], item_node, True) for pe in sorted(items)}
-        return {}
-
-    stripped = _strip(obj)
-    out = tree(stripped, root, False)
+    (the hot path of every create), by each schema node's compiled :func:`_plan`."""
+    out = _plan(root)(_strip(obj), False)
     if "f:metadata" in out:
         out["f:metadata"].pop(".", None)
         if not out["f:metadata"]:
             del out["f:metadata"]
     return out
+
+
+#: (value, member) → the FieldsV1 subtree a create of ``value`` adds; ``member``: whether the
+#: value is a map member or list item (its subtree then holds ``".": {}``).
+_Tree = Callable[[Any, bool], JSON]
+
+
+def _plan(node: Node | None) -> _Tree:
+    """The created-fields walk of values of ``node`` (None: deduced, maps granular and lists
+    atomic), compiled once per node and kept on it: what the schema decides (atomic map, list
+    kind and keys, key defaults, each declared member's plan) is looked up once, not per value.
+    An atomic list is owned whole, so its items are never encoded as path elements."""
+    if node is None:
+        return _DEDUCED
+    plan: _Tree | None = node.fields_plan
+    if plan is None:
+        plan = node.fields_plan = _compile(node)
+    return plan
+
+
+def _compile(node: Node | None) -> _Tree:
+    atomic_map = _atomic_map(node)
+    kind, keys = _list_kind(node)
+    defaults = _key_defaults(node) if kind == "map" else None
+    declared: dict[str, _Tree] = {}  # plans of declared members, filled as they are met
+    props = node.properties if node is not None else {}
+    other: list[_Tree] = []  # the additionalProperties plan, once needed
+
+    def member_plan(k: str) -> _Tree:
+        p = declared.get(k)
+        if p is None:
+            child = props.get(k)
+            if child is not None:
+                p = declared[k] = _plan(child)
+            else:
+                if not other:
+                    other.append(_plan(node.additional) if node is not None else _DEDUCED)
+                p = other[0]
+        return p
+
+    item_plans: list[_Tree] = []
+
+    def tree(value: Any, member: bool) -> JSON:
+        if isinstance(value, dict):
+            if not value or atomic_map:
+                return {}
+            out: JSON = {".": {}} if member else {}
+            for k in sorted(value):
+                out["f:" + k] = member_plan(k)(value[k], True)
+            return out
+        if isinstance(value, list):
+            if kind == "atomic" or not value:
+                return {}
+            items: dict[str, Any] = {}
+            for item in value:
+                items.setdefault(item_element(kind, keys, item, defaults), item)
+            if kind == "set":
+                return {pe: {} for pe in sorted(items)}
+            if not item_plans:
+                item_plans.append(_plan(node.items if node is not None else None))
+            item_plan = item_plans[0]
+            return {pe: item_plan(items[pe], True) for pe in sorted(items)}
+        return {}
+
+    return tree
+
+
+_DEDUCED: _Tree = _compile(None)
 
 
 def to_fields_v1(paths: Iterable[Path]) -> JSON:

@@ -15,9 +15,10 @@ steps are :mod:`fakekube._registry.generic`.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
+import os
 import random
+import time
 import uuid
 
 from fakekube import _apierrors as errors
@@ -32,14 +33,45 @@ _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 SYSTEM_META = SERVER_SET_FIELDS
 
 
+#: (second since the epoch, its RFC 3339 text): one tuple, replaced whole, so a write's worker
+#: thread never reads one second's number with another's text.
+_now_cache: tuple[int, str] = (-1, "")
+
+
 def now() -> str:
-    """The current UTC time in RFC 3339 with seconds, as ``metav1.Time`` serializes."""
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The current UTC time in RFC 3339 with seconds, as ``metav1.Time`` serializes. The text is
+    formatted once per second (every write of a burst asks for it, often twice)."""
+    global _now_cache
+    second = int(time.time())
+    cached = _now_cache
+    if cached[0] == second:
+        return cached[1]
+    text = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+    _now_cache = (second, text)
+    return text
+
+
+_UID_BATCH = 256
+_uid_pool: list[str] = []
+if hasattr(os, "register_at_fork"):  # a forked server process draws its own uids
+    os.register_at_fork(after_in_child=_uid_pool.clear)
+
+
+def _uid_batch() -> list[str]:
+    """``_UID_BATCH`` version-4 UUIDs from one ``os.urandom`` read (one getrandom(2) call instead
+    of one per create), formatted as ``uuid.UUID`` does."""
+    raw = os.urandom(16 * _UID_BATCH)
+    return [str(uuid.UUID(bytes=raw[i : i + 16], version=4)) for i in range(0, len(raw), 16)]
 
 
 def new_uid() -> str:
-    """A new ``metadata.uid`` (a random UUID, as ``uuid.NewUUID`` in the apiserver)."""
-    return str(uuid.uuid4())
+    """A new ``metadata.uid``: a random (version 4) UUID, as ``uuid.NewUUID`` in the apiserver,
+    from the operating system's CSPRNG as ``uuid.uuid4`` (and Go's crypto/rand) draws it."""
+    try:
+        return _uid_pool.pop()
+    except IndexError:
+        _uid_pool.extend(_uid_batch())
+        return _uid_pool.pop()
 
 
 def generate_name(prefix: str) -> str:
@@ -84,8 +116,6 @@ def validate_meta(rt: ResourceType, obj: JSON) -> list[JSON]:
 def invalid(rt: ResourceType, obj: JSON, causes: list[JSON]) -> StatusError:
     """The 422 for ``causes`` found in ``obj`` (named by the body's kind, as apiextensions does)."""
     return errors.invalid(rt, obj["metadata"].get("name", ""), causes, obj.get("kind"))
-
-
 
 
 def canonical(rt: ResourceType, obj: JSON) -> JSON:

@@ -137,6 +137,9 @@ class Store:
         # Changes with rv <= compacted_rv are no longer in the history.
         self.compacted_rv = 0
         self._listeners: list[Listener] = []
+        # Listeners of one storage only (watches), by a token of their subscription: a change is
+        # not offered to the watches of every other kind, and a watch leaves in O(1).
+        self._storage_listeners: dict[str, dict[object, Listener]] = {}
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -242,8 +245,12 @@ class Store:
         self._history.append(ch)
         while len(self._history) > self.history_size:
             self.compacted_rv = self._history.popleft().rv
-        for listener in list(self._listeners):
+        for listener in tuple(self._listeners):
             listener(ch)
+        of_storage = self._storage_listeners.get(storage)
+        if of_storage:
+            for listener in tuple(of_storage.values()):
+                listener(ch)
         return stored
 
     def create(self, storage: str, key: str, obj: JSON, encode: Callable[[JSON], bytes] = dumps) -> Stored:
@@ -269,8 +276,19 @@ class Store:
 
     # -- listeners -----------------------------------------------------------------------------
 
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call ``listener(change)`` synchronously after every commit; returns the unsubscribe function."""
+    def subscribe(self, listener: Listener, storage: str | None = None) -> Callable[[], None]:
+        """Call ``listener(change)`` synchronously after every commit (with ``storage``: after each
+        commit to that storage only, after the listeners of every storage); returns the
+        unsubscribe function."""
+        if storage is not None:
+            of_storage = self._storage_listeners.setdefault(storage, {})
+            token = object()
+            of_storage[token] = listener
+
+            def leave() -> None:
+                of_storage.pop(token, None)
+
+            return leave
         self._listeners.append(listener)
 
         def unsubscribe() -> None:

@@ -82,6 +82,7 @@ class Node:
         "fast_prep",
         "fast_root",
         "fast_valid",
+        "fields_plan",
         "format",
         "int_or_string",
         "list_map_keys",
@@ -154,6 +155,8 @@ class Node:
         self.fast_prep: Any = None
         self.fast_root: Any = None
         self.fast_default: Any = None
+        #: the managedFields walk of a create compiled for this node (fakekube._registry.managedfields)
+        self.fields_plan: Any = None
 
     @property
     def properties(self) -> dict[str, Node]:

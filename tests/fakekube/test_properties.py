@@ -98,8 +98,8 @@ def _drain(w: WatchStream) -> list[tuple[str, str, int]]:
     import json
 
     out = []
-    while not w.queue.empty():
-        line = w.queue.get_nowait()
+    while w.queue:
+        line = w.queue.popleft()
         assert line is not None
         ev = json.loads(line)
         out.append(
