@@ -20,7 +20,7 @@ decompress), so compressed bodies stream as they are.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 HOP_BY_HOP = frozenset(
@@ -105,3 +105,37 @@ def caller_response_headers(upstream: Iterable[tuple[str, str]]) -> list[tuple[b
     if listed:
         out = [(k, v) for k, v in out if k.decode("latin-1") not in listed]
     return out
+
+
+def caller_response_headers_of(
+    upstream: Mapping[str, str | Sequence[str]],
+) -> tuple[list[tuple[bytes, bytes]], str | None]:
+    """:func:`caller_response_headers` of a header map as pyreqwest's ``dict_multi_value()`` gives
+    it (lower-case names, as the ``http`` crate normalises them; a repeated header's values in a
+    list, in order), and the first ``Content-Length`` value (None when absent).
+
+    One native call and one pass here instead of a ``(name, value)`` pair per header from
+    ``HeaderMap.items()``: ~4x less CPU for a typical response head (benchmarks/README.md "CPU
+    per request").
+    """
+    out: list[tuple[bytes, bytes]] = []
+    listed: set[str] | None = None
+    length: str | None = None
+    for name, value in upstream.items():
+        if name in HOP_BY_HOP:
+            if name == "connection":
+                values = [value] if isinstance(value, str) else value
+                listed = _connection_tokens([(name, v) for v in values]) - HOP_BY_HOP
+            continue
+        key = name.encode("latin-1")
+        if isinstance(value, str):
+            out.append((key, value.encode("latin-1")))
+            if name == "content-length":
+                length = value
+        else:
+            out.extend((key, v.encode("latin-1")) for v in value)
+            if name == "content-length" and value:
+                length = value[0]
+    if listed:
+        out = [(k, v) for k, v in out if k.decode("latin-1") not in listed]
+    return out, length

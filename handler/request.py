@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from handler._body import RequestBody
 from kubeapi import offload
@@ -54,6 +54,15 @@ if TYPE_CHECKING:
 #: ``--requestheader-username-headers`` default); never forwarded upstream, and never read as the
 #: user: only ``--authentication request-header`` trusts it, on verified proxy connections.
 USER_HEADER = "x-remote-user"
+
+
+class Cancellable(Protocol):
+    """Something running for a request that the pipeline stops when the response was sent (the
+    disconnect watcher, :class:`handler.steps.DisconnectWatch`)."""
+
+    def cancel(self) -> Any:
+        """Stop it (idempotent)."""
+        ...
 
 
 class GatewayRequest:
@@ -95,9 +104,17 @@ class GatewayRequest:
         self.access: Access | None = None
         self.receive = receive
         self.raw_headers = raw_headers
-        self.disconnected = asyncio.Event()
-        self.disconnect_watcher: asyncio.Task[None] | None = None
+        self._disconnected: asyncio.Event | None = None
+        self.disconnect_watcher: Cancellable | None = None
         self._body = body
+
+    @property
+    def disconnected(self) -> asyncio.Event:
+        """Set when the caller went away while the request was served (by the disconnect watcher,
+        :class:`handler.steps.DisconnectWatch`); made on first use, as most requests never need it."""
+        if self._disconnected is None:
+            self._disconnected = asyncio.Event()
+        return self._disconnected
 
     @property
     def query(self) -> str:

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import quote
 
 from handler import hooks, local_selection, watch_fanout
@@ -274,24 +275,74 @@ class ShareWatches(Step):
         return SharedWatchResponse(sub, sub.entry.headers, p.timeout)
 
 
+#: Seconds a request runs before its disconnect watcher starts (:class:`DisconnectWatch`).
+DISCONNECT_WATCH_DELAY = 0.1
+
+
+class DisconnectWatch:
+    """The disconnect watcher of one request, started ``delay`` seconds after it is made.
+
+    Watching for ``http.disconnect`` takes a task and a pending ASGI ``receive()`` per request;
+    under granian each such ``receive`` is a future on the server's runtime too, and together they
+    were ~30 % of the CPU of a proxied GET (``py-spy``, CPU time per request against the benchmark
+    nginx; see benchmarks/README.md "CPU per request"). Most requests are answered well within
+    ``delay``: for them no watcher is ever started, only a timer is set and cancelled. A caller that
+    leaves a longer request (a watch, a large list, the services proxy) still cancels it and its
+    upstream call (:func:`handler.upstream_client.cancel_on_disconnect`), at most ``delay`` later
+    than it otherwise would. (A request that is not long-running cannot free its upstream
+    connection before the upstream answers in any case: see :mod:`handler.upstream_client`.)
+
+    ``task`` is the request's task (cancelled on a disconnect); :meth:`cancel` stops the timer or
+    the watcher, whichever is running (the pipeline calls it once the response was sent).
+    """
+
+    __slots__ = ("_handle", "_request", "_target", "_watcher")
+
+    def __init__(self, request: GatewayRequest, task: asyncio.Task[Any] | None, delay: float) -> None:
+        self._request = request
+        self._target = task
+        self._watcher: asyncio.Task[None] | None = None
+        self._handle: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(delay, self._start)
+
+    def _start(self) -> None:
+        self._handle = None
+        request = self._request
+        if request.receive is None:
+            return
+        self._watcher = asyncio.ensure_future(
+            cancel_on_disconnect(request.raw_body, request.receive, request.disconnected, self._target)
+        )
+
+    @property
+    def started(self) -> bool:
+        """Whether the watcher task was started (the request outlived the delay)."""
+        return self._watcher is not None
+
+    def cancel(self) -> None:
+        """Stop watching: cancel the pending timer, or the watcher task if it started."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if self._watcher is not None:
+            self._watcher.cancel()
+
+
 class CancelOnDisconnect(Step):
     """Cancel the request (and its upstream call) when the caller disconnects: for watches, and for
     every request when ``always`` (the services proxy, whose answers may take long). The watcher
-    lives until the response was sent (:mod:`handler._pipeline` stops it)."""
+    starts once the request ran ``delay`` seconds (:class:`DisconnectWatch`) and lives until the
+    response was sent (:mod:`handler._pipeline` stops it)."""
 
     name = "cancel_on_disconnect"
 
-    def __init__(self, always: bool = False) -> None:
+    def __init__(self, always: bool = False, delay: float = DISCONNECT_WATCH_DELAY) -> None:
         self.always = always
+        self.delay = delay
 
     async def __call__(self, request: GatewayRequest, next: Handler) -> AnyResponse:
-        """Start watching for the caller's disconnect, then go on."""
+        """Arrange for the caller's disconnect to be watched, then go on."""
         if (self.always or request.watch) and request.receive is not None:
-            request.disconnect_watcher = asyncio.ensure_future(
-                cancel_on_disconnect(
-                    request.raw_body, request.receive, request.disconnected, asyncio.current_task()
-                )
-            )
+            request.disconnect_watcher = DisconnectWatch(request, asyncio.current_task(), self.delay)
         return await next(request)
 
 

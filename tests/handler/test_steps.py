@@ -264,6 +264,63 @@ def test_cancel_on_disconnect_watches_only_watches_unless_always() -> None:
     assert asyncio.run(go(CancelOnDisconnect(always=True), request("GET", RAY)))
 
 
+def _disconnecting_request(leave_after: float) -> tuple[GatewayRequest, list[str]]:
+    """A GET whose caller disconnects ``leave_after`` seconds after its ``receive`` is first read;
+    the list records each ``receive`` call."""
+    reads: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        reads.append("receive")
+        await asyncio.sleep(leave_after)
+        return {"type": "http.disconnect"}
+
+    r = request("GET", RAY)
+    r.receive = receive  # type: ignore[assignment]
+    r.raw_body._receive = receive  # type: ignore[assignment]
+    return r, reads
+
+
+def test_a_request_answered_within_the_delay_never_reads_receive() -> None:
+    """The watcher starts only once the request ran ``delay`` seconds: a quick answer costs a
+    timer, not a task and a pending ``receive()`` (the CPU the deferral saves)."""
+
+    async def go() -> tuple[list[str], bool]:
+        r, reads = _disconnecting_request(0.0)
+        step = CancelOnDisconnect(always=True, delay=0.2)
+        await step(r, next=Next())
+        assert r.disconnect_watcher is not None
+        r.disconnect_watcher.cancel()  # what the pipeline does once the response was sent
+        await asyncio.sleep(0.3)  # past the delay: the cancelled timer never fires
+        return reads, r.disconnected.is_set()
+
+    assert asyncio.run(go()) == ([], False)
+
+
+def test_a_caller_leaving_a_longer_request_still_cancels_it() -> None:
+    """A request that outlives the delay gets the watcher: the caller's disconnect cancels the
+    request's task and marks the request disconnected, as before the deferral."""
+
+    class Slow:
+        async def __call__(self, r: GatewayRequest) -> AnyResponse:
+            await asyncio.sleep(5)
+            return PASSED
+
+    async def go() -> tuple[list[str], bool, float]:
+        r, reads = _disconnecting_request(0.05)
+        step = CancelOnDisconnect(always=True, delay=0.05)
+        t0 = asyncio.get_running_loop().time()
+        with pytest.raises(asyncio.CancelledError):
+            await step(r, next=Slow())
+        took = asyncio.get_running_loop().time() - t0
+        assert r.disconnect_watcher is not None
+        r.disconnect_watcher.cancel()
+        return reads, r.disconnected.is_set(), took
+
+    reads, disconnected, took = asyncio.run(go())
+    assert reads == ["receive"] and disconnected
+    assert took < 1.0, f"the disconnect cancelled the request only after {took:.2f}s"
+
+
 def test_evaluate_field_selectors_locally_filters_a_list_and_passes_the_rest() -> None:
     items = [
         {"metadata": {"namespace": "ns", "name": "a"}, "status": {"state": "ready"}},
