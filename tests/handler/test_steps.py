@@ -432,3 +432,28 @@ def test_kuberay_service_label() -> None:
     assert is_kuberay_service({"metadata": {"labels": {"app.kubernetes.io/name": "kuberay"}}})
     assert not is_kuberay_service({"metadata": {"labels": {"app.kubernetes.io/name": "other"}}})
     assert not is_kuberay_service({"metadata": {}})
+
+
+def test_request_info_is_parsed_once_per_method_path_and_query() -> None:
+    """``GatewayRequest.info`` is shared by requests with the same method, path and query (it is
+    immutable and a pure function of them) and equals a fresh parse; another query or method is
+    parsed anew, and a query changed by a step is re-read."""
+    from handler.request import INFO_CACHE_KEY_CHARS
+    from kubeapi.requestinfo import request_info
+
+    a, b = request("GET", RAY + "/x"), request("GET", RAY + "/x")
+    assert a.info is b.info
+    fresh = request_info("GET", RAY + "/x", "")
+    assert (a.info.verb, a.info.namespace, a.info.resource, a.info.name) == (
+        fresh.verb,
+        fresh.namespace,
+        fresh.resource,
+        fresh.name,
+    )
+    assert request("DELETE", RAY + "/x").info.verb == "delete"
+    listing = request("GET", RAY, "watch=1")
+    assert listing.info.verb == "watch"
+    listing.query = "watch=0"
+    assert listing.info.verb == "list"
+    long_name = "n" * INFO_CACHE_KEY_CHARS
+    assert request("GET", f"{RAY}/{long_name}").info is not request("GET", f"{RAY}/{long_name}").info
