@@ -79,7 +79,35 @@ def upstream_request_headers(
     raw: Iterable[tuple[bytes, bytes]], client: str | None = None
 ) -> list[tuple[str, str]]:
     """The caller's ASGI headers (lower-case byte pairs) as the list to send upstream, with
-    ``client`` (the connection's address) appended to ``X-Forwarded-For``."""
+    ``client`` (the connection's address) appended to ``X-Forwarded-For``.
+
+    One pass for the usual request (no ``Connection`` header, whose tokens name more headers to
+    drop: then :func:`_upstream_request_headers_listed` decides); the same answer either way."""
+    if not isinstance(raw, list | tuple):
+        raw = list(raw)  # read twice when a Connection header sends it to the general case
+    kept: list[tuple[str, str]] = []
+    prior: list[str] = []
+    drop, prefixes = _REQUEST_DROP, _REQUEST_DROP_PREFIXES
+    for k, v in raw:
+        name = k.decode("latin-1").lower()
+        if name in drop or name.startswith(prefixes):
+            if name == "connection":
+                return _upstream_request_headers_listed(raw, client)
+            continue
+        if name == "x-forwarded-for" and client is not None:
+            prior.append(v.decode("latin-1"))
+            continue
+        kept.append((name, v.decode("latin-1")))
+    if client is not None:
+        prior.append(client)
+        kept.append(("x-forwarded-for", ", ".join(prior)))
+    return kept
+
+
+def _upstream_request_headers_listed(
+    raw: Iterable[tuple[bytes, bytes]], client: str | None
+) -> list[tuple[str, str]]:
+    """:func:`upstream_request_headers` for any request, ``Connection`` tokens included."""
     pairs = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in raw]
     drop = _REQUEST_DROP
     if any(k == "connection" for k, _ in pairs):  # rare on HTTP/1.1: skip the set union otherwise

@@ -145,3 +145,41 @@ def test_the_header_map_form_drops_what_connection_names() -> None:
         }
     )
     assert headers == [(b"content-length", b"7"), (b"x-c", b"4")] and length == "7"
+
+
+REQUEST_NAMES = st.sampled_from(
+    [
+        "Accept",
+        "x-forwarded-for",
+        "X-Forwarded-For",
+        "content-type",
+        "Host",
+        "x-a",
+        "TE",
+        "Impersonate-User",
+        "x-b",
+    ]
+)
+
+
+@given(
+    st.lists(st.tuples(REQUEST_NAMES, HEADER_VALUES), max_size=10),
+    st.sampled_from([None, "10.0.0.9"]),
+    st.booleans(),
+)
+def test_the_one_pass_request_filter_answers_as_the_general_one(
+    pairs: list[tuple[str, str]], client: str | None, connection: bool
+) -> None:
+    """``upstream_request_headers``'s one pass (no ``Connection`` header) gives what the general
+    filter gives (which also honours ``Connection`` tokens), X-Forwarded-For included; with a
+    ``Connection`` header naming ``x-a`` that header is dropped too."""
+    from handler._headers import _upstream_request_headers_listed
+
+    raw = [(k.encode(), v.encode()) for k, v in pairs]
+    if connection:
+        raw.insert(len(raw) // 2, (b"connection", b"keep-alive, X-A"))
+    sent = upstream_request_headers(raw, client)
+    assert sent == _upstream_request_headers_listed(raw, client)
+    assert sent == upstream_request_headers(iter(raw), client)
+    if connection:
+        assert all(k != "x-a" for k, _ in sent)
