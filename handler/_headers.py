@@ -151,7 +151,7 @@ def caller_response_headers_of(
     length: str | None = None
     for name, value in upstream.items():
         if name in HOP_BY_HOP:
-            if name == "connection":
+            if name == "connection" and value != "keep-alive" and value != "close":  # names others
                 values = [value] if isinstance(value, str) else value
                 listed = _connection_tokens([(name, v) for v in values]) - HOP_BY_HOP
             continue
