@@ -280,32 +280,36 @@ DISCONNECT_WATCH_DELAY = 0.1
 
 
 class DisconnectWatch:
-    """The disconnect watcher of one request, started ``delay`` seconds after it is made.
+    """The disconnect watcher of one request, started once the request ran ``delay`` seconds.
 
     Watching for ``http.disconnect`` takes a task and a pending ASGI ``receive()`` per request;
     under granian each such ``receive`` is a future on the server's runtime too, and together they
-    were ~30 % of the CPU of a proxied GET (``py-spy``, CPU time per request against the benchmark
-    nginx; see benchmarks/README.md "CPU per request"). Most requests are answered well within
-    ``delay``: for them no watcher is ever started, only a timer is set and cancelled. A caller that
-    leaves a longer request (a watch, a large list, the services proxy) still cancels it and its
-    upstream call (:func:`handler.upstream_client.cancel_on_disconnect`), at most ``delay`` later
-    than it otherwise would. (A request that is not long-running cannot free its upstream
-    connection before the upstream answers in any case: see :mod:`handler.upstream_client`.)
+    were ~30 % of the CPU of a proxied GET (CPU time per request against the benchmark nginx,
+    ``benchmarks/cpu_cost.py``). Most requests are answered well within ``delay``: for them no
+    watcher is ever started; the request is only entered in and removed from its event loop's
+    :class:`_WatchStarter` (a dict, no timer of its own). A caller that leaves a longer request (a
+    watch, a large list, the services proxy) still cancels it and its upstream call
+    (:func:`handler.upstream_client.cancel_on_disconnect`), at most ``delay`` later than it
+    otherwise would. (A request that is not long-running cannot free its upstream connection
+    before the upstream answers in any case: see :mod:`handler.upstream_client`.)
 
-    ``task`` is the request's task (cancelled on a disconnect); :meth:`cancel` stops the timer or
-    the watcher, whichever is running (the pipeline calls it once the response was sent).
+    ``task`` is the request's task (cancelled on a disconnect); :meth:`cancel` withdraws the
+    pending start or stops the running watcher (the pipeline calls it once the response was sent).
     """
 
-    __slots__ = ("_handle", "_request", "_target", "_watcher")
+    __slots__ = ("_request", "_starter", "_target", "_watcher")
 
-    def __init__(self, request: GatewayRequest, task: asyncio.Task[Any] | None, delay: float) -> None:
+    def __init__(
+        self, request: GatewayRequest, task: asyncio.Task[Any] | None, starter: _WatchStarter
+    ) -> None:
         self._request = request
         self._target = task
         self._watcher: asyncio.Task[None] | None = None
-        self._handle: asyncio.TimerHandle | None = asyncio.get_running_loop().call_later(delay, self._start)
+        self._starter: _WatchStarter | None = starter
+        starter.add(self)
 
     def _start(self) -> None:
-        self._handle = None
+        self._starter = None
         request = self._request
         if request.receive is None:
             return
@@ -319,12 +323,56 @@ class DisconnectWatch:
         return self._watcher is not None
 
     def cancel(self) -> None:
-        """Stop watching: cancel the pending timer, or the watcher task if it started."""
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
+        """Stop watching: withdraw the pending start, or cancel the watcher task if it started."""
+        starter, self._starter = self._starter, None
+        if starter is not None:
+            starter.discard(self)
         if self._watcher is not None:
             self._watcher.cancel()
+
+
+class _WatchStarter:
+    """Starts the :class:`DisconnectWatch` es of one event loop's requests ``delay`` seconds after
+    each was made: they wait in a dict in the order they were made (so in due order), and one
+    timer at a time (at the earliest due) starts those due. Forgets itself (``owner``) when none
+    waits, so a closed loop leaves nothing behind."""
+
+    __slots__ = ("_due", "_loop", "_owner", "_timer", "delay")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        delay: float,
+        owner: dict[asyncio.AbstractEventLoop, _WatchStarter],
+    ) -> None:
+        self._loop = loop
+        self.delay = delay
+        self._owner = owner
+        self._due: dict[DisconnectWatch, float] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, watch: DisconnectWatch) -> None:
+        """Start ``watch`` ``delay`` seconds from now, unless it is discarded first."""
+        self._due[watch] = self._loop.time() + self.delay
+        if self._timer is None:
+            self._timer = self._loop.call_later(self.delay, self._start_due)
+
+    def discard(self, watch: DisconnectWatch) -> None:
+        """Forget ``watch`` (its request was answered before it was due)."""
+        self._due.pop(watch, None)
+
+    def _start_due(self) -> None:
+        self._timer = None
+        due, now = self._due, self._loop.time()
+        while due:
+            watch, at = next(iter(due.items()))
+            if at > now:
+                self._timer = self._loop.call_at(at, self._start_due)
+                return
+            del due[watch]
+            watch._start()
+        if self._owner.get(self._loop) is self:
+            del self._owner[self._loop]
 
 
 class CancelOnDisconnect(Step):
@@ -338,11 +386,16 @@ class CancelOnDisconnect(Step):
     def __init__(self, always: bool = False, delay: float = DISCONNECT_WATCH_DELAY) -> None:
         self.always = always
         self.delay = delay
+        self._starters: dict[asyncio.AbstractEventLoop, _WatchStarter] = {}
 
     async def __call__(self, request: GatewayRequest, next: Handler) -> AnyResponse:
         """Arrange for the caller's disconnect to be watched, then go on."""
         if (self.always or request.watch) and request.receive is not None:
-            request.disconnect_watcher = DisconnectWatch(request, asyncio.current_task(), self.delay)
+            loop = asyncio.get_running_loop()
+            starter = self._starters.get(loop)
+            if starter is None:
+                starter = self._starters[loop] = _WatchStarter(loop, self.delay, self._starters)
+            request.disconnect_watcher = DisconnectWatch(request, asyncio.current_task(), starter)
         return await next(request)
 
 

@@ -321,6 +321,45 @@ def test_a_caller_leaving_a_longer_request_still_cancels_it() -> None:
     assert took < 1.0, f"the disconnect cancelled the request only after {took:.2f}s"
 
 
+def test_watchers_start_in_turn_on_every_event_loop_the_step_serves() -> None:
+    """Several requests at once (one answered quickly, two that outlive the delay and whose callers
+    leave), on two event loops one after the other with the same step (a closed loop leaves
+    nothing that stops the next one's watchers): exactly the long ones are cancelled, and the
+    step keeps no state for a loop once none of its requests waits."""
+
+    class Sleep:
+        def __init__(self, seconds: float) -> None:
+            self.seconds = seconds
+
+        async def __call__(self, r: GatewayRequest) -> AnyResponse:
+            await asyncio.sleep(self.seconds)
+            return PASSED
+
+    step = CancelOnDisconnect(always=True, delay=0.05)
+
+    async def one(seconds: float, stagger: float) -> tuple[str, list[str]]:
+        await asyncio.sleep(stagger)
+        r, reads = _disconnecting_request(0.02)
+        try:
+            await step(r, next=Sleep(seconds))
+            outcome = "answered"
+        except asyncio.CancelledError:
+            outcome = "cancelled" if r.disconnected.is_set() else "cancelled without a disconnect"
+        finally:
+            assert r.disconnect_watcher is not None
+            r.disconnect_watcher.cancel()
+        return outcome, reads
+
+    async def go() -> list[tuple[str, list[str]]]:
+        results = await asyncio.gather(one(0.0, 0.0), one(5, 0.0), one(5, 0.03))
+        await asyncio.sleep(0.1)  # the starter's last timer finds nothing waiting
+        return list(results)
+
+    for _ in range(2):
+        assert asyncio.run(go()) == [("answered", []), ("cancelled", ["receive"]), ("cancelled", ["receive"])]
+        assert step._starters == {}
+
+
 def test_evaluate_field_selectors_locally_filters_a_list_and_passes_the_rest() -> None:
     items = [
         {"metadata": {"namespace": "ns", "name": "a"}, "status": {"state": "ready"}},
