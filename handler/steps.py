@@ -89,15 +89,15 @@ class ObjectHooks(Step):
     async def __call__(self, request: GatewayRequest, next: Handler) -> AnyResponse:
         """Run the matching hooks, then go on."""
         if self.hooks:
-            await self._run(request)
+            target = request.route
+            verb = hooks.verb_of(request.method, target, request.watch)
+            matched = hooks.matching(self.hooks, verb, target)
+            if matched:  # (most requests match none: no coroutine for them)
+                await self._run(request, verb, matched)
         return await next(request)
 
-    async def _run(self, request: GatewayRequest) -> None:
+    async def _run(self, request: GatewayRequest, verb: str, matched: list[ObjectHook]) -> None:
         target = request.route
-        verb = hooks.verb_of(request.method, target, request.watch)
-        matched = hooks.matching(self.hooks, verb, target)
-        if not matched:
-            return
         has_body = request.raw_body.has_body
         raw = await request.body() if has_body else None
         if not any(h.wants(raw) for h in matched):
