@@ -20,8 +20,9 @@ Then, per target, single-connection latency: ``--latency-n`` sequential keep-ali
 nginx directly and to each gateway, in interleaved blocks; the minimum, 10th percentile and median,
 and the latency each gateway adds over direct (percentile minus percentile).
 
-``--profile DIR`` also records a py-spy profile (``--native``, raw collapsed stacks) of each
-gateway's worker under the same load. Usage::
+``--kubectl-proxy`` measures ``kubectl proxy`` in front of the same nginx beside them (the
+reference of :mod:`benchmarks.bench_proxy`). ``--profile DIR`` also records a py-spy profile
+(``--native``, raw collapsed stacks) of each gateway's worker under the same load. Usage::
 
     .venv/bin/python -m benchmarks.cpu_cost --src base=../old-tree --src new=. --rounds 5
 """
@@ -41,7 +42,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.servers import gateway_command
+from benchmarks.servers import gateway_command, start_kubectl_proxy
 from benchmarks.system import REPO, Service, free_port, process_tree, start_service, wait_ready
 from benchmarks.upstream import TARGETS, start_nginx
 from benchmarks.wrk import run_wrk
@@ -179,6 +180,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--latency-n", type=int, default=2000, help="0: no latency measurement")
     parser.add_argument("--profile", type=Path, help="directory for py-spy profiles")
+    parser.add_argument(
+        "--kubectl-proxy", action="store_true", help="measure kubectl proxy beside them (the reference)"
+    )
     args = parser.parse_args(argv)
     sources = dict(s.split("=", 1) for s in args.src) or {"this": str(REPO)}
     modes, targets = args.modes.split(","), args.targets.split(",")
@@ -190,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     gateways: dict[tuple[str, str], Service] = {}
     try:
         gateways = _start_gateways(sources, modes, nginx.url, workdir, token)
+        if args.kubectl_proxy:
+            gateways[("kubectl", "proxy")] = start_kubectl_proxy(nginx.url, workdir, "", TARGETS["get"].path)
         keys = list(gateways)
         cpu: dict[tuple[str, str, str], list[float]] = {}
         switches: dict[tuple[str, str, str], list[float]] = {}
@@ -242,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                         f"   added p10 {added10:+.3f} p50 {added50:+.3f}"
                     )
         if args.profile:
-            _profile(gateways, targets, token, args.profile)
+            _profile({k: v for k, v in gateways.items() if k[0] != "kubectl"}, targets, token, args.profile)
     finally:
         for svc in gateways.values():
             svc.stop()
