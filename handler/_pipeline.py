@@ -151,7 +151,11 @@ class Pipeline:
         try:
             raw_headers = scope["headers"]
             self.hosts.check(raw_headers)
-            who = await self.access.authenticate(scope) if self.access.enabled else _NOBODY
+            access = self.access
+            if not access.enabled:
+                who = _NOBODY
+            else:  # a cached authentication without a coroutine when the mode can tell
+                who = access.authenticated(scope) or await access.authenticate(scope)
             route, target = self.routes.match(method, path)
             route_name = route.name
             content_length, chunked = _body_framing(raw_headers)
