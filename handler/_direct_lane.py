@@ -17,7 +17,8 @@ Litestar:
   passes Litestar's own validity check (an invalid one gets Litestar's 400 as before);
 - an exception escaping the pipeline before the response started is re-raised inside Litestar's
   pipeline mount (:func:`raise_escaped`), so Litestar's exception handling answers it exactly as
-  it would have; after the response started it propagates to the server, as Litestar's does.
+  it would have; after the response started (the pipeline marks the scope, :data:`RESPONSE_STARTED`)
+  it propagates to the server, as Litestar's does.
 """
 
 from __future__ import annotations
@@ -29,11 +30,16 @@ from litestar._asgi.utils import is_valid_host  # the router's own Host check, s
 from litestar.enums import ScopeType
 from litestar.plugins import PluginProtocol
 from litestar.plugins.core import MsgspecDIPlugin
-from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
 from litestar.types.asgi_types import LifeSpanReceive, LifeSpanScope, LifeSpanSend
 
 #: Scope key carrying an exception from the direct lane into the pipeline mount (see raise_escaped).
 ESCAPED = "kuberay_apiserver.escaped"
+#: Scope key the pipeline sets when an exception escapes it after the response started (then the
+#: direct lane lets it propagate to the server, as Litestar would); read only on that rare path,
+#: so the lane does not wrap ``send`` to watch for the response start on every request.
+RESPONSE_STARTED = "kuberay_apiserver.response_started"
+_HTTP = ScopeType.HTTP.value  # a plain str: comparing to the enum member costs an attribute lookup
 
 
 def raise_escaped(scope: Scope) -> None:
@@ -95,22 +101,13 @@ class GatewayApp(Litestar):
         """ASGI entry point: the direct lane when it applies, else Litestar."""
         direct = self._direct
         http_scope = cast(HTTPScope, scope)
-        if direct is None or scope["type"] != ScopeType.HTTP or not self._direct_lane(http_scope):
+        if direct is None or scope["type"] != _HTTP or not self._direct_lane(http_scope):
             await super().__call__(scope, receive, send)
             return
-        http_send = cast(Send, send)
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await http_send(message)
-
         try:
-            await direct(http_scope, cast(Receive, receive), tracked)
+            await direct(http_scope, cast(Receive, receive), cast(Send, send))
         except Exception as e:
-            if started:
+            if RESPONSE_STARTED in scope:
                 raise
             cast(dict[str, Any], scope)[ESCAPED] = e
             await super().__call__(scope, receive, send)

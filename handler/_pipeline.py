@@ -23,7 +23,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 from litestar.enums import ScopeType
@@ -31,6 +31,7 @@ from litestar.types import Receive, Scope, Send
 
 from handler import _websocket_relay as websocket
 from handler._body import ClientDisconnected, RequestBody
+from handler._direct_lane import RESPONSE_STARTED
 from handler._headers import client_address, upstream_request_headers
 from handler._sending import ResponseSender
 from handler.auth.access import Access
@@ -117,15 +118,22 @@ class Pipeline:
         self.drain = drain or Drain()
         self.max_watch_seconds = max_watch_seconds
 
+    def _identify(
+        self, request: GatewayRequest, who: tuple[UserInfo | None, UpstreamIdentity | None]
+    ) -> bool:
+        """Give ``request`` its authenticated user and identity ``who``; whether the request's own
+        attributes must then be authorized (:meth:`_authorize`)."""
+        access = self.access
+        request.access = access
+        request.user, request.identity = who
+        return access.reviewer is not None and request.route.family is not RouteFamily.COMPUTE_TEMPLATES
+
     async def _authorize(
         self, request: GatewayRequest, who: tuple[UserInfo | None, UpstreamIdentity | None]
     ) -> None:
         """Give ``request`` its authenticated user and identity ``who`` and authorize it (403)."""
-        access = self.access
-        request.access = access
-        request.user, request.identity = who
-        if access.reviewer is not None and request.route.family is not RouteFamily.COMPUTE_TEMPLATES:
-            await access.authorize(request.user, request.info)
+        if self._identify(request, who):
+            await self.access.authorize(request.user, request.info)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one ASGI HTTP request, or a WebSocket upgrade."""
@@ -143,7 +151,11 @@ class Pipeline:
         try:
             raw_headers = scope["headers"]
             self.hosts.check(raw_headers)
-            who = await self.access.authenticate(scope) if self.access.enabled else _NOBODY
+            access = self.access
+            if not access.enabled:
+                who = _NOBODY
+            else:  # a cached authentication without a coroutine when the mode can tell
+                who = access.authenticated(scope) or await access.authenticate(scope)
             route, target = self.routes.match(method, path)
             route_name = route.name
             content_length, chunked = _body_framing(raw_headers)
@@ -159,7 +171,8 @@ class Pipeline:
                 receive,
                 raw_headers,
             )
-            await self._authorize(request, who)
+            if self._identify(request, who):  # (no coroutine for the common case: none to authorize)
+                await self.access.authorize(request.user, request.info)
             if request.watch:
                 capped = cap_watch_query(request.params, self.max_watch_seconds)
                 if capped is not None:
@@ -185,6 +198,10 @@ class Pipeline:
                 await sender.send(status_response(new_body_unreadable()), receive)
         except RelayAborted as e:
             log.warning("upstream failed mid-response for %s %s: %s", method, path, e.__cause__)
+        except Exception:
+            if sender.started:  # too late for another answer: the direct lane lets it propagate
+                cast(dict[str, Any], scope)[RESPONSE_STARTED] = True
+            raise
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is not None and watch_task is task and self.drain.ended(task):

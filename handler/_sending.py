@@ -22,7 +22,7 @@ from pyreqwest.exceptions import RequestError
 
 from handler import watch_fanout
 from handler._body import ClientDisconnected
-from handler._headers import caller_response_headers
+from handler._headers import caller_response_headers, caller_response_headers_of
 from handler.responses import (
     AnyResponse,
     Headers,
@@ -49,6 +49,17 @@ def _readable_headers(headers: Any) -> list[tuple[str, str]]:
             except ValueError:
                 continue
         return out
+
+
+def _caller_head(headers: Any) -> tuple[list[tuple[bytes, bytes]], str | None]:
+    """The upstream's headers (a pyreqwest HeaderMap) as the caller's ASGI header pairs, hop-by-hop
+    ones dropped, and the upstream's ``Content-Length`` value (None when absent)."""
+    try:
+        return caller_response_headers_of(headers.dict_multi_value())
+    except ValueError:  # a value pyreqwest cannot read as text: left out (see _readable_headers)
+        pairs = _readable_headers(headers)
+        length = next((v for k, v in pairs if k.lower() == "content-length"), None)
+        return caller_response_headers(pairs), length
 
 
 class ResponseSender:
@@ -123,12 +134,11 @@ class ResponseSender:
         flushes a watch's headers before its first event; a failure after that cuts the response.
         """
         resp = response.upstream
-        headers = caller_response_headers(_readable_headers(resp.headers))
+        headers, length = _caller_head(resp.headers)
         if response.method == "HEAD":
             await self._start(resp.status, headers)
             await self._body(b"", more=False)
             return
-        length = resp.get_header("content-length")
         remaining = int(length) if length is not None and length.isdigit() else None
         reader = resp.body_reader
         if remaining is None:

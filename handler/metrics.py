@@ -94,7 +94,8 @@ class Metrics:
             ["decision", "cached"],
             registry=self.registry,
         )
-        self._auth_children: dict[tuple[str, str], Counter] = {}
+        self._authn_children: dict[tuple[str, str], Counter] = {}
+        self._authz_children: dict[tuple[bool, bool], Counter] = {}
         # The labelled children per (route, method, code): ``labels()`` validates and locks on
         # every call (~3 % of a proxied request's CPU); a child lives as long as its family, and
         # this map has exactly the families' label sets, so it grows no faster than they do.
@@ -113,18 +114,19 @@ class Metrics:
     def authentication(self, mode: str, result: str) -> None:
         """Count one authentication of ``mode`` with ``result`` (``success``, ``failure``,
         ``no-credentials``)."""
-        key = ("authn:" + mode, result)
-        child = self._auth_children.get(key)
+        key = (mode, result)
+        child = self._authn_children.get(key)
         if child is None:
-            child = self._auth_children[key] = self.authentications.labels(mode, result)
+            child = self._authn_children[key] = self.authentications.labels(mode, result)
         child.inc()
 
     def authorization(self, allowed: bool, cached: bool) -> None:
         """Count one access decision (``allowed`` or denied; ``cached``: reused, not reviewed)."""
-        key = ("allowed" if allowed else "denied", "true" if cached else "false")
-        child = self._auth_children.get(key)
+        key = (allowed, cached)
+        child = self._authz_children.get(key)
         if child is None:
-            child = self._auth_children[key] = self.authorizations.labels(*key)
+            labels = ("allowed" if allowed else "denied", "true" if cached else "false")
+            child = self._authz_children[key] = self.authorizations.labels(*labels)
         child.inc()
 
     def render(self) -> bytes:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from handler._body import RequestBody
 from kubeapi import offload
@@ -50,10 +50,25 @@ if TYPE_CHECKING:
     from handler.target import RequestTarget
     from handler.upstream_client import UpstreamClient, UpstreamIdentity
 
+#: How many parsed ``RequestInfo`` the process keeps (:attr:`GatewayRequest.info`), and the
+#: longest path plus query (characters) it keeps one for.
+INFO_CACHE_ENTRIES = 4096
+INFO_CACHE_KEY_CHARS = 1024
+_INFOS: dict[tuple[str, str, str], RequestInfo] = {}
+
 #: The header an authenticating front proxy names the user in (kube-apiserver's
 #: ``--requestheader-username-headers`` default); never forwarded upstream, and never read as the
 #: user: only ``--authentication request-header`` trusts it, on verified proxy connections.
 USER_HEADER = "x-remote-user"
+
+
+class Cancellable(Protocol):
+    """Something running for a request that the pipeline stops when the response was sent (the
+    disconnect watcher, :class:`handler.steps.DisconnectWatch`)."""
+
+    def cancel(self) -> Any:
+        """Stop it (idempotent)."""
+        ...
 
 
 class GatewayRequest:
@@ -95,9 +110,17 @@ class GatewayRequest:
         self.access: Access | None = None
         self.receive = receive
         self.raw_headers = raw_headers
-        self.disconnected = asyncio.Event()
-        self.disconnect_watcher: asyncio.Task[None] | None = None
+        self._disconnected: asyncio.Event | None = None
+        self.disconnect_watcher: Cancellable | None = None
         self._body = body
+
+    @property
+    def disconnected(self) -> asyncio.Event:
+        """Set when the caller went away while the request was served (by the disconnect watcher,
+        :class:`handler.steps.DisconnectWatch`); made on first use, as most requests never need it."""
+        if self._disconnected is None:
+            self._disconnected = asyncio.Event()
+        return self._disconnected
 
     @property
     def query(self) -> str:
@@ -123,10 +146,24 @@ class GatewayRequest:
         """The request as kube-apiserver's ``RequestInfo`` reads it (:mod:`kubeapi.requestinfo`:
         verb, API group and version, namespace, resource, name, subresource), built on first use
         from the method, the raw path and :attr:`params`. Raises StatusError for a path
-        kube-apiserver cannot read (``/api/v1/watch`` with nothing after it)."""
-        if self._info is None:
-            self._info = request_info(self.method, self.path, self.params)
-        return self._info
+        kube-apiserver cannot read (``/api/v1/watch`` with nothing after it).
+
+        The parse is a pure function of method, path and query and a ``RequestInfo`` is immutable,
+        so parses are shared between requests (up to :data:`INFO_CACHE_ENTRIES`, forgotten all at
+        once when full; not for a path and query longer than :data:`INFO_CACHE_KEY_CHARS`): the
+        impersonating modes read it for every request's ``SubjectAccessReview`` key."""
+        info = self._info
+        if info is None:
+            key = (self.method, self.path, self._query)
+            info = _INFOS.get(key)
+            if info is None:
+                info = request_info(self.method, self.path, self.params)
+                if len(self.path) + len(self._query) <= INFO_CACHE_KEY_CHARS:
+                    if len(_INFOS) >= INFO_CACHE_ENTRIES:  # many distinct requests: start over
+                        _INFOS.clear()
+                    _INFOS[key] = info
+            self._info = info
+        return info
 
     @property
     def watch(self) -> bool:

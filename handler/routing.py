@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from handler.request import GatewayRequest
     from handler.responses import AnyResponse
 
+#: How many matched paths a table remembers, and the longest path it remembers (characters).
+MATCH_CACHE_ENTRIES = 4096
+MATCH_CACHE_PATH_CHARS = 512
+
 ALL_VERBS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 READ_VERBS = frozenset({"GET", "HEAD"})
 
@@ -217,6 +221,7 @@ class RouteTable:
     def __init__(self, routes: Iterable[Route] = ()) -> None:
         self.routes: list[Route] = list(routes)
         self._handlers: dict[int, Handler] | None = None
+        self._matched: dict[str, tuple[Route, RequestTarget]] = {}
 
     def __iter__(self) -> Iterator[Route]:
         """The routes, in match order."""
@@ -233,7 +238,12 @@ class RouteTable:
             self.routes.append(route)
         else:
             self.routes.insert(self._index(before), route)
+        self._changed()
+
+    def _changed(self) -> None:
+        """Forget what was derived from the routes (composed handlers, matched paths)."""
         self._handlers = None
+        self._matched = {}
 
     def _index(self, name: str) -> int:
         for i, r in enumerate(self.routes):
@@ -248,7 +258,7 @@ class RouteTable:
                 steps = list(r.steps)
                 change(steps)
                 self.routes[i] = r.with_steps(steps)
-        self._handlers = None
+        self._changed()
 
     def add_step(self, route: str, new: Step, before: str | None = None, after: str | None = None) -> None:
         """Add step ``new`` to every route named ``route``: last (just before the backend), or
@@ -290,13 +300,29 @@ class RouteTable:
 
     def match(self, method: str, path: str) -> tuple[Route, RequestTarget]:
         """The route serving ``method`` on raw ``path`` and what the request addresses;
-        StatusError 404 (no route) or 405 (a route matches the path but not the verb)."""
+        StatusError 404 (no route) or 405 (a route matches the path but not the verb).
+
+        Matches are remembered per path (the target is immutable, and a gateway sees the same
+        paths again and again): up to :data:`MATCH_CACHE_ENTRIES` paths of at most
+        :data:`MATCH_CACHE_PATH_CHARS` characters, forgotten all at once when full and whenever the
+        table changes through its methods. A refused path (404) is not remembered."""
+        found = self._matched.get(path)
+        if found is None:
+            found = self._match_path(path)
+            if len(path) <= MATCH_CACHE_PATH_CHARS:
+                if len(self._matched) >= MATCH_CACHE_ENTRIES:  # many distinct paths: start over
+                    self._matched = {}
+                self._matched[path] = found
+        route = found[0]
+        if route.verbs is not None and method not in route.verbs:
+            raise new_method_not_allowed_for(method)
+        return found
+
+    def _match_path(self, path: str) -> tuple[Route, RequestTarget]:
         segs = path_segments(path)
         for route in self.routes:
             matched = _match_one(route, segs)
             if matched is not None:
-                if route.verbs is not None and method not in route.verbs:
-                    raise new_method_not_allowed_for(method)
                 return route, matched
         raise new_path_not_found()
 

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import quote
 
 from handler import hooks, local_selection, watch_fanout
@@ -88,15 +89,15 @@ class ObjectHooks(Step):
     async def __call__(self, request: GatewayRequest, next: Handler) -> AnyResponse:
         """Run the matching hooks, then go on."""
         if self.hooks:
-            await self._run(request)
+            target = request.route
+            verb = hooks.verb_of(request.method, target, request.watch)
+            matched = hooks.matching(self.hooks, verb, target)
+            if matched:  # (most requests match none: no coroutine for them)
+                await self._run(request, verb, matched)
         return await next(request)
 
-    async def _run(self, request: GatewayRequest) -> None:
+    async def _run(self, request: GatewayRequest, verb: str, matched: list[ObjectHook]) -> None:
         target = request.route
-        verb = hooks.verb_of(request.method, target, request.watch)
-        matched = hooks.matching(self.hooks, verb, target)
-        if not matched:
-            return
         has_body = request.raw_body.has_body
         raw = await request.body() if has_body else None
         if not any(h.wants(raw) for h in matched):
@@ -274,24 +275,127 @@ class ShareWatches(Step):
         return SharedWatchResponse(sub, sub.entry.headers, p.timeout)
 
 
+#: Seconds a request runs before its disconnect watcher starts (:class:`DisconnectWatch`).
+DISCONNECT_WATCH_DELAY = 0.1
+
+
+class DisconnectWatch:
+    """The disconnect watcher of one request, started once the request ran ``delay`` seconds.
+
+    Watching for ``http.disconnect`` takes a task and a pending ASGI ``receive()`` per request;
+    under granian each such ``receive`` is a future on the server's runtime too, and together they
+    were ~30 % of the CPU of a proxied GET (CPU time per request against the benchmark nginx,
+    ``benchmarks/cpu_cost.py``). Most requests are answered well within ``delay``: for them no
+    watcher is ever started; the request is only entered in and removed from its event loop's
+    :class:`_WatchStarter` (a dict, no timer of its own). A caller that leaves a longer request (a
+    watch, a large list, the services proxy) still cancels it and its upstream call
+    (:func:`handler.upstream_client.cancel_on_disconnect`), at most ``delay`` later than it
+    otherwise would. (A request that is not long-running cannot free its upstream connection
+    before the upstream answers in any case: see :mod:`handler.upstream_client`.)
+
+    ``task`` is the request's task (cancelled on a disconnect); :meth:`cancel` withdraws the
+    pending start or stops the running watcher (the pipeline calls it once the response was sent).
+    """
+
+    __slots__ = ("_request", "_starter", "_target", "_watcher")
+
+    def __init__(
+        self, request: GatewayRequest, task: asyncio.Task[Any] | None, starter: _WatchStarter
+    ) -> None:
+        self._request = request
+        self._target = task
+        self._watcher: asyncio.Task[None] | None = None
+        self._starter: _WatchStarter | None = starter
+        starter.add(self)
+
+    def _start(self) -> None:
+        self._starter = None
+        request = self._request
+        if request.receive is None:
+            return
+        self._watcher = asyncio.ensure_future(
+            cancel_on_disconnect(request.raw_body, request.receive, request.disconnected, self._target)
+        )
+
+    @property
+    def started(self) -> bool:
+        """Whether the watcher task was started (the request outlived the delay)."""
+        return self._watcher is not None
+
+    def cancel(self) -> None:
+        """Stop watching: withdraw the pending start, or cancel the watcher task if it started."""
+        starter, self._starter = self._starter, None
+        if starter is not None:
+            starter.discard(self)
+        if self._watcher is not None:
+            self._watcher.cancel()
+
+
+class _WatchStarter:
+    """Starts the :class:`DisconnectWatch` es of one event loop's requests ``delay`` seconds after
+    each was made: they wait in a dict in the order they were made (so in due order), and one
+    timer at a time (at the earliest due) starts those due. Forgets itself (``owner``) when none
+    waits, so a closed loop leaves nothing behind."""
+
+    __slots__ = ("_due", "_loop", "_owner", "_timer", "delay")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        delay: float,
+        owner: dict[asyncio.AbstractEventLoop, _WatchStarter],
+    ) -> None:
+        self._loop = loop
+        self.delay = delay
+        self._owner = owner
+        self._due: dict[DisconnectWatch, float] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, watch: DisconnectWatch) -> None:
+        """Start ``watch`` ``delay`` seconds from now, unless it is discarded first."""
+        self._due[watch] = self._loop.time() + self.delay
+        if self._timer is None:
+            self._timer = self._loop.call_later(self.delay, self._start_due)
+
+    def discard(self, watch: DisconnectWatch) -> None:
+        """Forget ``watch`` (its request was answered before it was due)."""
+        self._due.pop(watch, None)
+
+    def _start_due(self) -> None:
+        self._timer = None
+        due, now = self._due, self._loop.time()
+        while due:
+            watch, at = next(iter(due.items()))
+            if at > now:
+                self._timer = self._loop.call_at(at, self._start_due)
+                return
+            del due[watch]
+            watch._start()
+        if self._owner.get(self._loop) is self:
+            del self._owner[self._loop]
+
+
 class CancelOnDisconnect(Step):
     """Cancel the request (and its upstream call) when the caller disconnects: for watches, and for
     every request when ``always`` (the services proxy, whose answers may take long). The watcher
-    lives until the response was sent (:mod:`handler._pipeline` stops it)."""
+    starts once the request ran ``delay`` seconds (:class:`DisconnectWatch`) and lives until the
+    response was sent (:mod:`handler._pipeline` stops it)."""
 
     name = "cancel_on_disconnect"
 
-    def __init__(self, always: bool = False) -> None:
+    def __init__(self, always: bool = False, delay: float = DISCONNECT_WATCH_DELAY) -> None:
         self.always = always
+        self.delay = delay
+        self._starters: dict[asyncio.AbstractEventLoop, _WatchStarter] = {}
 
     async def __call__(self, request: GatewayRequest, next: Handler) -> AnyResponse:
-        """Start watching for the caller's disconnect, then go on."""
+        """Arrange for the caller's disconnect to be watched, then go on."""
         if (self.always or request.watch) and request.receive is not None:
-            request.disconnect_watcher = asyncio.ensure_future(
-                cancel_on_disconnect(
-                    request.raw_body, request.receive, request.disconnected, asyncio.current_task()
-                )
-            )
+            loop = asyncio.get_running_loop()
+            starter = self._starters.get(loop)
+            if starter is None:
+                starter = self._starters[loop] = _WatchStarter(loop, self.delay, self._starters)
+            request.disconnect_watcher = DisconnectWatch(request, asyncio.current_task(), starter)
         return await next(request)
 
 

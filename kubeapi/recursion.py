@@ -16,8 +16,7 @@ per level, ~5 MB at 10,000 levels within the 8 MB of the main thread and of thre
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 
 __all__ = ["DEEP_LIMIT", "deep_values"]
 
@@ -25,22 +24,35 @@ __all__ = ["DEEP_LIMIT", "deep_values"]
 #: function plus its comprehension, and the caller's own) and room for the framework beneath.
 DEEP_LIMIT = 4 * 10_000 + 2_000
 
-_entered = 0
-_previous = 0
+
+class _DeepValues:
+    """The context manager :func:`deep_values` returns: a plain class rather than a
+    ``@contextmanager`` generator, since every request of both servers enters it (a generator
+    object per request cost ~1 µs; this costs a method call each way)."""
+
+    __slots__ = ()
+    _entered = 0
+    _previous = 0
+
+    def __enter__(self) -> None:
+        cls = _DeepValues
+        if cls._entered == 0:
+            cls._previous = sys.getrecursionlimit()
+            if cls._previous < DEEP_LIMIT:
+                sys.setrecursionlimit(DEEP_LIMIT)
+        cls._entered += 1
+
+    def __exit__(self, *exc: object) -> None:
+        cls = _DeepValues
+        cls._entered -= 1
+        if cls._entered == 0 and sys.getrecursionlimit() == DEEP_LIMIT and cls._previous < DEEP_LIMIT:
+            sys.setrecursionlimit(cls._previous)
 
 
-@contextmanager
-def deep_values() -> Iterator[None]:
-    """Run the block with the recursion limit at least :data:`DEEP_LIMIT` (re-entrant)."""
-    global _entered, _previous
-    if _entered == 0:
-        _previous = sys.getrecursionlimit()
-        if _previous < DEEP_LIMIT:
-            sys.setrecursionlimit(DEEP_LIMIT)
-    _entered += 1
-    try:
-        yield
-    finally:
-        _entered -= 1
-        if _entered == 0 and sys.getrecursionlimit() == DEEP_LIMIT and _previous < DEEP_LIMIT:
-            sys.setrecursionlimit(_previous)
+_DEEP_VALUES = _DeepValues()
+
+
+def deep_values() -> AbstractContextManager[None]:
+    """Run the block with the recursion limit at least :data:`DEEP_LIMIT` (re-entrant: nested and
+    concurrent uses are counted; the previous limit is restored when the last one leaves)."""
+    return _DEEP_VALUES

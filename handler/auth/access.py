@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from handler.auth.authenticator import Authenticator, bearer_token
@@ -79,11 +79,28 @@ class Access:
             else None
         )
         self._identities: OrderedDict[UserInfo, UpstreamIdentity] = OrderedDict()
+        #: The authenticator's synchronous cache lookup, when it has one (see :meth:`authenticated`).
+        self._cached: Callable[[Mapping[str, Any]], UserInfo | None] | None = getattr(
+            self.authenticator, "cached", None
+        )
 
     @property
     def enabled(self) -> bool:
         """Whether requests are authenticated (False only in ``none``)."""
         return self.authenticator is not None
+
+    def authenticated(self, scope: Mapping[str, Any]) -> tuple[UserInfo, UpstreamIdentity | None] | None:
+        """:meth:`authenticate`'s answer without a coroutine when the mode's authenticator has the
+        request's credentials in its cache (an optional ``cached(scope) -> UserInfo | None`` of
+        the authenticator: ``token-review``'s decision cache), counted and identified the same;
+        None when it cannot tell (call :meth:`authenticate`)."""
+        cached = self._cached
+        if cached is None:
+            return None
+        user = cached(scope)
+        if user is None:
+            return None
+        return user, self._identified(scope, user)
 
     async def authenticate(self, scope: Mapping[str, Any]) -> tuple[UserInfo | None, UpstreamIdentity | None]:
         """``(user, upstream identity)`` of the request in ``scope``; ``(None, None)`` in ``none``.
@@ -101,16 +118,21 @@ class Access:
         if user is None:
             self.metrics.authentication(mode, "no-credentials")
             raise unauthorized()
+        return user, self._identified(scope, user)
+
+    def _identified(self, scope: Mapping[str, Any], user: UserInfo) -> UpstreamIdentity | None:
+        """Count ``user``'s successful authentication; the upstream identity requests are made as."""
+        mode = self.mode.name
         self.metrics.authentication(mode, "success")
         if log.isEnabledFor(logging.DEBUG):
             log.debug("authenticated user %s (%s)", user.name, mode)
         if self.mode.passes_token:
             token = bearer_token(scope)
             assert token is not None  # the authenticator accepted one
-            return user, identity_for(token)
+            return identity_for(token)
         if self.mode.impersonates:
-            return user, self.impersonating(user)
-        return user, None
+            return self.impersonating(user)
+        return None
 
     def impersonating(self, user: UserInfo) -> UpstreamIdentity:
         """The gateway's own token plus the impersonation headers of ``user`` (one object per user,

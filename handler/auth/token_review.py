@@ -46,6 +46,14 @@ class TokenReviewAuthenticator:
         self.ttl = settings.authentication_cache_ttl
         self.cache: TTLCache[UserInfo | None] = TTLCache()
 
+    def cached(self, scope: Mapping[str, Any]) -> UserInfo | None:
+        """The user the request's bearer token was reviewed as, while that review is cached (the
+        warm path, without a coroutine: :meth:`handler.auth.access.Access.authenticated`); None
+        without a token, for a token not (or no longer) cached, and for a cached refusal, which
+        :meth:`authenticate` answers."""
+        token = bearer_token(scope)
+        return self.cache.peek(digest(token)) if token is not None else None
+
     async def authenticate(self, scope: Mapping[str, Any]) -> UserInfo | None:
         """The reviewed user; None without a bearer token; StatusError 401 for a token the API
         server does not authenticate (or a review that could not be made)."""

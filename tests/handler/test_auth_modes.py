@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -323,6 +324,24 @@ def test_token_review_caches_tokens_and_decisions_with_their_ttls(
     assert 'kuberay_apiserver_authorization_total{cached="false",decision="allowed"} 1.0' in metrics
     assert 'kuberay_apiserver_authorization_total{cached="true",decision="allowed"} 2.0' in metrics
     assert 'kuberay_apiserver_authorization_total{cached="false",decision="denied"} 3.0' in metrics
+
+
+def test_token_review_warm_path_honours_the_token_ttl_and_cached_refusals(
+    stub: StubUpstream, reviews: Reviews
+) -> None:
+    """The cached answer taken without a coroutine (``Access.authenticated``) lasts exactly the
+    authentication TTL: after it the token is reviewed again; a refused token stays refused on
+    every request (its refusal cached, not re-reviewed within the TTL), never let through by the
+    warm path."""
+    with TestClient(app_for(stub, "token-review", authentication_cache_ttl=0.3)) as c:
+        for _ in range(3):
+            assert c.get(RAY, headers=auth("alice-token")).status_code == 200
+            assert c.get(RAY, headers=auth("nobody-token")).status_code == 401
+        assert [s["token"] for s in reviews.token_reviews] == ["alice-token", "nobody-token"]
+        time.sleep(0.4)
+        assert c.get(RAY, headers=auth("alice-token")).status_code == 200
+        assert c.get(RAY, headers=auth("nobody-token")).status_code == 401
+    assert [s["token"] for s in reviews.token_reviews] == ["alice-token", "nobody-token"] * 2
 
 
 def test_authentication_metrics_count_failures_and_missing_credentials(

@@ -6,15 +6,16 @@ every request goes through Litestar's router and exception handling as before th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import LitestarException, NotAuthorizedException
 from litestar.testing import TestClient
 from litestar.types import ASGIApp
 
-from handler import GatewayRequest, Settings, create_app
+from handler import GatewayRequest, Route, RouteFamily, RouteTable, Settings, create_app
 from handler._direct_lane import GatewayApp
+from handler.responses import AnyResponse, Response
 from tests.handler.gateway_stub import StubUpstream
 
 BASE = "/apis/ray.io/v1/namespaces/default/rayclusters"
@@ -120,3 +121,43 @@ def test_cors_and_asgi_middleware_turn_the_lane_off(stub: StubUpstream) -> None:
     with TestClient(with_cors) as c:
         r = c.get(BASE, headers={"origin": "https://ui.example"})
     assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "https://ui.example"
+
+
+def _boom_routes(table: RouteTable) -> None:
+    """A route whose backend fails before answering (``/boom/early``) or after its response started
+    (``/boom/late``: the body fails after its first chunk)."""
+
+    async def backend(request: GatewayRequest) -> AnyResponse:
+        if request.path.endswith("/early"):
+            raise ValueError("backend bug before the response")
+
+        async def body() -> AsyncIterator[bytes]:
+            yield b"first"
+            raise ValueError("backend bug mid-body")
+
+        return Response(200, [(b"content-type", b"text/plain")], body())
+
+    table.add(Route("/boom/{name}", None, "boom", RouteFamily.CUSTOM, (), backend), before="ray")
+
+
+def test_an_exception_after_the_response_started_propagates_from_both_lanes(stub: StubUpstream) -> None:
+    """Before the response started, an escaping exception gets Litestar's 500 in either lane; after
+    it started, the direct lane does not hand it to Litestar (which would start a second response)
+    but lets it reach the server, as Litestar does."""
+    s = Settings(authentication="none", accept_hosts=".*", upstream=stub.url)
+    direct = create_app(s, routes=_boom_routes)
+    reference = create_app(s, [passthrough], routes=_boom_routes)
+    assert direct.direct_lane_enabled and not reference.direct_lane_enabled
+    for app in (direct, reference):
+        with TestClient(app, raise_server_exceptions=False) as c:
+            assert c.get("/boom/early").status_code == 500
+    with TestClient(direct) as c, pytest.raises(ValueError, match="mid-body"):
+        c.get("/boom/late")  # the backend's own exception, not handed to Litestar's handlers
+    with TestClient(reference) as c, pytest.raises(LitestarException) as e:
+        c.get("/boom/late")  # Litestar's middleware wraps it: "Exception caught after response started"
+    causes: list[BaseException] = []
+    cause: BaseException | None = e.value
+    while cause is not None:
+        causes.append(cause)
+        cause = cause.__cause__
+    assert any(isinstance(c, ValueError) for c in causes)

@@ -5,7 +5,13 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from handler._headers import caller_response_headers, client_address, forwarded_for, upstream_request_headers
+from handler._headers import (
+    caller_response_headers,
+    caller_response_headers_of,
+    client_address,
+    forwarded_for,
+    upstream_request_headers,
+)
 from handler._websocket_relay import handshake_headers, upstream_subprotocols
 
 
@@ -97,3 +103,83 @@ def test_bearer_subprotocols_are_dropped_unless_passthrough() -> None:
     offered = ["base64url.bearer.authorization.k8s.io.dG9rZW4", "v4.channel.k8s.io", ""]
     assert upstream_subprotocols(offered, keep_token=False) == ["v4.channel.k8s.io"]
     assert upstream_subprotocols(offered, keep_token=True) == offered[:2]
+
+
+RESPONSE_NAMES = st.sampled_from(
+    [
+        "content-type",
+        "content-length",
+        "warning",
+        "x-a",
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "x-b",
+    ]
+)
+
+
+@given(st.lists(st.tuples(RESPONSE_NAMES, HEADER_VALUES), max_size=10))
+def test_the_header_map_form_filters_as_the_pair_form(pairs: list[tuple[str, str]]) -> None:
+    """``caller_response_headers_of`` (pyreqwest's ``dict_multi_value()`` form: a name's values
+    grouped, in order) answers what ``caller_response_headers`` answers for the same headers, with
+    the first ``Content-Length``: including ``Connection`` naming other headers."""
+    grouped: dict[str, list[str]] = {}
+    for k, v in pairs:
+        grouped.setdefault(k, []).append(v)
+    multi = {k: vs[0] if len(vs) == 1 else vs for k, vs in grouped.items()}
+    in_map_order = [(k, v) for k, vs in grouped.items() for v in vs]
+    headers, length = caller_response_headers_of(multi)
+    assert headers == caller_response_headers(in_map_order)
+    assert length == next((v for k, v in pairs if k == "content-length"), None)
+
+
+def test_the_header_map_form_drops_what_connection_names() -> None:
+    headers, length = caller_response_headers_of(
+        {
+            "connection": ["keep-alive, x-a", "x-b"],
+            "x-a": "1",
+            "x-b": ["2", "3"],
+            "content-length": "7",
+            "x-c": "4",
+        }
+    )
+    assert headers == [(b"content-length", b"7"), (b"x-c", b"4")] and length == "7"
+
+
+REQUEST_NAMES = st.sampled_from(
+    [
+        "Accept",
+        "x-forwarded-for",
+        "X-Forwarded-For",
+        "content-type",
+        "Host",
+        "x-a",
+        "TE",
+        "Impersonate-User",
+        "x-b",
+    ]
+)
+
+
+@given(
+    st.lists(st.tuples(REQUEST_NAMES, HEADER_VALUES), max_size=10),
+    st.sampled_from([None, "10.0.0.9"]),
+    st.booleans(),
+)
+def test_the_one_pass_request_filter_answers_as_the_general_one(
+    pairs: list[tuple[str, str]], client: str | None, connection: bool
+) -> None:
+    """``upstream_request_headers``'s one pass (no ``Connection`` header) gives what the general
+    filter gives (which also honours ``Connection`` tokens), X-Forwarded-For included; with a
+    ``Connection`` header naming ``x-a`` that header is dropped too."""
+    from handler._headers import _upstream_request_headers_listed
+
+    raw = [(k.encode(), v.encode()) for k, v in pairs]
+    if connection:
+        raw.insert(len(raw) // 2, (b"connection", b"keep-alive, X-A"))
+    sent = upstream_request_headers(raw, client)
+    assert sent == _upstream_request_headers_listed(raw, client)
+    assert sent == upstream_request_headers(iter(raw), client)
+    if connection:
+        assert all(k != "x-a" for k, _ in sent)

@@ -166,6 +166,30 @@ def test_steps_run_in_table_order_around_the_backend() -> None:
         table.replace_step("x", "nope", named("f"))
 
 
+def test_remembered_matches_follow_the_table_and_still_check_the_verb() -> None:
+    """A path's match is remembered (the same target object again), the verb is checked on every
+    call (405 on a remembered path), a change to the table is seen at once (a route added before
+    it, a step added), and a refused path stays refused."""
+
+    async def backend(request: GatewayRequest) -> AnyResponse:
+        return json_response(200, {})
+
+    table = RouteTable([Route("/x/{name}", frozenset({"GET"}), "x", RouteFamily.CUSTOM, (), backend)])
+    first = table.match("GET", "/x/a")
+    assert table.match("GET", "/x/a") is first
+    with pytest.raises(GatewayError) as e:
+        table.match("POST", "/x/a")
+    assert e.value.code == 405
+    table.add(Route("/x/a", None, "y", RouteFamily.CUSTOM, (), backend), before="x")
+    assert table.match("POST", "/x/a")[0].name == "y"
+    table.add_step("y", step(lambda request, next: next(request), name="s"))
+    assert [s.name for s in table.match("GET", "/x/a")[0].steps] == ["s"]
+    for _ in range(2):
+        with pytest.raises(GatewayError) as e:
+            table.match("GET", "/z")
+        assert e.value.code == 404
+
+
 def test_create_app_routes_adds_a_route_and_a_step(stub: StubUpstream) -> None:
     stub.reset()
     seen: list[str] = []

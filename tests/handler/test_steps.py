@@ -264,6 +264,102 @@ def test_cancel_on_disconnect_watches_only_watches_unless_always() -> None:
     assert asyncio.run(go(CancelOnDisconnect(always=True), request("GET", RAY)))
 
 
+def _disconnecting_request(leave_after: float) -> tuple[GatewayRequest, list[str]]:
+    """A GET whose caller disconnects ``leave_after`` seconds after its ``receive`` is first read;
+    the list records each ``receive`` call."""
+    reads: list[str] = []
+
+    async def receive() -> dict[str, Any]:
+        reads.append("receive")
+        await asyncio.sleep(leave_after)
+        return {"type": "http.disconnect"}
+
+    r = request("GET", RAY)
+    r.receive = receive  # type: ignore[assignment]
+    r.raw_body._receive = receive  # type: ignore[assignment]
+    return r, reads
+
+
+def test_a_request_answered_within_the_delay_never_reads_receive() -> None:
+    """The watcher starts only once the request ran ``delay`` seconds: a quick answer costs a
+    timer, not a task and a pending ``receive()`` (the CPU the deferral saves)."""
+
+    async def go() -> tuple[list[str], bool]:
+        r, reads = _disconnecting_request(0.0)
+        step = CancelOnDisconnect(always=True, delay=0.2)
+        await step(r, next=Next())
+        assert r.disconnect_watcher is not None
+        r.disconnect_watcher.cancel()  # what the pipeline does once the response was sent
+        await asyncio.sleep(0.3)  # past the delay: the cancelled timer never fires
+        return reads, r.disconnected.is_set()
+
+    assert asyncio.run(go()) == ([], False)
+
+
+def test_a_caller_leaving_a_longer_request_still_cancels_it() -> None:
+    """A request that outlives the delay gets the watcher: the caller's disconnect cancels the
+    request's task and marks the request disconnected, as before the deferral."""
+
+    class Slow:
+        async def __call__(self, r: GatewayRequest) -> AnyResponse:
+            await asyncio.sleep(5)
+            return PASSED
+
+    async def go() -> tuple[list[str], bool, float]:
+        r, reads = _disconnecting_request(0.05)
+        step = CancelOnDisconnect(always=True, delay=0.05)
+        t0 = asyncio.get_running_loop().time()
+        with pytest.raises(asyncio.CancelledError):
+            await step(r, next=Slow())
+        took = asyncio.get_running_loop().time() - t0
+        assert r.disconnect_watcher is not None
+        r.disconnect_watcher.cancel()
+        return reads, r.disconnected.is_set(), took
+
+    reads, disconnected, took = asyncio.run(go())
+    assert reads == ["receive"] and disconnected
+    assert took < 1.0, f"the disconnect cancelled the request only after {took:.2f}s"
+
+
+def test_watchers_start_in_turn_on_every_event_loop_the_step_serves() -> None:
+    """Several requests at once (one answered quickly, two that outlive the delay and whose callers
+    leave), on two event loops one after the other with the same step (a closed loop leaves
+    nothing that stops the next one's watchers): exactly the long ones are cancelled, and the
+    step keeps no state for a loop once none of its requests waits."""
+
+    class Sleep:
+        def __init__(self, seconds: float) -> None:
+            self.seconds = seconds
+
+        async def __call__(self, r: GatewayRequest) -> AnyResponse:
+            await asyncio.sleep(self.seconds)
+            return PASSED
+
+    step = CancelOnDisconnect(always=True, delay=0.05)
+
+    async def one(seconds: float, stagger: float) -> tuple[str, list[str]]:
+        await asyncio.sleep(stagger)
+        r, reads = _disconnecting_request(0.02)
+        try:
+            await step(r, next=Sleep(seconds))
+            outcome = "answered"
+        except asyncio.CancelledError:
+            outcome = "cancelled" if r.disconnected.is_set() else "cancelled without a disconnect"
+        finally:
+            assert r.disconnect_watcher is not None
+            r.disconnect_watcher.cancel()
+        return outcome, reads
+
+    async def go() -> list[tuple[str, list[str]]]:
+        results = await asyncio.gather(one(0.0, 0.0), one(5, 0.0), one(5, 0.03))
+        await asyncio.sleep(0.1)  # the starter's last timer finds nothing waiting
+        return list(results)
+
+    for _ in range(2):
+        assert asyncio.run(go()) == [("answered", []), ("cancelled", ["receive"]), ("cancelled", ["receive"])]
+        assert step._starters == {}
+
+
 def test_evaluate_field_selectors_locally_filters_a_list_and_passes_the_rest() -> None:
     items = [
         {"metadata": {"namespace": "ns", "name": "a"}, "status": {"state": "ready"}},
@@ -375,3 +471,28 @@ def test_kuberay_service_label() -> None:
     assert is_kuberay_service({"metadata": {"labels": {"app.kubernetes.io/name": "kuberay"}}})
     assert not is_kuberay_service({"metadata": {"labels": {"app.kubernetes.io/name": "other"}}})
     assert not is_kuberay_service({"metadata": {}})
+
+
+def test_request_info_is_parsed_once_per_method_path_and_query() -> None:
+    """``GatewayRequest.info`` is shared by requests with the same method, path and query (it is
+    immutable and a pure function of them) and equals a fresh parse; another query or method is
+    parsed anew, and a query changed by a step is re-read."""
+    from handler.request import INFO_CACHE_KEY_CHARS
+    from kubeapi.requestinfo import request_info
+
+    a, b = request("GET", RAY + "/x"), request("GET", RAY + "/x")
+    assert a.info is b.info
+    fresh = request_info("GET", RAY + "/x", "")
+    assert (a.info.verb, a.info.namespace, a.info.resource, a.info.name) == (
+        fresh.verb,
+        fresh.namespace,
+        fresh.resource,
+        fresh.name,
+    )
+    assert request("DELETE", RAY + "/x").info.verb == "delete"
+    listing = request("GET", RAY, "watch=1")
+    assert listing.info.verb == "watch"
+    listing.query = "watch=0"
+    assert listing.info.verb == "list"
+    long_name = "n" * INFO_CACHE_KEY_CHARS
+    assert request("GET", f"{RAY}/{long_name}").info is not request("GET", f"{RAY}/{long_name}").info
