@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -57,19 +58,28 @@ def start_server(argv: list[str], port: int, env: dict[str, str] | None = None) 
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**os.environ, **(env or {})},
+        start_new_session=True,  # its own process group: stop_server sweeps its workers too
     )
     wait_healthy(f"http://127.0.0.1:{port}", proc)
     return proc
 
 
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL every process left in ``proc``'s process group (a granian or uvicorn worker whose
+    supervisor was killed would otherwise outlive the test), then reap ``proc``. ``proc`` must have
+    been started with ``start_new_session=True``."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate ``proc`` and wait for it (kill after 5 s)."""
+    """Terminate ``proc`` (SIGTERM: the server drains and stops its workers), wait up to 5 s,
+    then SIGKILL whatever is left of its process group (:func:`kill_group`)."""
     proc.terminate()
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    kill_group(proc)
 
 
 def create_namespace(base_url: str, prefix: str = "t") -> str:

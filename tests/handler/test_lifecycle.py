@@ -32,7 +32,7 @@ from tests.handler.gateway_procs import serve_gateway
 from tests.handler.gateway_stub import Reply, Seen, StubUpstream
 from tests.handler.review_stub import Reviews, resource_rule
 from tests.handler.test_tls_serving import Pki, client_context, https, pki, serve
-from tests.procs import BIN, free_port, wait_healthy
+from tests.procs import BIN, free_port, kill_group, wait_healthy
 
 __all__ = ["pki"]  # the fixture, imported from test_tls_serving
 
@@ -160,9 +160,9 @@ def test_watch_cap_reaches_the_upstream() -> None:
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait(10)
+    """SIGKILL the gateway and its workers (its whole process group; killing only granian's main
+    process left a worker running after the test)."""
+    kill_group(proc)
 
 
 def _slow_responder(gate: threading.Event) -> Callable[[Seen], Reply | None]:

@@ -110,7 +110,7 @@ def serve(
     argv = [str(BIN / "kuberay-apiserver"), "serve", "--host", "127.0.0.1", "--port", str(port)]
     argv += ["--upstream", upstream, "--token-file", str(token)]
     argv += ["--tls-cert-file", pki.cert_file, "--tls-private-key-file", pki.key_file, *args]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     ctx = client_context(pki)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
