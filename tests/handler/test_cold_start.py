@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -65,9 +66,35 @@ def test_app_imports_only_what_its_mode_needs(mode: str) -> None:
 
 
 def test_serve_process_imports_none_of_them() -> None:
-    """``kuberay-apiserver serve``'s process, which only supervises granian's workers, imports
-    none of :data:`NOT_AT_START` before it forks them."""
-    assert _imported("import handler.cli, granian", {}) == []
+    """``kuberay-apiserver serve``'s process, which only checks the settings and supervises
+    granian's workers, imports none of :data:`NOT_AT_START`, nor Litestar, pyreqwest or
+    prometheus_client (each worker builds the app and imports them itself)."""
+    imported = _imported(
+        "import handler.cli, granian\n"
+        "assert not {'litestar', 'pyreqwest', 'prometheus_client'} & {m.split('.')[0] for m in sys.modules}",
+        {},
+    )
+    assert imported == []
+
+
+def test_serve_refuses_a_broken_defaults_file(tmp_path: Path) -> None:
+    """The defaults file is still checked before the workers start (now with its module imported
+    only then): a file that does not load ends ``serve`` with exit status 1 and the file's error."""
+    bad = tmp_path / "defaults.yaml"
+    bad.write_text("rayClusterSpec: [unclosed\n")
+    done = subprocess.run(
+        [
+            *(sys.executable, "-c", "from handler.cli import main; main()", "serve"),
+            *("--host", "127.0.0.1", "--upstream", "http://127.0.0.1:1"),
+            *("--authentication", "none", "--defaults", str(bad)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("kuberay-apiserver: ")
+    assert str(bad) in done.stderr
 
 
 def test_openapi_v2_loads_protobuf_when_asked() -> None:
