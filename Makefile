@@ -10,10 +10,15 @@ CONTRACT ?= 1
 
 .PHONY: dev test lint bench clean image image-smoke e2e-dashboard
 
+# compileall: an editable install writes no bytecode, and with PYTHONDONTWRITEBYTECODE=1 (set in
+# many CI and container environments) Python never caches it, so every start of the gateway would
+# compile handler/ and kubeapi/ from source: `import handler.app` took a third more CPU that way
+# (CPU 333 against 255 ms, median of 8 starts at load average 9).
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/python -m compileall -q handler kubeapi fakekube >/dev/null
 	touch $(STAMP)
 
 dev: $(STAMP)

@@ -10,6 +10,10 @@
   JSON API) lives with the rest of the compute-template API.
 
 A backend is any async ``fn(request) -> response`` (:data:`handler.routing.Handler`).
+
+:mod:`kubeapi.openapiv2` (protobuf and gnostic's generated messages: ~4 MB of a worker's memory
+and a share of its cold start) is imported on the first ``/openapi/v2`` request, not with this
+module: most gateways never serve one (``tests/handler/test_cold_start.py`` keeps it so).
 """
 
 from __future__ import annotations
@@ -17,13 +21,10 @@ from __future__ import annotations
 import asyncio
 import json
 
-from google.protobuf.message import DecodeError
-
 from handler import discovery_filter
 from handler.request import GatewayRequest
 from handler.responses import AnyResponse, Response, UpstreamResponse, json_response
 from handler.target import RouteFamily
-from kubeapi import openapiv2
 from kubeapi.media import asks_for_aggregated_discovery
 from kubeapi.status import StatusError, from_status_object, new_path_not_found
 
@@ -54,6 +55,8 @@ async def discovery_documents(request: GatewayRequest) -> AnyResponse:
     if root in ("/api", "/apis") and asks_for_aggregated_discovery(request.header("accept")):
         return await _aggregated_discovery(request, root)
     if root == "/openapi/v2":
+        from kubeapi import openapiv2  # protobuf: loaded when first asked for (module docstring)
+
         form = openapiv2.negotiate(request.header("accept"))
         if form is None:
             return Response(406, [(b"vary", b"Accept")])  # no Content-Type, as kube-openapi's 406
@@ -74,6 +77,10 @@ async def _openapi_v2_protobuf(request: GatewayRequest) -> AnyResponse:
     (:func:`handler.discovery_filter.openapi_v2_path_served`; decoded and re-encoded with gnostic's
     messages, :mod:`kubeapi.openapiv2`). An upstream answering JSON instead has its document
     filtered and encoded here, so the caller always gets what it asked for."""
+    from google.protobuf.message import DecodeError
+
+    from kubeapi import openapiv2
+
     headers = [("accept", f"{openapiv2.PROTOBUF},application/json;q=0.5")]
     response = await request.upstream.stream(
         "GET", request.path, request.query, headers, None, request.route.name, request.identity

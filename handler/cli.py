@@ -33,8 +33,6 @@ from typing import Any
 
 from handler.auth.modes import CLIENT_CERTIFICATE_MODES, build_authenticator
 from handler.credentials import CredentialsError, resolve
-from handler.defaults import DefaultsError
-from handler.defaults import load as load_defaults
 from handler.lifecycle import request_drain
 from handler.logs import dict_config
 from handler.settings import ENV_PREFIX, POD_SECURITY_LEVELS, Settings, SettingsError
@@ -229,6 +227,22 @@ def _common(p: argparse.ArgumentParser, env: Settings) -> None:
     )
 
 
+def check_defaults(path: str) -> None:
+    """Load the defaults file ``path`` as each worker will; raise SettingsError with
+    :class:`handler.defaults.DefaultsError`'s message when it does not load.
+
+    :mod:`handler.defaults` (its object hook, hence Litestar) is imported here, only when a
+    defaults file is given: the process running :func:`run` only checks settings and supervises
+    granian's workers, which build the app themselves (``tests/handler/test_cold_start.py``).
+    """
+    from handler.defaults import DefaultsError, load
+
+    try:
+        load(path)
+    except DefaultsError as e:
+        raise SettingsError(str(e)) from None
+
+
 def run(settings: Settings) -> None:
     """Serve ``settings`` with granian (blocks until SIGINT/SIGTERM); raises CredentialsError (and
     SettingsError for an HTTP/1 buffer below 8192 bytes) early.
@@ -252,7 +266,7 @@ def run(settings: Settings) -> None:
     resolve(settings)  # fail now, with a clear message, rather than in every worker
     check_identity_settings(settings)  # same: an unknown mode or a broken --accept-hosts
     if settings.defaults:
-        load_defaults(settings.defaults)  # same: a broken defaults file stops the start
+        check_defaults(settings.defaults)  # same: a broken defaults file stops the start
     os.environ.update(settings.to_env())
     metrics_dir = None
     if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -488,5 +502,5 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(refusal, file=sys.stderr)
             sys.exit(2)
         run(settings)
-    except (CredentialsError, DefaultsError, SettingsError) as e:
+    except (CredentialsError, SettingsError) as e:
         sys.exit(f"kuberay-apiserver: {e}")

@@ -39,6 +39,10 @@ reason to change server.
 Python 3.11's ``ssl`` exposes only the leaf of the peer's chain (``getpeercert``;
 ``get_verified_chain`` arrives in 3.13), so ``client_cert_chain`` holds the leaf alone: the x509
 and request-header authenticators read only the leaf (``chains[0][0]`` in kube-apiserver).
+
+``kuberay-apiserver serve`` imports this module in every mode, so ``cryptography`` (~10 MB and
+tens of milliseconds to import) is imported by :func:`tls_extension` only, which runs only in the
+client-certificate modes (``tests/handler/test_cold_start.py`` keeps it so).
 """
 
 from __future__ import annotations
@@ -54,9 +58,6 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
-
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 
 __all__ = [
     "MEASURED",
@@ -189,6 +190,9 @@ def tls_extension(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> dict[str,
     give the IANA number), ``server_cert`` (None). None for a plain-text connection."""
     if ssl_object is None:
         return None
+    from cryptography import x509  # client-certificate modes only (module docstring)
+    from cryptography.hazmat.primitives.serialization import Encoding
+
     der = ssl_object.getpeercert(binary_form=True)
     chain: list[str] = []
     name = None
