@@ -13,12 +13,20 @@ its own writes (KubeRay V1 compute templates: :meth:`UpstreamClient.send_json`),
   full within ``Settings.upstream_request_timeout`` (60 s, kube-apiserver's ``--request-timeout``
   default), else 504 ``Timeout``; long-running reads are unbounded;
 - cancellation: :func:`cancel_on_disconnect` cancels a request's task when the caller goes away.
-  Once the upstream's response headers arrived, that closes the upstream response at once, and so
-  its connection. Before them it cannot: pyreqwest 0.15 runs each request as a detached tokio task
-  (``RuntimeHandle.spawn_handled`` returns on cancellation but never aborts the ``JoinHandle``),
-  so a connection whose upstream has not answered yet is held until it answers, or until the
-  request timeout above for requests that have one (issue 13 finding 4; measured by
-  ``tests/handler/test_hardening.py``);
+  pyreqwest cannot abort a request (a detached tokio task; :mod:`handler.upstream_http1` has the
+  details), so a long-running request (watch, services proxy) to an upstream that speaks
+  HTTP/1.1 goes through :class:`handler.upstream_http1.Http1Lane` (aiohttp), where cancelling
+  closes the connection at once; over HTTP/2 closing the response resets its stream
+  (``RST_STREAM``) and the shared connection stays. Other requests stay on pyreqwest (the hot
+  path: aiohttp costs 2.4x its CPU per request); a caller leaving one of those before the
+  upstream answered frees its connection at the upstream's first byte or at the request timeout
+  above (issue 13 finding 4; ``tests/handler/test_hardening.py`` measures each case);
+- HTTP/2: the pool offers ``h2`` and ``http/1.1`` through TLS ALPN, as client-go's transport
+  does (``http2.ConfigureTransports`` in k8s.io/apimachinery/pkg/util/net/http.go), so against
+  kube-apiserver distinct concurrent watches and requests share a few connections; a plain-HTTP
+  upstream is spoken to in HTTP/1.1 (no h2c). client-go's health check of an HTTP/2 connection
+  (a PING after 30 s without frames, the connection dropped when unanswered in 15 s) is
+  hyper's keep-alive here;
 - transport errors as a ``Status``: 504 ``Timeout`` for a timeout, 503 ``ServiceUnavailable``
   otherwise (:func:`transport_error`);
 - credentials: each call takes an ``identity`` (:class:`UpstreamIdentity`); None means the
@@ -52,6 +60,7 @@ from handler.credentials import TokenSource, UpstreamCredentials
 from handler.metrics import Metrics
 from handler.responses import UpstreamResponse
 from handler.settings import RetrySettings
+from handler.upstream_http1 import Http1Lane, Http1Response
 from kubeapi.status import StatusError, new_upstream_timeout, new_upstream_unavailable
 
 if TYPE_CHECKING:
@@ -145,11 +154,25 @@ def _decode(raw: bytes) -> Any:
         return None
 
 
+#: The ``User-Agent`` of the gateway's own requests (a caller's own is passed on).
+USER_AGENT = "kuberay-apiserver/0.1"
+
+#: client-go's HTTP/2 health check (k8s.io/apimachinery/pkg/util/net/http.go: ``readIdleTimeout``
+#: 30 s, ``pingTimeout`` 15 s): a PING on a connection silent that long, dropped if unanswered.
+HTTP2_PING_INTERVAL = timedelta(seconds=30)
+HTTP2_PING_TIMEOUT = timedelta(seconds=15)
+
+
 def build_pool(credentials: UpstreamCredentials, connect_timeout: float) -> Client:
     """The pyreqwest pool for ``credentials`` (TLS trust, client certificate) with the gateway's
-    settings: no automatic decompression, no redirects, ``connect_timeout`` seconds to connect."""
+    settings: no automatic decompression, no redirects, ``connect_timeout`` seconds to connect;
+    HTTP/2 when the upstream picks ``h2`` through TLS ALPN, else HTTP/1.1 (reqwest's ``http2``
+    feature with HTTP/1 left on: no prior knowledge, so a plain-HTTP upstream gets HTTP/1.1)."""
     builder = (
         ClientBuilder()
+        .http2(True)
+        .http2_keep_alive_interval(HTTP2_PING_INTERVAL)
+        .http2_keep_alive_timeout(HTTP2_PING_TIMEOUT)
         .gzip(False)
         .brotli(False)
         .zstd(False)
@@ -157,7 +180,7 @@ def build_pool(credentials: UpstreamCredentials, connect_timeout: float) -> Clie
         .follow_redirects(False)
         .referer(False)
         .connect_timeout(timedelta(seconds=connect_timeout))
-        .user_agent("kuberay-apiserver/0.1")
+        .user_agent(USER_AGENT)
     )
     if credentials.ca_pem:
         builder = builder.add_root_certificate_pem(credentials.ca_pem)
@@ -169,7 +192,8 @@ def build_pool(credentials: UpstreamCredentials, connect_timeout: float) -> Clie
 
 
 def websocket_ssl_context(credentials: UpstreamCredentials) -> ssl.SSLContext:
-    """The TLS context for WebSocket connections: the same trust and client identity as the pool."""
+    """The TLS context for WebSocket connections and :class:`handler.upstream_http1.Http1Lane`:
+    the same trust and client identity as the pool."""
     ctx = ssl.create_default_context()
     if credentials.ca_pem:
         ctx.load_verify_locations(cadata=credentials.ca_pem.decode())
@@ -212,6 +236,10 @@ class UpstreamClient:
         self.identity = UpstreamIdentity(credentials.token)
         self._client: Client | None = None
         self._ws_ssl: ssl.SSLContext | None = None
+        self._http1: Http1Lane | None = None
+        #: Whether long-running requests take the aiohttp lane: a plain-HTTP upstream, or a TLS one
+        #: seen answering in HTTP/1.1 (it did not pick ``h2`` through ALPN).
+        self.http1_upstream = not credentials.url.startswith("https:")
 
     def _pool(self) -> Client:
         if self._client is None:
@@ -351,6 +379,8 @@ class UpstreamClient:
     ) -> UpstreamResponse:
         """One attempt of :meth:`stream`: the response once its headers arrived (pyreqwest raises
         its transport errors), the whole exchange bounded by ``timeout`` seconds when given."""
+        if timeout is None and self.http1_upstream:
+            return await self._open_http1(method, path, query, headers, body, identity)
         builder = self.request(method, path, query, headers, identity)
         if timeout is not None:
             builder = builder.timeout(timedelta(seconds=timeout))
@@ -363,9 +393,38 @@ class UpstreamClient:
         context = builder.build_streamed()
         started = time.monotonic()
         try:
-            return UpstreamResponse(await context.__aenter__(), context, method)
+            resp = await context.__aenter__()
         except ConnectTimeoutError as e:
             raise _request_timeout(e, timeout, started) from e
+        if timeout is None and resp.version != "HTTP/2.0":
+            self.http1_upstream = True  # a TLS upstream without h2: later ones take the aiohttp lane
+        return UpstreamResponse(resp, context, method)
+
+    async def _open_http1(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Headers,
+        body: RequestBody | None,
+        identity: UpstreamIdentity | None,
+    ) -> UpstreamResponse:
+        """:meth:`_open` for a long-running request over HTTP/1.1, through the aiohttp lane that a
+        cancellation aborts (:mod:`handler.upstream_http1`)."""
+        if self._http1 is None:
+            tls = self.base_url.startswith("https:")
+            if tls and self._ws_ssl is None:
+                self._ws_ssl = websocket_ssl_context(self.credentials)
+            self._http1 = Http1Lane(self._ws_ssl if tls else None, self.connect_timeout, USER_AGENT)
+        sent = list(headers)
+        who = identity or self.identity
+        authorization = who.authorization()
+        if authorization:
+            sent.append(("authorization", authorization))
+        sent.extend(who.headers)
+        url = self.base_url + path + ("?" + query if query else "")
+        resp: Http1Response = await self._http1.open(method, url, sent, body, None)
+        return UpstreamResponse(resp, resp, method)
 
     async def _buffered(
         self,
@@ -459,10 +518,13 @@ class UpstreamClient:
         return answer.status, answer.obj
 
     async def close(self) -> None:
-        """Close the pool (idempotent)."""
+        """Close the pool and the HTTP/1.1 lane (idempotent)."""
         if self._client is not None:
             await self._client.close()
             self._client = None
+        if self._http1 is not None:
+            await self._http1.close()
+            self._http1 = None
 
 
 async def cancel_on_disconnect(
