@@ -60,13 +60,13 @@ from handler.credentials import TokenSource, UpstreamCredentials
 from handler.metrics import Metrics
 from handler.responses import UpstreamResponse
 from handler.settings import RetrySettings
-from handler.upstream_http1 import Http1Lane, Http1Response
 from kubeapi.status import StatusError, new_upstream_timeout, new_upstream_unavailable
 
 if TYPE_CHECKING:
     from litestar.types import Receive
 
     from handler._body import RequestBody
+    from handler.upstream_http1 import Http1Lane
 
 log = logging.getLogger("handler.upstream_client")
 
@@ -380,7 +380,9 @@ class UpstreamClient:
         """One attempt of :meth:`stream`: the response once its headers arrived (pyreqwest raises
         its transport errors), the whole exchange bounded by ``timeout`` seconds when given."""
         if timeout is None and self.http1_upstream:
-            return await self._open_http1(method, path, query, headers, body, identity)
+            return await _open_http1(
+                self, method, path + ("?" + query if query else ""), headers, body, identity
+            )
         builder = self.request(method, path, query, headers, identity)
         if timeout is not None:
             builder = builder.timeout(timedelta(seconds=timeout))
@@ -399,32 +401,6 @@ class UpstreamClient:
         if timeout is None and resp.version != "HTTP/2.0":
             self.http1_upstream = True  # a TLS upstream without h2: later ones take the aiohttp lane
         return UpstreamResponse(resp, context, method)
-
-    async def _open_http1(
-        self,
-        method: str,
-        path: str,
-        query: str,
-        headers: Headers,
-        body: RequestBody | None,
-        identity: UpstreamIdentity | None,
-    ) -> UpstreamResponse:
-        """:meth:`_open` for a long-running request over HTTP/1.1, through the aiohttp lane that a
-        cancellation aborts (:mod:`handler.upstream_http1`)."""
-        if self._http1 is None:
-            tls = self.base_url.startswith("https:")
-            if tls and self._ws_ssl is None:
-                self._ws_ssl = websocket_ssl_context(self.credentials)
-            self._http1 = Http1Lane(self._ws_ssl if tls else None, self.connect_timeout, USER_AGENT)
-        sent = list(headers)
-        who = identity or self.identity
-        authorization = who.authorization()
-        if authorization:
-            sent.append(("authorization", authorization))
-        sent.extend(who.headers)
-        url = self.base_url + path + ("?" + query if query else "")
-        resp: Http1Response = await self._http1.open(method, url, sent, body, None)
-        return UpstreamResponse(resp, resp, method)
 
     async def _buffered(
         self,
@@ -525,6 +501,35 @@ class UpstreamClient:
         if self._http1 is not None:
             await self._http1.close()
             self._http1 = None
+
+
+async def _open_http1(
+    upstream: UpstreamClient,
+    method: str,
+    target: str,
+    headers: Headers,
+    body: RequestBody | None,
+    identity: UpstreamIdentity | None,
+) -> UpstreamResponse:
+    """``UpstreamClient._open`` for a long-running request over HTTP/1.1 (``target``: the raw path
+    and query), through the aiohttp lane that a cancellation aborts (:mod:`handler.upstream_http1`),
+    built on first use with the pool's TLS trust and client identity. Raises pyreqwest's
+    ``RequestError``. (A function, not a method, so that the class stays one screen.)"""
+    if upstream._http1 is None:
+        from handler.upstream_http1 import Http1Lane  # aiohttp: imported on first use (cold start)
+
+        tls = upstream.base_url.startswith("https:")
+        if tls and upstream._ws_ssl is None:
+            upstream._ws_ssl = websocket_ssl_context(upstream.credentials)
+        upstream._http1 = Http1Lane(upstream._ws_ssl if tls else None, upstream.connect_timeout, USER_AGENT)
+    sent = list(headers)
+    who = identity or upstream.identity
+    authorization = who.authorization()
+    if authorization:
+        sent.append(("authorization", authorization))
+    sent.extend(who.headers)
+    resp = await upstream._http1.open(method, upstream.base_url + target, sent, body, None)
+    return UpstreamResponse(resp, resp, method)
 
 
 async def cancel_on_disconnect(
