@@ -163,6 +163,18 @@ HTTP2_PING_INTERVAL = timedelta(seconds=30)
 HTTP2_PING_TIMEOUT = timedelta(seconds=15)
 
 
+def _with_body(builder: RequestBuilder, body: RequestBody | None) -> RequestBuilder:
+    """``builder`` with ``body``: its bytes when it was read whole (so it can be replayed), else
+    streamed from the caller; nothing for no body."""
+    if body is not None:
+        buffered = body.buffered
+        if buffered:
+            return builder.body_bytes(buffered)
+        if buffered is None:
+            return builder.body_stream(body.stream())
+    return builder
+
+
 def build_pool(credentials: UpstreamCredentials, connect_timeout: float) -> Client:
     """The pyreqwest pool for ``credentials`` (TLS trust, client certificate) with the gateway's
     settings: no automatic decompression, no redirects, ``connect_timeout`` seconds to connect;
@@ -209,6 +221,69 @@ def websocket_ssl_context(credentials: UpstreamCredentials) -> ssl.SSLContext:
     return ctx
 
 
+#: Long-running requests (watches, services proxy) at most open at once on one HTTP/2 connection.
+#: hyper queues a request beyond the server's SETTINGS_MAX_CONCURRENT_STREAMS instead of opening
+#: another connection (Go's transport, client-go's, opens one), and a watch never ends: so the
+#: long-running requests are spread over pools of their own, each below the smallest limit a
+#: server should announce (RFC 9113 §6.5.2 recommends no less than 100; kube-apiserver announces
+#: 1000, ``--http2-max-streams-per-connection``; Go's own default is 250).
+STREAMS_PER_CONNECTION = 100
+
+
+class StreamPools:
+    """pyreqwest pools for long-running requests over HTTP/2 (``build()`` makes one), each
+    carrying at most ``per_pool`` of them at once: :meth:`lease` picks the first with room, or
+    builds another. 1,000 concurrent watches take 10 connections."""
+
+    __slots__ = ("_build", "_clients", "_open", "per_pool")
+
+    def __init__(self, build: Callable[[], Client], per_pool: int = STREAMS_PER_CONNECTION) -> None:
+        self._build = build
+        self.per_pool = per_pool
+        self._clients: list[Client] = []
+        self._open: list[int] = []
+
+    def lease(self) -> tuple[Client, Callable[[], None]]:
+        """A pool with room and the function that gives the room back (call it once, when the
+        response is closed or the request failed)."""
+        i = next((k for k, n in enumerate(self._open) if n < self.per_pool), len(self._clients))
+        if i == len(self._clients):
+            self._clients.append(self._build())
+            self._open.append(0)
+        self._open[i] += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._open[i] -= 1
+
+        return self._clients[i], release
+
+    async def close(self) -> None:
+        """Close every pool."""
+        clients, self._clients, self._open = self._clients, [], []
+        for client in clients:
+            await client.close()
+
+
+class _Leased:
+    """A streamed response's context manager that gives its :class:`StreamPools` room back on exit."""
+
+    __slots__ = ("_context", "_release")
+
+    def __init__(self, context: Any, release: Callable[[], None]) -> None:
+        self._context = context
+        self._release = release
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self._context.__aexit__(*exc)
+        finally:
+            self._release()
+
+
 class UpstreamClient:
     """A connection pool to one upstream API server, with the retry policy and the metrics.
 
@@ -237,8 +312,8 @@ class UpstreamClient:
         self._client: Client | None = None
         self._ws_ssl: ssl.SSLContext | None = None
         self._http1: Http1Lane | None = None
-        #: Whether long-running requests take the aiohttp lane: a plain-HTTP upstream, or a TLS one
-        #: seen answering in HTTP/1.1 (it did not pick ``h2`` through ALPN).
+        self._streams = StreamPools(lambda: build_pool(self.credentials, self.connect_timeout))
+        #: Long-running requests take the aiohttp lane: plain HTTP, or TLS seen answering HTTP/1.1.
         self.http1_upstream = not credentials.url.startswith("https:")
 
     def _pool(self) -> Client:
@@ -247,15 +322,22 @@ class UpstreamClient:
         return self._client
 
     def request(
-        self, method: str, path: str, query: str, headers: Headers, identity: UpstreamIdentity | None = None
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Headers,
+        identity: UpstreamIdentity | None = None,
+        pool: Client | None = None,
     ) -> RequestBuilder:
         """A request builder for ``method`` on ``path`` (raw, percent-encoded) and raw ``query``,
         with ``headers`` (already filtered, :mod:`handler._headers`) and ``identity``'s credentials
-        (None: the gateway's). One attempt, no retries: prefer :meth:`stream` / :meth:`get_json`."""
+        (None: the gateway's), on ``pool`` (None: the main one). One attempt, no retries: prefer
+        :meth:`stream` / :meth:`get_json`."""
         url = self.base_url + path + ("?" + query if query else "")
         # A read-ahead limit of 0 makes the response available as soon as its headers arrive; with
         # pyreqwest's default (64 KiB) a watch would stay silent until that much was buffered.
-        builder = self._pool().request(method, url).headers(headers).streamed_read_buffer_limit(0)
+        builder = (pool or self._pool()).request(method, url).headers(headers).streamed_read_buffer_limit(0)
         who = identity or self.identity
         authorization = who.authorization()
         if authorization:
@@ -380,27 +462,27 @@ class UpstreamClient:
         """One attempt of :meth:`stream`: the response once its headers arrived (pyreqwest raises
         its transport errors), the whole exchange bounded by ``timeout`` seconds when given."""
         if timeout is None and self.http1_upstream:
-            return await _open_http1(
-                self, method, path + ("?" + query if query else ""), headers, body, identity
-            )
-        builder = self.request(method, path, query, headers, identity)
+            return await _open_http1(self, method, path, query, headers, body, identity)
+        pool, release = self._streams.lease() if timeout is None else (None, None)
+        builder = self.request(method, path, query, headers, identity, pool)
         if timeout is not None:
             builder = builder.timeout(timedelta(seconds=timeout))
-        if body is not None:
-            buffered = body.buffered
-            if buffered:
-                builder = builder.body_bytes(buffered)
-            elif buffered is None:
-                builder = builder.body_stream(body.stream())
-        context = builder.build_streamed()
+        context = _with_body(builder, body).build_streamed()
         started = time.monotonic()
         try:
-            resp = await context.__aenter__()
-        except ConnectTimeoutError as e:
-            raise _request_timeout(e, timeout, started) from e
-        if timeout is None and resp.version != "HTTP/2.0":
+            try:
+                resp = await context.__aenter__()
+            except ConnectTimeoutError as e:
+                raise _request_timeout(e, timeout, started) from e
+        except BaseException:
+            if release is not None:
+                release()  # no response to close: the room is given back now
+            raise
+        if release is None:
+            return UpstreamResponse(resp, context, method)
+        if resp.version != "HTTP/2.0":
             self.http1_upstream = True  # a TLS upstream without h2: later ones take the aiohttp lane
-        return UpstreamResponse(resp, context, method)
+        return UpstreamResponse(resp, _Leased(context, release), method)
 
     async def _buffered(
         self,
@@ -494,7 +576,8 @@ class UpstreamClient:
         return answer.status, answer.obj
 
     async def close(self) -> None:
-        """Close the pool and the HTTP/1.1 lane (idempotent)."""
+        """Close the pools and the HTTP/1.1 lane (idempotent)."""
+        await self._streams.close()
         if self._client is not None:
             await self._client.close()
             self._client = None
@@ -506,13 +589,14 @@ class UpstreamClient:
 async def _open_http1(
     upstream: UpstreamClient,
     method: str,
-    target: str,
+    path: str,
+    query: str,
     headers: Headers,
     body: RequestBody | None,
     identity: UpstreamIdentity | None,
 ) -> UpstreamResponse:
-    """``UpstreamClient._open`` for a long-running request over HTTP/1.1 (``target``: the raw path
-    and query), through the aiohttp lane that a cancellation aborts (:mod:`handler.upstream_http1`),
+    """``UpstreamClient._open`` for a long-running request over HTTP/1.1 (raw ``path`` and
+    ``query``), through the aiohttp lane that a cancellation aborts (:mod:`handler.upstream_http1`),
     built on first use with the pool's TLS trust and client identity. Raises pyreqwest's
     ``RequestError``. (A function, not a method, so that the class stays one screen.)"""
     if upstream._http1 is None:
@@ -528,7 +612,8 @@ async def _open_http1(
     if authorization:
         sent.append(("authorization", authorization))
     sent.extend(who.headers)
-    resp = await upstream._http1.open(method, upstream.base_url + target, sent, body, None)
+    url = upstream.base_url + path + ("?" + query if query else "")
+    resp = await upstream._http1.open(method, url, sent, body, None)
     return UpstreamResponse(resp, resp, method)
 
 
