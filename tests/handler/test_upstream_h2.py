@@ -77,6 +77,23 @@ def test_issue16_distinct_concurrent_watches_share_a_few_http2_connections(
             s.close()
 
 
+def test_issue16_watches_past_one_connections_share_open_another_connection(
+    gateway: str, h2: H2Upstream
+) -> None:
+    """150 concurrent watches: all are answered (hyper would queue the ones past a connection's
+    stream limit forever; the gateway spreads long-running requests over pools of
+    ``STREAMS_PER_CONNECTION``), over 2 connections."""
+    before = {c.number for c in h2.connections}
+    sockets = [open_watch(gateway, f"{RAY}/many-{i}/rayclusters?watch=1") for i in range(150)]
+    try:
+        used = {c.number for c, _ in h2.streams("/many-")}
+        assert 2 <= len(used) <= 3, f"{len(used)} upstream connections for 150 watches"
+        assert len({c.number for c in h2.connections} - before) <= 3
+    finally:
+        for s in sockets:
+            s.close()
+
+
 def test_finding4_a_cancelled_http2_watch_resets_its_stream_and_spares_the_shared_connection(
     gateway: str, h2: H2Upstream
 ) -> None:
