@@ -310,6 +310,26 @@ def test_a_write_is_never_replayed_after_a_reset(gateway: str, faults: FaultUpst
     assert len([a for a in faults.attempts_for(RC) if a.method == "POST"]) == 1
 
 
+@pytest.mark.parametrize("fault", ["reset_before_headers", "reset_after_headers"])
+def test_a_services_proxy_write_over_the_http1_lane_reaches_the_upstream_once(
+    fault: str, gateway: str, faults: FaultUpstream
+) -> None:
+    """A POST through the services proxy (long-running: the aiohttp lane to an HTTP/1.1 upstream)
+    whose connection is reset after it was sent is not replayed, by the gateway's retry rules nor
+    by aiohttp (which replays only idempotent methods): one attempt, and a 503 Status."""
+    proxy = f"{SVC}/proxy/api/jobs/"
+    faults.reset(
+        lambda method, path: (
+            Fault(fault)  # type: ignore[arg-type]
+            if method == "POST"
+            else Fault(body=json.dumps(KUBERAY_SERVICE).encode())
+        )
+    )
+    r = httpx.post(gateway + proxy, json={"entrypoint": "echo hi"}, timeout=30)
+    assert r.status_code == 503 and r.json()["kind"] == "Status", r.text
+    assert len([a for a in faults.attempts_for(proxy) if a.method == "POST"]) == 1
+
+
 def test_a_slow_drip_is_relayed_whole(gateway: str, faults: FaultUpstream) -> None:
     body = b'{"kind":"RayClusterList","apiVersion":"ray.io/v1","items":[]}'
     faults.reset(lambda method, path: Fault("drip", body=body, drip=0.005))
