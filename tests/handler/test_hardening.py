@@ -137,8 +137,8 @@ def test_finding4_a_stalled_get_or_list_is_freed_by_the_request_timeout(
     """A caller leaves while the upstream is silent before its headers: the upstream connection is
     closed by ``upstream_request_timeout`` (1 s here; kube-apiserver's own is 60 s), not held for
     as long as the upstream stays silent (as on main), and the gateway's file descriptors come
-    back. (pyreqwest cannot abort a request on cancellation, see handler.upstream_client; a body
-    that stalls after its headers is held until the upstream's next byte.)"""
+    back. (pyreqwest cannot abort a request before the upstream's headers, see
+    handler.upstream_http1: for plain requests this timeout is the bound.)"""
     pid, url = _short_timeout_gateway
     took = _leave_and_time(url, faults, pid, target, fault)
     assert took is not None, "the stalled upstream connection outlived the 1 s request timeout"
