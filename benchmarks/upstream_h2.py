@@ -18,10 +18,11 @@ Run it with ``--gateway /work/main/.venv/bin/kuberay-apiserver`` (a checkout fro
 for the HTTP/1.1 figures. CPU seconds and connection counts hold under background load; wall time
 does not (the machine is shared).
 
-The client-side cost that decided which requests go through aiohttp rather than pyreqwest
-(:mod:`handler.upstream_http1`) was measured the same way, as CPU seconds of the client process
-per request: 2 KB answers from a local upstream, 16 concurrent, 4,000 requests, uvloop:
-pyreqwest 40-48 us, aiohttp 102-114 us, httpx 1,850 us per request.
+``python -m benchmarks.upstream_h2 --client-cpu`` measures instead the client-side cost that
+decided which requests go through aiohttp rather than pyreqwest (:mod:`handler.upstream_http1`):
+CPU seconds of this process per request, 2 KB answers from a local HTTP/1.1 upstream in another
+process, 16 concurrent, 4,000 requests, uvloop. Three runs on 2026-12-08 (load 8-12): pyreqwest
+24-48 us (median 37), aiohttp 47-114 us (median 69), httpx 860-1,850 us per request.
 """
 
 from __future__ import annotations
@@ -146,7 +147,9 @@ def _ready(proc: subprocess.Popen[bytes], timeout: float) -> dict[str, str]:
             *lines, buf = buf.split(b"\n")
             for line in lines:
                 if line.startswith(b"refkube:"):
-                    info.update(kv.split("=", 1) for kv in line.decode().split()[1:] if "=" in kv)
+                    for kv in line.decode().split()[1:]:
+                        key, _, value = kv.partition("=")
+                        info[key] = value
     return info
 
 
@@ -231,6 +234,106 @@ def measure(
             proxy.kill()
 
 
+_BODY = b'{"kind":"RayClusterList","items":[' + b",".join([b'{"a":"' + b"x" * 180 + b'"}'] * 10) + b"]}"
+
+
+async def _static_upstream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answer every request on the connection with a 200 ``_BODY`` (keep-alive)."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(_BODY)
+    try:
+        while True:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(head + _BODY)
+    except (asyncio.IncompleteReadError, ConnectionError):
+        writer.close()
+
+
+def _serve_static(port: int) -> None:
+    """Run :func:`_static_upstream` on ``port`` forever (the child process of ``--client-cpu``)."""
+
+    async def run() -> None:
+        server = await asyncio.start_server(_static_upstream, "127.0.0.1", port, backlog=512)
+        await server.serve_forever()
+
+    asyncio.run(run())
+
+
+async def _client_cpu(kind: str, url: str, n: int = 4000, concurrency: int = 16) -> float:
+    """CPU microseconds of this process per GET of ``url`` made with ``kind``'s client."""
+    import resource
+
+    def cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_SELF)
+        return r.ru_utime + r.ru_stime
+
+    if kind == "pyreqwest":
+        from pyreqwest.client import ClientBuilder
+
+        pool = ClientBuilder().http2(True).build()
+
+        async def get() -> None:
+            ctx = pool.request("GET", url).streamed_read_buffer_limit(0).build_streamed()
+            resp = await ctx.__aenter__()
+            while (chunk := await resp.body_reader.read_chunk()) is not None:
+                bytes(chunk)
+            await ctx.__aexit__(None, None, None)
+    elif kind == "aiohttp":
+        import aiohttp
+
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), auto_decompress=False)
+
+        async def get() -> None:
+            async with session.get(url, allow_redirects=False) as resp:
+                async for _ in resp.content.iter_any():
+                    pass
+    else:
+        import httpx
+
+        client = httpx.AsyncClient(limits=httpx.Limits(max_connections=None))
+
+        async def get() -> None:
+            async with client.stream("GET", url) as resp:
+                async for _ in resp.aiter_raw():
+                    pass
+
+    async def worker(count: int) -> None:
+        for _ in range(count):
+            await get()
+
+    await asyncio.gather(*(worker(n // concurrency // 4) for _ in range(concurrency)))  # warm
+    c0 = cpu()
+    await asyncio.gather(*(worker(n // concurrency) for _ in range(concurrency)))
+    used = (cpu() - c0) / n * 1e6
+    if kind == "aiohttp":
+        await session.close()
+    return used
+
+
+def client_cpu() -> None:
+    """Print the client CPU per request of pyreqwest, aiohttp and httpx (each in a fresh process)."""
+    if len(sys.argv) > 2 and sys.argv[1] == "--client-cpu-one":
+        import uvloop
+
+        kind, url = sys.argv[2], sys.argv[3]
+        print(f"| {kind} | {uvloop.run(_client_cpu(kind, url)):.1f} |")
+        return
+    import multiprocessing
+
+    port = free_port()
+    server = multiprocessing.Process(target=_serve_static, args=(port,), daemon=True)
+    server.start()
+    time.sleep(1)
+    url = f"http://127.0.0.1:{port}/apis/ray.io/v1/namespaces/default/rayclusters"
+    print("| client | CPU us per request (2 KB answer, 16 concurrent) |\n| --- | --- |")
+    try:
+        for kind in ("pyreqwest", "aiohttp", "httpx", "pyreqwest", "aiohttp"):
+            subprocess.run(
+                [sys.executable, "-m", "benchmarks.upstream_h2", "--client-cpu-one", kind, url], check=True
+            )
+    finally:
+        server.terminate()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the measurement and print a Markdown table."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -238,7 +341,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--hold", type=float, default=20.0, help="seconds the watches are held idle")
     ap.add_argument("--gateway", default=venv_tool("kuberay-apiserver"), help="the kuberay-apiserver to run")
     ap.add_argument("--no-kubectl", action="store_true", help="skip kubectl proxy")
+    ap.add_argument("--client-cpu", action="store_true", help="measure client CPU per request instead")
+    ap.add_argument("--client-cpu-one", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.client_cpu or args.client_cpu_one:
+        client_cpu()
+        return
     import resource
 
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -287,4 +395,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -18,7 +18,7 @@ its own writes (KubeRay V1 compute templates: :meth:`UpstreamClient.send_json`),
   HTTP/1.1 goes through :class:`handler.upstream_http1.Http1Lane` (aiohttp), where cancelling
   closes the connection at once; over HTTP/2 closing the response resets its stream
   (``RST_STREAM``) and the shared connection stays. Other requests stay on pyreqwest (the hot
-  path: aiohttp costs 2.4x its CPU per request); a caller leaving one of those before the
+  path: aiohttp costs about 2x its CPU per request); a caller leaving one of those before the
   upstream answered frees its connection at the upstream's first byte or at the request timeout
   above (issue 13 finding 4; ``tests/handler/test_hardening.py`` measures each case);
 - HTTP/2: the pool offers ``h2`` and ``http/1.1`` through TLS ALPN, as client-go's transport

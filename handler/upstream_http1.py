@@ -10,11 +10,13 @@ thus held its connection until the upstream's next byte (issue 13 finding 4). Ov
 same drop resets the stream (``RST_STREAM``, measured: within 10 ms) and leaves the shared
 connection alone, so only HTTP/1.1 upstreams need this lane.
 
-aiohttp runs on the event loop itself: cancelling the task that awaits it closes the socket
-before ``CancelledError`` is raised, whether the upstream sent its headers or not. It costs
-about 2.4x pyreqwest's CPU per request (client side, 2 KB answers, 16 concurrent: 102-114 us vs
-40-48 us per request, ``benchmarks/upstream_h2.py``'s docstring), which is why only
-long-running requests take it: one request per watch, not the GET/list hot path.
+aiohttp runs on the event loop itself: cancelling the task that awaits the response closes its
+socket, and once the headers arrived closing the response (the gateway always does, in its
+``aclose``) closes the socket at once, however silent the upstream. It costs
+about 2x pyreqwest's CPU per request (client side, 2 KB answers, 16 concurrent, three runs on a
+loaded machine: aiohttp 47-114 us, median 69; pyreqwest 24-48 us, median 37; ``python -m
+benchmarks.upstream_h2 --client-cpu``), which is why only long-running requests take it: one
+request per watch, not the GET/list hot path.
 
 :class:`Http1Lane` is owned by :class:`handler.upstream_client.UpstreamClient` (which decides
 when a request takes it); :class:`Http1Response` has the parts of pyreqwest's ``Response`` the

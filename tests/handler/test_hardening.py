@@ -183,7 +183,7 @@ STALLS = {
 _PYREQWEST_CANNOT_ABORT = pytest.mark.xfail(
     strict=True,
     reason="plain requests use pyreqwest 0.15, which cannot abort an in-flight request "
-    "(spawn_handled drops its JoinHandle without abort); aiohttp would cost 2.4x CPU per request",
+    "(spawn_handled drops its JoinHandle without abort); aiohttp would cost ~2x CPU per request",
 )
 
 
