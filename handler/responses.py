@@ -25,6 +25,8 @@ from kubeapi.status import StatusError
 if TYPE_CHECKING:
     from pyreqwest.response import Response as PyreqwestResponse
 
+    from handler.upstream_http1 import Http1Response
+
 Headers = list[tuple[bytes, bytes]]
 JSON_HEADERS: Headers = [(b"content-type", b"application/json")]
 
@@ -82,12 +84,13 @@ class UpstreamResponse:
 
     ``method`` is the request's (a ``HEAD`` answer has no body). Built by
     :meth:`handler.upstream_client.UpstreamClient.stream`, which entered ``context`` (the
-    ``build_streamed()`` context manager); :meth:`aclose` exits it.
+    ``build_streamed()`` context manager); :meth:`aclose` exits it. A long-running request to an
+    HTTP/1.1 upstream has an :class:`handler.upstream_http1.Http1Response` (aiohttp) as both.
     """
 
     __slots__ = ("_context", "method", "upstream")
 
-    def __init__(self, upstream: PyreqwestResponse, context: Any, method: str) -> None:
+    def __init__(self, upstream: PyreqwestResponse | Http1Response, context: Any, method: str) -> None:
         self.upstream = upstream
         self.method = method
         self._context = context

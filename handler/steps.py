@@ -269,7 +269,21 @@ class ShareWatches(Step):
         p = watch_fanout.plan(request.path, request.params.pairs, request.headers)
         if p is None:
             return await next(request)
-        sub = await self.cache.subscribe(p, request.upstream, request.identity)
+        # Opening the shared watch (a list, then the upstream watch) waits on the upstream: a caller
+        # leaving meanwhile cancels it, and with it those upstream requests (issue 13 finding 4).
+        # Once joined, the shared watch response waits for the disconnect itself.
+        watcher = None
+        if request.receive is not None:
+            watcher = asyncio.ensure_future(
+                cancel_on_disconnect(
+                    request.raw_body, request.receive, request.disconnected, asyncio.current_task()
+                )
+            )
+        try:
+            sub = await self.cache.subscribe(p, request.upstream, request.identity)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
         if sub is None or sub.entry is None:
             return await next(request)
         return SharedWatchResponse(sub, sub.entry.headers, p.timeout)

@@ -13,12 +13,20 @@ its own writes (KubeRay V1 compute templates: :meth:`UpstreamClient.send_json`),
   full within ``Settings.upstream_request_timeout`` (60 s, kube-apiserver's ``--request-timeout``
   default), else 504 ``Timeout``; long-running reads are unbounded;
 - cancellation: :func:`cancel_on_disconnect` cancels a request's task when the caller goes away.
-  Once the upstream's response headers arrived, that closes the upstream response at once, and so
-  its connection. Before them it cannot: pyreqwest 0.15 runs each request as a detached tokio task
-  (``RuntimeHandle.spawn_handled`` returns on cancellation but never aborts the ``JoinHandle``),
-  so a connection whose upstream has not answered yet is held until it answers, or until the
-  request timeout above for requests that have one (issue 13 finding 4; measured by
-  ``tests/handler/test_hardening.py``);
+  pyreqwest cannot abort a request (a detached tokio task; :mod:`handler.upstream_http1` has the
+  details), so a long-running request (watch, services proxy) to an upstream that speaks
+  HTTP/1.1 goes through :class:`handler.upstream_http1.Http1Lane` (aiohttp), where cancelling
+  closes the connection at once; over HTTP/2 closing the response resets its stream
+  (``RST_STREAM``) and the shared connection stays. Other requests stay on pyreqwest (the hot
+  path: aiohttp costs about 2x its CPU per request); a caller leaving one of those before the
+  upstream answered frees its connection at the upstream's first byte or at the request timeout
+  above (issue 13 finding 4; ``tests/handler/test_hardening.py`` measures each case);
+- HTTP/2: the pool offers ``h2`` and ``http/1.1`` through TLS ALPN, as client-go's transport
+  does (``http2.ConfigureTransports`` in k8s.io/apimachinery/pkg/util/net/http.go), so against
+  kube-apiserver distinct concurrent watches and requests share a few connections; a plain-HTTP
+  upstream is spoken to in HTTP/1.1 (no h2c). client-go's health check of an HTTP/2 connection
+  (a PING after 30 s without frames, the connection dropped when unanswered in 15 s) is
+  hyper's keep-alive here;
 - transport errors as a ``Status``: 504 ``Timeout`` for a timeout, 503 ``ServiceUnavailable``
   otherwise (:func:`transport_error`);
 - credentials: each call takes an ``identity`` (:class:`UpstreamIdentity`); None means the
@@ -58,6 +66,7 @@ if TYPE_CHECKING:
     from litestar.types import Receive
 
     from handler._body import RequestBody
+    from handler.upstream_http1 import Http1Lane
 
 log = logging.getLogger("handler.upstream_client")
 
@@ -145,11 +154,37 @@ def _decode(raw: bytes) -> Any:
         return None
 
 
+#: The ``User-Agent`` of the gateway's own requests (a caller's own is passed on).
+USER_AGENT = "kuberay-apiserver/0.1"
+
+#: client-go's HTTP/2 health check (k8s.io/apimachinery/pkg/util/net/http.go: ``readIdleTimeout``
+#: 30 s, ``pingTimeout`` 15 s): a PING on a connection silent that long, dropped if unanswered.
+HTTP2_PING_INTERVAL = timedelta(seconds=30)
+HTTP2_PING_TIMEOUT = timedelta(seconds=15)
+
+
+def _with_body(builder: RequestBuilder, body: RequestBody | None) -> RequestBuilder:
+    """``builder`` with ``body``: its bytes when it was read whole (so it can be replayed), else
+    streamed from the caller; nothing for no body."""
+    if body is not None:
+        buffered = body.buffered
+        if buffered:
+            return builder.body_bytes(buffered)
+        if buffered is None:
+            return builder.body_stream(body.stream())
+    return builder
+
+
 def build_pool(credentials: UpstreamCredentials, connect_timeout: float) -> Client:
     """The pyreqwest pool for ``credentials`` (TLS trust, client certificate) with the gateway's
-    settings: no automatic decompression, no redirects, ``connect_timeout`` seconds to connect."""
+    settings: no automatic decompression, no redirects, ``connect_timeout`` seconds to connect;
+    HTTP/2 when the upstream picks ``h2`` through TLS ALPN, else HTTP/1.1 (reqwest's ``http2``
+    feature with HTTP/1 left on: no prior knowledge, so a plain-HTTP upstream gets HTTP/1.1)."""
     builder = (
         ClientBuilder()
+        .http2(True)
+        .http2_keep_alive_interval(HTTP2_PING_INTERVAL)
+        .http2_keep_alive_timeout(HTTP2_PING_TIMEOUT)
         .gzip(False)
         .brotli(False)
         .zstd(False)
@@ -157,7 +192,7 @@ def build_pool(credentials: UpstreamCredentials, connect_timeout: float) -> Clie
         .follow_redirects(False)
         .referer(False)
         .connect_timeout(timedelta(seconds=connect_timeout))
-        .user_agent("kuberay-apiserver/0.1")
+        .user_agent(USER_AGENT)
     )
     if credentials.ca_pem:
         builder = builder.add_root_certificate_pem(credentials.ca_pem)
@@ -169,7 +204,8 @@ def build_pool(credentials: UpstreamCredentials, connect_timeout: float) -> Clie
 
 
 def websocket_ssl_context(credentials: UpstreamCredentials) -> ssl.SSLContext:
-    """The TLS context for WebSocket connections: the same trust and client identity as the pool."""
+    """The TLS context for WebSocket connections and :class:`handler.upstream_http1.Http1Lane`:
+    the same trust and client identity as the pool."""
     ctx = ssl.create_default_context()
     if credentials.ca_pem:
         ctx.load_verify_locations(cadata=credentials.ca_pem.decode())
@@ -183,6 +219,69 @@ def websocket_ssl_context(credentials: UpstreamCredentials) -> ssl.SSLContext:
             f.flush()
             ctx.load_cert_chain(f.name)
     return ctx
+
+
+#: Long-running requests (watches, services proxy) at most open at once on one HTTP/2 connection.
+#: hyper queues a request beyond the server's SETTINGS_MAX_CONCURRENT_STREAMS instead of opening
+#: another connection (Go's transport, client-go's, opens one), and a watch never ends: so the
+#: long-running requests are spread over pools of their own, each below the smallest limit a
+#: server should announce (RFC 9113 §6.5.2 recommends no less than 100; kube-apiserver announces
+#: 1000, ``--http2-max-streams-per-connection``; Go's own default is 250).
+STREAMS_PER_CONNECTION = 100
+
+
+class StreamPools:
+    """pyreqwest pools for long-running requests over HTTP/2 (``build()`` makes one), each
+    carrying at most ``per_pool`` of them at once: :meth:`lease` picks the first with room, or
+    builds another. 1,000 concurrent watches take 10 connections."""
+
+    __slots__ = ("_build", "_clients", "_open", "per_pool")
+
+    def __init__(self, build: Callable[[], Client], per_pool: int = STREAMS_PER_CONNECTION) -> None:
+        self._build = build
+        self.per_pool = per_pool
+        self._clients: list[Client] = []
+        self._open: list[int] = []
+
+    def lease(self) -> tuple[Client, Callable[[], None]]:
+        """A pool with room and the function that gives the room back (call it once, when the
+        response is closed or the request failed)."""
+        i = next((k for k, n in enumerate(self._open) if n < self.per_pool), len(self._clients))
+        if i == len(self._clients):
+            self._clients.append(self._build())
+            self._open.append(0)
+        self._open[i] += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self._open[i] -= 1
+
+        return self._clients[i], release
+
+    async def close(self) -> None:
+        """Close every pool."""
+        clients, self._clients, self._open = self._clients, [], []
+        for client in clients:
+            await client.close()
+
+
+class _Leased:
+    """A streamed response's context manager that gives its :class:`StreamPools` room back on exit."""
+
+    __slots__ = ("_context", "_release")
+
+    def __init__(self, context: Any, release: Callable[[], None]) -> None:
+        self._context = context
+        self._release = release
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self._context.__aexit__(*exc)
+        finally:
+            self._release()
 
 
 class UpstreamClient:
@@ -212,6 +311,10 @@ class UpstreamClient:
         self.identity = UpstreamIdentity(credentials.token)
         self._client: Client | None = None
         self._ws_ssl: ssl.SSLContext | None = None
+        self._http1: Http1Lane | None = None
+        self._streams = StreamPools(lambda: build_pool(self.credentials, self.connect_timeout))
+        #: Long-running requests take the aiohttp lane: plain HTTP, or TLS seen answering HTTP/1.1.
+        self.http1_upstream = not credentials.url.startswith("https:")
 
     def _pool(self) -> Client:
         if self._client is None:
@@ -219,15 +322,22 @@ class UpstreamClient:
         return self._client
 
     def request(
-        self, method: str, path: str, query: str, headers: Headers, identity: UpstreamIdentity | None = None
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Headers,
+        identity: UpstreamIdentity | None = None,
+        pool: Client | None = None,
     ) -> RequestBuilder:
         """A request builder for ``method`` on ``path`` (raw, percent-encoded) and raw ``query``,
         with ``headers`` (already filtered, :mod:`handler._headers`) and ``identity``'s credentials
-        (None: the gateway's). One attempt, no retries: prefer :meth:`stream` / :meth:`get_json`."""
+        (None: the gateway's), on ``pool`` (None: the main one). One attempt, no retries: prefer
+        :meth:`stream` / :meth:`get_json`."""
         url = self.base_url + path + ("?" + query if query else "")
         # A read-ahead limit of 0 makes the response available as soon as its headers arrive; with
         # pyreqwest's default (64 KiB) a watch would stay silent until that much was buffered.
-        builder = self._pool().request(method, url).headers(headers).streamed_read_buffer_limit(0)
+        builder = (pool or self._pool()).request(method, url).headers(headers).streamed_read_buffer_limit(0)
         who = identity or self.identity
         authorization = who.authorization()
         if authorization:
@@ -351,21 +461,28 @@ class UpstreamClient:
     ) -> UpstreamResponse:
         """One attempt of :meth:`stream`: the response once its headers arrived (pyreqwest raises
         its transport errors), the whole exchange bounded by ``timeout`` seconds when given."""
-        builder = self.request(method, path, query, headers, identity)
+        if timeout is None and self.http1_upstream:
+            return await _open_http1(self, method, path, query, headers, body, identity)
+        pool, release = self._streams.lease() if timeout is None else (None, None)
+        builder = self.request(method, path, query, headers, identity, pool)
         if timeout is not None:
             builder = builder.timeout(timedelta(seconds=timeout))
-        if body is not None:
-            buffered = body.buffered
-            if buffered:
-                builder = builder.body_bytes(buffered)
-            elif buffered is None:
-                builder = builder.body_stream(body.stream())
-        context = builder.build_streamed()
+        context = _with_body(builder, body).build_streamed()
         started = time.monotonic()
         try:
-            return UpstreamResponse(await context.__aenter__(), context, method)
-        except ConnectTimeoutError as e:
-            raise _request_timeout(e, timeout, started) from e
+            try:
+                resp = await context.__aenter__()
+            except ConnectTimeoutError as e:
+                raise _request_timeout(e, timeout, started) from e
+        except BaseException:
+            if release is not None:
+                release()  # no response to close: the room is given back now
+            raise
+        if release is None:
+            return UpstreamResponse(resp, context, method)
+        if resp.version != "HTTP/2.0":
+            self.http1_upstream = True  # a TLS upstream without h2: later ones take the aiohttp lane
+        return UpstreamResponse(resp, _Leased(context, release), method)
 
     async def _buffered(
         self,
@@ -459,10 +576,45 @@ class UpstreamClient:
         return answer.status, answer.obj
 
     async def close(self) -> None:
-        """Close the pool (idempotent)."""
+        """Close the pools and the HTTP/1.1 lane (idempotent)."""
+        await self._streams.close()
         if self._client is not None:
             await self._client.close()
             self._client = None
+        if self._http1 is not None:
+            await self._http1.close()
+            self._http1 = None
+
+
+async def _open_http1(
+    upstream: UpstreamClient,
+    method: str,
+    path: str,
+    query: str,
+    headers: Headers,
+    body: RequestBody | None,
+    identity: UpstreamIdentity | None,
+) -> UpstreamResponse:
+    """``UpstreamClient._open`` for a long-running request over HTTP/1.1 (raw ``path`` and
+    ``query``), through the aiohttp lane that a cancellation aborts (:mod:`handler.upstream_http1`),
+    built on first use with the pool's TLS trust and client identity. Raises pyreqwest's
+    ``RequestError``. (A function, not a method, so that the class stays one screen.)"""
+    if upstream._http1 is None:
+        from handler.upstream_http1 import Http1Lane  # aiohttp: imported on first use (cold start)
+
+        tls = upstream.base_url.startswith("https:")
+        if tls and upstream._ws_ssl is None:
+            upstream._ws_ssl = websocket_ssl_context(upstream.credentials)
+        upstream._http1 = Http1Lane(upstream._ws_ssl if tls else None, upstream.connect_timeout, USER_AGENT)
+    sent = list(headers)
+    who = identity or upstream.identity
+    authorization = who.authorization()
+    if authorization:
+        sent.append(("authorization", authorization))
+    sent.extend(who.headers)
+    url = upstream.base_url + path + ("?" + query if query else "")
+    resp = await upstream._http1.open(method, url, sent, body, None)
+    return UpstreamResponse(resp, resp, method)
 
 
 async def cancel_on_disconnect(

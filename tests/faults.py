@@ -2,7 +2,9 @@
 
 ``FaultUpstream`` listens on a free loopback port, on an asyncio loop of its own thread, and
 answers each request with the :class:`Fault` its script gives for ``(method, path)``: a normal
-answer, a 5xx/429 with ``Retry-After``, a stall (no answer until the caller closes), a reset
+answer, a 5xx/429 with ``Retry-After``, a stall (no answer until the caller closes; or, for
+``stall_after_headers``, the response headers and the body's first bytes, if any, then nothing
+until the caller closes), a reset
 before or after the response headers, a truncated body, a slow drip, or a bad chunk. It counts
 connections accepted and still open and the requests (attempts) received, so tests can assert
 that a caller's disconnect closes the upstream connection, that a write was attempted once, and
@@ -26,7 +28,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 FaultKind = Literal[
-    "ok", "stall", "reset_before_headers", "reset_after_headers", "truncate", "drip", "bad_chunk"
+    "ok",
+    "stall",
+    "stall_after_headers",
+    "reset_before_headers",
+    "reset_after_headers",
+    "truncate",
+    "drip",
+    "bad_chunk",
 ]
 
 
@@ -202,7 +211,7 @@ class FaultUpstream:
         if chunked:
             headers["Transfer-Encoding"] = "chunked"
         else:
-            extra = 100 if f.kind == "truncate" else 0
+            extra = 100 if f.kind in ("truncate", "stall_after_headers") else 0
             headers["Content-Length"] = str(len(f.body) + extra)
         head = f"HTTP/1.1 {f.status} X\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
         writer.write(head.encode())
@@ -210,6 +219,12 @@ class FaultUpstream:
         if f.kind == "reset_after_headers":
             await asyncio.sleep(0.05)
             _reset(writer)
+            return False
+        if f.kind == "stall_after_headers":  # the body's first bytes, if any, then nothing
+            if f.body:
+                writer.write(b"%x\r\n%s\r\n" % (len(f.body), f.body) if chunked else f.body)
+                await writer.drain()
+            await reader.read()  # until the caller closes
             return False
         if f.kind == "bad_chunk":
             writer.write(b"zz\r\n" + f.body + b"\r\n0\r\n\r\n")
