@@ -41,6 +41,8 @@ from pyreqwest.exceptions import (
 from yarl import URL
 
 if TYPE_CHECKING:
+    from collections.abc import ItemsView, KeysView
+
     from multidict import CIMultiDictProxy
 
     from handler._body import RequestBody
@@ -82,6 +84,48 @@ class Http1Body:
         return data or None
 
 
+class Http1Headers:
+    """An aiohttp response's headers with the parts of pyreqwest's ``HeaderMap`` the gateway reads:
+    ``dict_multi_value()`` (lower-case names; a repeated header's values in a list, in order, as
+    :func:`handler._headers.caller_response_headers_of` expects), ``items()``, ``keys()``,
+    ``getall(name)`` and ``get(name)``."""
+
+    __slots__ = ("_h",)
+
+    def __init__(self, headers: CIMultiDictProxy[str]) -> None:
+        self._h = headers
+
+    def dict_multi_value(self) -> dict[str, str | list[str]]:
+        """``{lower-case name: value}``, a list of values for a repeated header."""
+        out: dict[str, str | list[str]] = {}
+        for name, value in self._h.items():
+            key = name.lower()
+            prev = out.get(key)
+            if prev is None:
+                out[key] = value
+            elif isinstance(prev, str):
+                out[key] = [prev, value]
+            else:
+                prev.append(value)
+        return out
+
+    def items(self) -> ItemsView[str, str]:
+        """``(name, value)`` pairs, a repeated header once per value."""
+        return self._h.items()
+
+    def keys(self) -> KeysView[str]:
+        """The header names, a repeated one once per value."""
+        return self._h.keys()
+
+    def getall(self, name: str) -> list[str]:
+        """Every value of header ``name`` (case-insensitive); raises ``KeyError`` when absent."""
+        return self._h.getall(name)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first value of header ``name`` (case-insensitive), or ``default``."""
+        return self._h.get(name, default)
+
+
 class Http1Response:
     """An aiohttp response with the parts of pyreqwest's ``Response`` the gateway reads."""
 
@@ -97,9 +141,9 @@ class Http1Response:
         return self._resp.status
 
     @property
-    def headers(self) -> CIMultiDictProxy[str]:
-        """The response headers (``items()``, ``keys()``, ``getall(name)``)."""
-        return self._resp.headers
+    def headers(self) -> Http1Headers:
+        """The response headers, read as pyreqwest's are (:class:`Http1Headers`)."""
+        return Http1Headers(self._resp.headers)
 
     @property
     def version(self) -> str:
