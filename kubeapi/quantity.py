@@ -75,6 +75,8 @@ SUFFIXES: dict[str, Decimal] = {
 _SUFFIX_CHARS = frozenset("eEinumkKMGTP")
 _DIGITS = frozenset("0123456789")
 _INT64 = 2**63
+_SLOW_BINARY = frozenset(("Pi", "Ei"))
+_NANO_FACTOR = Decimal("1e-9")
 
 
 class QuantityError(ValueError):
@@ -137,6 +139,12 @@ def parse_quantity(text: str) -> Decimal:
         raise QuantityError(NUMERIC_WRONG) from None
     digits = number.lstrip("+-")
     if digits in ("", "."):
+        # No digit at all: Go's fast path (an int64 mantissa, ParseQuantity's ``precision >= 0``
+        # and ``scale >= Nano``) reads it as 0; its slow path, ``inf.Dec.SetString`` of the number
+        # text, refuses it. The slow path is taken for Pi and Ei (``15 - 1 - exponent*3/10 - 1``
+        # < 0) and for a decimal scale below nano ("e-10"), as refkube answers.
+        if suffix in _SLOW_BINARY or factor < _NANO_FACTOR:
+            raise QuantityError(NUMERIC_WRONG)
         return Decimal(0)
     try:
         value = Decimal(digits if not digits.endswith(".") else digits[:-1]) * factor

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kubeapi.quantity import FORMAT_WRONG, SUFFIX_WRONG, QuantityError, parse_quantity
+from kubeapi.quantity import FORMAT_WRONG, NUMERIC_WRONG, SUFFIX_WRONG, QuantityError, parse_quantity
 from tests.contract.client import RefKube, create_namespace
 
 
@@ -42,6 +42,6 @@ def test_quantities_match_kube_apiserver(quota: tuple[httpx.Client, str], text: 
         value = parse_quantity(text)
     except QuantityError as e:
         assert r.status_code == 400, r.text
-        assert str(e) in r.json()["message"] and str(e) in (FORMAT_WRONG, SUFFIX_WRONG)
+        assert str(e) in r.json()["message"] and str(e) in (FORMAT_WRONG, NUMERIC_WRONG, SUFFIX_WRONG)
         return
     assert r.status_code == (422 if value < 0 else 201), r.text
