@@ -184,7 +184,7 @@ class Pipeline:
             with deep_values():  # bodies nest as deep as kube-apiserver accepts (kubeapi.recursion)
                 response = await self.routes.handler(route)(request)
             try:
-                await sender.send(response, receive)
+                await sender.send(response, request.receive or receive)  # (a step may share it)
             finally:
                 await response.aclose()
         except StatusError as e:

@@ -71,6 +71,40 @@ class Cancellable(Protocol):
         ...
 
 
+class SharedReceive:
+    """An ASGI ``receive`` whose pending call outlives a reader that is cancelled: the next reader
+    awaits the same call. Used where one reader (the watcher of a shared watch's opening, issue
+    13 finding 4) is cancelled and another (:func:`handler.watch_fanout.serve`) reads on.
+
+    A pending ``receive()`` cancelled and then called again lost watches under granian: with
+    1,000 watches joining one shared watch (server and clients pinned to one core each, as the
+    watch benchmark ``benchmarks/bench_watch.py`` runs them), 102-320 of them in 3 of 6 runs were
+    answered 200 and then got no event at all (the benchmark's p99 was ``inf`` in 2 of 5
+    rounds); with the pending call shared (``asyncio.shield``), none. Raises what ``receive``
+    raises."""
+
+    __slots__ = ("_pending", "_receive")
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._pending: asyncio.Future[Any] | None = None
+
+    async def _next(self) -> Any:
+        # A coroutine around the call: granian's receive() returns a native awaitable that
+        # asyncio.ensure_future/shield do not wrap usefully (a caller's disconnect was not seen).
+        return await self._receive()
+
+    async def __call__(self) -> Any:
+        """The next ASGI message (the pending call's, if a cancelled reader left one)."""
+        if self._pending is None:
+            self._pending = asyncio.ensure_future(self._next())
+        pending = self._pending
+        message = await asyncio.shield(pending)
+        if self._pending is pending:
+            self._pending = None
+        return message
+
+
 class GatewayRequest:
     """One request on its way upstream; fields are mutable by steps and request rules.
 

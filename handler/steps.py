@@ -18,7 +18,7 @@ from urllib.parse import quote
 from handler import hooks, local_selection, watch_fanout
 from handler.field_selectors import plan as selector_plan
 from handler.hooks import ObjectHook
-from handler.request import GatewayRequest, RequestRule
+from handler.request import GatewayRequest, RequestRule, SharedReceive
 from handler.responses import AnyResponse, SharedWatchResponse
 from handler.routing import Handler, Step
 from handler.upstream_client import cancel_on_disconnect
@@ -272,12 +272,13 @@ class ShareWatches(Step):
         # Opening the shared watch (a list, then the upstream watch) waits on the upstream: a caller
         # leaving meanwhile cancels it, and with it those upstream requests (issue 13 finding 4).
         # Once joined, the shared watch response waits for the disconnect itself.
+        # The watcher's receive() call, if still pending when it is cancelled, is the one the
+        # response (or the rest of the route) reads next (SharedReceive).
         watcher = None
         if request.receive is not None:
+            request.receive = receive = SharedReceive(request.receive)
             watcher = asyncio.ensure_future(
-                cancel_on_disconnect(
-                    request.raw_body, request.receive, request.disconnected, asyncio.current_task()
-                )
+                cancel_on_disconnect(request.raw_body, receive, request.disconnected, asyncio.current_task())
             )
         try:
             sub = await self.cache.subscribe(p, request.upstream, request.identity)

@@ -251,6 +251,52 @@ def test_share_watches_answers_a_shareable_watch_from_the_cache() -> None:
     assert response.timeout == 7.0 and cache.plans[0].path == RAY
 
 
+class LossyReceive:
+    """An ASGI ``receive`` that, like granian's, hands each message to the oldest call made, even
+    one whose caller was cancelled meanwhile (so that message is lost)."""
+
+    def __init__(self) -> None:
+        self.calls: list[asyncio.Future[dict[str, Any]]] = []
+
+    async def __call__(self) -> dict[str, Any]:
+        call: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.calls.append(call)
+        return await call
+
+    def deliver(self, message: dict[str, Any]) -> None:
+        call = self.calls.pop(0)
+        if not call.done():
+            call.set_result(message)
+
+
+def test_share_watches_hands_its_pending_receive_to_the_response() -> None:
+    """A watch that joins a shared watch while it opens (the opening's disconnect watcher reading
+    ``receive``) still sees its caller leave once served: the watcher's pending call is the one the
+    response reads (SharedReceive). With a second call instead, the disconnect went to the
+    cancelled one, and 1,000 watches joining at once left some answered 200 with no events."""
+
+    class Sub:
+        entry = type("Entry", (), {"headers": [(b"content-type", b"application/json")]})()
+
+    class SlowCache:
+        async def subscribe(self, plan: Any, upstream: Any, identity: Any = None) -> Any:
+            await asyncio.sleep(0.2)  # the watcher is past the body and waiting in receive()
+            return Sub()
+
+    async def go() -> object:
+        r = request("GET", RAY, "watch=1")
+        lossy = LossyReceive()
+        r.receive = lossy  # type: ignore[assignment]
+        response = await ShareWatches(SlowCache())(r, next=Next())  # type: ignore[arg-type]
+        assert isinstance(response, SharedWatchResponse) and r.receive is not None
+        read = asyncio.ensure_future(r.receive())  # what the pipeline hands the response
+        await asyncio.sleep(0.05)
+        lossy.deliver({"type": "http.disconnect"})  # the caller leaves
+        return await asyncio.wait_for(read, 2)
+
+    assert asyncio.run(go()) == {"type": "http.disconnect"}
+
+
 def test_cancel_on_disconnect_watches_only_watches_unless_always() -> None:
     async def go(step: CancelOnDisconnect, r: GatewayRequest) -> bool:
         await step(r, next=Next())
